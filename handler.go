@@ -1,0 +1,166 @@
+package presign
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-presign/presign/signers"
+)
+
+// retryAfter is the Retry-After of 503 answers, in seconds: about the time
+// the credential cache takes to try its provider again.
+const retryAfter = "5"
+
+// ServeHTTP answers a request that one of the rules matches with a presigned
+// URL, and passes every other request on to next.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	rule, err := h.matchRule(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if rule == nil {
+		return next.ServeHTTP(w, r)
+	}
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	if rule.methods&methodBit(r.Method) == 0 {
+		hdr.Set("Allow", rule.allow)
+		return caddyhttp.Error(http.StatusMethodNotAllowed,
+			fmt.Errorf("%s answers %s, not %s", rule.name, rule.allow, r.Method))
+	}
+
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	key := rule.key.expand(repl, rule.presignPath(r.URL.Path))
+	if why := checkKey(key); why != "" {
+		return caddyhttp.Error(http.StatusBadRequest, errors.New(why))
+	}
+
+	now := h.now()
+	sec := now.Unix()
+	sreq := signers.Request{
+		Method:   r.Method,
+		Key:      key,
+		SignTime: time.Unix(sec, 0).UTC(),
+		Expires:  rule.expires,
+		Options:  &rule.opts,
+	}
+	var windowEnd int64
+	if rule.stable > 0 {
+		win := int64(rule.stable / time.Second)
+		start := sec - sec%win
+		sreq.SignTime = time.Unix(start, 0).UTC()
+		windowEnd = start + win
+	}
+	if rule.Resource != "" {
+		repl.Set("presign.path", rule.presignPath(r.URL.Path))
+		repl.Set("presign.key", key)
+		sreq.Resource = repl.ReplaceAll(rule.Resource, "")
+	}
+	if rule.BindClientIP {
+		sreq.ClientIP = clientIP(r)
+	}
+
+	signed, err := rule.signer.Sign(r.Context(), &sreq)
+	if err != nil {
+		if errors.Is(err, signers.ErrCredentials) {
+			h.logger.Error("cannot presign: credentials unavailable",
+				zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Error(err))
+			hdr.Set("Retry-After", retryAfter)
+			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		}
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s: %w", rule.name, err))
+	}
+	if ce := h.logger.Check(zapcore.DebugLevel, "presigned"); ce != nil {
+		ce.Write(zap.String("rule", rule.name), zap.String("profile", rule.Profile),
+			zap.String("key", key), zap.String("method", r.Method), zap.Time("expires_at", signed.ExpiresAt))
+	}
+
+	if windowEnd > 0 {
+		maxAge := min(windowEnd, signed.ExpiresAt.Unix()) - sec
+		if maxAge > 0 {
+			hdr.Set("Cache-Control", "private, max-age="+strconv.FormatInt(maxAge, 10))
+		}
+	}
+	for _, c := range signed.Cookies {
+		hdr.Add("Set-Cookie", c.String())
+	}
+
+	switch {
+	case r.Method == http.MethodPost:
+		return writeJSON(w, postAnswer{URL: signed.URL, Fields: signed.Fields, ExpiresAt: rfc3339(signed.ExpiresAt)})
+	case rule.json:
+		return writeJSON(w, urlAnswer{Method: r.Method, URL: signed.URL, ExpiresAt: rfc3339(signed.ExpiresAt)})
+	}
+	status := rule.Status
+	if r.Method == http.MethodPut {
+		status = http.StatusTemporaryRedirect
+	}
+	hdr.Set("Location", signed.URL)
+	w.WriteHeader(status)
+	return nil
+}
+
+// matchRule returns the first rule whose path patterns match r, or nil.
+func (h *Handler) matchRule(r *http.Request) (*Rule, error) {
+	for _, rule := range h.Rules {
+		ok, err := rule.match.MatchWithError(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: matching: %v", rule.name, err)
+		}
+		if ok {
+			return rule, nil
+		}
+	}
+	return nil, nil
+}
+
+// urlAnswer is the JSON answer of a rule with `respond json`.
+type urlAnswer struct {
+	Method    string `json:"method"`
+	URL       string `json:"url"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// postAnswer is the JSON answer to a POST: an S3 POST policy form.
+type postAnswer struct {
+	URL       string            `json:"url"`
+	Fields    map[string]string `json:"fields"`
+	ExpiresAt string            `json:"expires_at"`
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
+
+// clientIP is Caddy's client IP of r, which honours trusted_proxies, or
+// the remote address when Caddy set none.
+func clientIP(r *http.Request) netip.Addr {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if s == "" {
+		s, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	a, _ := netip.ParseAddr(s)
+	return a.Unmap()
+}

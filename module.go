@@ -1,0 +1,326 @@
+// Package presign is a Caddy HTTP handler that answers requests for private
+// objects with redirects to freshly presigned URLs: S3 SigV4 query auth for
+// GET, HEAD and PUT, S3 POST policy forms for browser uploads, and CloudFront
+// signed URLs and cookies.
+//
+// Profiles name the places to sign for (a bucket with its credentials, a
+// CloudFront distribution with its key pair); rules map request paths to
+// object keys in a profile. A request that no rule matches goes on to the
+// next handler untouched.
+package presign
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-presign/presign/signers"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler answers requests that match one of its rules with a presigned URL
+// (a redirect, JSON, or an S3 POST form).
+type Handler struct {
+	// The profiles, by name: each an object whose "type" names its kind
+	// ("s3" or "cloudfront") and whose other fields are that kind's options.
+	ProfilesRaw map[string]json.RawMessage `json:"profiles,omitempty" caddy:"namespace=http.handlers.presign.profiles inline_key=type"`
+
+	// The rules, tried in order: the first whose path patterns match the
+	// request answers it. A request that no rule matches goes on to the
+	// next handler.
+	Rules []*Rule `json:"rules,omitempty"`
+
+	profiles map[string]signers.Signer
+	logger   *zap.Logger
+	now      func() time.Time
+}
+
+// Rule maps request paths to object keys in one profile.
+type Rule struct {
+	// Path patterns with the semantics of Caddy's path matcher: "/dl/*",
+	// "*.jpg", "/exact". Case-insensitive, matched against the cleaned
+	// path. Required.
+	Path []string `json:"path,omitempty"`
+
+	// The name of the profile that signs for this rule. Required.
+	Profile string `json:"profile,omitempty"`
+
+	// The methods the rule answers: GET, HEAD, PUT, POST. Others get 405
+	// with an Allow header. Default: GET and HEAD.
+	Methods []string `json:"methods,omitempty"`
+
+	// A prefix removed from the request path before it becomes
+	// {presign.path}, compared case-insensitively like the path matcher.
+	StripPrefix string `json:"strip_prefix,omitempty"`
+
+	// The object key: a template over {presign.path} (the request path,
+	// percent-decoded but not cleaned, after strip_prefix, without its
+	// leading "/") and any Caddy placeholder, e.g.
+	// "users/{http.auth.user.id}/{presign.path}". Default: "{presign.path}".
+	Key string `json:"key,omitempty"`
+
+	// The URLs' lifetime; overrides the profile's.
+	Expires caddy.Duration `json:"expires,omitempty"`
+
+	// Sign with the start of the current window (aligned to the Unix epoch)
+	// so that every request for a key within the window gets the same URL,
+	// which browsers and CDNs can then cache; answers carry
+	// "Cache-Control: private, max-age=<rest of the window>". Must be
+	// shorter than expires; URLs then live at least expires - stable.
+	Stable caddy.Duration `json:"stable,omitempty"`
+
+	// "redirect" (default) or "json": 200 with {"method", "url",
+	// "expires_at"} instead of a redirect.
+	Respond string `json:"respond,omitempty"`
+
+	// The status of GET and HEAD redirects: 302 (default), 303 or 307. PUT
+	// is always redirected with 307, which keeps the method and body.
+	Status int `json:"status,omitempty"`
+
+	// S3: "attachment" or "inline": sets response-content-disposition with
+	// the key's last segment as the file name (an ASCII fallback plus
+	// RFC 6266 filename* for other names).
+	ContentDisposition string `json:"content_disposition,omitempty"`
+
+	// S3: sets response-content-type, the Content-Type of the download.
+	ContentType string `json:"content_type,omitempty"`
+
+	// S3: sets response-cache-control, the Cache-Control of the download.
+	CacheControl string `json:"cache_control,omitempty"`
+
+	// S3 POST: the largest upload in bytes, a content-length-range
+	// condition of the policy. In the Caddyfile a size such as 100MB
+	// (1000-based) or 100MiB.
+	MaxSize int64 `json:"max_size,omitempty"`
+
+	// S3 POST: the upload's Content-Type field must start with this, e.g.
+	// "image/".
+	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
+
+	// CloudFront: the resource of a custom policy: a URL pattern that may
+	// hold * and placeholders, e.g.
+	// "https://d111111abcdef8.cloudfront.net/results/experiment.zarr/*".
+	Resource string `json:"resource,omitempty"`
+
+	// CloudFront: bind the URL to the client's IP (Caddy's client IP, which
+	// honours trusted_proxies) with a custom policy.
+	BindClientIP bool `json:"bind_client_ip,omitempty"`
+
+	// CloudFront: answer with signed cookies and a redirect to the unsigned
+	// URL, which opens a whole tree (a Zarr store, an HLS stream).
+	Cookies bool `json:"cookies,omitempty"`
+
+	// CloudFront: the Domain attribute of the signed cookies; default none
+	// (host-only cookies).
+	CookieDomain string `json:"cookie_domain,omitempty"`
+
+	name       string // "rule 2 (/dl/*)", for logs and errors
+	match      caddyhttp.MatchPath
+	signer     signers.Signer
+	opts       signers.Options
+	methods    methodSet
+	allow      string // the Allow header
+	key        keyTemplate
+	expires    time.Duration
+	stable     time.Duration
+	json       bool
+	stripLower string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.presign",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision loads the profiles, fills the rules' defaults and checks
+// everything, so that a config that cannot work stops Caddy at start.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.now = time.Now
+
+	names := make([]string, 0, len(h.ProfilesRaw))
+	for name := range h.ProfilesRaw {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	h.profiles = make(map[string]signers.Signer, len(names))
+	for _, name := range names {
+		if name == "" {
+			return fmt.Errorf("a profile has an empty name")
+		}
+		raw := map[string]json.RawMessage{name: h.ProfilesRaw[name]}
+		mods, err := ctx.LoadModule(&struct {
+			P map[string]json.RawMessage `caddy:"namespace=http.handlers.presign.profiles inline_key=type"`
+		}{raw}, "P")
+		if err != nil {
+			return fmt.Errorf("profile %q: %v", name, err)
+		}
+		s, ok := mods.(map[string]any)[name].(signers.Signer)
+		if !ok {
+			return fmt.Errorf("profile %q: module %T is not a signer", name, mods.(map[string]any)[name])
+		}
+		h.profiles[name] = s
+	}
+	h.ProfilesRaw = nil
+
+	if len(h.Rules) == 0 {
+		return fmt.Errorf("no rule: add at least one rule")
+	}
+	for i, r := range h.Rules {
+		if r == nil {
+			return fmt.Errorf("rule %d: empty", i+1)
+		}
+		r.name = fmt.Sprintf("rule %d (%s)", i+1, strings.Join(r.Path, " "))
+		if err := r.provision(ctx, h.profiles); err != nil {
+			return fmt.Errorf("%s: %v", r.name, err)
+		}
+	}
+	return nil
+}
+
+func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) error {
+	if len(r.Path) == 0 {
+		return fmt.Errorf("no path pattern")
+	}
+	for _, p := range r.Path {
+		if p == "" {
+			return fmt.Errorf("empty path pattern")
+		}
+	}
+	r.match = caddyhttp.MatchPath(slices.Clone(r.Path))
+	if err := r.match.Provision(ctx); err != nil {
+		return err
+	}
+	if r.Profile == "" {
+		return fmt.Errorf("no profile: name one with 'profile <name>'")
+	}
+	r.signer = profiles[r.Profile]
+	if r.signer == nil {
+		known := make([]string, 0, len(profiles))
+		for n := range profiles {
+			known = append(known, n)
+		}
+		sort.Strings(known)
+		return fmt.Errorf("unknown profile %q (profiles: %s)", r.Profile, strings.Join(known, ", "))
+	}
+
+	if len(r.Methods) == 0 {
+		r.Methods = []string{http.MethodGet, http.MethodHead}
+	}
+	r.methods = 0
+	for i, m := range r.Methods {
+		m = strings.ToUpper(m)
+		r.Methods[i] = m
+		bit := methodBit(m)
+		if bit == 0 {
+			return fmt.Errorf("method %q: only GET, HEAD, PUT and POST can be presigned", m)
+		}
+		if r.methods&bit != 0 {
+			return fmt.Errorf("method %s listed twice", m)
+		}
+		r.methods |= bit
+	}
+	r.allow = strings.Join(r.Methods, ", ")
+
+	if r.StripPrefix != "" && !strings.HasPrefix(r.StripPrefix, "/") {
+		r.StripPrefix = "/" + r.StripPrefix
+	}
+	r.stripLower = strings.ToLower(r.StripPrefix)
+	if r.Key == "" {
+		r.Key = "{presign.path}"
+	}
+	r.key = parseKeyTemplate(r.Key)
+
+	def, max := r.signer.Expiry()
+	r.expires = time.Duration(r.Expires)
+	if r.expires == 0 {
+		r.expires = def
+	}
+	if r.expires <= 0 {
+		return fmt.Errorf("expires must be positive, got %s", r.expires)
+	}
+	if r.expires%time.Second != 0 {
+		return fmt.Errorf("expires must be whole seconds, got %s", r.expires)
+	}
+	if max > 0 && r.expires > max {
+		return fmt.Errorf("expires %s is over profile %q's limit of %s", r.expires, r.Profile, max)
+	}
+	r.stable = time.Duration(r.Stable)
+	if r.stable < 0 || r.stable%time.Second != 0 {
+		return fmt.Errorf("stable must be a positive number of whole seconds, got %s", r.stable)
+	}
+	if r.stable >= r.expires {
+		return fmt.Errorf("stable %s must be shorter than expires %s (URLs live at least expires - stable)", r.stable, r.expires)
+	}
+
+	switch r.Respond {
+	case "", "redirect":
+	case "json":
+		r.json = true
+	default:
+		return fmt.Errorf("respond must be redirect or json, got %q", r.Respond)
+	}
+	switch r.Status {
+	case 0:
+		r.Status = http.StatusFound
+	case http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect:
+	default:
+		return fmt.Errorf("status must be 302, 303 or 307, got %d", r.Status)
+	}
+	if r.CookieDomain != "" && !r.Cookies {
+		return fmt.Errorf("cookie_domain needs cookies")
+	}
+
+	r.opts = signers.Options{
+		ContentDisposition: r.ContentDisposition,
+		ContentType:        r.ContentType,
+		CacheControl:       r.CacheControl,
+		MaxSize:            r.MaxSize,
+		ContentTypePrefix:  r.ContentTypePrefix,
+		Resource:           r.Resource,
+		BindClientIP:       r.BindClientIP,
+		Cookies:            r.Cookies,
+		CookieDomain:       r.CookieDomain,
+	}
+	if err := r.signer.CheckRule(r.Methods, &r.opts); err != nil {
+		return fmt.Errorf("profile %q: %v", r.Profile, err)
+	}
+	return nil
+}
+
+// methodSet is a set of the methods a rule answers.
+type methodSet uint8
+
+func methodBit(m string) methodSet {
+	switch m {
+	case http.MethodGet:
+		return 1
+	case http.MethodHead:
+		return 2
+	case http.MethodPut:
+		return 4
+	case http.MethodPost:
+		return 8
+	}
+	return 0
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

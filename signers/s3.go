@@ -1,0 +1,569 @@
+package signers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(S3{})
+}
+
+// S3 is a profile for an S3 or S3-compatible bucket (AWS, MinIO,
+// DigitalOcean Spaces, Cloudflare R2, Google Cloud Storage's S3
+// interoperability, versitygw, ...). It presigns GET, HEAD and PUT requests
+// with SigV4 query authentication and browser uploads with an S3 POST policy.
+//
+// Credentials come, in this order of preference, from access_key_id and
+// secret_access_key (placeholders such as {env.X} and {file.P} work), from
+// aws_profile in the shared config and credentials files, or from the AWS
+// default chain (environment, shared files, web identity, ECS/EKS container
+// endpoint, EC2 instance profile). role_arn assumes a role on top of any of
+// them.
+type S3 struct {
+	// The bucket's name. Required.
+	Bucket string `json:"bucket,omitempty"`
+
+	// The bucket's region, e.g. "eu-central-1"; "auto" for Cloudflare R2,
+	// "us-east-1" for most S3-compatible stores. Required.
+	Region string `json:"region,omitempty"`
+
+	// The endpoint of an S3-compatible store, as an http(s) URL with no
+	// path, e.g. "https://nyc3.digitaloceanspaces.com" or
+	// "http://127.0.0.1:9000". Default: AWS S3 in Region.
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Path-style URLs (https://endpoint/bucket/key) instead of
+	// virtual-hosted ones (https://bucket.endpoint/key). Most self-hosted
+	// stores (MinIO, versitygw) want it; buckets whose names hold dots need
+	// it for HTTPS.
+	PathStyle bool `json:"path_style,omitempty"`
+
+	// Static access key ID. Placeholders are expanded at start, so
+	// "{env.AWS_ACCESS_KEY_ID}" keeps the key out of the config.
+	AccessKeyID string `json:"access_key_id,omitempty"`
+
+	// Static secret access key; goes with AccessKeyID. Placeholders are
+	// expanded at start ("{env.S3_SECRET}", "{file./run/secrets/s3}").
+	SecretAccessKey string `json:"secret_access_key,omitempty"`
+
+	// Session token of temporary static credentials. Placeholders are
+	// expanded at start.
+	SessionToken string `json:"session_token,omitempty"`
+
+	// A profile of the shared AWS config and credentials files
+	// (~/.aws/config, ~/.aws/credentials) to take credentials from, instead
+	// of the default chain.
+	AWSProfile string `json:"aws_profile,omitempty"`
+
+	// The ARN of a role to assume (AWS STS) with the base credentials.
+	// Sessions last one hour and are renewed ahead of expiry.
+	RoleARN string `json:"role_arn,omitempty"`
+
+	// The external ID the role's trust policy asks for, if any.
+	ExternalID string `json:"external_id,omitempty"`
+
+	// Default lifetime of the URLs; rules may override it. Default 15m;
+	// at most 7 days (SigV4's limit).
+	Expires caddy.Duration `json:"expires,omitempty"`
+
+	// How long a request waits for credentials that are not yet at hand
+	// (first use, or after they expired and the provider is slow) before it
+	// is answered 503. Default 5s.
+	CredentialsTimeout caddy.Duration `json:"credentials_timeout,omitempty"`
+
+	// CredentialsProvider, when set by Go code that embeds the module,
+	// replaces every credential option above. It is not part of the JSON
+	// config.
+	CredentialsProvider aws.CredentialsProvider `json:"-"`
+
+	scheme string // "https" or "http"
+	host   string // the URL's host[:port]
+	prefix string // "/bucket" for path-style URLs, else ""
+	origin string // scheme://host + prefix
+	creds  *credCache
+	logger *zap.Logger
+}
+
+const (
+	s3DefaultExpires = 15 * time.Minute
+	s3MaxExpires     = 7 * 24 * time.Hour
+	refreshAhead     = 5 * time.Minute
+	roleDuration     = time.Hour
+)
+
+// CaddyModule returns the Caddy module information.
+func (S3) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  Namespace + ".s3",
+		New: func() caddy.Module { return new(S3) },
+	}
+}
+
+// Provision expands placeholders, fills defaults, checks the profile and
+// builds its credential provider. No credentials are fetched here: a
+// provider that is down at start makes requests answer 503 until it is back,
+// and Caddy still starts.
+func (s *S3) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	for _, f := range []*string{&s.Bucket, &s.Region, &s.Endpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID} {
+		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
+	}
+	if s.Bucket == "" {
+		return errors.New("bucket is required")
+	}
+	if s.Region == "" {
+		return errors.New("region is required")
+	}
+	if s.Expires == 0 {
+		s.Expires = caddy.Duration(s3DefaultExpires)
+	}
+	if err := checkExpires(time.Duration(s.Expires), s3MaxExpires); err != nil {
+		return err
+	}
+	if s.CredentialsTimeout == 0 {
+		s.CredentialsTimeout = caddy.Duration(5 * time.Second)
+	}
+	if s.CredentialsTimeout < 0 {
+		return errors.New("credentials_timeout must be positive")
+	}
+	if err := s.buildOrigin(); err != nil {
+		return err
+	}
+	provider, err := s.credentialsProvider(ctx, repl)
+	if err != nil {
+		return err
+	}
+	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
+	return nil
+}
+
+// buildOrigin works out the scheme, host and path prefix of every URL.
+func (s *S3) buildOrigin() error {
+	s.scheme, s.host = "https", "s3."+s.Region+".amazonaws.com"
+	if s.Endpoint != "" {
+		u, err := url.Parse(s.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("endpoint %q is not an http(s) URL such as https://s3.example.com", s.Endpoint)
+		}
+		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("endpoint %q must be scheme://host[:port] only, without path, query or user", s.Endpoint)
+		}
+		s.scheme, s.host = u.Scheme, strings.ToLower(u.Host)
+	}
+	if !validBucket(s.Bucket) {
+		return fmt.Errorf("bucket %q is not a valid bucket name (3 to 63 lower-case letters, digits, '.', '-' and '_')", s.Bucket)
+	}
+	if s.PathStyle {
+		s.prefix = "/" + s.Bucket
+	} else {
+		if s.scheme == "https" && strings.Contains(s.Bucket, ".") {
+			return fmt.Errorf("bucket %q has dots: virtual-hosted HTTPS URLs would fail the certificate check; add path_style", s.Bucket)
+		}
+		s.host = s.Bucket + "." + s.host
+	}
+	s.origin = s.scheme + "://" + s.host + s.prefix
+	return nil
+}
+
+// validBucket accepts S3's bucket names, plus upper case and '_' that some
+// S3-compatible stores allow in path-style use.
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// credentialsProvider builds the provider the profile's options name.
+func (s *S3) credentialsProvider(ctx caddy.Context, repl *caddy.Replacer) (aws.CredentialsProvider, error) {
+	if s.CredentialsProvider != nil {
+		return s.CredentialsProvider, nil
+	}
+	id := strings.TrimSpace(repl.ReplaceAll(s.AccessKeyID, ""))
+	secret := strings.TrimSpace(repl.ReplaceAll(s.SecretAccessKey, ""))
+	token := strings.TrimSpace(repl.ReplaceAll(s.SessionToken, ""))
+	if (id == "") != (secret == "") {
+		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
+			return nil, errors.New("access_key_id or secret_access_key expanded to an empty value (is its placeholder's variable or file set?)")
+		}
+		return nil, errors.New("access_key_id and secret_access_key go together: set both or neither")
+	}
+	if token != "" && id == "" {
+		return nil, errors.New("session_token needs access_key_id and secret_access_key")
+	}
+	if id != "" && s.AWSProfile != "" {
+		return nil, errors.New("aws_profile and static access keys exclude each other")
+	}
+
+	var base aws.CredentialsProvider
+	var cfg aws.Config
+	if id != "" {
+		base = credentials.NewStaticCredentialsProvider(id, secret, token)
+	}
+	if base == nil || s.RoleARN != "" {
+		opts := []func(*config.LoadOptions) error{
+			config.WithRegion(s.Region),
+			// the SDK's own cache refreshes a little ahead; ours sits on top
+			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
+		}
+		if s.AWSProfile != "" {
+			opts = append(opts, config.WithSharedConfigProfile(s.AWSProfile))
+		}
+		var err error
+		cfg, err = config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("loading the AWS configuration: %v", err)
+		}
+		if base == nil {
+			base = cfg.Credentials
+		}
+	}
+	if s.RoleARN == "" {
+		return base, nil
+	}
+	if !strings.HasPrefix(s.RoleARN, "arn:") {
+		return nil, fmt.Errorf("role_arn %q is not an ARN (arn:aws:iam::123456789012:role/NAME)", s.RoleARN)
+	}
+	cfg.Credentials = base
+	if cfg.Region == "" || cfg.Region == "auto" {
+		cfg.Region = "us-east-1"
+	}
+	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = "caddy-presign"
+		o.Duration = roleDuration
+		if s.ExternalID != "" {
+			o.ExternalID = aws.String(s.ExternalID)
+		}
+	}), nil
+}
+
+func checkExpires(d, max time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("expires must be positive, got %s", d)
+	}
+	if d%time.Second != 0 {
+		return fmt.Errorf("expires must be whole seconds, got %s", d)
+	}
+	if max > 0 && d > max {
+		return fmt.Errorf("expires %s is over the limit of %s", d, max)
+	}
+	return nil
+}
+
+// Origin implements Signer.
+func (s *S3) Origin() string { return s.origin }
+
+// Expiry implements Signer.
+func (s *S3) Expiry() (def, max time.Duration) { return time.Duration(s.Expires), s3MaxExpires }
+
+// CheckRule implements Signer.
+func (s *S3) CheckRule(methods []string, o *Options) error {
+	switch {
+	case o.Resource != "":
+		return errors.New("resource is a CloudFront option; this is an s3 profile")
+	case o.BindClientIP:
+		return errors.New("bind_client_ip is a CloudFront option; this is an s3 profile")
+	case o.Cookies:
+		return errors.New("cookies is a CloudFront option; this is an s3 profile")
+	}
+	downloads := slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD")
+	if !downloads && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
+		return errors.New("content_disposition, content_type and cache_control shape downloads: the rule needs GET or HEAD")
+	}
+	if !slices.Contains(methods, "POST") && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
+		return errors.New("max_size and content_type_prefix are POST policy conditions: the rule needs POST")
+	}
+	if o.MaxSize < 0 {
+		return errors.New("max_size must be positive")
+	}
+	switch o.ContentDisposition {
+	case "", "attachment", "inline":
+	default:
+		return fmt.Errorf("content_disposition must be attachment or inline, got %q", o.ContentDisposition)
+	}
+	for _, m := range methods {
+		switch m {
+		case "GET", "HEAD", "PUT", "POST":
+		default:
+			return fmt.Errorf("method %s cannot be presigned for S3 (GET, HEAD, PUT, POST)", m)
+		}
+	}
+	return nil
+}
+
+// Sign implements Signer.
+func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
+	creds, err := s.creds.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	expires, expiresAt := r.Expires, r.SignTime.Add(r.Expires)
+	if creds.CanExpire && creds.Expires.Before(expiresAt) {
+		// the URL dies with the credentials: say so, and sign accordingly
+		expiresAt = creds.Expires.Truncate(time.Second)
+		expires = expiresAt.Sub(r.SignTime)
+		if expires < time.Second {
+			return nil, fmt.Errorf("%w: they expire at %s, before the signing time", ErrCredentials, creds.Expires.UTC().Format(time.RFC3339))
+		}
+	}
+	if r.Method == "POST" {
+		return s.signPOST(r, creds, expiresAt)
+	}
+	in := v4Input{
+		Method:      r.Method,
+		Scheme:      s.scheme,
+		Host:        s.host,
+		EscapedPath: s.prefix + "/" + escapePath(r.Key),
+		Region:      s.Region,
+		Service:     "s3",
+		Creds:       creds,
+		SignTime:    r.SignTime,
+		Expires:     int64(expires / time.Second),
+	}
+	if r.Method == "GET" || r.Method == "HEAD" {
+		in.Query = responseOverrides(r.Options, r.Key)
+	}
+	u, err := presignV4(&in)
+	if err != nil {
+		return nil, fmt.Errorf("presigning %s: %v", r.Method, err)
+	}
+	return &Signed{URL: u, ExpiresAt: expiresAt}, nil
+}
+
+// responseOverrides are the response-* parameters of a download.
+func responseOverrides(o *Options, key string) []queryParam {
+	if o.ContentDisposition == "" && o.ContentType == "" && o.CacheControl == "" {
+		return nil
+	}
+	q := make([]queryParam, 0, 3)
+	if o.CacheControl != "" {
+		q = append(q, queryParam{"response-cache-control", o.CacheControl})
+	}
+	if o.ContentDisposition != "" {
+		q = append(q, queryParam{"response-content-disposition", ContentDisposition(o.ContentDisposition, key)})
+	}
+	if o.ContentType != "" {
+		q = append(q, queryParam{"response-content-type", o.ContentType})
+	}
+	return q
+}
+
+// ContentDisposition returns a Content-Disposition value of the given type
+// ("attachment" or "inline") that names the file after the key's last
+// segment: a quoted ASCII filename, and for other names also RFC 6266's
+// filename*=UTF-8''... that browsers prefer.
+func ContentDisposition(typ, key string) string {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	var b strings.Builder
+	b.WriteString(typ)
+	b.WriteString(`; filename="`)
+	ascii := true
+	for _, r := range name {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			b.WriteByte('_')
+		case r >= 0x80:
+			ascii = false
+			b.WriteByte('_')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	if !ascii {
+		b.WriteString("; filename*=UTF-8''")
+		const hex = "0123456789ABCDEF"
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+				b.WriteByte(c)
+			} else {
+				b.WriteByte('%')
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&15])
+			}
+		}
+	}
+	return b.String()
+}
+
+// signPOST builds an S3 POST policy form for exactly r.Key.
+func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*Signed, error) {
+	date := r.SignTime.UTC().Format("20060102T150405Z")
+	credential := creds.AccessKeyID + "/" + date[:8] + "/" + s.Region + "/s3/aws4_request"
+	fields := map[string]string{
+		"key":              r.Key,
+		"x-amz-algorithm":  "AWS4-HMAC-SHA256",
+		"x-amz-credential": credential,
+		"x-amz-date":       date,
+	}
+	conds := []any{
+		map[string]string{"bucket": s.Bucket},
+		[]string{"eq", "$key", r.Key},
+		map[string]string{"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+		map[string]string{"x-amz-credential": credential},
+		map[string]string{"x-amz-date": date},
+	}
+	if creds.SessionToken != "" {
+		fields["x-amz-security-token"] = creds.SessionToken
+		conds = append(conds, map[string]string{"x-amz-security-token": creds.SessionToken})
+	}
+	if r.Options.MaxSize > 0 {
+		conds = append(conds, []any{"content-length-range", 0, r.Options.MaxSize})
+	}
+	if r.Options.ContentTypePrefix != "" {
+		conds = append(conds, []string{"starts-with", "$Content-Type", r.Options.ContentTypePrefix})
+	}
+	policy, err := json.Marshal(map[string]any{
+		"expiration": expiresAt.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"conditions": conds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the POST policy: %v", err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(policy)
+	fields["policy"] = b64
+	key := signingKey(creds.SecretAccessKey, date[:8], s.Region, "s3")
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(b64))
+	fields["x-amz-signature"] = hex.EncodeToString(mac.Sum(nil))
+	return &Signed{URL: s.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
+}
+
+// signingKey derives SigV4's signing key for a day (YYYYMMDD), region and
+// service.
+func signingKey(secret, day, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), day)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	return hmacSHA256(k, "aws4_request")
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// UnmarshalCaddyfile sets up the profile from Caddyfile tokens. The
+// dispenser stands on the kind ("s3") of
+//
+//	profile <name> s3 {
+//		bucket <bucket>
+//		...
+//	}
+func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the kind
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		var err error
+		switch opt {
+		case "bucket":
+			err = oneArg(d, &s.Bucket)
+		case "region":
+			err = oneArg(d, &s.Region)
+		case "endpoint":
+			err = oneArg(d, &s.Endpoint)
+		case "path_style":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.PathStyle = true
+		case "access_key_id":
+			err = oneArg(d, &s.AccessKeyID)
+		case "secret_access_key":
+			err = oneArg(d, &s.SecretAccessKey)
+		case "session_token":
+			err = oneArg(d, &s.SessionToken)
+		case "aws_profile":
+			err = oneArg(d, &s.AWSProfile)
+		case "role_arn":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			s.RoleARN = d.Val()
+			if d.NextArg() {
+				s.ExternalID = d.Val()
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "expires":
+			err = durationArg(d, &s.Expires)
+		case "credentials_timeout":
+			err = durationArg(d, &s.CredentialsTimeout)
+		default:
+			return d.Errf("unknown subdirective %q in s3 profile (bucket, region, endpoint, path_style, access_key_id, secret_access_key, session_token, aws_profile, role_arn, expires, credentials_timeout)", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneArg reads the single argument of the current option into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// durationArg reads the single duration argument of the current option.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: %v", d.Val(), err)
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}
+
+// Interface guards
+var (
+	_ Signer                = (*S3)(nil)
+	_ caddy.Provisioner     = (*S3)(nil)
+	_ caddyfile.Unmarshaler = (*S3)(nil)
+)

@@ -1,0 +1,109 @@
+// Package signers holds what turns a validated object key into a presigned
+// URL: one small interface, Signer, and its implementations, one file each
+// (S3 SigV4 query auth, CloudFront signed URLs and cookies).
+//
+// Each implementation is also a Caddy module in the namespace
+// "http.handlers.presign.profiles" and is named in the handler's JSON config
+// by its "type" (s3, cloudfront). Adding a kind of signer (Azure SAS, native
+// GCS, ...) means one new file here that registers one more module: the
+// handler, the Caddyfile parser and the JSON config need no change.
+package signers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Namespace is the Caddy module namespace of profile kinds.
+const Namespace = "http.handlers.presign.profiles"
+
+// Signer presigns requests for one profile: a bucket or a distribution.
+type Signer interface {
+	// Sign presigns r. An error that wraps ErrCredentials means credentials
+	// could not be had right now (the handler answers 503); any other error
+	// is a bug or a request the profile cannot serve (500).
+	Sign(ctx context.Context, r *Request) (*Signed, error)
+
+	// Origin is the scheme://host[/path] that every URL returned by Sign
+	// starts with. The request can change only what follows it.
+	Origin() string
+
+	// Expiry gives the profile's default URL lifetime and the longest it
+	// allows (0: no limit of its own).
+	Expiry() (def, max time.Duration)
+
+	// CheckRule tells whether a rule with these methods and options can be
+	// served by this profile. The error names the offending method or option
+	// and is shown to the user at start; it is nil when all is well.
+	CheckRule(methods []string, o *Options) error
+}
+
+// Options are a rule's signing options. A profile kind refuses in CheckRule
+// the ones it does not support.
+type Options struct {
+	// S3: response-content-disposition ("attachment" or "inline"), naming
+	// the file after the key's last segment.
+	ContentDisposition string
+	// S3: response-content-type.
+	ContentType string
+	// S3: response-cache-control.
+	CacheControl string
+	// S3 POST: the content-length-range upper bound in bytes (0: none).
+	MaxSize int64
+	// S3 POST: a starts-with condition on $Content-Type ("" : none).
+	ContentTypePrefix string
+	// CloudFront: a custom policy resource pattern (may hold * and
+	// placeholders, expanded by the handler into Request.Resource).
+	Resource string
+	// CloudFront: bind the custom policy to the client's IP.
+	BindClientIP bool
+	// CloudFront: answer with signed cookies and the unsigned URL.
+	Cookies bool
+	// CloudFront: the Domain attribute of the cookies ("" : host-only).
+	CookieDomain string
+}
+
+// Request is one thing to sign, built by the handler for a matched request.
+type Request struct {
+	// Method is GET, HEAD, PUT or POST (POST: a browser upload form).
+	Method string
+	// Key is the object key, already validated: valid UTF-8, 1 to 1024
+	// bytes, no control character, no empty, "." or ".." segment and no
+	// leading "/".
+	Key string
+	// SignTime is the signing time: whole seconds, UTC. With `stable` it is
+	// the start of the current window, so it may lie in the past.
+	SignTime time.Time
+	// Expires is the lifetime counted from SignTime, in whole seconds.
+	Expires time.Duration
+	// Options are the rule's options; never nil.
+	Options *Options
+	// Resource is Options.Resource with its placeholders expanded ("" when
+	// the rule has none).
+	Resource string
+	// ClientIP is the client's address (Caddy's client IP, which honours
+	// trusted_proxies); valid only when Options.BindClientIP is set.
+	ClientIP netip.Addr
+}
+
+// Signed is a signer's answer.
+type Signed struct {
+	// URL is the presigned URL; in CloudFront cookies mode, the unsigned
+	// URL the cookies open.
+	URL string
+	// ExpiresAt is when the URL (or the cookies) stop working: SignTime +
+	// Expires, cut to the credentials' own expiry when that comes first.
+	ExpiresAt time.Time
+	// Fields are the form fields of an S3 POST policy (Method POST only).
+	Fields map[string]string
+	// Cookies are CloudFront's signed cookies (Options.Cookies only).
+	Cookies []*http.Cookie
+}
+
+// ErrCredentials is wrapped by errors that mean credentials could not be had
+// (a provider down or slow, a role refused). It is not the caller's fault and
+// it passes: the handler answers 503 with Retry-After.
+var ErrCredentials = errors.New("credentials unavailable")
