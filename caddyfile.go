@@ -54,7 +54,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "rule":
 			r := new(Rule)
 			if err := r.UnmarshalCaddyfile(d); err != nil {
-				return err
+				return fmt.Errorf("rule %d (%s): %w", len(h.Rules)+1, strings.Join(r.Path, " "), err)
 			}
 			h.Rules = append(h.Rules, r)
 		default:
@@ -81,7 +81,7 @@ func (h *Handler) unmarshalProfile(d *caddyfile.Dispenser) error {
 	if _, err := caddy.GetModule(signers.Namespace + "." + kind); err != nil {
 		return d.Errf("profile %q: unknown kind %q (%s)", name, kind, strings.Join(profileKinds(), ", "))
 	}
-	d.Prev() // UnmarshalModule wants the kind as its first token
+	// UnmarshalModule hands the kind's module the segment that starts here
 	mod, err := caddyfile.UnmarshalModule(d, signers.Namespace+"."+kind)
 	if err != nil {
 		return fmt.Errorf("profile %q: %w", name, err)
@@ -143,6 +143,9 @@ func (r *Rule) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			v, err := caddy.ParseDuration(args[0])
 			if err != nil {
 				return d.Errf("%s %s: %v", opt, args[0], err)
+			}
+			if v <= 0 {
+				return d.Errf("%s must be positive, got %s", opt, args[0])
 			}
 			*dst = caddy.Duration(v)
 			return nil

@@ -549,6 +549,7 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 
 // durationArg reads the single duration argument of the current option.
 func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	opt := d.Val()
 	var s string
 	if err := oneArg(d, &s); err != nil {
 		return err
@@ -556,6 +557,9 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 	v, err := caddy.ParseDuration(s)
 	if err != nil {
 		return d.Errf("%s: %v", d.Val(), err)
+	}
+	if v <= 0 {
+		return d.Errf("%s must be positive, got %s", opt, s)
 	}
 	*dst = caddy.Duration(v)
 	return nil

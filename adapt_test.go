@@ -1,0 +1,381 @@
+package presign
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// adapt turns a whole Caddyfile into Caddy's JSON config.
+func adapt(t testing.TB, caddyfileText string) ([]byte, error) {
+	t.Helper()
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), map[string]any{"filename": "Caddyfile"})
+	return cfg, err
+}
+
+// validate adapts a Caddyfile and provisions the result without starting
+// it, as `caddy validate` does.
+func validate(t testing.TB, caddyfileText string) error {
+	t.Helper()
+	raw, err := adapt(t, caddyfileText)
+	if err != nil {
+		return err
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("adapted config does not parse: %v", err)
+	}
+	return caddy.Validate(&cfg)
+}
+
+// TestAdaptFullConfig: a Caddyfile with every S3 option adapts to the
+// documented JSON, with presign ordered after basic_auth and before
+// file_server without an order line.
+func TestAdaptFullConfig(t *testing.T) {
+	raw, err := adapt(t, `:8080 {
+	file_server
+	presign /media/* {
+		profile media s3 {
+			bucket my-bucket
+			region eu-central-1
+			endpoint https://s3.example.com
+			path_style
+			access_key_id {env.AK}
+			secret_access_key {file./run/secrets/sk}
+			session_token {env.TOKEN}
+			expires 1h
+			credentials_timeout 3s
+		}
+		profile team s3 {
+			bucket team-bucket
+			region us-east-1
+			aws_profile team
+			role_arn arn:aws:iam::123456789012:role/presign ext-42
+		}
+		rule /media/dl/* /media/get/* {
+			profile media
+			methods GET HEAD
+			strip_prefix /media
+			key public/{presign.path}
+			expires 10m
+			stable 1m
+			respond json
+			status 303
+			content_disposition attachment
+			content_type application/pdf
+			cache_control "private, max-age=60"
+		}
+		rule /media/up/* {
+			profile team
+			methods PUT POST
+			max_size 10MB
+			content_type_prefix image/
+		}
+	}
+	basic_auth {
+		alice $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG
+	}
+}`)
+	if err != nil {
+		t.Fatalf("adapting: %v", err)
+	}
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []struct {
+						Handle []json.RawMessage `json:"handle"`
+					} `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	var presign json.RawMessage
+	for _, r := range cfg.Apps.HTTP.Servers["srv0"].Routes {
+		for _, h := range r.Handle {
+			var m struct {
+				Handler string `json:"handler"`
+				Routes  []struct {
+					Handle []json.RawMessage `json:"handle"`
+				} `json:"routes"`
+			}
+			json.Unmarshal(h, &m)
+			order = append(order, m.Handler)
+			for _, sub := range m.Routes {
+				for _, sh := range sub.Handle {
+					var n struct{ Handler string }
+					json.Unmarshal(sh, &n)
+					if n.Handler == "presign" {
+						presign = sh
+					}
+				}
+			}
+			if m.Handler == "presign" {
+				presign = h
+			}
+		}
+	}
+	if got := strings.Join(order, " "); got != "authentication presign file_server" {
+		t.Errorf("handler order %q: want authentication, then presign, then file_server", got)
+	}
+	want := `{"handler":"presign",
+	"profiles":{
+		"media":{"access_key_id":"{env.AK}","bucket":"my-bucket","credentials_timeout":3000000000,"endpoint":"https://s3.example.com","expires":3600000000000,"path_style":true,"region":"eu-central-1","secret_access_key":"{file./run/secrets/sk}","session_token":"{env.TOKEN}","type":"s3"},
+		"team":{"aws_profile":"team","bucket":"team-bucket","external_id":"ext-42","region":"us-east-1","role_arn":"arn:aws:iam::123456789012:role/presign","type":"s3"}},
+	"rules":[
+		{"path":["/media/dl/*","/media/get/*"],"profile":"media","methods":["GET","HEAD"],"strip_prefix":"/media","key":"public/{presign.path}","expires":600000000000,"stable":60000000000,"respond":"json","status":303,"content_disposition":"attachment","content_type":"application/pdf","cache_control":"private, max-age=60"},
+		{"path":["/media/up/*"],"profile":"team","methods":["PUT","POST"],"max_size":10000000,"content_type_prefix":"image/"}]}`
+	if !jsonEqual(t, presign, []byte(want)) {
+		t.Errorf("presign JSON:\n%s\nwant:\n%s", presign, want)
+	}
+}
+
+func jsonEqual(t testing.TB, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("bad JSON %s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("bad JSON %s: %v", b, err)
+	}
+	ja, _ := json.Marshal(x)
+	jb, _ := json.Marshal(y)
+	return bytes.Equal(ja, jb)
+}
+
+// secret is a value that must never appear in an error message.
+const secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzSECRETKEY"
+
+// s3Block is a valid S3 profile with static keys; extra lines go inside it.
+func s3Block(name string, extra ...string) string {
+	return `profile ` + name + ` s3 {
+			bucket my-bucket
+			region us-east-1
+			access_key_id AKIAEXAMPLEKEYID
+			secret_access_key ` + secret + `
+			` + strings.Join(extra, "\n\t\t\t") + `
+		}`
+}
+
+// TestRefusedAtStart: every config the spec refuses stops Caddy at start
+// (or at adapt time) with an error that names the rule or profile, and no
+// error holds a secret.
+func TestRefusedAtStart(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		want       []string // substrings of the error
+	}{
+		{"unknown profile", s3Block("a") + `
+		rule /x/* {
+			profile b
+		}`, []string{"rule 1 (/x/*)", `unknown profile "b"`, "profiles: a"}},
+		{"duplicate profile", s3Block("a") + "\n" + s3Block("a") + `
+		rule /x/* {
+			profile a
+		}`, []string{`duplicate profile "a"`}},
+		{"no rule", s3Block("a"), []string{"no rule"}},
+		{"rule without profile", s3Block("a") + `
+		rule /x/* {
+			methods GET
+		}`, []string{"rule 1 (/x/*)", "no profile"}},
+		{"expires zero on profile", s3Block("a", "expires 0s") + `
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "positive"}},
+		{"expires negative on rule", s3Block("a") + `
+		rule /x/* {
+			profile a
+			expires -5m
+		}`, []string{"rule 1", "positive"}},
+		{"expires over 7 days on profile", s3Block("a", "expires 8d") + `
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "over the limit of 168h"}},
+		{"expires over 7 days on rule", s3Block("a") + `
+		rule /x/* {
+			profile a
+			expires 169h
+		}`, []string{"rule 1", `over profile "a"'s limit`}},
+		{"stable not shorter than expires", s3Block("a") + `
+		rule /x/* {
+			profile a
+			expires 10m
+			stable 10m
+		}`, []string{"rule 1", "stable 10m0s must be shorter than expires 10m0s"}},
+		{"missing bucket", `profile a s3 {
+			region us-east-1
+			access_key_id AKIAEXAMPLEKEYID
+			secret_access_key ` + secret + `
+		}
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "bucket is required"}},
+		{"missing region", `profile a s3 {
+			bucket my-bucket
+			access_key_id AKIAEXAMPLEKEYID
+			secret_access_key ` + secret + `
+		}
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "region is required"}},
+		{"endpoint not http", s3Block("a", "endpoint ftp://s3.example.com") + `
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "not an http(s) URL"}},
+		{"endpoint without scheme", s3Block("a", "endpoint s3.example.com") + `
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "not an http(s) URL"}},
+		{"endpoint with path", s3Block("a", "endpoint https://s3.example.com/base") + `
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "without path"}},
+		{"secret without id", `profile a s3 {
+			bucket my-bucket
+			region us-east-1
+			secret_access_key ` + secret + `
+		}
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "go together"}},
+		{"dotted bucket, virtual-hosted https", `profile a s3 {
+			bucket my.bucket.example
+			region us-east-1
+		}
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, "path_style"}},
+		{"CloudFront option on S3 rule", s3Block("a") + `
+		rule /x/* {
+			profile a
+			bind_client_ip
+		}`, []string{"rule 1", "bind_client_ip is a CloudFront option"}},
+		{"CloudFront cookies on S3 rule", s3Block("a") + `
+		rule /x/* {
+			profile a
+			cookies
+		}`, []string{"rule 1", "cookies is a CloudFront option"}},
+		{"CloudFront resource on S3 rule", s3Block("a") + `
+		rule /x/* {
+			profile a
+			resource https://d1.cloudfront.net/*
+		}`, []string{"rule 1", "resource is a CloudFront option"}},
+		{"POST option without POST", s3Block("a") + `
+		rule /x/* {
+			profile a
+			max_size 10MB
+		}`, []string{"rule 1", "needs POST"}},
+		{"bad method", s3Block("a") + `
+		rule /x/* {
+			profile a
+			methods GET DELETE
+		}`, []string{"rule 1", `method "DELETE"`}},
+		{"bad status", s3Block("a") + `
+		rule /x/* {
+			profile a
+			status 301
+		}`, []string{"rule 1", "302, 303 or 307"}},
+		{"bad respond", s3Block("a") + `
+		rule /x/* {
+			profile a
+			respond html
+		}`, []string{"rule 1", "redirect or json"}},
+		{"bad content_disposition", s3Block("a") + `
+		rule /x/* {
+			profile a
+			content_disposition download
+		}`, []string{"rule 1", "attachment or inline"}},
+		{"unknown subdirective in presign", s3Block("a") + `
+		bucket x`, []string{`unknown subdirective "bucket" in presign`}},
+		{"unknown subdirective in rule", s3Block("a") + `
+		rule /x/* {
+			profile a
+			ttl 5m
+		}`, []string{`unknown subdirective "ttl" in rule`}},
+		{"unknown subdirective in profile", s3Block("a", "ttl 5m") + `
+		rule /x/* {
+			profile a
+		}`, []string{`profile "a"`, `unknown subdirective "ttl" in s3 profile`}},
+		{"unknown profile kind", `profile a azure {
+			account x
+		}`, []string{`profile "a": unknown kind "azure"`, "s3"}},
+		{"rule without pattern", s3Block("a") + `
+		rule {
+			profile a
+		}`, []string{"at least one path pattern"}},
+		{"bad max_size", s3Block("a") + `
+		rule /x/* {
+			profile a
+			methods POST
+			max_size lots
+		}`, []string{"max_size", "not a size"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := validate(t, ":8080 {\n\tpresign {\n\t\t"+c.body+"\n\t}\n}\n")
+			if err == nil {
+				t.Fatalf("accepted; want an error with %q", c.want)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), secret[:12]) {
+				t.Errorf("error holds the secret: %v", err)
+			}
+		})
+	}
+}
+
+// TestValidConfigsStart: configs the spec allows pass `caddy validate`,
+// including the default credential chain and a role with no network.
+func TestValidConfigsStart(t *testing.T) {
+	for name, body := range map[string]string{
+		"static keys": s3Block("a") + `
+		rule /x/* {
+			profile a
+		}`,
+		"default chain, AWS": `profile a s3 {
+			bucket my-bucket
+			region eu-west-1
+		}
+		rule /x/* {
+			profile a
+			expires 7d
+			stable 1h
+		}`,
+		"role on static keys": s3Block("a", "role_arn arn:aws:iam::123456789012:role/r ext") + `
+		rule /x/* {
+			profile a
+		}`,
+		"r2 auto region": `profile r2 s3 {
+			bucket media
+			region auto
+			endpoint https://0123456789abcdef.r2.cloudflarestorage.com
+			access_key_id {env.R2_ID}
+			secret_access_key {env.R2_SECRET}
+		}
+		rule /x/* {
+			profile r2
+			methods GET HEAD PUT POST
+		}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("R2_ID", "id")
+			t.Setenv("R2_SECRET", "secret")
+			if err := validate(t, ":8080 {\n\tpresign {\n\t\t"+body+"\n\t}\n}\n"); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,147 @@
+package presign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-presign/presign/internal/testenv"
+)
+
+// parseBlock parses a presign Caddyfile block into a Handler.
+func parseBlock(block string) (*Handler, error) {
+	h := new(Handler)
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(block))
+	return h, err
+}
+
+// provisionJSON provisions a handler from its JSON config, as Caddy does.
+func provisionJSON(t testing.TB, raw []byte) (*Handler, error) {
+	t.Helper()
+	h := new(Handler)
+	if err := json.Unmarshal(raw, h); err != nil {
+		return nil, err
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	return h, h.Provision(ctx)
+}
+
+// newHandler parses a presign Caddyfile block, round-trips it through its
+// JSON config and provisions it; any error fails the test.
+func newHandler(t testing.TB, block string) *Handler {
+	t.Helper()
+	h, err := parseBlock(block)
+	if err != nil {
+		t.Fatalf("parsing the Caddyfile: %v", err)
+	}
+	h, err = provisionJSON(t, caddyconfig.JSON(h, nil))
+	if err != nil {
+		t.Fatalf("provisioning: %v", err)
+	}
+	return h
+}
+
+// answer is what a client sees of one request through the handler.
+type answer struct {
+	Code   int
+	Header http.Header
+	Body   string
+	Err    error // the error the handler returned (Caddy turns it into Code)
+	Next   bool  // the request went on to the next handler
+}
+
+// serve runs one request through h as Caddy would: a prepared request with
+// a replacer, and the handler's error turned into its status. mods can set
+// headers, the remote address or context values before preparation.
+func serve(t testing.TB, h *Handler, method, target string, mods ...func(*http.Request)) answer {
+	t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	for _, m := range mods {
+		m(r)
+	}
+	w := httptest.NewRecorder()
+	repl := caddy.NewReplacer()
+	r = caddyhttp.PrepareRequest(r, repl, w, nil)
+	var a answer
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		a.Next = true
+		w.WriteHeader(http.StatusTeapot)
+		return nil
+	})
+	err := h.ServeHTTP(w, r, next)
+	if err != nil {
+		var he caddyhttp.HandlerError
+		if !errors.As(err, &he) {
+			t.Fatalf("%s %s: the handler returned a %T, not a caddyhttp.HandlerError: %v", method, target, err, err)
+		}
+		w.WriteHeader(he.StatusCode)
+	}
+	a.Code, a.Header, a.Body, a.Err = w.Code, w.Result().Header, w.Body.String(), err
+	return a
+}
+
+// at fixes the handler's clock.
+func at(h *Handler, t time.Time) { h.now = func() time.Time { return t } }
+
+// s3Profile is a Caddyfile profile block for a bucket on the test server.
+func s3Profile(name string, s *testenv.S3, bucket string, extra ...string) string {
+	return fmt.Sprintf(`profile %s s3 {
+		bucket %s
+		region %s
+		endpoint %s
+		path_style
+		access_key_id %s
+		secret_access_key %s
+		%s
+	}`, name, bucket, s.Region, s.Endpoint, s.AccessKey, s.SecretKey, strings.Join(extra, "\n\t\t"))
+}
+
+// fetch does one request to a presigned URL with a plain client that does
+// not follow redirects, and returns the status, headers and body.
+func fetch(t testing.TB, method, u string, body io.Reader) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+var noRedirect = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// tamper changes one character of the URL's X-Amz-Signature.
+func tamper(t testing.TB, u string) string {
+	t.Helper()
+	i := strings.Index(u, "X-Amz-Signature=")
+	if i < 0 {
+		t.Fatalf("no X-Amz-Signature in %s", u)
+	}
+	i += len("X-Amz-Signature=") + 5
+	c := byte('0')
+	if u[i] == '0' {
+		c = '1'
+	}
+	return u[:i] + string(c) + u[i+1:]
+}
