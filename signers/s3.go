@@ -378,7 +378,7 @@ func responseOverrides(o *Options, key string) []queryParam {
 // ContentDisposition returns a Content-Disposition value of the given type
 // ("attachment" or "inline") that names the file after the key's last
 // segment: a quoted ASCII filename, and for other names also RFC 6266's
-// filename*=UTF-8''... that browsers prefer.
+// filename*=UTF-8”... that browsers prefer.
 func ContentDisposition(typ, key string) string {
 	name := key[strings.LastIndexByte(key, '/')+1:]
 	var b strings.Builder
