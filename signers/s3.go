@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
@@ -230,6 +231,7 @@ func (s *S3) credentialsProvider(ctx caddy.Context, repl *caddy.Replacer) (aws.C
 	if base == nil || s.RoleARN != "" {
 		opts := []func(*config.LoadOptions) error{
 			config.WithRegion(s.Region),
+			config.WithAPIOptions(deadline(4 * time.Duration(s.CredentialsTimeout))),
 			// the SDK's own cache refreshes a little ahead; ours sits on top
 			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
 		}
@@ -262,6 +264,21 @@ func (s *S3) credentialsProvider(ctx caddy.Context, repl *caddy.Replacer) (aws.C
 			o.ExternalID = aws.String(s.ExternalID)
 		}
 	}), nil
+}
+
+// deadline bounds every SDK call made for credentials (container endpoint,
+// instance metadata, STS, SSO), retries included. The SDK's credential cache
+// hides the caller's context from providers, so without it a provider that
+// hangs would hold every later refresh and the profile would never recover.
+func deadline(d time.Duration) []func(*middleware.Stack) error {
+	return []func(*middleware.Stack) error{func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("presignDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}}
 }
 
 func checkExpires(d, max time.Duration) error {
@@ -377,8 +394,8 @@ func responseOverrides(o *Options, key string) []queryParam {
 
 // ContentDisposition returns a Content-Disposition value of the given type
 // ("attachment" or "inline") that names the file after the key's last
-// segment: a quoted ASCII filename, and for other names also RFC 6266's
-// filename*=UTF-8”... that browsers prefer.
+// segment: a quoted ASCII filename, and for other names also the RFC 6266
+// filename* parameter (UTF-8, percent-encoded) that browsers prefer.
 func ContentDisposition(typ, key string) string {
 	name := key[strings.LastIndexByte(key, '/')+1:]
 	var b strings.Builder
@@ -417,7 +434,10 @@ func ContentDisposition(typ, key string) string {
 	return b.String()
 }
 
-// signPOST builds an S3 POST policy form for exactly r.Key.
+// signPOST builds an S3 POST policy form for exactly r.Key. The client
+// posts the returned fields, then a Content-Type field (it must start with
+// the rule's content_type_prefix; any value without one), then the file,
+// last, as multipart/form-data to the returned URL.
 func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*Signed, error) {
 	date := r.SignTime.UTC().Format("20060102T150405Z")
 	credential := creds.AccessKeyID + "/" + date[:8] + "/" + s.Region + "/s3/aws4_request"
@@ -441,9 +461,11 @@ func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*
 	if r.Options.MaxSize > 0 {
 		conds = append(conds, []any{"content-length-range", 0, r.Options.MaxSize})
 	}
-	if r.Options.ContentTypePrefix != "" {
-		conds = append(conds, []string{"starts-with", "$Content-Type", r.Options.ContentTypePrefix})
-	}
+	// S3 refuses every form field that no condition covers: without this
+	// one, a form could not set the object's Content-Type at all. The
+	// form must therefore carry a Content-Type field, of any value when
+	// the rule has no content_type_prefix.
+	conds = append(conds, []string{"starts-with", "$Content-Type", r.Options.ContentTypePrefix})
 	policy, err := json.Marshal(map[string]any{
 		"expiration": expiresAt.UTC().Format("2006-01-02T15:04:05.000Z"),
 		"conditions": conds,
