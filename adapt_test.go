@@ -3,6 +3,7 @@ package presign
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -377,5 +378,19 @@ func TestValidConfigsStart(t *testing.T) {
 				t.Fatalf("refused: %v", err)
 			}
 		})
+	}
+}
+
+// TestExampleCaddyfile: example.Caddyfile adapts and passes `caddy
+// validate` as shipped, with only its documented variables set.
+func TestExampleCaddyfile(t *testing.T) {
+	t.Setenv("S3_BUCKET", "my-bucket")
+	t.Setenv("S3_REGION", "eu-central-1")
+	b, err := os.ReadFile("example.Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(t, string(b)); err != nil {
+		t.Fatalf("example.Caddyfile: %v", err)
 	}
 }

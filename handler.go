@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -34,7 +35,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
+	count := &rule.metrics.answers[methodIndex(r.Method)]
 	if rule.methods&methodBit(r.Method) == 0 {
+		count[outcomeNotAllowed].Inc()
 		hdr.Set("Allow", rule.allow)
 		return caddyhttp.Error(http.StatusMethodNotAllowed,
 			fmt.Errorf("%s answers %s, not %s", rule.name, rule.allow, r.Method))
@@ -43,6 +46,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	key := rule.key.expand(repl, rule.presignPath(r.URL.Path))
 	if why := checkKey(key); why != "" {
+		count[outcomeBadKey].Inc()
 		return caddyhttp.Error(http.StatusBadRequest, errors.New(why))
 	}
 
@@ -65,22 +69,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rule.Resource != "" {
 		repl.Set("presign.path", rule.presignPath(r.URL.Path))
 		repl.Set("presign.key", key)
-		sreq.Resource = repl.ReplaceAll(rule.Resource, "")
+		// placeholder values are URL-escaped like the key in the URL, so
+		// that a '*' or '?' from the request is no wildcard
+		sreq.Resource, _ = repl.ReplaceFunc(rule.Resource, resourceValue)
 	}
 	if rule.BindClientIP {
 		sreq.ClientIP = clientIP(r)
 	}
 
+	signStart := time.Now()
 	signed, err := rule.signer.Sign(r.Context(), &sreq)
+	rule.metrics.signing.Observe(time.Since(signStart).Seconds())
 	if err != nil {
 		if errors.Is(err, signers.ErrCredentials) {
+			count[outcomeUnavailable].Inc()
 			h.logger.Error("cannot presign: credentials unavailable",
 				zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Error(err))
 			hdr.Set("Retry-After", retryAfter)
 			return caddyhttp.Error(http.StatusServiceUnavailable, err)
 		}
+		count[outcomeError].Inc()
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s: %w", rule.name, err))
 	}
+	count[outcomeSigned].Inc()
 	if ce := h.logger.Check(zapcore.DebugLevel, "presigned"); ce != nil {
 		ce.Write(zap.String("rule", rule.name), zap.String("profile", rule.Profile),
 			zap.String("key", key), zap.String("method", r.Method), zap.Time("expires_at", signed.ExpiresAt))
@@ -152,6 +163,19 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(b)
 	return err
+}
+
+// resourceValue is a placeholder's value in a CloudFront resource pattern:
+// percent-encoded as object keys are in URLs, so that the pattern matches
+// the URL CloudFront receives and a '*' or '?' that comes from the request
+// (a key, a user name) cannot widen the policy. {env.*} and {file.*} are
+// the operator's and are taken as they are.
+func resourceValue(name string, v any) (any, error) {
+	s := caddy.ToString(v)
+	if strings.HasPrefix(name, "env.") || strings.HasPrefix(name, "file.") {
+		return s, nil
+	}
+	return signers.EscapeResourceValue(s), nil
 }
 
 // clientIP is Caddy's client IP of r, which honours trusted_proxies, or

@@ -20,6 +20,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddy-presign/presign/signers"
@@ -136,6 +137,7 @@ type Rule struct {
 	stable     time.Duration
 	json       bool
 	stripLower string
+	metrics    *ruleMetrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -177,6 +179,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.ProfilesRaw = nil
 
+	var reg prometheus.Registerer
+	if r := ctx.GetMetricsRegistry(); r != nil {
+		reg = r
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
+
 	if len(h.Rules) == 0 {
 		return fmt.Errorf("no rule: add at least one rule")
 	}
@@ -188,6 +199,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err := r.provision(ctx, h.profiles); err != nil {
 			return fmt.Errorf("%s: %v", r.name, err)
 		}
+		r.metrics = m.forRule(r.Profile, r.name)
 	}
 	return nil
 }
