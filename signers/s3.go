@@ -171,6 +171,10 @@ func (s *S3) buildOrigin() error {
 			return fmt.Errorf("endpoint %q must be scheme://host[:port] only, without path, query or user", s.Endpoint)
 		}
 		s.scheme, s.host = u.Scheme, strings.ToLower(u.Host)
+		if p := u.Port(); p == "443" && s.scheme == "https" || p == "80" && s.scheme == "http" {
+			// SigV4 signs the host without a default port; keep URL and signature alike
+			s.host = strings.TrimSuffix(s.host, ":"+p)
+		}
 	}
 	if !validBucket(s.Bucket) {
 		return fmt.Errorf("bucket %q is not a valid bucket name (3 to 63 lower-case letters, digits, '.', '-' and '_')", s.Bucket)
@@ -480,21 +484,6 @@ func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*
 	mac.Write([]byte(b64))
 	fields["x-amz-signature"] = hex.EncodeToString(mac.Sum(nil))
 	return &Signed{URL: s.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
-}
-
-// signingKey derives SigV4's signing key for a day (YYYYMMDD), region and
-// service.
-func signingKey(secret, day, region, service string) []byte {
-	k := hmacSHA256([]byte("AWS4"+secret), day)
-	k = hmacSHA256(k, region)
-	k = hmacSHA256(k, service)
-	return hmacSHA256(k, "aws4_request")
-}
-
-func hmacSHA256(key []byte, data string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(data))
-	return m.Sum(nil)
 }
 
 // UnmarshalCaddyfile sets up the profile from Caddyfile tokens. The

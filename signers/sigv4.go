@@ -1,0 +1,615 @@
+package signers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// queryParam is one extra query parameter to sign, neither key nor value
+// encoded (e.g. response-content-disposition).
+type queryParam struct {
+	Name, Value string
+}
+
+// v4Input is one SigV4 query-auth presign for S3.
+type v4Input struct {
+	Method      string       // GET, HEAD, PUT
+	Scheme      string       // "https" or "http"
+	Host        string       // host[:port], as in the URL
+	EscapedPath string       // the URL path, already encoded by escapePath; starts with "/"
+	Query       []queryParam // extra parameters, in any order
+	Region      string
+	Service     string // "s3"
+	Creds       aws.Credentials
+	SignTime    time.Time // whole seconds
+	Expires     int64     // X-Amz-Expires, seconds
+}
+
+// maxV4QueryParams bounds v4Input.Query. Far above any real use, and far
+// below the 10000 parameters past which net/url (and so the SDK) silently
+// drops the whole query.
+const maxV4QueryParams = 1000
+
+// errV4TooManyParams is returned for more than maxV4QueryParams parameters.
+var errV4TooManyParams = errors.New("sigv4: too many query parameters")
+
+// presignV4 returns the presigned URL for in. It is byte for byte what
+// v4.Signer.PresignHTTP (aws-sdk-go-v2) returns for the same request with the
+// payload hash UNSIGNED-PAYLOAD and DisableURIPathEscaping, S3's settings,
+// and it fails only where that fails (an invalid escape in EscapedPath), or
+// for more than maxV4QueryParams parameters. It is safe for concurrent use.
+func presignV4(in *v4Input) (string, error) {
+	s := v4ScratchPool.Get().(*v4Scratch)
+	out, err := s.presign(s.url[:0], in)
+	u := string(out)
+	s.url = out
+	s.release()
+	if err != nil {
+		return "", err
+	}
+	return u, nil
+}
+
+// appendPresignV4 is presignV4 appending the URL to dst. On error it returns
+// dst unchanged.
+func appendPresignV4(dst []byte, in *v4Input) ([]byte, error) {
+	s := v4ScratchPool.Get().(*v4Scratch)
+	out, err := s.presign(dst, in)
+	s.release()
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// SigV4 constants.
+const (
+	v4Algorithm     = "AWS4-HMAC-SHA256"
+	v4Terminator    = "aws4_request"
+	v4SignedHeaders = "host"
+	v4UnsignedHash  = "UNSIGNED-PAYLOAD"
+	v4TimeLayout    = "20060102T150405Z"
+	v4SignatureKey  = "&X-Amz-Signature="
+)
+
+// v4ValueKind says where a v4Param's value comes from, so that values
+// computed per call are written straight into the URL without a string.
+type v4ValueKind uint8
+
+const (
+	v4Literal    v4ValueKind = iota // v4Param.value
+	v4Token                         // v4Param.value, the session token
+	v4Expires                       // X-Amz-Expires
+	v4Date                          // X-Amz-Date
+	v4Credential                    // access key ID and credential scope
+)
+
+// v4Param is one query parameter of the canonical query, not yet encoded.
+type v4Param struct {
+	name  string
+	value string
+	kind  v4ValueKind
+}
+
+// v4Scratch is the per-call working memory of a presign, pooled.
+type v4Scratch struct {
+	url []byte                     // presignV4's output buffer
+	buf []byte                     // canonical request, then string to sign
+	h   hash.Hash                  // SHA-256
+	hu  encoding.BinaryUnmarshaler // h, to load precomputed HMAC states
+	sum [sha256.Size]byte          // HMAC's inner, then outer, digest
+}
+
+// maxPooledBuf is the largest buffer kept in a pooled v4Scratch.
+const maxPooledBuf = 16 << 10
+
+// v4ScratchPool holds *v4Scratch.
+var v4ScratchPool = sync.Pool{New: func() any {
+	h := sha256.New()
+	return &v4Scratch{
+		url: make([]byte, 0, 1024),
+		buf: make([]byte, 0, 1024),
+		h:   h,
+		hu:  h.(encoding.BinaryUnmarshaler),
+	}
+}}
+
+// release returns s to the pool, unless its buffers grew too big.
+func (s *v4Scratch) release() {
+	if cap(s.url) > maxPooledBuf || cap(s.buf) > maxPooledBuf {
+		return
+	}
+	s.url = s.url[:0]
+	s.buf = s.buf[:0]
+	v4ScratchPool.Put(s)
+}
+
+// presign appends the presigned URL for in to dst.
+func (s *v4Scratch) presign(dst []byte, in *v4Input) ([]byte, error) {
+	if len(in.Query) > maxV4QueryParams {
+		return dst, errV4TooManyParams
+	}
+
+	// The canonical URI and what precedes it in the URL. The SDK takes both
+	// from net/url: the common, already clean case is written directly and
+	// anything else goes through net/url as in the SDK.
+	var canonicalURI string
+	out := dst
+	if v4Plain(in.Scheme, in.Host, in.EscapedPath) {
+		canonicalURI = in.EscapedPath
+		out = append(out, in.Scheme...)
+		out = append(out, "://"...)
+		out = append(out, in.Host...)
+		out = append(out, in.EscapedPath...)
+	} else {
+		path, err := url.PathUnescape(in.EscapedPath)
+		if err != nil {
+			return dst, fmt.Errorf("sigv4: escaped path: %w", err)
+		}
+		u := url.URL{Scheme: in.Scheme, Host: in.Host, Path: path, RawPath: in.EscapedPath}
+		canonicalURI = u.EscapedPath()
+		if canonicalURI == "" {
+			canonicalURI = "/"
+		}
+		out = append(out, u.String()...)
+	}
+	out = append(out, '?')
+
+	var arr [48]byte
+	amzDate := appendAmzDate(arr[:0], in.SignTime.UTC())
+	shortDate := amzDate[:len(amzDate)-len("T150405Z")]
+	expires := strconv.AppendInt(amzDate[len(amzDate):], in.Expires, 10)
+	k := v4Keys.get(in.Creds.SecretAccessKey, shortDate, in.Region, in.Service, in.Creds.SessionToken)
+
+	// The canonical query is also the URL's query.
+	qStart := len(out)
+	out = appendCanonicalQuery(out, in, k, amzDate, expires)
+	query := out[qStart:]
+
+	// Canonical request: its hash goes into the string to sign.
+	b := append(s.buf[:0], in.Method...)
+	b = append(b, '\n')
+	b = append(b, canonicalURI...)
+	b = append(b, '\n')
+	b = append(b, query...)
+	b = append(b, "\nhost:"...)
+	b = append(b, v4SignedHost(in.Scheme, in.Host)...)
+	b = append(b, "\n\n"+v4SignedHeaders+"\n"+v4UnsignedHash...)
+	crHash := sha256.Sum256(b)
+
+	// String to sign.
+	b = append(b[:0], v4Algorithm+"\n"...)
+	b = append(b, amzDate...)
+	b = append(b, '\n')
+	b = appendScope(b, shortDate, in.Region, in.Service)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, crHash[:])
+	s.buf = b
+
+	// Signature: HMAC-SHA256 of the string to sign under the cached signing
+	// key, from its precomputed inner and outer states.
+	if err := s.hu.UnmarshalBinary(k.inner); err != nil {
+		return dst, fmt.Errorf("sigv4: load hmac state: %w", err)
+	}
+	s.h.Write(b)
+	mac := s.h.Sum(s.sum[:0])
+	if err := s.hu.UnmarshalBinary(k.outer); err != nil {
+		return dst, fmt.Errorf("sigv4: load hmac state: %w", err)
+	}
+	s.h.Write(mac)
+	mac = s.h.Sum(s.sum[:0])
+
+	out = append(out, v4SignatureKey...)
+	return hex.AppendEncode(out, mac), nil
+}
+
+// appendCanonicalQuery appends the canonical query of in: the parameters the
+// SDK would have, each name and value encoded, sorted by encoded name. k is
+// the signing key entry, for its encoded session token; amzDate and expires
+// are the values of X-Amz-Date and X-Amz-Expires.
+//
+// The SDK puts X-Amz-Expires and then in.Query in url.Values with Set (the
+// last of equal names wins), and then Sets its own parameters over them: the
+// algorithm, the session token if any, the date, the credential and the
+// signed headers. Encoding is a byte-wise injective map, so equal names are
+// equal encoded names; a stable sort followed by keeping the last of each
+// run of equal names gives exactly that set, in the SDK's order.
+func appendCanonicalQuery(out []byte, in *v4Input, k *v4Key, amzDate, expires []byte) []byte {
+	var arr [12]v4Param
+	params := append(arr[:0], v4Param{name: "X-Amz-Expires", kind: v4Expires})
+	for _, p := range in.Query {
+		params = append(params, v4Param{name: p.Name, value: p.Value})
+	}
+	params = append(params, v4Param{name: "X-Amz-Algorithm", value: v4Algorithm})
+	if tok := in.Creds.SessionToken; tok != "" {
+		params = append(params, v4Param{name: "X-Amz-Security-Token", value: tok, kind: v4Token})
+	}
+	params = append(params,
+		v4Param{name: "X-Amz-Date", kind: v4Date},
+		v4Param{name: "X-Amz-Credential", kind: v4Credential},
+		v4Param{name: "X-Amz-SignedHeaders", value: v4SignedHeaders},
+	)
+	slices.SortStableFunc(params, func(a, b v4Param) int { return compareEncoded(a.name, b.name) })
+
+	shortDate := amzDate[:len(amzDate)-len("T150405Z")]
+	first := true
+	for i := range params {
+		p := &params[i]
+		if i+1 < len(params) && params[i+1].name == p.name {
+			continue // Set over by a later one
+		}
+		if !first {
+			out = append(out, '&')
+		}
+		first = false
+		out = appendQueryEscaped(out, p.name)
+		out = append(out, '=')
+		switch p.kind {
+		case v4Literal:
+			out = appendQueryEscaped(out, p.value)
+		case v4Token:
+			if p.value == k.token {
+				out = append(out, k.tokenEscaped...)
+			} else {
+				out = appendQueryEscaped(out, p.value)
+			}
+		case v4Expires:
+			out = appendQueryEscaped(out, expires)
+		case v4Date:
+			out = appendQueryEscaped(out, amzDate)
+		case v4Credential:
+			out = appendQueryEscaped(out, in.Creds.AccessKeyID)
+			out = append(out, "%2F"...)
+			out = appendQueryEscaped(out, shortDate)
+			out = append(out, "%2F"...)
+			out = appendQueryEscaped(out, in.Region)
+			out = append(out, "%2F"...)
+			out = appendQueryEscaped(out, in.Service)
+			out = append(out, "%2F"+v4Terminator...)
+		}
+	}
+	return out
+}
+
+// appendScope appends the credential scope date/region/service/aws4_request.
+func appendScope(b, shortDate []byte, region, service string) []byte {
+	b = append(b, shortDate...)
+	b = append(b, '/')
+	b = append(b, region...)
+	b = append(b, '/')
+	b = append(b, service...)
+	return append(b, "/"+v4Terminator...)
+}
+
+// appendAmzDate appends t (UTC) in the X-Amz-Date layout, as t.Format would.
+func appendAmzDate(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, v4TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b = append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10),
+		byte('0'+int(month)/10), byte('0'+int(month)%10),
+		byte('0'+day/10), byte('0'+day%10),
+		'T',
+		byte('0'+hour/10), byte('0'+hour%10),
+		byte('0'+minute/10), byte('0'+minute%10),
+		byte('0'+sec/10), byte('0'+sec%10),
+		'Z')
+	return b
+}
+
+// v4Plain tells whether scheme, host and path are in the form net/url
+// writes back unchanged, so the SDK's URL is scheme://host+path and its
+// canonical URI is path: scheme http or https, a non-empty host of
+// alphanumerics and -._~:[], and a path starting with "/" made of unreserved
+// bytes, "/" and valid %XX escapes (what escapePath produces).
+func v4Plain(scheme, host, path string) bool {
+	if scheme != "https" && scheme != "http" || host == "" || path == "" || path[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; !v4Unreserved[c] && c != ':' && c != '[' && c != ']' {
+			return false
+		}
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case v4Unreserved[c] || c == '/':
+		case c == '%' && i+2 < len(path) && isHex(path[i+1]) && isHex(path[i+2]):
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isHex tells whether c is a hexadecimal digit.
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// v4Unreserved holds RFC 3986's unreserved bytes: A-Z a-z 0-9 - . _ ~.
+var v4Unreserved = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~'
+	}
+	return t
+}()
+
+// appendQueryEscaped appends s encoded as a SigV4 query name or value: every
+// byte but the unreserved ones as %XX, upper-case (a space is %20). It is
+// the SDK's encodeQueryComponent.
+func appendQueryEscaped[S string | []byte](b []byte, s S) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	i := 0
+	for i < len(s) && v4Unreserved[s[i]] {
+		i++
+	}
+	b = append(b, s[:i]...)
+	if i == len(s) {
+		return b
+	}
+	// Room for the rest at its worst, then write by index.
+	n := len(b)
+	b = slices.Grow(b, 3*(len(s)-i))
+	b = b[:n+3*(len(s)-i)]
+	for ; i < len(s); i++ {
+		c := s[i]
+		if v4Unreserved[c] {
+			b[n] = c
+			n++
+			continue
+		}
+		b[n], b[n+1], b[n+2] = '%', hexDigits[c>>4], hexDigits[c&15]
+		n += 3
+	}
+	return b[:n]
+}
+
+// compareEncoded compares a and b as appendQueryEscaped would encode them,
+// without encoding: it returns -1, 0 or +1.
+//
+// Encoding maps each byte to its own code independently, so the first
+// differing byte decides. An unreserved byte's code is itself and never
+// '%'; an escaped byte's code is '%' and two upper-case hex digits, which
+// sort as the byte's value. So an unreserved byte u and an escaped byte e
+// compare as u and '%', and two escaped bytes as their values.
+func compareEncoded(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		ka, kb := uint16(ca)<<8, uint16(cb)<<8
+		if !v4Unreserved[ca] {
+			ka = '%'<<8 | uint16(ca)
+		}
+		if !v4Unreserved[cb] {
+			kb = '%'<<8 | uint16(cb)
+		}
+		if ka < kb {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+// v4SignedHost returns the value of the signed host header for a URL with
+// this scheme and host, as the SDK computes it: SanitizeHostForHeader strips
+// the port when it is the scheme's default (80 for http, 443 for https), the
+// URL's host is used again if that leaves nothing, and StripExcessSpaces
+// trims spaces and collapses runs of them. The URL itself keeps the port.
+func v4SignedHost(scheme, host string) string {
+	h := host
+	if port := v4PortOnly(h); port != "" && v4IsDefaultPort(scheme, port) {
+		h = v4StripPort(h)
+	}
+	if h == "" {
+		h = host
+	}
+	if strings.IndexByte(h, ' ') >= 0 {
+		h = v4StripExcessSpaces(h)
+	}
+	return h
+}
+
+// v4StripPort is the SDK's stripPort (the Go 1.8 url.URL.Hostname): host
+// without any port, and an IPv6 literal without its brackets.
+func v4StripPort(hostport string) string {
+	colon := strings.IndexByte(hostport, ':')
+	if colon == -1 {
+		return hostport
+	}
+	if i := strings.IndexByte(hostport, ']'); i != -1 {
+		return strings.TrimPrefix(hostport[:i], "[")
+	}
+	return hostport[:colon]
+}
+
+// v4PortOnly is the SDK's portOnly (the Go 1.8 url.URL.Port): the port
+// after the colon, or "".
+func v4PortOnly(hostport string) string {
+	colon := strings.IndexByte(hostport, ':')
+	if colon == -1 {
+		return ""
+	}
+	if i := strings.Index(hostport, "]:"); i != -1 {
+		return hostport[i+len("]:"):]
+	}
+	if strings.Contains(hostport, "]") {
+		return ""
+	}
+	return hostport[colon+len(":"):]
+}
+
+// v4IsDefaultPort is the SDK's isDefaultPort.
+func v4IsDefaultPort(scheme, port string) bool {
+	if port == "" {
+		return true
+	}
+	lower := strings.ToLower(scheme)
+	return lower == "http" && port == "80" || lower == "https" && port == "443"
+}
+
+// v4StripExcessSpaces is the SDK's StripExcessSpaces: str without leading
+// and trailing spaces and with each inner run of spaces cut to one.
+func v4StripExcessSpaces(str string) string {
+	var j, k, l, m, spaces int
+	for j = len(str) - 1; j >= 0 && str[j] == ' '; j-- {
+	}
+	for k = 0; k < j && str[k] == ' '; k++ {
+	}
+	str = str[k : j+1]
+	j = strings.Index(str, "  ")
+	if j < 0 {
+		return str
+	}
+	buf := []byte(str)
+	for k, m, l = j, j, len(buf); k < l; k++ {
+		if buf[k] == ' ' {
+			if spaces == 0 {
+				buf[m] = buf[k]
+				m++
+			}
+			spaces++
+		} else {
+			spaces = 0
+			buf[m] = buf[k]
+			m++
+		}
+	}
+	return string(buf[:m])
+}
+
+// v4KeyCacheSize bounds the signing-key cache: one entry per (secret,
+// region, service) in use, for the current day.
+const v4KeyCacheSize = 16
+
+// v4Key is an immutable cache entry: the SigV4 signing key for one secret,
+// day, region and service, kept as the marshaled SHA-256 states of HMAC's
+// inner and outer hashes after their key block. It also keeps the session
+// token it was first derived with, query-encoded: temporary credentials
+// change secret and token together, so the token of a secret rarely changes
+// (when it does, the token is encoded per call).
+type v4Key struct {
+	secret, date, region, service string
+	inner, outer                  []byte
+	token, tokenEscaped           string
+}
+
+// v4KeyCache is a small, bounded, lock-free cache of signing keys. Entries
+// are immutable and published atomically; two goroutines that miss at once
+// both derive the same key, which is harmless.
+type v4KeyCache struct {
+	slots [v4KeyCacheSize]atomic.Pointer[v4Key]
+	next  atomic.Uint32 // round-robin victim
+}
+
+// v4Keys is the process-wide signing-key cache.
+var v4Keys v4KeyCache
+
+// get returns the signing key for secret, date (YYYYMMDD), region and
+// service, deriving and caching it on a miss, with token on a miss.
+func (c *v4KeyCache) get(secret string, date []byte, region, service, token string) *v4Key {
+	for i := range c.slots {
+		k := c.slots[i].Load()
+		if k == nil {
+			break // slots fill in order and are never emptied
+		}
+		if k.secret == secret && k.date == string(date) && k.region == region && k.service == service {
+			return k
+		}
+	}
+	k := deriveV4Key(secret, string(date), region, service, token)
+	// Replace this secret, region and service's entry of another day, or
+	// else the first free slot, or else a round-robin victim.
+	victim := -1
+	for i := range c.slots {
+		old := c.slots[i].Load()
+		if old == nil || old.secret == secret && old.region == region && old.service == service {
+			victim = i
+			break
+		}
+	}
+	if victim < 0 {
+		victim = int(c.next.Add(1) % v4KeyCacheSize)
+	}
+	c.slots[victim].Store(k)
+	return k
+}
+
+// deriveV4Key derives the SigV4 signing key
+// HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request")
+// and precomputes HMAC's states under it; token is the session token to
+// keep encoded.
+func deriveV4Key(secret, date, region, service, token string) *v4Key {
+	key := signingKey(secret, date, region, service)
+
+	// HMAC with a key shorter than the block: H((K^opad) || H((K^ipad) || m)).
+	state := func(pad byte) []byte {
+		var block [sha256.BlockSize]byte
+		copy(block[:], key)
+		for i := range block {
+			block[i] ^= pad
+		}
+		h := sha256.New()
+		h.Write(block[:])
+		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			panic("sigv4: sha256 state cannot be marshaled: " + err.Error())
+		}
+		return b
+	}
+	return &v4Key{
+		secret:       secret,
+		date:         date,
+		region:       region,
+		service:      service,
+		inner:        state(0x36),
+		outer:        state(0x5c),
+		token:        token,
+		tokenEscaped: string(appendQueryEscaped(nil, token)),
+	}
+}
+
+// signingKey derives SigV4's signing key for a day (YYYYMMDD), region and
+// service: HMAC(HMAC(HMAC(HMAC("AWS4"+secret, day), region), service),
+// "aws4_request"). S3 POST policies are signed with it directly.
+func signingKey(secret, day, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), day)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	return hmacSHA256(k, v4Terminator)
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
