@@ -18,7 +18,8 @@ echo "xcaddy.sh: building ./caddy (Caddy $CADDY_VERSION with github.com/caddy-pr
 	--output ./caddy \
 	--with "github.com/caddy-presign/presign@v0.0.0=." \
 	"$@"
-./caddy list-modules | grep -q '^http.handlers.presign$' || {
+mods=$(./caddy list-modules)
+grep -qx 'http.handlers.presign' <<<"$mods" || {
 	echo "xcaddy.sh: ./caddy was built but lacks http.handlers.presign" >&2
 	exit 1
 }

@@ -1,0 +1,427 @@
+package presign
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/caddy-presign/presign/demo"
+	"github.com/caddy-presign/presign/internal/testenv"
+)
+
+// TestDemoInBrowser runs the demo as demo.sh does (versitygw with the seeded
+// private bucket, Caddy with demo/Caddyfile unchanged) and drives its page
+// in headless Chromium: the download button saves the private report under
+// its non-ASCII name with its bytes; every gallery picture loads, and a
+// reload within the stable window fetches none of them again, neither from
+// Caddy nor from the bucket; the upload form stores a picture in the bucket,
+// and the bucket's refusal of a file that is not a picture reaches the page.
+//
+// Set PRESIGN_DEMO_SCREENSHOT=file.png to keep a screenshot of the page.
+func TestDemoInBrowser(t *testing.T) {
+	chromium := testenv.LookTool(t, "/usr/bin/chromium")
+	s := testenv.StartS3(t)
+
+	// The bucket's own view of what the browser fetched: a counting proxy
+	// in front of versitygw. It keeps the Host header, which the
+	// signatures cover.
+	bucket := newCountingProxy(t, s.Endpoint)
+	sitePort := freeLoopbackPort(t)
+	site := "http://127.0.0.1:" + sitePort
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := demo.Seed(ctx, s.Client, []string{site}); err != nil {
+		t.Fatalf("seeding the demo bucket: %v", err)
+	}
+	t.Setenv("DEMO_PORT", sitePort)
+	t.Setenv("DEMO_S3_PORT", bucket.port)
+	t.Setenv("DEMO_ACCESS_KEY", s.AccessKey)
+	t.Setenv("DEMO_SECRET_KEY", s.SecretKey)
+	startDemoCaddy(t, filepath.Join("demo", "Caddyfile"))
+
+	// headless Chromium that reaches nothing but loopback
+	actx, acancel := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, // we may be root
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 1300),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	t.Cleanup(acancel) // before the user data dir is removed
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(bcancel)
+
+	// The browser's view: every request of the page, and whether the
+	// answer came from the network or from the browser's cache.
+	var netlog browserLog
+	chromedp.ListenTarget(bctx, netlog.listen)
+	var downloads downloadLog
+	downloads.done = make(chan *browser.EventDownloadProgress, 1)
+	// download events come on the session that asked for them: the page's
+	chromedp.ListenTarget(bctx, downloads.listen)
+
+	// (b) the gallery, loaded twice within one stable window (1m): wait for
+	// the next window when the current one is nearly over
+	if left := time.Minute - time.Duration(time.Now().UnixNano())%time.Minute; left < 25*time.Second {
+		t.Logf("waiting %v for the next stable window", left.Round(time.Second))
+		time.Sleep(left + 500*time.Millisecond)
+	}
+	allLoaded := `(() => { const i = [...document.querySelectorAll('.gallery img')];
+		return i.length > 0 && i.every(e => e.complete && e.naturalWidth > 0) ? i.length : 0 })()`
+	var n int
+	if err := chromedp.Run(bctx,
+		chromedp.Navigate(site+"/"),
+		chromedp.Poll(allLoaded, &n, chromedp.WithPollingTimeout(20*time.Second)),
+	); err != nil {
+		t.Fatalf("loading the demo page and its %d pictures: %v\n%s", demo.GalleryCount, err, netlog.String())
+	}
+	if n != demo.GalleryCount {
+		t.Errorf("%d pictures on the page, want %d", n, demo.GalleryCount)
+	}
+	for i := 1; i <= demo.GalleryCount; i++ {
+		if got := bucket.count("GET", "/demo/"+demo.GalleryKey(i)); got != 1 {
+			t.Errorf("first load: the bucket served %s %d times, want once", demo.GalleryKey(i), got)
+		}
+	}
+	bucket.reset()
+	netlog.reset()
+	// a second later: without stable, the URLs would now differ
+	time.Sleep(1100 * time.Millisecond)
+	if err := chromedp.Run(bctx,
+		chromedp.Reload(),
+		chromedp.Poll(allLoaded, &n, chromedp.WithPollingTimeout(20*time.Second)),
+	); err != nil {
+		t.Fatalf("reloading the demo page: %v", err)
+	}
+	if n != demo.GalleryCount {
+		t.Errorf("after the reload: %d pictures loaded, want %d", n, demo.GalleryCount)
+	}
+	if got := bucket.total(); got != 0 {
+		t.Errorf("the reload made %d requests to the bucket, want none (all from the browser's cache): %v", got, bucket.snapshot())
+	}
+	if fetched := netlog.fromNetwork("/gallery/", "/demo/gallery/"); len(fetched) > 0 {
+		t.Errorf("the reload fetched over the network: %v; want every picture and redirect from the browser's cache\n%s", fetched, netlog.String())
+	}
+
+	// (a) the download button saves the private PDF under its own name
+	dir := t.TempDir()
+	if err := chromedp.Run(bctx,
+		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(dir).WithEventsEnabled(true),
+		chromedp.Click("#download", chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("clicking the download button: %v", err)
+	}
+	select {
+	case ev := <-downloads.done:
+		if ev.State != browser.DownloadProgressStateCompleted {
+			t.Fatalf("the download ended %s", ev.State)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the download did not complete within 20s")
+	}
+	if got := downloads.name(); got != demo.DownloadName {
+		t.Errorf("the browser named the download %q, want %q", got, demo.DownloadName)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, demo.DownloadName))
+	if err != nil {
+		entries, _ := os.ReadDir(dir)
+		t.Fatalf("the downloaded file: %v (the download folder holds %v)", err, entries)
+	}
+	if !bytes.Equal(got, demo.ReportPDF()) {
+		t.Errorf("downloaded %d bytes, not the report's %d", len(got), len(demo.ReportPDF()))
+	}
+
+	// (c) uploads: a text file is refused by the bucket, and the page says
+	// why; a picture is stored, and shown through a presigned GET
+	files := t.TempDir()
+	notes := filepath.Join(files, "notes.txt")
+	picture := filepath.Join(files, "Sonnenuntergang über dem Meer.png")
+	pictureBytes := demo.GalleryPNG(1)
+	if err := os.WriteFile(notes, []byte("not a picture\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(picture, pictureBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	submit := func(file string) (class, text string) {
+		t.Helper()
+		var res []string
+		if err := chromedp.Run(bctx,
+			chromedp.Evaluate(`document.getElementById('status').className = ''`, nil),
+			chromedp.SetUploadFiles("#file", []string{file}, chromedp.ByQuery),
+			chromedp.Click(`#upload button[type=submit]`, chromedp.ByQuery),
+			chromedp.Poll(`(() => { const s = document.getElementById('status');
+				return s.className ? [s.className, s.textContent] : null })()`, &res, chromedp.WithPollingTimeout(20*time.Second)),
+		); err != nil {
+			t.Fatalf("uploading %s through the form: %v", filepath.Base(file), err)
+		}
+		return res[0], res[1]
+	}
+	class, text := submit(notes)
+	if class != "error" || !strings.Contains(text, "refused") || !strings.Contains(text, `"$Content-Type","image/"`) {
+		t.Errorf("uploading a text file: the page says %s %q; want the bucket's refusal over its Content-Type", class, text)
+	}
+	if s.Exists(t, demo.Bucket, demo.UploadPrefix+"notes.txt") {
+		t.Error("the refused text file was stored")
+	}
+	class, text = submit(picture)
+	if class != "ok" {
+		t.Fatalf("uploading a picture: the page says %s %q", class, text)
+	}
+	key := demo.UploadPrefix + filepath.Base(picture)
+	if stored, err := s.Get(t, demo.Bucket, key); err != nil || !bytes.Equal(stored, pictureBytes) {
+		t.Fatalf("the bucket holds %d bytes under %q (%v), want the %d uploaded", len(stored), key, err, len(pictureBytes))
+	}
+	if bucket.count("POST", "/demo/") != 2 {
+		t.Errorf("the page posted %d forms to the bucket, want 2: %v", bucket.count("POST", "/demo/"), bucket.snapshot())
+	}
+	var shown int
+	if err := chromedp.Run(bctx, chromedp.Poll(`(() => { const i = document.querySelector('#uploads img');
+		return i && i.complete && i.naturalWidth > 0 ? i.naturalWidth : 0 })()`, &shown, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the uploaded picture is not shown: %v", err)
+	}
+
+	var shot []byte
+	if err := chromedp.Run(bctx, chromedp.FullScreenshot(&shot, 100)); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	out := os.Getenv("PRESIGN_DEMO_SCREENSHOT")
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "demo.png")
+	}
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the demo page: %s", out)
+}
+
+// startDemoCaddy runs Caddy in this process with the Caddyfile at path, as
+// `caddy run --config path` would, until the test ends.
+func startDemoCaddy(t *testing.T, path string) {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(body, map[string]any{"filename": path})
+	if err != nil {
+		t.Fatalf("adapting %s: %v", path, err)
+	}
+	for _, w := range warnings {
+		t.Errorf("adapting %s: %s", path, w.String())
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("starting Caddy with %s: %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping Caddy: %v", err)
+		}
+	})
+}
+
+func freeLoopbackPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// countingProxy is a reverse proxy that counts the requests it passes on,
+// by method and path.
+type countingProxy struct {
+	port string
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func newCountingProxy(t *testing.T, target string) *countingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &countingProxy{n: make(map[string]int)}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		r.Out.Host = r.In.Host // the signatures cover the host the client used
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.n[r.Method+" "+r.URL.Path]++
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.port = strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	return p
+}
+
+func (p *countingProxy) count(method, path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[method+" "+path]
+}
+
+func (p *countingProxy) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.n {
+		n += c
+	}
+	return n
+}
+
+func (p *countingProxy) snapshot() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := make(map[string]int, len(p.n))
+	for k, v := range p.n {
+		m[k] = v
+	}
+	return m
+}
+
+func (p *countingProxy) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.n)
+}
+
+// browserLog records the page's requests as DevTools reports them: the
+// URL of each request and redirect hop, and whether its answer came from
+// the browser's cache.
+type browserLog struct {
+	mu     sync.Mutex
+	urls   map[network.RequestID][]string // the hops of each request
+	cached map[string]bool                // URL -> answered from the cache
+	seen   []string                       // URLs in order
+}
+
+func (l *browserLog) listen(ev any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.urls == nil {
+		l.urls, l.cached = make(map[network.RequestID][]string), make(map[string]bool)
+	}
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		if e.RedirectResponse != nil { // the previous hop's answer
+			prev := e.RedirectResponse.URL
+			l.cached[prev] = l.cached[prev] || e.RedirectResponse.FromDiskCache
+		}
+		l.urls[e.RequestID] = append(l.urls[e.RequestID], e.Request.URL)
+		l.seen = append(l.seen, e.Request.URL)
+		if _, ok := l.cached[e.Request.URL]; !ok {
+			l.cached[e.Request.URL] = false
+		}
+	case *network.EventRequestServedFromCache:
+		if hops := l.urls[e.RequestID]; len(hops) > 0 {
+			l.cached[hops[len(hops)-1]] = true
+		}
+	case *network.EventResponseReceived:
+		if e.Response.FromDiskCache || e.Response.FromPrefetchCache {
+			l.cached[e.Response.URL] = true
+		}
+	}
+}
+
+// fromNetwork lists the recorded URLs whose path contains one of parts and
+// whose answer did not come from the cache.
+func (l *browserLog) fromNetwork(parts ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for u, cached := range l.cached {
+		pu, _ := url.Parse(u)
+		for _, p := range parts {
+			if pu != nil && strings.HasPrefix(pu.Path, p) && !cached {
+				out = append(out, pu.Path)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *browserLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.urls, l.cached, l.seen = nil, nil, nil
+}
+
+func (l *browserLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, u := range l.seen {
+		short := u
+		if pu, _ := url.Parse(u); pu != nil {
+			short = pu.Host + pu.Path
+		}
+		b.WriteString("  " + short + " cached=" + strconv.FormatBool(l.cached[u]) + "\n")
+	}
+	return b.String()
+}
+
+// downloadLog follows the browser's downloads.
+type downloadLog struct {
+	mu        sync.Mutex
+	suggested string
+	done      chan *browser.EventDownloadProgress
+}
+
+func (d *downloadLog) listen(ev any) {
+	switch e := ev.(type) {
+	case *browser.EventDownloadWillBegin:
+		d.mu.Lock()
+		d.suggested = e.SuggestedFilename
+		d.mu.Unlock()
+	case *browser.EventDownloadProgress:
+		if e.State == browser.DownloadProgressStateCompleted || e.State == browser.DownloadProgressStateCanceled {
+			select {
+			case d.done <- e:
+			default:
+			}
+		}
+	}
+}
+
+func (d *downloadLog) name() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.suggested
+}
