@@ -106,6 +106,14 @@ func (c *credCache) start(now time.Time) (<-chan struct{}, error) {
 func (c *credCache) fetch(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*c.timeout)
 	defer cancel()
+	// A provider with a cache of its own (the SDK's default chain wraps
+	// every provider in an aws.CredentialsCache, which renews only at
+	// expiry) would answer a refresh ahead of expiry with the credentials
+	// held already: URLs would then be cut to seconds, and fail, near each
+	// expiry. Make it fetch new ones.
+	if inv, ok := c.provider.(interface{ Invalidate() }); ok {
+		inv.Invalidate()
+	}
 	creds, err := c.provider.Retrieve(ctx)
 	now := c.now()
 	if err == nil && !valid(&creds, now) {

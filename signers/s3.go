@@ -165,10 +165,10 @@ func (s *S3) buildOrigin() error {
 	if s.Endpoint != "" {
 		u, err := url.Parse(s.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q is not an http(s) URL such as https://s3.example.com", s.Endpoint)
+			return fmt.Errorf("endpoint %q is not an http(s) URL such as https://s3.example.com", shownEndpoint(s.Endpoint))
 		}
 		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return fmt.Errorf("endpoint %q must be scheme://host[:port] only, without path, query or user", s.Endpoint)
+			return fmt.Errorf("endpoint %q must be scheme://host[:port] only, without path, query or user", shownEndpoint(s.Endpoint))
 		}
 		s.scheme, s.host = u.Scheme, strings.ToLower(u.Host)
 		if p := u.Port(); p == "443" && s.scheme == "https" || p == "80" && s.scheme == "http" {
@@ -189,6 +189,21 @@ func (s *S3) buildOrigin() error {
 	}
 	s.origin = s.scheme + "://" + s.host + s.prefix
 	return nil
+}
+
+// shownEndpoint is an endpoint for error messages: its user info, which may
+// hold credentials (https://KEY:SECRET@host), becomes "xxxxx". Everything up
+// to the last '@' goes, as a secret may hold '/'.
+func shownEndpoint(raw string) string {
+	at := strings.LastIndexByte(raw, '@')
+	if at < 0 {
+		return raw
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		start = i + 3
+	}
+	return raw[:start] + "xxxxx" + raw[at:]
 }
 
 // validBucket accepts S3's bucket names, plus upper case and '_' that some
@@ -516,9 +531,9 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "access_key_id":
 			err = oneArg(d, &s.AccessKeyID)
 		case "secret_access_key":
-			err = oneArg(d, &s.SecretAccessKey)
+			err = secretArg(d, &s.SecretAccessKey)
 		case "session_token":
-			err = oneArg(d, &s.SessionToken)
+			err = secretArg(d, &s.SessionToken)
 		case "aws_profile":
 			err = oneArg(d, &s.AWSProfile)
 		case "role_arn":
@@ -554,6 +569,20 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	*dst = d.Val()
 	if d.NextArg() {
 		return d.ArgErr()
+	}
+	return nil
+}
+
+// secretArg is oneArg for a secret: its error never quotes a token, which
+// may be part of a secret with a space that was not quoted.
+func secretArg(d *caddyfile.Dispenser, dst *string) error {
+	opt := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s needs a value", opt)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.Errf("%s takes one argument (not shown: it may be a secret); quote a value with spaces, or use {env.X} or {file.P}", opt)
 	}
 	return nil
 }
