@@ -251,6 +251,11 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 	if r.StripPrefix != "" && !strings.HasPrefix(r.StripPrefix, "/") {
 		r.StripPrefix = "/" + r.StripPrefix
 	}
+	// "/files/" strips like "/files": what follows keeps its leading "/",
+	// so "/files//x" is refused (an empty segment) rather than cleaned to "x"
+	if len(r.StripPrefix) > 1 {
+		r.StripPrefix = strings.TrimRight(r.StripPrefix, "/")
+	}
 	r.stripLower = strings.ToLower(r.StripPrefix)
 	if r.Key == "" {
 		r.Key = "{presign.path}"

@@ -326,3 +326,27 @@ func TestMethodsAndFallThrough(t *testing.T) {
 		t.Errorf("PUT /up/x: %d, want 307 to a signed URL", a.Code)
 	}
 }
+
+// TestStripPrefixWithTrailingSlash: strip_prefix "/files/" strips like
+// "/files", and "/files//x" is refused rather than cleaned to "x".
+func TestStripPrefixWithTrailingSlash(t *testing.T) {
+	h := newHandler(t, `presign {
+		profile p s3 {
+			bucket bucket1
+			region us-east-1
+			access_key_id AKIDEXAMPLE
+			secret_access_key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+		}
+		rule /files/* {
+			profile p
+			strip_prefix /files/
+			key public/{presign.path}
+		}
+	}`)
+	if a := serve(t, h, "GET", "/files/x"); a.Code != http.StatusFound || !strings.Contains(a.Header.Get("Location"), "/public/x?") {
+		t.Errorf("/files/x: %d %q, want 302 to public/x", a.Code, a.Header.Get("Location"))
+	}
+	if a := serve(t, h, "GET", "/files//x"); a.Code != http.StatusBadRequest {
+		t.Errorf("/files//x: %d, want 400", a.Code)
+	}
+}
