@@ -59,8 +59,9 @@ type answer struct {
 	Code   int
 	Header http.Header
 	Body   string
-	Err    error // the error the handler returned (Caddy turns it into Code)
-	Next   bool  // the request went on to the next handler
+	Err    error         // the error the handler returned (Caddy turns it into Code)
+	Next   bool          // the request went on to the next handler
+	Req    *http.Request // the request as prepared by Caddy
 }
 
 // serve runs one request through h as Caddy would: a prepared request with
@@ -72,10 +73,22 @@ func serve(t testing.TB, h *Handler, method, target string, mods ...func(*http.R
 	for _, m := range mods {
 		m(r)
 	}
+	return serveRequest(t, h, r, "")
+}
+
+// serveRequest runs r through h as serve does. A user other than "" is set
+// as http.auth.user.id after the request was prepared, as Caddy's
+// authentication handler does for a user it accepted.
+func serveRequest(t testing.TB, h *Handler, r *http.Request, user string) answer {
+	t.Helper()
+	method, target := r.Method, r.URL.String()
 	w := httptest.NewRecorder()
 	repl := caddy.NewReplacer()
 	r = caddyhttp.PrepareRequest(r, repl, w, nil)
-	var a answer
+	if user != "" {
+		repl.Set("http.auth.user.id", user)
+	}
+	a := answer{Req: r}
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		a.Next = true
 		w.WriteHeader(http.StatusTeapot)

@@ -3,10 +3,8 @@ package presign
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -14,8 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-presign/presign/internal/testenv"
@@ -319,24 +315,8 @@ func TestHostileInProcess(t *testing.T) {
 			for k, v := range c.setHeader {
 				r.Header[k] = []string{v}
 			}
-			w := httptest.NewRecorder()
-			repl := caddy.NewReplacer()
-			r = caddyhttp.PrepareRequest(r, repl, w, nil)
-			if c.user != "" {
-				repl.Set("http.auth.user.id", c.user)
-			}
-			err = h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-				w.WriteHeader(http.StatusTeapot)
-				return nil
-			}))
-			if err != nil {
-				var he caddyhttp.HandlerError
-				if !errors.As(err, &he) {
-					t.Fatalf("the handler returned a %T: %v", err, err)
-				}
-				w.WriteHeader(he.StatusCode)
-			}
-			checkHostileAnswer(t, s, c, w.Code, w.Result().Header, w.Body.String(), true)
+			a := serveRequest(t, h, r, c.user)
+			checkHostileAnswer(t, s, c, a.Code, a.Header, a.Body, true)
 		})
 	}
 	if len(rec.keys) == 0 {

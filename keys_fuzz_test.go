@@ -129,27 +129,19 @@ func FuzzKeyExpansion(f *testing.F) {
 		// through ServeHTTP: Caddy's matcher picks the rule (or none)
 		r := httptest.NewRequest("GET", "/", nil)
 		r.URL.Path, r.URL.RawPath = path, ""
-		w := httptest.NewRecorder()
-		repl := caddy.NewReplacer()
-		r = caddyhttp.PrepareRequest(r, repl, w, nil)
-		repl.Set("http.auth.user.id", user)
-		next := false
-		err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
-			next = true
-			return nil
-		}))
-		loc := w.Header().Get("Location")
+		a := serveRequest(t, h, r, user)
+		loc := a.Header.Get("Location")
 		var he caddyhttp.HandlerError
 		switch {
-		case next:
+		case a.Next:
 			if loc != "" {
 				t.Fatalf("path %q went on to the next handler with a Location", path)
 			}
-		case err != nil:
-			if !errors.As(err, &he) || he.StatusCode != 400 || loc != "" {
-				t.Fatalf("path %q user %q: error %v (Location %q), want a 400 and nothing signed", path, user, err, loc)
+		case a.Err != nil:
+			if !errors.As(a.Err, &he) || he.StatusCode != 400 || loc != "" {
+				t.Fatalf("path %q user %q: error %v (Location %q), want a 400 and nothing signed", path, user, a.Err, loc)
 			}
-		case w.Code == http.StatusFound:
+		case a.Code == http.StatusFound:
 			u, perr := url.Parse(loc)
 			if perr != nil {
 				t.Fatalf("Location %q: %v", loc, perr)
@@ -162,7 +154,7 @@ func FuzzKeyExpansion(f *testing.F) {
 			checkAcceptedKey(t, key, prefix)
 			checkSignedURL(t, loc, key, prefix)
 		default:
-			t.Fatalf("path %q user %q: status %d without error", path, user, w.Code)
+			t.Fatalf("path %q user %q: status %d without error", path, user, a.Code)
 		}
 	})
 }

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
@@ -217,28 +216,21 @@ func TestNoOpenRedirect(t *testing.T) {
 		case 2:
 			r.Header.Set("Forwarded", "host=evil.com;proto=http")
 		}
-		w := httptest.NewRecorder()
-		repl := caddy.NewReplacer()
-		r = caddyhttp.PrepareRequest(r, repl, w, nil)
-		rule, _ := h.matchRule(r)
-		next := false
-		err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
-			next = true
-			return nil
-		}))
-		loc := w.Header().Get("Location")
+		a := serveRequest(t, h, r, "")
+		rule, _ := h.matchRule(a.Req)
+		loc := a.Header.Get("Location")
 		var he caddyhttp.HandlerError
 		switch {
-		case next:
+		case a.Next:
 			fellThrough++
 			if rule != nil || loc != "" {
 				t.Fatalf("path %q: went on to the next handler (rule %v, Location %q)", p, rule != nil, loc)
 			}
 			continue
-		case err != nil:
+		case a.Err != nil:
 			refused++
-			if !errors.As(err, &he) || he.StatusCode != http.StatusBadRequest || loc != "" || len(w.Header().Values("Set-Cookie")) > 0 {
-				t.Fatalf("path %q: error %v, Location %q: want 400 with nothing signed", p, err, loc)
+			if !errors.As(a.Err, &he) || he.StatusCode != http.StatusBadRequest || loc != "" || len(a.Header.Values("Set-Cookie")) > 0 {
+				t.Fatalf("path %q: error %v, Location %q: want 400 with nothing signed", p, a.Err, loc)
 			}
 			continue
 		}
@@ -246,13 +238,13 @@ func TestNoOpenRedirect(t *testing.T) {
 		origin := origins[rule.Profile]
 		got := loc
 		if rule.json {
-			var a urlAnswer
-			if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || w.Code != http.StatusOK {
-				t.Fatalf("path %q: JSON answer %d %q", p, w.Code, w.Body)
+			var j urlAnswer
+			if err := json.Unmarshal([]byte(a.Body), &j); err != nil || a.Code != http.StatusOK {
+				t.Fatalf("path %q: JSON answer %d %q", p, a.Code, a.Body)
 			}
-			got = a.URL
-		} else if w.Code != rule.Status {
-			t.Fatalf("path %q: status %d, want %d", p, w.Code, rule.Status)
+			got = j.URL
+		} else if a.Code != rule.Status {
+			t.Fatalf("path %q: status %d, want %d", p, a.Code, rule.Status)
 		}
 		if !strings.HasPrefix(got, origin+"/") {
 			t.Fatalf("path %q (%s): URL %q does not start with %q", p, rule.name, got, origin+"/")
@@ -272,7 +264,7 @@ func TestNoOpenRedirect(t *testing.T) {
 				t.Fatalf("path %q: URL %q resolves on %s to host %q, want %q", p, got, page, res.Host, want.Host)
 			}
 		}
-		if rule.Cookies && len(w.Header().Values("Set-Cookie")) == 0 {
+		if rule.Cookies && len(a.Header.Values("Set-Cookie")) == 0 {
 			t.Fatalf("path %q: cookies rule without Set-Cookie", p)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"html"
 	"mime/multipart"
 	"net/http"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-presign/presign/internal/testenv"
 	"github.com/caddy-presign/presign/signers"
@@ -350,26 +347,7 @@ func fieldsJSON(m map[string]string) string {
 // placeholder after the request was prepared ("" leaves it empty).
 func serveAs(t *testing.T, h *Handler, method, target, user string) answer {
 	t.Helper()
-	r := httptest.NewRequest(method, target, nil)
-	w := httptest.NewRecorder()
-	repl := caddy.NewReplacer()
-	r = caddyhttp.PrepareRequest(r, repl, w, nil)
-	repl.Set("http.auth.user.id", user)
-	var a answer
-	err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		a.Next = true
-		w.WriteHeader(http.StatusTeapot)
-		return nil
-	}))
-	if err != nil {
-		var he caddyhttp.HandlerError
-		if !errors.As(err, &he) {
-			t.Fatalf("%s %s: the handler returned a %T: %v", method, target, err, err)
-		}
-		w.WriteHeader(he.StatusCode)
-	}
-	a.Code, a.Header, a.Body, a.Err = w.Code, w.Result().Header, w.Body.String(), err
-	return a
+	return serveRequest(t, h, httptest.NewRequest(method, target, nil), user)
 }
 
 // signCount counts a signer's calls.
