@@ -1,6 +1,7 @@
 package presign
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +35,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	hdr := w.Header()
-	hdr.Set("Cache-Control", "no-store")
+	cacheControl := []string{"no-store"}
+	hdr["Cache-Control"] = cacheControl // canonical already: no Set
 	count := &rule.metrics.answers[methodIndex(r.Method)]
 	if rule.methods&methodBit(r.Method) == 0 {
 		count[outcomeNotAllowed].Inc()
@@ -43,7 +45,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			fmt.Errorf("%s answers %s, not %s", rule.name, rule.allow, r.Method))
 	}
 
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	var repl *caddy.Replacer // needed only by templates and resources
+	if !rule.key.simple || rule.Resource != "" {
+		repl = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	}
 	key := rule.key.expand(repl, rule.presignPath(r.URL.Path))
 	if why := checkKey(key); why != "" {
 		count[outcomeBadKey].Inc()
@@ -78,7 +83,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	signStart := time.Now()
-	signed, err := rule.signer.Sign(r.Context(), &sreq)
+	signed, err := sign(r.Context(), rule.signer, &sreq)
 	rule.metrics.signing.Observe(time.Since(signStart).Seconds())
 	if err != nil {
 		if errors.Is(err, signers.ErrCredentials) {
@@ -100,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if windowEnd > 0 {
 		maxAge := min(windowEnd, signed.ExpiresAt.Unix()) - sec
 		if maxAge > 0 {
-			hdr.Set("Cache-Control", "private, max-age="+strconv.FormatInt(maxAge, 10))
+			cacheControl[0] = "private, max-age=" + strconv.FormatInt(maxAge, 10)
 		}
 	}
 	for _, c := range signed.Cookies {
@@ -117,9 +122,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.Method == http.MethodPut {
 		status = http.StatusTemporaryRedirect
 	}
-	hdr.Set("Location", signed.URL)
+	hdr["Location"] = []string{signed.URL}
 	w.WriteHeader(status)
 	return nil
+}
+
+// sign has s sign req. The profile kinds of this module are called
+// directly, which keeps req on the caller's stack; through the interface it
+// would escape to the heap, one allocation per request.
+func sign(ctx context.Context, s signers.Signer, req *signers.Request) (*signers.Signed, error) {
+	switch s := s.(type) {
+	case *signers.S3:
+		return s.Sign(ctx, req)
+	case *signers.CloudFront:
+		return s.Sign(ctx, req)
+	}
+	r := *req
+	return s.Sign(ctx, &r)
 }
 
 // matchRule returns the first rule whose path patterns match r, or nil.

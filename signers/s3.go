@@ -102,6 +102,7 @@ type S3 struct {
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
 	creds  *credCache
+	urls   *s3URLCache // recent GET, HEAD and PUT URLs; nil: none
 	logger *zap.Logger
 }
 
@@ -156,6 +157,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
+	s.urls = newS3URLCache()
 	return nil
 }
 
@@ -372,6 +374,15 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if r.Method == "POST" {
 		return s.signPOST(r, creds, expiresAt)
 	}
+	signSec, expSec := r.SignTime.Unix(), int64(expires/time.Second)
+	var cacheHash uint64
+	var admit bool
+	if s.urls != nil {
+		var e *s3URL
+		if e, cacheHash, admit = s.urls.lookup(r, signSec, expSec, &creds, expiresAt); e != nil {
+			return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
+		}
+	}
 	in := v4Input{
 		Method:      r.Method,
 		Scheme:      s.scheme,
@@ -381,7 +392,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		Service:     "s3",
 		Creds:       creds,
 		SignTime:    r.SignTime,
-		Expires:     int64(expires / time.Second),
+		Expires:     expSec,
 	}
 	if r.Method == "GET" || r.Method == "HEAD" {
 		in.Query = responseOverrides(r.Options, r.Key)
@@ -390,7 +401,21 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("presigning %s: %v", r.Method, err)
 	}
-	return &Signed{URL: u, ExpiresAt: expiresAt}, nil
+	if !admit {
+		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
+	}
+	// one allocation for the entry and this answer: only this caller gets
+	// e.first, and hits read e.url and e.expiresAt
+	e := &s3URL{
+		method: r.Method, key: r.Key, signSec: signSec, expires: expSec,
+		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
+		contentType: r.Options.ContentType,
+		accessKey:   creds.AccessKeyID, secret: creds.SecretAccessKey, token: creds.SessionToken,
+		url: u, expiresAt: expiresAt,
+		first: Signed{URL: u, ExpiresAt: expiresAt},
+	}
+	s.urls.store(cacheHash, e)
+	return &e.first, nil
 }
 
 // responseOverrides are the response-* parameters of a download.

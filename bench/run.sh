@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The load benchmark of caddy-presign, in one command (about 5-6 minutes):
+#
+#   ./bench/run.sh
+#
+# 1. builds Caddy with the module (go build ./cmd/caddy) into a temporary directory;
+# 2. runs the ServeHTTP Go benchmarks (go test -bench ServeHTTP .);
+# 3. runs bench/loadbench: Caddy with bench/Caddyfile on 127.0.0.1, wrk with
+#    bench/paths.lua, Caddy's CPU time per request on the presign routes
+#    against its static redir, several rounds in alternating order, then the
+#    memory check on a fresh Caddy; for CloudFront without stable, the raw
+#    RSA-2048 signing rate (BenchmarkRawRSA2048 in ./bench) next to each run;
+# and writes the results to bench/results/latest.md (and stdout).
+#
+# Nothing contacts S3 or CloudFront: signing is local, so no S3 server is
+# started. Overrides (environment):
+#   BENCH_DURATION=6s  BENCH_ROUNDS=5  BENCH_CONNS=32  BENCH_THREADS=2
+#   BENCH_MEM_DURATION=60s (0 skips the memory check)
+#   BENCH_SCENARIOS=s3-unique,s3-hot,cf-stable-hot,cf-unique (the default; static-aa,
+#     the static redir against a copy of itself, shows the method's noise)
+#   BENCH_MAX_LOAD=1.5 BENCH_WAIT_LOAD=0s  (wait up to WAIT_LOAD for a load average under MAX_LOAD)
+#   BENCH_OUT=bench/results/latest.md
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DURATION="${BENCH_DURATION:-6s}"
+ROUNDS="${BENCH_ROUNDS:-5}"
+CONNS="${BENCH_CONNS:-32}"
+THREADS="${BENCH_THREADS:-2}"
+MEM_DURATION="${BENCH_MEM_DURATION:-60s}"
+SCENARIOS="${BENCH_SCENARIOS:-}"
+MAX_LOAD="${BENCH_MAX_LOAD:-1.5}"
+WAIT_LOAD="${BENCH_WAIT_LOAD:-0s}"
+OUT="${BENCH_OUT:-bench/results/latest.md}"
+
+command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "==> building Caddy with presign, loadbench and the ./bench test binary" >&2
+go build -o "$tmp/caddy" ./cmd/caddy
+go build -o "$tmp/loadbench" ./bench/loadbench
+
+go test -c -o "$tmp/bench.test" ./bench/
+
+echo "==> ServeHTTP Go benchmarks" >&2
+if go test -run '^$' -bench 'ServeHTTP' -benchtime 1s -count 1 . >"$tmp/gobench.txt" 2>&1; then
+  cat "$tmp/gobench.txt" >&2
+  gobench="$(grep -E '^(Benchmark|cpu:)' "$tmp/gobench.txt")"
+else
+  cat "$tmp/gobench.txt" >&2
+  gobench="(go test -bench ServeHTTP . failed: see above)"
+fi
+
+echo "==> load benchmark (wrk, $ROUNDS rounds of $DURATION per route and scenario; memory: $MEM_DURATION)" >&2
+"$tmp/loadbench" -caddy "$tmp/caddy" -repo . -out "$OUT.tmp" \
+  -duration "$DURATION" -rounds "$ROUNDS" -conns "$CONNS" -threads "$THREADS" \
+  -mem-duration "$MEM_DURATION" -scenarios "$SCENARIOS" -rsa-bench "$tmp/bench.test" \
+  -max-load "$MAX_LOAD" -wait-load "$WAIT_LOAD"
+
+{
+  cat "$OUT.tmp"
+  printf '\nServeHTTP (go test -run ^$ -bench ServeHTTP -benchtime 1s .):\n\n```\n%s\n```\n' "$gobench"
+} >"$OUT"
+rm -f "$OUT.tmp"
+echo "==> results in $OUT" >&2
