@@ -46,8 +46,12 @@ func newCredCache(p aws.CredentialsProvider, timeout, ahead time.Duration) *cred
 
 // Get returns valid credentials, or an error wrapping ErrCredentials.
 func (c *credCache) Get(ctx context.Context) (aws.Credentials, error) {
+	e := c.cur.Load()
+	if e != nil && !e.creds.CanExpire {
+		return e.creds, nil // static credentials: no clock needed
+	}
 	now := c.now()
-	if e := c.cur.Load(); e != nil && valid(&e.creds, now) {
+	if e != nil && valid(&e.creds, now) {
 		if !e.refreshAt.IsZero() && !now.Before(e.refreshAt) {
 			c.start(now) // rotate ahead of expiry; this request uses the current ones
 		}
