@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-presign/presign/internal/testenv"
+	"github.com/caddy-presign/presign/signers"
 )
 
 // parseBlock parses a presign Caddyfile block into a Handler.
@@ -157,4 +158,16 @@ func tamper(t testing.TB, u string) string {
 		c = '1'
 	}
 	return u[:i] + string(c) + u[i+1:]
+}
+
+// countingSigner counts its signer's calls, so that a test can prove that
+// nothing was signed.
+type countingSigner struct {
+	signers.Signer
+	n *int
+}
+
+func (c countingSigner) Sign(ctx context.Context, r *signers.Request) (*signers.Signed, error) {
+	*c.n++
+	return c.Signer.Sign(ctx, r)
 }

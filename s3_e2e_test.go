@@ -1,7 +1,6 @@
 package presign
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/caddy-presign/presign/internal/testenv"
-	"github.com/caddy-presign/presign/signers"
 )
 
 // pathFor is the request path for a key under /dl/, percent-encoded as a
@@ -271,16 +269,6 @@ func TestS3BadKeysSignNothing(t *testing.T) {
 	if a := serve(t, h, "GET", "/dl/"+long+"xxx"); a.Code != http.StatusFound {
 		t.Errorf("a 1024-byte key: status %d, want 302", a.Code)
 	}
-}
-
-type countingSigner struct {
-	signers.Signer
-	n *int
-}
-
-func (c countingSigner) Sign(ctx context.Context, r *signers.Request) (*signers.Signed, error) {
-	*c.n++
-	return c.Signer.Sign(ctx, r)
 }
 
 // TestMethodsAndFallThrough: a method the rule does not allow gets 405 with

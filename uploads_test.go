@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/caddy-presign/presign/internal/testenv"
-	"github.com/caddy-presign/presign/signers"
 )
 
 // TestS3PutThroughRedirect: a PUT through the handler's 307 stores the body
@@ -350,17 +349,6 @@ func serveAs(t *testing.T, h *Handler, method, target, user string) answer {
 	return serveRequest(t, h, httptest.NewRequest(method, target, nil), user)
 }
 
-// signCount counts a signer's calls.
-type signCount struct {
-	signers.Signer
-	n *int
-}
-
-func (c signCount) Sign(ctx context.Context, r *signers.Request) (*signers.Signed, error) {
-	*c.n++
-	return c.Signer.Sign(ctx, r)
-}
-
 // TestS3PerUserUploads: with key incoming/{http.auth.user.id}/{presign.path}
 // behind authentication, each user's uploads (POST form and PUT) land under
 // their own prefix, a user's form cannot be turned to another user's key,
@@ -379,7 +367,7 @@ func TestS3PerUserUploads(t *testing.T) {
 	}`)
 	calls := 0
 	for _, r := range h.Rules {
-		r.signer = signCount{r.signer, &calls}
+		r.signer = countingSigner{r.signer, &calls}
 	}
 
 	f := formOf(t, serveAs(t, h, "POST", "/mine/holiday%20photo.jpg", "alice"))
