@@ -49,7 +49,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !rule.key.simple || rule.Resource != "" {
 		repl = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	}
-	key := rule.key.expand(repl, rule.presignPath(r.URL.Path))
+	path := rule.presignPath(r.URL.Path)
+	key := rule.key.expand(repl, path)
 	if why := checkKey(key); why != "" {
 		count[outcomeBadKey].Inc()
 		return caddyhttp.Error(http.StatusBadRequest, errors.New(why))
@@ -72,7 +73,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		windowEnd = start + win
 	}
 	if rule.Resource != "" {
-		repl.Set("presign.path", rule.presignPath(r.URL.Path))
+		repl.Set("presign.path", path)
 		repl.Set("presign.key", key)
 		// placeholder values are URL-escaped like the key in the URL, so
 		// that a '*' or '?' from the request is no wildcard
