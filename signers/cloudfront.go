@@ -9,9 +9,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
@@ -80,7 +83,8 @@ type CloudFront struct {
 	origin string // "https://" + host + path prefix
 	keyID  string
 	key    crypto.Signer
-	cache  *sigCache
+	cache  *sigCache      // recent signatures
+	ans    *cfAnswerCache // recent answers; nil: none
 }
 
 const (
@@ -156,6 +160,7 @@ func (c *CloudFront) Provision(caddy.Context) error {
 		return err
 	}
 	c.cache = newSigCache(cfCacheSize)
+	c.ans = newCFAnswerCache()
 	return nil
 }
 
@@ -382,14 +387,53 @@ func validResource(r string) bool {
 // request is a literal character, never a wildcard.
 func EscapeResourceValue(v string) string { return escapePath(v) }
 
-// Sign implements Signer.
+// Sign implements Signer. The answer may be shared with other requests
+// (it comes from the answer cache): the caller must not modify it, nor
+// its cookies.
 func (c *CloudFront) Sign(_ context.Context, r *Request) (*Signed, error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return nil, fmt.Errorf("CloudFront signs downloads only, not %s", r.Method)
 	}
 	o := r.Options
-	objectURL := c.origin + "/" + escapePath(r.Key)
 	expiresAt := r.SignTime.Add(r.Expires)
+	var ip netip.Addr
+	if o.BindClientIP {
+		ip = r.ClientIP.WithZone("").Unmap()
+		if !ip.IsValid() {
+			return nil, errors.New("bind_client_ip: the request has no client IP")
+		}
+	}
+	var cacheHash uint64
+	var admit bool
+	if c.ans != nil {
+		var e *cfAnswer
+		if e, cacheHash, admit = c.ans.lookup(r, ip, expiresAt); e != nil {
+			return &e.answer, nil
+		}
+	}
+	s, err := c.signAnswer(r, ip, expiresAt)
+	if err != nil || !admit {
+		return s, err
+	}
+	// one allocation for the entry and its answer, which this request and
+	// every hit share; s itself is dropped
+	e := &cfAnswer{
+		key: r.Key, signTime: r.SignTime, expiresAt: expiresAt, ip: ip,
+		custom: o.Resource != "", bind: o.BindClientIP, cookies: o.Cookies, cookieDomain: o.CookieDomain,
+		answer: *s,
+	}
+	if e.custom {
+		e.resource = r.Resource
+	}
+	c.ans.store(cacheHash, e)
+	return &e.answer, nil
+}
+
+// signAnswer makes the answer to r, without the answer cache: ip is the
+// client IP (valid only with bind_client_ip), expiresAt r's expiry.
+func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) (*Signed, error) {
+	o := r.Options
+	objectURL := c.origin + "/" + escapePath(r.Key)
 
 	// canned policy: the resource is the URL itself, and the policy travels
 	// as Expires; any other condition needs a custom policy
@@ -402,10 +446,6 @@ func (c *CloudFront) Sign(_ context.Context, r *Request) (*Signed, error) {
 	}
 	var sourceIP string
 	if o.BindClientIP {
-		ip := r.ClientIP.WithZone("").Unmap()
-		if !ip.IsValid() {
-			return nil, errors.New("bind_client_ip: the request has no client IP")
-		}
 		sourceIP = netip.PrefixFrom(ip, ip.BitLen()).String() // a.b.c.d/32 or x:y::z/128
 		custom = true
 	}
@@ -490,6 +530,127 @@ func (c *CloudFront) cookies(o *Options, custom bool, sig cfSignature, signTime,
 		first = cookie("CloudFront-Policy", sig.policy)
 	}
 	return []*http.Cookie{first, cookie("CloudFront-Signature", sig.signature), cookie("CloudFront-Key-Pair-Id", c.keyID)}
+}
+
+// cfAnswerCacheBits sets the number of slots of a CloudFront profile's
+// answer cache, cfAnswerCacheSize. An entry is about 250 bytes plus its
+// URL (which it shares with its answers), or in cookies mode about 1 KiB
+// with its three cookies: at most a few MiB per profile.
+const (
+	cfAnswerCacheBits = 10
+	cfAnswerCacheSize = 1 << cfAnswerCacheBits
+)
+
+// cfAnswerCache remembers the answers a CloudFront profile gave recently
+// (the signed URL, or the cookies and the unsigned URL), so that a hot key
+// is answered without building them again, taking a lock or allocating:
+// the signature cache saves the signature, this one everything else. It is
+// the design of the S3 profile's s3URLCache.
+//
+// An answer is a pure function of the profile (origin, key pair ID and
+// key, fixed at provisioning) and of the request's key, signing time,
+// expiry, expanded resource (when the rule has one), client IP (with
+// bind_client_ip), cookies mode and cookie domain: an entry records all of
+// these and answers only a request that matches every one, the times
+// compared exactly (instant and location), so that a cached answer is
+// identical to a fresh one.
+//
+// It is direct-mapped: a slot per hash of the key, signing second, expiry,
+// resource, client IP and options, holding the last hash seen there (a tag)
+// and an atomic pointer to an immutable entry. Lookups and stores are
+// lock-free, memory is bounded by the arrays, and a collision only costs a
+// miss (whose signature the signature cache usually has). An answer is
+// stored only when its hash is already the slot's tag, that is the second
+// time it is asked for in a row: keys asked once cost a hash and a tag, no
+// allocation, and never evict the hot ones. Two requests that miss at once
+// may both store an answer, which is harmless: they are identical.
+//
+// Hits share the entry's answer: callers must not modify it or its
+// cookies (the handler only reads them).
+type cfAnswerCache struct {
+	seed  maphash.Seed
+	mask  uint64 // applied to every hash: all ones; tests set 0 to make every request collide
+	tags  [cfAnswerCacheSize]atomic.Uint64
+	slots [cfAnswerCacheSize]atomic.Pointer[cfAnswer]
+}
+
+// cfAnswer is one cached answer with everything that determined it.
+type cfAnswer struct {
+	key                 string
+	resource            string // the expanded resource, when custom
+	signTime, expiresAt time.Time
+	ip                  netip.Addr // with bind only: unmapped, without zone
+	custom, bind        bool       // the rule has a resource; bind_client_ip
+	cookies             bool
+	cookieDomain        string
+	answer              Signed
+}
+
+func newCFAnswerCache() *cfAnswerCache {
+	return &cfAnswerCache{seed: maphash.MakeSeed(), mask: ^uint64(0)}
+}
+
+// hash is the hash of a request's answer: of the parts that vary from
+// request to request.
+func (c *cfAnswerCache) hash(r *Request, ip netip.Addr, expiresAt time.Time) uint64 {
+	o := r.Options
+	h := maphash.String(c.seed, r.Key)
+	h ^= uint64(r.SignTime.Unix())*0x9e3779b97f4a7c15 ^ uint64(expiresAt.Unix())*0xc2b2ae3d27d4eb4f
+	var flags uint64
+	if o.Cookies {
+		flags |= 1
+	}
+	if o.BindClientIP {
+		flags |= 2
+		a := ip.As16()
+		h ^= binary.LittleEndian.Uint64(a[:8])*0x27d4eb2f165667c5 ^ binary.LittleEndian.Uint64(a[8:])*0x94d049bb133111eb
+		if ip.Is4() {
+			flags |= 4
+		}
+	}
+	if o.Resource != "" {
+		flags |= 8
+		h ^= maphash.String(c.seed, r.Resource) * 0xbf58476d1ce4e5b9
+	}
+	h ^= (flags | uint64(len(o.CookieDomain))<<4) * 0x165667b19e3779f9
+	// murmur3's finalizer: every bit of h moves the top bits
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h & c.mask
+}
+
+// lookup returns the cached answer to r (ip its client IP with
+// bind_client_ip, expiresAt its expiry); or nil, and then whether a fresh
+// answer should be stored (with store(h, ...)).
+func (c *cfAnswerCache) lookup(r *Request, ip netip.Addr, expiresAt time.Time) (e *cfAnswer, h uint64, admit bool) {
+	h = c.hash(r, ip, expiresAt)
+	i := h >> (64 - cfAnswerCacheBits)
+	if c.tags[i].Load() != h {
+		c.tags[i].Store(h) // the next request with this hash stores its answer
+		return nil, h, false
+	}
+	if e := c.slots[i].Load(); e != nil && e.matches(r, ip, expiresAt) {
+		return e, h, false
+	}
+	return nil, h, true
+}
+
+// store puts e into the slot of hash h.
+func (c *cfAnswerCache) store(h uint64, e *cfAnswer) {
+	c.slots[h>>(64-cfAnswerCacheBits)].Store(e)
+}
+
+// matches tells whether e is the answer to r, with client IP ip (with
+// bind_client_ip) and expiry expiresAt.
+func (e *cfAnswer) matches(r *Request, ip netip.Addr, expiresAt time.Time) bool {
+	o := r.Options
+	return e.signTime == r.SignTime && e.expiresAt == expiresAt && e.key == r.Key &&
+		e.bind == o.BindClientIP && e.ip == ip &&
+		e.cookies == o.Cookies && e.cookieDomain == o.CookieDomain &&
+		e.custom == (o.Resource != "") && (!e.custom || e.resource == r.Resource)
 }
 
 // sigCache is a bounded, concurrency-safe map of recent signatures in two
