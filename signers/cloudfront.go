@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
@@ -532,15 +531,6 @@ func (c *CloudFront) cookies(o *Options, custom bool, sig cfSignature, signTime,
 	return []*http.Cookie{first, cookie("CloudFront-Signature", sig.signature), cookie("CloudFront-Key-Pair-Id", c.keyID)}
 }
 
-// cfAnswerCacheBits sets the number of slots of a CloudFront profile's
-// answer cache, cfAnswerCacheSize. An entry is about 250 bytes plus its
-// URL (which it shares with its answers), or in cookies mode about 1 KiB
-// with its three cookies: at most a few MiB per profile.
-const (
-	cfAnswerCacheBits = 10
-	cfAnswerCacheSize = 1 << cfAnswerCacheBits
-)
-
 // cfAnswerCache remembers the answers a CloudFront profile gave recently
 // (the signed URL, or the cookies and the unsigned URL), so that a hot key
 // is answered without building them again, taking a lock or allocating:
@@ -555,24 +545,15 @@ const (
 // compared exactly (instant and location), so that a cached answer is
 // identical to a fresh one.
 //
-// It is direct-mapped: a slot per hash of the key, signing second, expiry,
-// resource, client IP and options, holding the last hash seen there (a tag)
-// and an atomic pointer to an immutable entry. Lookups and stores are
-// lock-free, memory is bounded by the arrays, and a collision only costs a
-// miss (whose signature the signature cache usually has). An answer is
-// stored only when its hash is already the slot's tag, that is the second
-// time it is asked for in a row: keys asked once cost a hash and a tag, no
-// allocation, and never evict the hot ones. Two requests that miss at once
-// may both store an answer, which is harmless: they are identical.
+// It is a slotCache hashed by key, signing second, expiry, resource, client
+// IP and options; an entry is about 250 bytes plus its URL (which it shares
+// with its answers), or in cookies mode about 1 KiB with its three cookies:
+// at most a few MiB per profile. A collision costs a miss, whose signature
+// the signature cache usually has.
 //
 // Hits share the entry's answer: callers must not modify it or its
 // cookies (the handler only reads them).
-type cfAnswerCache struct {
-	seed  maphash.Seed
-	mask  uint64 // applied to every hash: all ones; tests set 0 to make every request collide
-	tags  [cfAnswerCacheSize]atomic.Uint64
-	slots [cfAnswerCacheSize]atomic.Pointer[cfAnswer]
-}
+type cfAnswerCache struct{ slotCache[cfAnswer] }
 
 // cfAnswer is one cached answer with everything that determined it.
 type cfAnswer struct {
@@ -587,7 +568,9 @@ type cfAnswer struct {
 }
 
 func newCFAnswerCache() *cfAnswerCache {
-	return &cfAnswerCache{seed: maphash.MakeSeed(), mask: ^uint64(0)}
+	c := new(cfAnswerCache)
+	c.init()
+	return c
 }
 
 // hash is the hash of a request's answer: of the parts that vary from
@@ -613,13 +596,7 @@ func (c *cfAnswerCache) hash(r *Request, ip netip.Addr, expiresAt time.Time) uin
 		h ^= maphash.String(c.seed, r.Resource) * 0xbf58476d1ce4e5b9
 	}
 	h ^= (flags | uint64(len(o.CookieDomain))<<4) * 0x165667b19e3779f9
-	// murmur3's finalizer: every bit of h moves the top bits
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h & c.mask
+	return c.finish(h)
 }
 
 // lookup returns the cached answer to r (ip its client IP with
@@ -627,20 +604,8 @@ func (c *cfAnswerCache) hash(r *Request, ip netip.Addr, expiresAt time.Time) uin
 // answer should be stored (with store(h, ...)).
 func (c *cfAnswerCache) lookup(r *Request, ip netip.Addr, expiresAt time.Time) (e *cfAnswer, h uint64, admit bool) {
 	h = c.hash(r, ip, expiresAt)
-	i := h >> (64 - cfAnswerCacheBits)
-	if c.tags[i].Load() != h {
-		c.tags[i].Store(h) // the next request with this hash stores its answer
-		return nil, h, false
-	}
-	if e := c.slots[i].Load(); e != nil && e.matches(r, ip, expiresAt) {
-		return e, h, false
-	}
-	return nil, h, true
-}
-
-// store puts e into the slot of hash h.
-func (c *cfAnswerCache) store(h uint64, e *cfAnswer) {
-	c.slots[h>>(64-cfAnswerCacheBits)].Store(e)
+	e, admit = c.find(h, func(e *cfAnswer) bool { return e.matches(r, ip, expiresAt) })
+	return e, h, admit
 }
 
 // matches tells whether e is the answer to r, with client IP ip (with

@@ -2,19 +2,9 @@ package signers
 
 import (
 	"hash/maphash"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-)
-
-// s3URLCacheBits sets the number of slots of an S3 profile's URL cache,
-// s3URLCacheSize. An entry is about 250 bytes plus its URL, which it shares
-// with the answers it gave: at most a few hundred KiB per profile for
-// common keys, about 5 MiB for 1024-byte keys.
-const (
-	s3URLCacheBits = 10
-	s3URLCacheSize = 1 << s3URLCacheBits
 )
 
 // s3URLCache remembers the URLs an S3 profile signed recently, so that a
@@ -31,20 +21,11 @@ const (
 // second, a rotation of the credentials or a lifetime cut to theirs makes a
 // new one.
 //
-// It is direct-mapped: a slot per hash of the key, method, signing second
-// and lifetime, holding the last hash seen there (a tag) and an atomic
-// pointer to an immutable entry. Lookups and stores are lock-free, memory is
-// bounded by the arrays, and a collision only costs a signature. A URL is
-// stored only when its hash is already the slot's tag, that is the second
-// time it is asked for in a row: keys asked once (every request a new key)
-// cost a hash and a tag, no allocation, and never evict the hot ones. Two
-// requests that miss at once both sign and may both store the same URL,
-// which is harmless.
-type s3URLCache struct {
-	seed  maphash.Seed
-	tags  [s3URLCacheSize]atomic.Uint64
-	slots [s3URLCacheSize]atomic.Pointer[s3URL]
-}
+// It is a slotCache hashed by key, method, signing second and lifetime; an
+// entry is about 250 bytes plus its URL, which it shares with the answers it
+// gave: at most a few hundred KiB per profile for common keys, about 5 MiB
+// for 1024-byte keys.
+type s3URLCache struct{ slotCache[s3URL] }
 
 // s3URL is one cached URL with everything that determined it.
 type s3URL struct {
@@ -62,7 +43,9 @@ type s3URL struct {
 }
 
 func newS3URLCache() *s3URLCache {
-	return &s3URLCache{seed: maphash.MakeSeed()}
+	c := new(s3URLCache)
+	c.init()
+	return c
 }
 
 // hash is the hash of a request's URL: of its key, method, signing second
@@ -71,13 +54,7 @@ func (c *s3URLCache) hash(method, key string, signSec, expires int64) uint64 {
 	h := maphash.String(c.seed, key)
 	h ^= uint64(signSec)*0x9e3779b97f4a7c15 ^ uint64(expires)*0xc2b2ae3d27d4eb4f ^
 		(uint64(len(method))<<8|uint64(method[0]))*0x165667b19e3779f9
-	// murmur3's finalizer: every bit of h moves the top bits
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
+	return c.finish(h)
 }
 
 // lookup returns the cached URL of r, signed at signSec for expires seconds
@@ -85,20 +62,8 @@ func (c *s3URLCache) hash(method, key string, signSec, expires int64) uint64 {
 // signature should be stored (with store(h, ...)).
 func (c *s3URLCache) lookup(r *Request, signSec, expires int64, creds *aws.Credentials, expiresAt time.Time) (e *s3URL, h uint64, admit bool) {
 	h = c.hash(r.Method, r.Key, signSec, expires)
-	i := h >> (64 - s3URLCacheBits)
-	if c.tags[i].Load() != h {
-		c.tags[i].Store(h) // the next request with this hash stores its URL
-		return nil, h, false
-	}
-	if e := c.slots[i].Load(); e != nil && e.matches(r, signSec, expires, creds, expiresAt) {
-		return e, h, false
-	}
-	return nil, h, true
-}
-
-// store puts e into the slot of hash h.
-func (c *s3URLCache) store(h uint64, e *s3URL) {
-	c.slots[h>>(64-s3URLCacheBits)].Store(e)
+	e, admit = c.find(h, func(e *s3URL) bool { return e.matches(r, signSec, expires, creds, expiresAt) })
+	return e, h, admit
 }
 
 // matches tells whether e is the URL for this request, signed at signSec

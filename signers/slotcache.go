@@ -1,0 +1,66 @@
+package signers
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
+
+// slotCacheBits sets the number of slots of a slotCache, slotCacheSize.
+const (
+	slotCacheBits = 10
+	slotCacheSize = 1 << slotCacheBits
+)
+
+// slotCache is the mechanism of the profiles' hot-key caches (s3URLCache,
+// cfAnswerCache): a direct-mapped, lock-free cache of immutable entries.
+//
+// A slot per hash of a request, holding the last hash seen there (a tag)
+// and an atomic pointer to an entry. Lookups and stores are lock-free,
+// memory is bounded by the arrays, and a collision only costs a miss. An
+// entry is stored only when its hash is already the slot's tag, that is the
+// second time it is asked for in a row: keys asked once (every request a new
+// key) cost a hash and a tag, no allocation, and never evict the hot ones.
+// The hash only picks the slot: an entry records everything that determined
+// it, and the caller's match decides whether it answers a request. Two
+// requests that miss at once may both store an entry, which is harmless:
+// they are identical.
+type slotCache[E any] struct {
+	seed  maphash.Seed
+	mask  uint64 // applied to every hash: all ones; tests set 0 to make every request collide
+	tags  [slotCacheSize]atomic.Uint64
+	slots [slotCacheSize]atomic.Pointer[E]
+}
+
+func (c *slotCache[E]) init() {
+	c.seed, c.mask = maphash.MakeSeed(), ^uint64(0)
+}
+
+// finish turns a mix of a request's parts into its hash: murmur3's
+// finalizer, so that every bit moves the top bits that pick the slot.
+func (c *slotCache[E]) finish(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h & c.mask
+}
+
+// find returns the entry in h's slot if match accepts it; or nil, and then
+// whether a fresh entry should be stored (with store(h, ...)).
+func (c *slotCache[E]) find(h uint64, match func(*E) bool) (e *E, admit bool) {
+	i := h >> (64 - slotCacheBits)
+	if c.tags[i].Load() != h {
+		c.tags[i].Store(h) // the next request with this hash stores its entry
+		return nil, false
+	}
+	if e := c.slots[i].Load(); e != nil && match(e) {
+		return e, false
+	}
+	return nil, true
+}
+
+// store puts e into the slot of hash h.
+func (c *slotCache[E]) store(h uint64, e *E) {
+	c.slots[h>>(64-slotCacheBits)].Store(e)
+}
