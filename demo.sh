@@ -3,7 +3,7 @@
 #   1. scripts/tools.sh go   installs versitygw (a small S3 server) when missing
 #   2. builds ./caddy        with ./xcaddy.sh, or go build ./cmd/caddy without it
 #   3. starts versitygw on 127.0.0.1:$DEMO_S3_PORT with a fresh private bucket
-#      "demo" under .demo/, and seeds it (go run ./demo/seed)
+#      "demo" under .demo/, and seeds it (go run ./demo/seed in systest/)
 #   4. runs ./caddy run --config demo/Caddyfile on http://127.0.0.1:$DEMO_PORT/
 # Ctrl-C stops Caddy and versitygw. Ports: DEMO_PORT (default 8080) and
 # DEMO_S3_PORT (default 8333).
@@ -46,7 +46,7 @@ done
 ./scripts/tools.sh go
 
 # 2. Caddy with the presign module (rebuilt when a Go source is newer)
-stale="$(find . \( -name .git -o -name .tools -o -name .demo \) -prune -o \
+stale="$(find . \( -name .git -o -name .tools -o -name .demo -o -path ./systest \) -prune -o \
   \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer caddy -print -quit 2>/dev/null || echo missing)"
 has_presign() { # (no `| grep -q` under pipefail: an early exit of grep kills caddy with SIGPIPE)
   local mods
@@ -78,8 +78,8 @@ ROOT_ACCESS_KEY_ID="$DEMO_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$DEMO_SECRET_KEY" 
   .tools/bin/versitygw --port "127.0.0.1:$DEMO_S3_PORT" --region us-east-1 \
   posix "$state/data" >"$state/versitygw.log" 2>&1 &
 vgw_pid=$!
-go run ./demo/seed -endpoint "http://127.0.0.1:$DEMO_S3_PORT" \
-  -origin "http://127.0.0.1:$DEMO_PORT,http://localhost:$DEMO_PORT" ||
+(cd systest && go run ./demo/seed -endpoint "http://127.0.0.1:$DEMO_S3_PORT" \
+  -origin "http://127.0.0.1:$DEMO_PORT,http://localhost:$DEMO_PORT") ||
   die "seeding failed; versitygw's log: $(tail -n 20 "$state/versitygw.log")"
 
 # 4. Caddy, in the background so that a signal reaches this script's trap

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-presign/presign/internal/testenv"
 	"github.com/caddy-presign/presign/signers"
 )
 
@@ -109,56 +105,6 @@ func serveRequest(t testing.TB, h *Handler, r *http.Request, user string) answer
 
 // at fixes the handler's clock.
 func at(h *Handler, t time.Time) { h.now = func() time.Time { return t } }
-
-// s3Profile is a Caddyfile profile block for a bucket on the test server.
-func s3Profile(name string, s *testenv.S3, bucket string, extra ...string) string {
-	return fmt.Sprintf(`profile %s s3 {
-		bucket %s
-		region %s
-		endpoint %s
-		path_style
-		access_key_id %s
-		secret_access_key %s
-		%s
-	}`, name, bucket, s.Region, s.Endpoint, s.AccessKey, s.SecretKey, strings.Join(extra, "\n\t\t"))
-}
-
-// fetch does one request to a presigned URL with a plain client that does
-// not follow redirects, and returns the status, headers and body.
-func fetch(t testing.TB, method, u string, body io.Reader) (int, http.Header, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b
-}
-
-var noRedirect = &http.Client{
-	Timeout:       30 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-// tamper changes one character of the URL's X-Amz-Signature.
-func tamper(t testing.TB, u string) string {
-	t.Helper()
-	i := strings.Index(u, "X-Amz-Signature=")
-	if i < 0 {
-		t.Fatalf("no X-Amz-Signature in %s", u)
-	}
-	i += len("X-Amz-Signature=") + 5
-	c := byte('0')
-	if u[i] == '0' {
-		c = '1'
-	}
-	return u[:i] + string(c) + u[i+1:]
-}
 
 // countingSigner counts its signer's calls, so that a test can prove that
 // nothing was signed.

@@ -76,8 +76,8 @@ func cfSign(t testing.TB, c *CloudFront, key string, opts Options, resource stri
 // `cryptography` package signing PKCS #1 v1.5 / SHA-1, for the key in
 // testdata/cloudfront-rsa-pkcs1.pem, expiry 1767229200, key pair ID
 // K2JCJMDEHXQW5F, and the URL escaped by Python's urllib.parse.quote(key,
-// safe="/") (testdata/cloudfront_botocore.py; TestCloudFrontBotocore
-// recomputes them when it runs).
+// safe="/") (systest/testdata/cloudfront_botocore.py; systest's
+// TestCloudFrontBotocore compares botocore with what Caddy hands out, live).
 const (
 	goldenCanned = "https://d111111abcdef8.cloudfront.net/images/cat.jpg?Expires=1767229200&Signature=l61BkkEPGNIxmvnzgyKZucd03xa3hNh3HJIOmp9pLfAYSMdIzKbS9jjaZ5rgAp11dUNds-OJ2atjrq5fS1nWs5lL2ze-xz7yRZ4QU0dL7uJZ6n-RAqqWeH-qdFEqd4o-00VIYFd0n7UwZkprQX9sWHvlsHLb5P8jHJENDTpg7HA-haB7jOBuPVLboHSGD5mXlriWK2qxcjKOoZW9F0REh94YcA3YNUTj96cq4y4OyH4JDeqTlSKuVzyiJQoGAVCn019Sly1AMQALmJY13-4NJoWyq73liLJyQ6B5qR48O7WTMcOwtXkTGvAnVg750hbzbSnVzK9xmvACxrQN~pbyKw__&Key-Pair-Id=K2JCJMDEHXQW5F"
 

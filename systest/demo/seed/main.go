@@ -2,7 +2,7 @@
 // once versitygw is started. It waits up to 20 seconds for the store to
 // answer.
 //
-//	go run ./demo/seed -endpoint http://127.0.0.1:8333 -origin http://127.0.0.1:8080
+//	cd systest && go run ./demo/seed -endpoint http://127.0.0.1:8333 -origin http://127.0.0.1:8080
 //
 // The keys come from DEMO_ACCESS_KEY and DEMO_SECRET_KEY.
 package main
@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/caddy-presign/presign/demo"
+	"github.com/caddy-presign/presign/systest/demo"
 )
 
 func main() {

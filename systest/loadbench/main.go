@@ -1,6 +1,6 @@
 // Command loadbench measures what presigning costs Caddy, against Caddy's own
-// static redir in the same process. ./bench/run.sh builds Caddy and runs it;
-// see BENCHMARKS.md.
+// static redir in the same process. ./bench/run.sh builds Caddy and
+// loadbench and runs it; see BENCHMARKS.md.
 //
 // For each scenario it runs wrk (bench/paths.lua) against the static route
 // and the presign route in turns, several rounds in alternating order, and
@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,8 +30,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/caddy-presign/presign/systest/harness"
 )
 
 // scenario is a presign route under one kind of load, compared with the
@@ -63,7 +63,7 @@ type config struct {
 	duration, memDuration  time.Duration
 	rounds, conns, threads int
 	only                   []string
-	rsaBench               string // the test binary of ./bench, for BenchmarkRawRSA2048
+	rsaBench               string // the test binary of loadbench, for BenchmarkRawRSA2048
 	maxLoad                float64
 	waitLoad               time.Duration
 	clkTck                 float64
@@ -100,7 +100,7 @@ func main() {
 	flag.IntVar(&c.conns, "conns", 32, "wrk connections")
 	flag.IntVar(&c.threads, "threads", 2, "wrk threads")
 	scen := flag.String("scenarios", "", "comma-separated scenarios to run (default s3-unique,s3-hot,cf-stable-hot,cf-unique; also static-aa)")
-	flag.StringVar(&c.rsaBench, "rsa-bench", "", "the test binary of ./bench (go test -c ./bench), run for the raw RSA rate of cf-unique")
+	flag.StringVar(&c.rsaBench, "rsa-bench", "", "the test binary of loadbench (go test -c ./loadbench in systest), run for the raw RSA rate of cf-unique")
 	flag.Float64Var(&c.maxLoad, "max-load", 1.5, "wait (up to -wait-load) for the 1-minute load average to fall under this before measuring")
 	flag.DurationVar(&c.waitLoad, "wait-load", 0, "how long to wait for a low load at most")
 	flag.Parse()
@@ -289,14 +289,13 @@ var (
 	sigCPULine = regexp.MustCompile(`BenchmarkRawRSA2048\S*\s.*?([0-9.]+) cpu-us/sig`)
 )
 
-// rawRSA runs BenchmarkRawRSA2048 (the test binary of ./bench) and returns
+// rawRSA runs BenchmarkRawRSA2048 (the test binary of loadbench) and returns
 // its signatures per second on all cores and its CPU time per signature.
 func (c *config) rawRSA() (rate float64, cpu time.Duration, err error) {
 	if c.rsaBench == "" {
-		return 0, 0, errors.New("cf-unique needs -rsa-bench (go test -c ./bench)")
+		return 0, 0, errors.New("cf-unique needs -rsa-bench (go test -c ./loadbench in systest)")
 	}
 	cmd := exec.Command(c.rsaBench, "-test.run", "^$", "-test.bench", "RawRSA2048$", "-test.benchtime", "3s")
-	cmd.Dir = filepath.Join(c.repo, "bench")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %v\n%s", c.rsaBench, err, out)
@@ -333,7 +332,7 @@ func (c *config) memory(b *strings.Builder) error {
 		}
 	}
 	time.Sleep(3 * time.Second)
-	idle, err := vmRSS(p.pid())
+	idle, err := harness.VmRSS(p.Pid())
 	if err != nil {
 		return err
 	}
@@ -350,7 +349,7 @@ func (c *config) memory(b *strings.Builder) error {
 				samples <- max
 				return
 			case <-tick.C:
-				if v, err := vmRSS(p.pid()); err == nil && v > max {
+				if v, err := harness.VmRSS(p.Pid()); err == nil && v > max {
 					max = v
 				}
 			}
@@ -373,7 +372,7 @@ func (c *config) memory(b *strings.Builder) error {
 	cancel()
 	during := <-samples
 	time.Sleep(5 * time.Second)
-	after, err := vmRSS(p.pid())
+	after, err := harness.VmRSS(p.Pid())
 	if err != nil {
 		return err
 	}
@@ -395,10 +394,9 @@ func (c *config) memory(b *strings.Builder) error {
 
 // caddyProc is a running Caddy.
 type caddyProc struct {
-	cmd   *exec.Cmd
+	*harness.Process
 	ports map[string]int // by route prefix: /static/, /dl/, /cf/, /cfu/
-	log   *os.File
-	done  chan struct{}
+	dir   string         // HOME, XDG directories and log
 }
 
 // routes are the route prefixes of bench/Caddyfile and their port variables.
@@ -407,82 +405,62 @@ var routes = []struct{ prefix, env string }{
 	{"/dl/", "BENCH_PORT_S3"}, {"/cf/", "BENCH_PORT_CF"}, {"/cfu/", "BENCH_PORT_CFU"},
 }
 
-func (p *caddyProc) pid() int { return p.cmd.Process.Pid }
-
 func (c *config) startCaddy() (*caddyProc, error) {
 	ports := map[string]int{}
 	env := os.Environ()
 	for _, r := range routes {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		ports[r.prefix] = port
 		env = append(env, r.env+"="+strconv.Itoa(port))
 	}
-	logf, err := os.CreateTemp("", "loadbench-caddy-*.log")
+	dir, err := os.MkdirTemp("", "loadbench-caddy-")
 	if err != nil {
 		return nil, err
 	}
 	repo, _ := filepath.Abs(c.repo)
-	cmd := exec.Command(c.caddy, "run", "--adapter", "caddyfile", "--config", filepath.Join(repo, "bench", "Caddyfile"))
-	cmd.Env = append(env,
-		"BENCH_CF_KEY="+filepath.Join(repo, "signers", "testdata", "cloudfront-rsa-pkcs1.pem"),
-		"HOME="+os.TempDir(), // Caddy's data dir: nothing of the user's
-		"XDG_DATA_HOME="+filepath.Join(os.TempDir(), "loadbench-data"),
-		"XDG_CONFIG_HOME="+filepath.Join(os.TempDir(), "loadbench-config"),
-	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &caddyProc{cmd: cmd, ports: ports, log: logf, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.done) }()
 	client := &http.Client{Timeout: 2 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			out, _ := os.ReadFile(logf.Name())
-			return nil, fmt.Errorf("caddy exited at start: %s", out)
-		default:
-		}
-		ready := 0
-		for prefix, port := range ports {
-			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%sready", port, prefix))
-			if err != nil {
-				break
+	var wrong error // a route that answers, but not with its redirect
+	proc, err := harness.StartProcess(harness.ProcessSpec{
+		Path: c.caddy,
+		Args: []string{"run", "--adapter", "caddyfile", "--config", filepath.Join(repo, "bench", "Caddyfile")},
+		Env: append(env, // Caddy's data dir: nothing of the user's
+			"BENCH_CF_KEY="+filepath.Join(repo, "signers", "testdata", "cloudfront-rsa-pkcs1.pem"),
+			"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config")),
+		LogPath: filepath.Join(dir, "caddy.log"),
+		Timeout: 30 * time.Second,
+		Ready: func() bool {
+			for prefix, port := range ports {
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%sready", port, prefix))
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusFound {
+					wrong = fmt.Errorf("caddy answers %sready with %d, not 302", prefix, resp.StatusCode)
+				}
 			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusFound {
-				p.stop()
-				return nil, fmt.Errorf("caddy answers %sready with %d, not 302", prefix, resp.StatusCode)
-			}
-			ready++
-		}
-		if ready == len(ports) {
-			return p, nil
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("caddy not listening on 127.0.0.1:%v after 30s", ports)
-		}
-		time.Sleep(100 * time.Millisecond)
+			return true
+		},
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
+	p := &caddyProc{Process: proc, ports: ports, dir: dir}
+	if wrong != nil {
+		p.stop()
+		return nil, wrong
+	}
+	return p, nil
 }
 
 func (p *caddyProc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-	p.log.Close()
-	os.Remove(p.log.Name())
+	p.Stop(10 * time.Second)
+	os.RemoveAll(p.dir)
 }
 
 var benchLine = regexp.MustCompile(`BENCH requests=(\d+) non3xx=(\d+) errors=(\d+)`)
@@ -498,7 +476,7 @@ func (c *config) wrk(p *caddyProc, prefix, mode string, d time.Duration) (run, e
 		"-s", filepath.Join(c.repo, "bench", "paths.lua"), url, "--", prefix, mode)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	before, err := cpuTime(p.pid(), c.clkTck)
+	before, err := cpuTime(p.Pid(), c.clkTck)
 	if err != nil {
 		return r, err
 	}
@@ -508,7 +486,7 @@ func (c *config) wrk(p *caddyProc, prefix, mode string, d time.Duration) (run, e
 	timer := time.AfterFunc(d+30*time.Second, func() { cmd.Process.Kill() })
 	err = cmd.Wait()
 	timer.Stop()
-	after, cerr := cpuTime(p.pid(), c.clkTck)
+	after, cerr := cpuTime(p.Pid(), c.clkTck)
 	if err != nil {
 		return r, fmt.Errorf("wrk: %v\n%s", err, out.String())
 	}
@@ -554,24 +532,6 @@ func cpuTime(pid int, clkTck float64) (time.Duration, error) {
 	return time.Duration((ut + st) / clkTck * float64(time.Second)), nil
 }
 
-// vmRSS is the resident set size of process pid, in bytes.
-func vmRSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			fs := strings.Fields(v)
-			kb, err := strconv.ParseInt(fs[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/PID/status")
-}
-
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
 func clockTicks() float64 {
 	out, err := exec.Command("getconf", "CLK_TCK").Output()
@@ -581,15 +541,6 @@ func clockTicks() float64 {
 		}
 	}
 	return 100
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func loadavgString() string {

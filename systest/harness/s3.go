@@ -1,4 +1,4 @@
-package testenv
+package harness
 
 import (
 	"bytes"
@@ -8,10 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,17 +38,14 @@ type S3 struct {
 	// setup and checks.
 	Client *s3.Client
 
-	logPath string
+	proc *Process
 }
-
-// startTimeout bounds how long StartS3 waits for versitygw to answer.
-const startTimeout = 20 * time.Second
 
 // StartS3 starts versitygw on a free loopback port, with a fresh empty
 // t.TempDir() as backend and random credentials, waits until it answers HTTP,
-// and stops it (kill, wait) in t.Cleanup. A start takes well under a second.
-// If versitygw is not installed the test fails in CI and is skipped
-// elsewhere (see Missing).
+// and stops it in t.Cleanup. A start takes well under a second. If
+// versitygw is not installed the test fails in CI and is skipped elsewhere
+// (see Missing).
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
 	bin := LookTool(t, "versitygw")
@@ -64,102 +58,69 @@ func StartS3(t testing.TB) *S3 {
 	logDir := t.TempDir()
 	var lastErr error
 	for attempt := 1; attempt <= 5; attempt++ {
-		s.logPath = filepath.Join(logDir, fmt.Sprintf("versitygw-%d.log", attempt))
-		err := s.start(t, bin)
-		if err == nil {
+		port := Port(t)
+		s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
+		hc := &http.Client{Timeout: 2 * time.Second}
+		s.proc, lastErr = StartProcess(ProcessSpec{
+			Path: bin,
+			Args: []string{"--port", "127.0.0.1:" + strconv.Itoa(port), "--access", s.AccessKey,
+				"--secret", s.SecretKey, "--region", s.Region, "posix", s.Dir},
+			// flags alone decide how it runs: no VGW_*, ROOT_* settings
+			Env: environ(func(name string) bool {
+				return strings.HasPrefix(name, "VGW_") || strings.HasPrefix(name, "ROOT_") ||
+					name == "LOGFILE" || name == "WEBHOOK"
+			}),
+			LogPath: filepath.Join(logDir, fmt.Sprintf("versitygw-%d.log", attempt)),
+			// any HTTP answer (an unsigned request gets 403) means it serves
+			Ready: func() bool {
+				resp, err := hc.Get(s.Endpoint + "/")
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				return err == nil
+			},
+		})
+		if lastErr == nil {
 			s.Client = s.newClient()
+			t.Cleanup(func() {
+				s.proc.Stop(0)
+				if t.Failed() {
+					t.Logf("harness: versitygw %s log (tail):\n%s", s.Endpoint, s.LogTail(8000))
+				}
+			})
 			return s
 		}
-		lastErr = err
 		// Another process may have taken the port between our probe and
 		// versitygw's bind: try again with another port.
-		if !strings.Contains(err.Error(), "address already in use") {
+		if !strings.Contains(lastErr.Error(), "address already in use") {
 			break
 		}
 	}
-	t.Fatalf("testenv: versitygw did not start: %v", lastErr)
-	return nil
-}
-
-func (s *S3) start(t testing.TB, bin string) error {
-	t.Helper()
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	logf, err := os.Create(s.logPath)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin,
-		"--port", addr,
-		"--access", s.AccessKey,
-		"--secret", s.SecretKey,
-		"--region", s.Region,
-		"posix", s.Dir)
-	cmd.Env = childEnv()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start %s: %w", bin, err)
-	}
-	logf.Close() // the child has its own descriptor
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-
-	endpoint := "http://" + addr
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("versitygw exited before answering (%v); its output:\n%s", waitErr, s.logTail(4000))
-		default:
-		}
-		resp, err := hc.Get(endpoint + "/")
-		if err == nil {
-			// Any HTTP answer (an unsigned request gets 403) means it serves.
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return fmt.Errorf("versitygw did not answer on %s within %v (last error: %v); its output:\n%s",
-				endpoint, startTimeout, err, s.logTail(4000))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.Endpoint = endpoint
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("testenv: versitygw %s log (tail):\n%s", endpoint, s.logTail(8000))
-		}
-	})
+	t.Fatalf("harness: versitygw did not start: %v", lastErr)
 	return nil
 }
 
 // LogTail returns the last n bytes of the server's output (request log and
 // errors), for diagnosing a failed test.
-func (s *S3) LogTail(n int) string { return s.logTail(n) }
+func (s *S3) LogTail(n int) string { return s.proc.Tail(n) }
 
-func (s *S3) logTail(n int) string {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	if len(b) > n {
-		b = append([]byte("..."), b[len(b)-n:]...)
-	}
-	return string(b)
+// Profile is a presign Caddyfile profile block (kind s3) for bucket on this
+// server, with its root keys; extra lines go inside the block.
+func (s *S3) Profile(name, bucket string, extra ...string) string {
+	return s.KeylessProfile(name, bucket, append([]string{"access_key_id " + s.AccessKey, "secret_access_key " + s.SecretKey}, extra...)...)
+}
+
+// KeylessProfile is Profile without the keys: the profile gets its
+// credentials from the AWS default chain, or from the extra lines.
+func (s *S3) KeylessProfile(name, bucket string, extra ...string) string {
+	return fmt.Sprintf(`profile %s s3 {
+			bucket %s
+			region %s
+			endpoint %s
+			path_style
+			%s
+		}`, name, bucket, s.Region, s.Endpoint, strings.Join(extra, "\n\t\t\t"))
 }
 
 func (s *S3) newClient() *s3.Client {
@@ -171,35 +132,11 @@ func (s *S3) newClient() *s3.Client {
 	})
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// childEnv is the environment without the variables versitygw reads as
-// settings, so that flags alone decide how it runs.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "VGW_") || strings.HasPrefix(name, "ROOT_") ||
-			name == "LOGFILE" || name == "WEBHOOK" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
 func randHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("testenv: random: %v", err)
+		t.Fatalf("harness: random: %v", err)
 	}
 	return hex.EncodeToString(b)
 }
@@ -214,7 +151,7 @@ func (s *S3) CreateBucket(t testing.TB, name string) {
 	c, cancel := opCtx()
 	defer cancel()
 	if _, err := s.Client.CreateBucket(c, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatalf("testenv: create bucket %q: %v", name, err)
+		t.Fatalf("harness: create bucket %q: %v", name, err)
 	}
 }
 
@@ -233,7 +170,7 @@ func (s *S3) Put(t testing.TB, bucket, key string, body []byte, contentType stri
 	c, cancel := opCtx()
 	defer cancel()
 	if _, err := s.Client.PutObject(c, in); err != nil {
-		t.Fatalf("testenv: put %s/%q: %v", bucket, key, err)
+		t.Fatalf("harness: put %s/%q: %v", bucket, key, err)
 	}
 }
 
@@ -264,7 +201,7 @@ func (s *S3) Exists(t testing.TB, bucket, key string) bool {
 	if IsNotFound(err) {
 		return false
 	}
-	t.Fatalf("testenv: head %s/%q: %v", bucket, key, err)
+	t.Fatalf("harness: head %s/%q: %v", bucket, key, err)
 	return false
 }
 

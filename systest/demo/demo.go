@@ -3,8 +3,10 @@
 // download and a few generated pictures for the gallery, and the CORS rule
 // that lets the demo page post uploads straight to the bucket.
 //
-// demo.sh seeds its bucket with `go run ./demo/seed`; the browser test of
-// the module seeds the test's bucket with Seed.
+// It lives in the systest module, beside the browser test that seeds its
+// own bucket with Seed, so that the S3 client it needs is no requirement of
+// the module users build. demo.sh seeds its bucket with `go run ./demo/seed`
+// in systest/.
 package demo
 
 import (

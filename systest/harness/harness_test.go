@@ -1,12 +1,10 @@
-package testenv_test
+package harness_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,31 +15,31 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/caddy-presign/presign/internal/testenv"
+	"github.com/caddy-presign/presign/systest/harness"
 )
 
 func TestRepoRoot(t *testing.T) {
-	root := testenv.RepoRoot()
+	root := harness.RepoRoot()
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		t.Fatalf("RepoRoot %q has no go.mod: %v", root, err)
 	}
-	if got, want := testenv.ToolsBin(), filepath.Join(root, ".tools", "bin"); got != want {
+	if got, want := harness.ToolsBin(), filepath.Join(root, ".tools", "bin"); got != want {
 		t.Fatalf("ToolsBin = %q, want %q", got, want)
 	}
 }
 
 func TestLookToolAbsolute(t *testing.T) {
-	sh := testenv.LookTool(t, "/bin/sh")
+	sh := harness.LookTool(t, "/bin/sh")
 	if sh != "/bin/sh" {
 		t.Fatalf("LookTool(/bin/sh) = %q", sh)
 	}
-	if p := testenv.LookTool(t, "versitygw"); !filepath.IsAbs(p) {
+	if p := harness.LookTool(t, "versitygw"); !filepath.IsAbs(p) {
 		t.Fatalf("LookTool(versitygw) = %q, want an absolute path", p)
 	}
 }
 
 func TestPython(t *testing.T) {
-	if p := testenv.Python(t); p != "/usr/bin/python3" {
+	if p := harness.Python(t); p != "/usr/bin/python3" {
 		t.Fatalf("Python = %q", p)
 	}
 }
@@ -56,28 +54,6 @@ func (s shifted) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http
 	payloadHash, service, region string, signingTime time.Time, optFns ...func(*v4.SignerOptions),
 ) (string, http.Header, error) {
 	return s.Signer.PresignHTTP(ctx, creds, r, payloadHash, service, region, signingTime.Add(s.offset), optFns...)
-}
-
-func httpDo(t *testing.T, method, u string, body []byte) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
 }
 
 // errCode returns the <Code> of an S3 XML error body.
@@ -95,11 +71,11 @@ func errCode(body []byte) string {
 // SDK round-trips awkward keys, presigned URLs work, and tampered or expired
 // signatures are refused with 403.
 func TestVersityGW(t *testing.T) {
-	srv := testenv.StartS3(t)
+	srv := harness.StartS3(t)
 	if !strings.HasPrefix(srv.Endpoint, "http://127.0.0.1:") || srv.Region != "us-east-1" {
 		t.Fatalf("unexpected server %+v", srv)
 	}
-	const bucket = "testenv-bucket"
+	const bucket = "harness-bucket"
 	srv.CreateBucket(t, bucket)
 
 	keys := []string{"dir/a b+é.txt", "plain.txt", "x+y/üñí cødé/%41&=?#.bin"}
@@ -128,7 +104,7 @@ func TestVersityGW(t *testing.T) {
 	if srv.Exists(t, bucket, "missing") {
 		t.Fatal("Exists(missing) = true")
 	}
-	if _, err := srv.Get(t, bucket, "missing"); !testenv.IsNotFound(err) {
+	if _, err := srv.Get(t, bucket, "missing"); !harness.IsNotFound(err) {
 		t.Fatalf("Get(missing) error = %v, want not found", err)
 	}
 
@@ -144,36 +120,22 @@ func TestVersityGW(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("presigned GET: %s", req.URL)
-		if code, body := httpDo(t, http.MethodGet, req.URL, nil); code != http.StatusOK || !bytes.Equal(body, want) {
+		if code, _, body := harness.Fetch(t, http.MethodGet, req.URL, nil); code != http.StatusOK || !bytes.Equal(body, want) {
 			t.Fatalf("presigned GET = %d %q, want 200 %q", code, body, want)
 		}
 
 		// One character of the signature changed: refused.
-		u, err := url.Parse(req.URL)
-		if err != nil {
-			t.Fatal(err)
+		tampered := harness.Tamper(t, req.URL)
+		if tampered == req.URL || len(tampered) != len(req.URL) {
+			t.Fatalf("Tamper(%s) = %s", req.URL, tampered)
 		}
-		q := u.Query()
-		sig := []byte(q.Get("X-Amz-Signature"))
-		if len(sig) != 64 {
-			t.Fatalf("signature %q", sig)
-		}
-		if sig[10] == '0' {
-			sig[10] = '1'
-		} else {
-			sig[10] = '0'
-		}
-		tampered := strings.Replace(req.URL, "X-Amz-Signature="+q.Get("X-Amz-Signature"), "X-Amz-Signature="+string(sig), 1)
-		if tampered == req.URL {
-			t.Fatal("tampering failed")
-		}
-		if code, body := httpDo(t, http.MethodGet, tampered, nil); code != http.StatusForbidden || errCode(body) != "SignatureDoesNotMatch" {
+		if code, _, body := harness.Fetch(t, http.MethodGet, tampered, nil); code != http.StatusForbidden || errCode(body) != "SignatureDoesNotMatch" {
 			t.Fatalf("tampered GET = %d %s, want 403 SignatureDoesNotMatch", code, body)
 		}
 
 		// Another key in the path with the same signature: refused.
 		other := strings.Replace(req.URL, "/dir/", "/Dir/", 1)
-		if code, _ := httpDo(t, http.MethodGet, other, nil); code != http.StatusForbidden {
+		if code, _, _ := harness.Fetch(t, http.MethodGet, other, nil); code != http.StatusForbidden {
 			t.Fatalf("GET with the path changed = %d, want 403", code)
 		}
 	})
@@ -187,7 +149,7 @@ func TestVersityGW(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, body := httpDo(t, http.MethodGet, req.URL, nil); code != http.StatusForbidden || errCode(body) != "AccessDenied" {
+		if code, _, body := harness.Fetch(t, http.MethodGet, req.URL, nil); code != http.StatusForbidden || errCode(body) != "AccessDenied" {
 			t.Fatalf("expired GET = %d %s, want 403 AccessDenied", code, body)
 		}
 	})
@@ -199,7 +161,7 @@ func TestVersityGW(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, body := httpDo(t, http.MethodPut, req.URL, []byte("uploaded")); code != http.StatusOK {
+		if code, _, body := harness.Fetch(t, http.MethodPut, req.URL, bytes.NewReader([]byte("uploaded"))); code != http.StatusOK {
 			t.Fatalf("presigned PUT = %d %s, want 200", code, body)
 		}
 		if got, err := srv.Get(t, bucket, putKey); err != nil || string(got) != "uploaded" {
@@ -210,7 +172,7 @@ func TestVersityGW(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, _ := httpDo(t, http.MethodPut, get.URL, []byte("evil")); code != http.StatusForbidden {
+		if code, _, _ := harness.Fetch(t, http.MethodPut, get.URL, strings.NewReader("evil")); code != http.StatusForbidden {
 			t.Fatalf("PUT to a presigned GET URL = %d, want 403", code)
 		}
 	})
@@ -220,7 +182,7 @@ func TestVersityGW(t *testing.T) {
 // visible; each must be independent.
 func TestStartS3Cheap(t *testing.T) {
 	start := time.Now()
-	a, b := testenv.StartS3(t), testenv.StartS3(t)
+	a, b := harness.StartS3(t), harness.StartS3(t)
 	if a.Endpoint == b.Endpoint || a.Dir == b.Dir || a.AccessKey == b.AccessKey {
 		t.Fatal("servers share state")
 	}
@@ -248,11 +210,11 @@ func (r *recordingTB) Skipf(format string, args ...any) {
 // TestMissingToolRule checks the project rule: a missing tool fails the test
 // in CI (CI=true) and skips it elsewhere, naming the install command.
 func TestMissingToolRule(t *testing.T) {
-	const tool = "no-such-tool-for-testenv"
+	const tool = "no-such-tool-for-harness"
 	for _, ci := range []string{"true", ""} {
 		t.Setenv("CI", ci)
 		r := &recordingTB{TB: t}
-		if p := testenv.LookTool(r, tool); p != "" {
+		if p := harness.LookTool(r, tool); p != "" {
 			t.Fatalf("LookTool(%s) = %q", tool, p)
 		}
 		msg := r.skip

@@ -1,7 +1,4 @@
-// Package bench holds the load benchmark of caddy-presign (run.sh, the
-// Caddyfile, paths.lua and loadbench), the raw RSA signing rate it compares
-// CloudFront with, and the fleet test. See BENCHMARKS.md.
-package bench
+package main
 
 import (
 	"crypto"
@@ -11,19 +8,22 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/systest/harness"
 )
 
-// BenchmarkRawRSA2048 is the machine's raw CloudFront signing rate:
-// rsa.SignPKCS1v15 with SHA-1 (CloudFront's scheme) and the test key that
-// bench/Caddyfile uses, on every core (GOMAXPROCS). It reports sigs/s, the
-// rate that CloudFront without `stable` cannot beat, and cpu-us/sig, the
-// CPU time per signature (less sensitive to other load on the machine).
+// BenchmarkRawRSA2048 is the machine's raw CloudFront signing rate, which
+// loadbench compares cf-unique with (run from the test binary of this
+// package, -rsa-bench): rsa.SignPKCS1v15 with SHA-1 (CloudFront's scheme)
+// and the test key that bench/Caddyfile uses, on every core (GOMAXPROCS). It
+// reports sigs/s, the rate that CloudFront without `stable` cannot beat, and
+// cpu-us/sig, the CPU time per signature (less sensitive to other load on
+// the machine).
 func BenchmarkRawRSA2048(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join("..", "signers", "testdata", "cloudfront-rsa-pkcs1.pem"))
+	raw, err := os.ReadFile(harness.RepoPath("signers/testdata/cloudfront-rsa-pkcs1.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,15 +1,18 @@
-// Package testenv is the shared test harness of caddy-presign: it finds the
-// external tools the tests need (versitygw, xcaddy, chromium, wrk, the system
-// python3 with botocore/boto3), starts throw-away S3 servers, and enforces the
-// project rule that a missing tool skips a test locally but fails it in CI.
-//
-// It is imported only from _test.go files.
-package testenv
+// Package harness is the one test harness of caddy-presign's system tests:
+// it finds the external tools they need (versitygw, chromium, wrk, the
+// system python3 with botocore), enforces the project rule that a missing
+// tool skips a test locally but fails it in CI, hands out free loopback
+// ports, builds Caddy with the module once per test binary, runs it (as a
+// process, or in the test binary with caddy.Load), starts throw-away S3
+// servers (versitygw), and holds the HTTP client helpers and the Chromium
+// options the tests share.
+package harness
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +22,8 @@ import (
 	"testing"
 )
 
-// ModulePath is the module whose root RepoRoot looks for.
+// ModulePath is the module whose root RepoRoot looks for: the module under
+// test, not this nested one.
 const ModulePath = "github.com/caddy-presign/presign"
 
 // InstallCommand is the command, run from the repository root, that installs
@@ -43,9 +47,15 @@ var (
 func RepoRoot() string {
 	rootOnce.Do(func() { rootDir, rootErr = findRoot() })
 	if rootErr != nil {
-		panic("testenv: " + rootErr.Error())
+		panic("harness: " + rootErr.Error())
 	}
 	return rootDir
+}
+
+// RepoPath is the absolute path of a file of the repository, given by its
+// slash-separated path from the root (e.g. "signers/testdata/x.pem").
+func RepoPath(rel string) string {
+	return filepath.Join(RepoRoot(), filepath.FromSlash(rel))
 }
 
 func findRoot() (string, error) {
@@ -105,10 +115,10 @@ func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...) + "; install it with: " + InstallCommand + " (from " + rootForMessage() + ")"
 	if InCI() {
-		t.Fatalf("testenv: missing prerequisite in CI (CI=true): %s", msg)
+		t.Fatalf("harness: missing prerequisite in CI (CI=true): %s", msg)
 		return
 	}
-	t.Skipf("testenv: skipping, missing prerequisite: %s", msg)
+	t.Skipf("harness: skipping, missing prerequisite: %s", msg)
 }
 
 func rootForMessage() string {
@@ -155,31 +165,61 @@ func isExecutable(p string) bool {
 }
 
 var (
-	pythonOnce sync.Once
-	pythonErr  error
+	pythonMu   sync.Mutex
+	pythonErrs = map[string]error{}
 )
 
 // Python returns SystemPython ("/usr/bin/python3") after checking that
-// `/usr/bin/python3 -I -c 'import botocore, boto3'` works. Run it with -I.
-// If it does not, the test is failed in CI and skipped elsewhere (Missing).
-func Python(t testing.TB) string {
+// `/usr/bin/python3 -I -c 'import botocore, boto3'` works, and that it can
+// import the given modules too. Run it with -I. If it cannot, the test is
+// failed in CI and skipped elsewhere (Missing).
+func Python(t testing.TB, modules ...string) string {
 	t.Helper()
-	pythonOnce.Do(func() {
-		if !isExecutable(SystemPython) {
-			pythonErr = fmt.Errorf("%s does not exist (Debian packages python3, python3-botocore, python3-boto3)", SystemPython)
-			return
-		}
-		cmd := exec.Command(SystemPython, "-I", "-c", "import botocore, boto3")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			pythonErr = fmt.Errorf("`%s -I -c 'import botocore, boto3'` failed (%v: %s); Debian packages python3-botocore and python3-boto3 are needed",
-				SystemPython, err, strings.TrimSpace(out.String()))
-		}
-	})
-	if pythonErr != nil {
-		Missing(t, "%v", pythonErr)
+	imports := strings.Join(append([]string{"botocore", "boto3"}, modules...), ", ")
+	pythonMu.Lock()
+	err, checked := pythonErrs[imports]
+	if !checked {
+		err = checkPython(imports)
+		pythonErrs[imports] = err
+	}
+	pythonMu.Unlock()
+	if err != nil {
+		Missing(t, "%v", err)
 		return ""
 	}
 	return SystemPython
+}
+
+func checkPython(imports string) error {
+	if !isExecutable(SystemPython) {
+		return fmt.Errorf("%s does not exist (Debian packages python3, python3-botocore, python3-boto3)", SystemPython)
+	}
+	cmd := exec.Command(SystemPython, "-I", "-c", "import "+imports)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("`%s -I -c 'import %s'` failed (%v: %s); the Debian packages python3-botocore and python3-boto3 (and python3-cryptography) provide them",
+			SystemPython, imports, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Port is FreePort for a test: an error fails it.
+func Port(t testing.TB) int {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatalf("harness: free port: %v", err)
+	}
+	return port
 }

@@ -1,18 +1,21 @@
-package presign
+package systest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/caddy-presign/presign/internal/testenv"
+	"github.com/caddy-presign/presign/systest/harness"
 )
 
 // fakeContainerCreds is a local stand-in for the ECS/EKS container
@@ -32,6 +35,13 @@ func (f *fakeContainerCreds) set(mode string) {
 	f.mu.Lock()
 	f.mode = mode
 	f.mu.Unlock()
+}
+
+// asked is how many times the endpoint was asked for credentials.
+func (f *fakeContainerCreds) asked() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }
 
 func (f *fakeContainerCreds) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -84,36 +94,41 @@ func useContainerCreds(t *testing.T, id, key, token string, lifetime time.Durati
 	return f
 }
 
+// fileBucket starts versitygw with bucket holding f.txt, whose bytes are
+// body.
+func fileBucket(t *testing.T, bucket, body string) *harness.S3 {
+	t.Helper()
+	s := harness.StartS3(t)
+	s.CreateBucket(t, bucket)
+	s.Put(t, bucket, "f.txt", []byte(body), "text/plain")
+	return s
+}
+
+// anyPath is a rule that presigns every path with profile p.
+const anyPath = `rule /* {
+			profile p
+		}`
+
 // TestS3URLDiesWithCredentials: with credentials that expire in 2 minutes
 // and expires 15m, the URL is signed for what is left of the credentials'
 // life, expires_at says so, and the URL works on the real server.
 func TestS3URLDiesWithCredentials(t *testing.T) {
-	s := testenv.StartS3(t)
-	s.CreateBucket(t, "short")
-	s.Put(t, "short", "f.txt", []byte("short-lived"), "text/plain")
+	s := fileBucket(t, "short", "short-lived")
 	f := useContainerCreds(t, s.AccessKey, s.SecretKey, "", 2*time.Minute)
-	h := newHandler(t, `presign {
-		profile p s3 {
-			bucket short
-			region `+s.Region+`
-			endpoint `+s.Endpoint+`
-			path_style
-		}
-		rule /* {
+	base := loadSite(t, presignBlock(s.KeylessProfile("p", "short"), `rule /* {
 			profile p
 			respond json
 			expires 15m
-		}
-	}`)
-	a := serve(t, h, "GET", "/f.txt")
-	if a.Code != http.StatusOK {
-		t.Fatalf("status %d: %v", a.Code, a.Err)
+		}`))
+	code, _, body := harness.Fetch(t, "GET", base+"/f.txt", nil)
+	if code != http.StatusOK {
+		t.Fatalf("status %d %q, want 200", code, body)
 	}
 	var got struct {
 		URL       string `json:"url"`
 		ExpiresAt string `json:"expires_at"`
 	}
-	json.Unmarshal([]byte(a.Body), &got)
+	json.Unmarshal(body, &got)
 	exp, err := time.Parse(time.RFC3339, got.ExpiresAt)
 	if err != nil {
 		t.Fatalf("expires_at %q: %v", got.ExpiresAt, err)
@@ -126,11 +141,14 @@ func TestS3URLDiesWithCredentials(t *testing.T) {
 	if secs > 120 || secs < 110 {
 		t.Errorf("X-Amz-Expires %d; want the credentials' remaining life, about 120", secs)
 	}
-	if code, _, body := fetch(t, "GET", got.URL, nil); code != http.StatusOK || string(body) != "short-lived" {
+	if code, _, body := harness.Fetch(t, "GET", got.URL, nil); code != http.StatusOK || string(body) != "short-lived" {
 		t.Errorf("URL signed with container credentials: %d %q", code, body)
 	}
-	if f.calls != 1 {
-		t.Errorf("the provider was asked %d times for one request, want 1", f.calls)
+	if code, _, _ := harness.Fetch(t, "GET", harness.Tamper(t, got.URL), nil); code != http.StatusForbidden {
+		t.Errorf("tampered URL: status %d, want 403", code)
+	}
+	if n := f.asked(); n != 1 {
+		t.Errorf("the provider was asked %d times for one request, want 1", n)
 	}
 }
 
@@ -138,50 +156,37 @@ func TestS3URLDiesWithCredentials(t *testing.T) {
 // Retry-After at once; one that hangs gives 503 within credentials_timeout,
 // not a hang; when it comes back, requests succeed again by themselves.
 func TestCredentialsFailThenRecover(t *testing.T) {
-	s := testenv.StartS3(t)
-	s.CreateBucket(t, "flaky")
-	s.Put(t, "flaky", "f.txt", []byte("back"), "text/plain")
+	s := fileBucket(t, "flaky", "back")
 	f := useContainerCreds(t, s.AccessKey, s.SecretKey, "", time.Hour)
 	f.set("error")
-	h := newHandler(t, `presign {
-		profile p s3 {
-			bucket flaky
-			region `+s.Region+`
-			endpoint `+s.Endpoint+`
-			path_style
-			credentials_timeout 1s
-		}
-		rule /* {
-			profile p
-		}
-	}`)
-	a := serve(t, h, "GET", "/f.txt")
-	if a.Code != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" || a.Header.Get("Location") != "" {
+	base := loadSite(t, presignBlock(s.KeylessProfile("p", "flaky", "credentials_timeout 1s"), anyPath))
+	code, hdr, _ := harness.Fetch(t, "GET", base+"/f.txt", nil)
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || hdr.Get("Location") != "" {
 		t.Fatalf("provider erroring: %d, Retry-After %q, Location %q; want 503 with Retry-After and no Location",
-			a.Code, a.Header.Get("Retry-After"), a.Header.Get("Location"))
+			code, hdr.Get("Retry-After"), hdr.Get("Location"))
 	}
 
 	time.Sleep(1100 * time.Millisecond) // past the cache's backoff
 	f.set("hang")
 	start := time.Now()
-	a = serve(t, h, "GET", "/f.txt")
-	if took := time.Since(start); a.Code != http.StatusServiceUnavailable || took > 3*time.Second {
-		t.Fatalf("provider hanging: %d after %s; want 503 within about 1s", a.Code, took)
+	code, _, _ = harness.Fetch(t, "GET", base+"/f.txt", nil)
+	if took := time.Since(start); code != http.StatusServiceUnavailable || took > 3*time.Second {
+		t.Fatalf("provider hanging: %d after %s; want 503 within about 1s", code, took)
 	}
 
 	f.set("ok")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		a = serve(t, h, "GET", "/f.txt")
-		if a.Code == http.StatusFound {
+		code, hdr, _ = harness.Fetch(t, "GET", base+"/f.txt", nil)
+		if code == http.StatusFound {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still %d 15s after the provider came back", a.Code)
+			t.Fatalf("still %d 15s after the provider came back", code)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if code, _, body := fetch(t, "GET", a.Header.Get("Location"), nil); code != http.StatusOK || string(body) != "back" {
+	if code, _, body := harness.Fetch(t, "GET", hdr.Get("Location"), nil); code != http.StatusOK || string(body) != "back" {
 		t.Errorf("after recovery: %d %q", code, body)
 	}
 }
@@ -218,9 +223,7 @@ func (f *fakeSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the role's session signs the URL (with its session token), and a refused
 // AssumeRole gives 503 until the role is granted again.
 func TestS3AssumeRole(t *testing.T) {
-	s := testenv.StartS3(t)
-	s.CreateBucket(t, "roles")
-	s.Put(t, "roles", "r.txt", []byte("role"), "text/plain")
+	s := fileBucket(t, "roles", "role")
 	sts := &fakeSTS{refuse: true, id: s.AccessKey, key: s.SecretKey}
 	srv := httptest.NewServer(sts)
 	defer srv.Close()
@@ -228,33 +231,16 @@ func TestS3AssumeRole(t *testing.T) {
 	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
 	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 
-	h := newHandler(t, `presign {
-		profile p s3 {
-			bucket roles
-			region `+s.Region+`
-			endpoint `+s.Endpoint+`
-			path_style
-			access_key_id BASEKEYID
-			secret_access_key BASESECRETKEY
-			role_arn arn:aws:iam::123456789012:role/presign ext-42
-			credentials_timeout 2s
-		}
-		rule /* {
-			profile p
-		}
-	}`)
-	if a := serve(t, h, "GET", "/r.txt"); a.Code != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" {
-		t.Fatalf("AssumeRole refused: %d; want 503 with Retry-After", a.Code)
+	base := loadSite(t, presignBlock(s.KeylessProfile("p", "roles", "access_key_id BASEKEYID", "secret_access_key BASESECRETKEY",
+		"role_arn arn:aws:iam::123456789012:role/presign ext-42", "credentials_timeout 2s"), anyPath))
+	if code, hdr, _ := harness.Fetch(t, "GET", base+"/f.txt", nil); code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("AssumeRole refused: %d; want 503 with Retry-After", code)
 	}
 	sts.mu.Lock()
 	sts.refuse = false
 	sts.mu.Unlock()
 	time.Sleep(1100 * time.Millisecond) // past the cache's backoff
-	a := serve(t, h, "GET", "/r.txt")
-	if a.Code != http.StatusFound {
-		t.Fatalf("after the role was granted: %d %v", a.Code, a.Err)
-	}
-	loc := a.Header.Get("Location")
+	loc := location(t, http.StatusFound, "GET", base+"/f.txt")
 	if u, _ := url.Parse(loc); u.Query().Get("X-Amz-Security-Token") != "FQoGZXIvYXdzEXAMPLETOKEN" {
 		t.Errorf("the URL does not carry the role session's token: %s", loc)
 	}
@@ -265,7 +251,7 @@ func TestS3AssumeRole(t *testing.T) {
 	// refuses every URL that carries one as InvalidToken, whatever its
 	// signature; that the signature is right with a token is proven by
 	// signers' differential test against the SDK.
-	if code, _, body := fetch(t, "GET", loc, nil); code != http.StatusBadRequest || !strings.Contains(string(body), "InvalidToken") {
+	if code, _, body := harness.Fetch(t, "GET", loc, nil); code != http.StatusBadRequest || !strings.Contains(string(body), "InvalidToken") {
 		t.Errorf("versitygw on a URL with a session token: %d %q; expected its InvalidToken refusal", code, body)
 	}
 	sts.mu.Lock()
@@ -279,5 +265,110 @@ func TestS3AssumeRole(t *testing.T) {
 	}
 	if auth := sts.auths[len(sts.auths)-1]; !strings.Contains(auth, "Credential=BASEKEYID/") {
 		t.Errorf("AssumeRole was not signed with the base credentials: %q", auth)
+	}
+}
+
+// TestCredentialRotationUnderLoad: with credentials that live 6 s (from the
+// fake container endpoint), 8 workers ask Caddy (in this process) for URLs
+// over loopback HTTP for 15 s while the cache rotates the credentials about
+// every 3 s (it refreshes at min(5m, lifetime/2) ahead, in the background). No request fails: every
+// answer is a 302, a sample of the URLs is fetched 200 from versitygw, and
+// the URLs' expiries follow the rotating credentials, none cut to less than
+// half their life (less a second of rounding). The provider is asked
+// about once per rotation, not once per request or per worker, and no
+// goroutine is left behind.
+func TestCredentialRotationUnderLoad(t *testing.T) {
+	const (
+		lifetime = 6 * time.Second
+		duration = 15 * time.Second
+		workers  = 8
+		sample   = 25 // fetch every 25th URL of each worker
+	)
+	s := fileBucket(t, "rotate", "rotating")
+	f := useContainerCreds(t, s.AccessKey, s.SecretKey, "", lifetime)
+	base := loadSite(t, presignBlock(s.KeylessProfile("p", "rotate", "credentials_timeout 2s"), anyPath))
+	client := harness.LoadClient(workers)
+	defer client.CloseIdleConnections()
+
+	// warm up: the first credentials, the client's and the SDK's connections
+	if code, _, _, err := harness.Do(context.Background(), client, "GET", base+"/f.txt"); err != nil || code != http.StatusFound {
+		t.Fatalf("first request: %d %v", code, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	g0 := runtime.NumGoroutine()
+
+	var (
+		fetched  int
+		mu       sync.Mutex
+		expiries = map[int64]bool{} // X-Amz-Date + X-Amz-Expires: the credentials' expiry
+		shortest = int(lifetime / time.Second)
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), duration)
+	defer cancel()
+	total, failures := harness.Load(ctx, workers, func(_, i int) error {
+		code, hdr, _, err := harness.Do(context.Background(), client, "GET", base+"/f.txt")
+		if err != nil || code != http.StatusFound {
+			return fmt.Errorf("request: %d %v", code, err)
+		}
+		loc := hdr.Get("Location")
+		u, err := url.Parse(loc)
+		if err != nil {
+			return fmt.Errorf("Location %q: %v", loc, err)
+		}
+		date, err1 := time.Parse("20060102T150405Z", u.Query().Get("X-Amz-Date"))
+		secs, err2 := strconv.Atoi(u.Query().Get("X-Amz-Expires"))
+		if err1 != nil || err2 != nil || secs < 1 || secs > int(lifetime/time.Second) {
+			return fmt.Errorf("Location %q: X-Amz-Expires should be cut to the credentials' life", loc)
+		}
+		mu.Lock()
+		expiries[date.Unix()+int64(secs)] = true
+		shortest = min(shortest, secs)
+		if i%sample == 0 {
+			fetched++
+		}
+		mu.Unlock()
+		if i%sample == 0 {
+			code, _, body, err := harness.Do(context.Background(), client, "GET", loc)
+			if err != nil || code != http.StatusOK || string(body) != "rotating" {
+				return fmt.Errorf("fetching a URL signed %s, expiring in %ds: %d %q %v", u.Query().Get("X-Amz-Date"), secs, code, body, err)
+			}
+		}
+		return nil
+	})()
+	client.CloseIdleConnections()
+
+	calls := f.asked()
+	t.Logf("%d requests (%.0f/s), %d URLs fetched, %d provider calls, %d distinct credential expiries, shortest URL life %ds",
+		total, float64(total)/duration.Seconds(), fetched, calls, len(expiries), shortest)
+	for _, f := range failures {
+		t.Error(f)
+	}
+	if total < 100 || fetched < 4 {
+		t.Errorf("only %d requests and %d fetches in %s", total, fetched, duration)
+	}
+	// one call at first, then one per rotation: about every lifetime/2
+	rotations := int(duration / (lifetime / 2))
+	if calls < rotations-1 || calls > rotations+3 {
+		t.Errorf("the provider was asked %d times in %s with %s credentials; want about %d (one per rotation)", calls, duration, lifetime, rotations+1)
+	}
+	// renewed at half their life, the credentials leave every URL at least
+	// that long, less the second the signing time is rounded down by
+	if want := int(lifetime/2/time.Second) - 1; shortest < want {
+		t.Errorf("a URL lived only %ds: the credentials were not renewed ahead of their expiry (want at least %ds)", shortest, want)
+	}
+	if len(expiries) < rotations-1 {
+		t.Errorf("URLs carried %d distinct credential expiries; the credentials did not rotate", len(expiries))
+	}
+
+	// no goroutine left behind (fetches, timers, connections)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > g0+2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > g0+2 {
+		buf := make([]byte, 1<<16)
+		t.Errorf("goroutines: %d before the load, %d after it settled\n%s", g0, g, buf[:runtime.Stack(buf, true)])
+	} else {
+		t.Logf("goroutines: %d before the load, %d after", g0, g)
 	}
 }

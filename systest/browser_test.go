@@ -1,4 +1,4 @@
-package presign
+package systest
 
 import (
 	"bytes"
@@ -17,15 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/caddy-presign/presign/demo"
-	"github.com/caddy-presign/presign/internal/testenv"
+	"github.com/caddy-presign/presign/systest/demo"
+	"github.com/caddy-presign/presign/systest/harness"
 )
 
 // TestDemoInBrowser runs the demo as demo.sh does (versitygw with the seeded
@@ -38,47 +35,31 @@ import (
 //
 // Set PRESIGN_DEMO_SCREENSHOT=file.png to keep a screenshot of the page.
 func TestDemoInBrowser(t *testing.T) {
-	chromium := testenv.LookTool(t, "/usr/bin/chromium")
-	s := testenv.StartS3(t)
+	harness.LookTool(t, harness.Chromium) // before anything starts
+	s := harness.StartS3(t)
 
 	// The bucket's own view of what the browser fetched: a counting proxy
 	// in front of versitygw. It keeps the Host header, which the
 	// signatures cover.
 	bucket := newCountingProxy(t, s.Endpoint)
-	sitePort := freeLoopbackPort(t)
-	site := "http://127.0.0.1:" + sitePort
+	sitePort := strconv.Itoa(harness.Port(t))
+	page := "http://127.0.0.1:" + sitePort
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := demo.Seed(ctx, s.Client, []string{site}); err != nil {
+	if err := demo.Seed(ctx, s.Client, []string{page}); err != nil {
 		t.Fatalf("seeding the demo bucket: %v", err)
 	}
 	t.Setenv("DEMO_PORT", sitePort)
 	t.Setenv("DEMO_S3_PORT", bucket.port)
 	t.Setenv("DEMO_ACCESS_KEY", s.AccessKey)
 	t.Setenv("DEMO_SECRET_KEY", s.SecretKey)
-	startDemoCaddy(t, filepath.Join("demo", "Caddyfile"))
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Chdir(harness.RepoRoot()) // as demo.sh runs it: the page is ./demo/index.html
+	harness.LoadCaddyfile(t, "demo/Caddyfile")
 
 	// headless Chromium that reaches nothing but loopback
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // we may be root
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 1300),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	)
-	t.Cleanup(acancel) // before the user data dir is removed
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(bcancel)
+	bctx := harness.Browser(t, ctx, chromedp.WindowSize(1000, 1300))
 
 	// The browser's view: every request of the page, and whether the
 	// answer came from the network or from the browser's cache.
@@ -99,7 +80,7 @@ func TestDemoInBrowser(t *testing.T) {
 		return i.length > 0 && i.every(e => e.complete && e.naturalWidth > 0) ? i.length : 0 })()`
 	var n int
 	if err := chromedp.Run(bctx,
-		chromedp.Navigate(site+"/"),
+		chromedp.Navigate(page+"/"),
 		chromedp.Poll(allLoaded, &n, chromedp.WithPollingTimeout(20*time.Second)),
 	); err != nil {
 		t.Fatalf("loading the demo page and its %d pictures: %v\n%s", demo.GalleryCount, err, netlog.String())
@@ -222,41 +203,6 @@ func TestDemoInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the demo page: %s", out)
-}
-
-// startDemoCaddy runs Caddy in this process with the Caddyfile at path, as
-// `caddy run --config path` would, until the test ends.
-func startDemoCaddy(t *testing.T, path string) {
-	t.Helper()
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(body, map[string]any{"filename": path})
-	if err != nil {
-		t.Fatalf("adapting %s: %v", path, err)
-	}
-	for _, w := range warnings {
-		t.Errorf("adapting %s: %s", path, w.String())
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("starting Caddy with %s: %v", path, err)
-	}
-	t.Cleanup(func() {
-		if err := caddy.Stop(); err != nil {
-			t.Errorf("stopping Caddy: %v", err)
-		}
-	})
-}
-
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 // countingProxy is a reverse proxy that counts the requests it passes on,

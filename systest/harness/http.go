@@ -1,0 +1,164 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// NoRedirect is an HTTP client that does not follow redirects.
+var NoRedirect = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// Fetch does one request with NoRedirect and returns the status, headers
+// and body; a transport error fails the test. mods can change the request
+// (headers, credentials) before it is sent.
+func Fetch(t testing.TB, method, u string, body io.Reader, mods ...func(*http.Request)) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	for _, m := range mods {
+		m(req)
+	}
+	resp, err := NoRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// Do does one request with c and returns the status, headers and body, or
+// the transport error: Fetch for load loops, where a worker goroutine must
+// not fail the test itself.
+func Do(ctx context.Context, c *http.Client, method, u string) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b, err
+}
+
+// LoadClient is an HTTP client for load loops: no redirects followed,
+// enough idle connections that workers reuse theirs instead of opening a
+// new one per request.
+func LoadClient(workers int) *http.Client {
+	return &http.Client{
+		Timeout:       20 * time.Second,
+		CheckRedirect: NoRedirect.CheckRedirect,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        2 * workers,
+			MaxIdleConnsPerHost: 2 * workers,
+			IdleConnTimeout:     30 * time.Second,
+		},
+	}
+}
+
+// Tamper changes one character of the URL's X-Amz-Signature.
+func Tamper(t testing.TB, u string) string {
+	t.Helper()
+	i := strings.Index(u, "X-Amz-Signature=")
+	if i < 0 {
+		t.Fatalf("no X-Amz-Signature in %s", u)
+	}
+	i += len("X-Amz-Signature=") + 5
+	c := byte('0')
+	if u[i] == '0' {
+		c = '1'
+	}
+	return u[:i] + string(c) + u[i+1:]
+}
+
+// RawAnswer is a response read off a raw connection.
+type RawAnswer struct {
+	Code   int
+	Header http.Header
+	Body   []byte
+}
+
+// RawRequest sends request (a request line and header lines, without the
+// final empty line; "\n" separators become CRLF) byte for byte to addr,
+// with Host and Connection: close added, and reads the answer. Nothing
+// cleans or encodes the request line, unlike Go's client.
+func RawRequest(t testing.TB, addr, request string) RawAnswer {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	lines := strings.Split(request, "\n")
+	msg := strings.Join(lines, "\r\n") + "\r\nHost: " + addr + "\r\nConnection: close\r\n\r\n"
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatalf("write to %s: %v", addr, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%q: reading the answer: %v", Clipped(lines[0], 100), err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return RawAnswer{Code: resp.StatusCode, Header: resp.Header, Body: body}
+}
+
+// Clipped is s cut to n bytes, saying how long it was, for messages.
+func Clipped(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + fmt.Sprintf("...(%d bytes)", len(s))
+}
+
+// Load starts workers goroutines that call do(w, i) for i = 0, 1, ... (at
+// most a million times each) until ctx is done, and returns at once. wait
+// waits for them to end and returns how many calls they made and the errors
+// of the first ten that failed; a failure does not stop its worker. do must
+// be safe for concurrent use.
+func Load(ctx context.Context, workers int, do func(w, i int) error) (wait func() (calls int64, failures []error)) {
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		calls    int64
+		failures []error
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil && i < 1_000_000; i++ {
+				err := do(w, i)
+				mu.Lock()
+				calls++
+				if err != nil && len(failures) < 10 {
+					failures = append(failures, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	return func() (int64, []error) {
+		wg.Wait()
+		return calls, failures
+	}
+}
