@@ -3,7 +3,9 @@ package presign
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,124 +36,75 @@ func validate(t testing.TB, caddyfileText string) error {
 	return caddy.Validate(&cfg)
 }
 
-// TestAdaptFullConfig: a Caddyfile with every S3 option adapts to the
-// documented JSON, with presign ordered after basic_auth and before
-// file_server without an order line.
-func TestAdaptFullConfig(t *testing.T) {
-	raw, err := adapt(t, `:8080 {
-	file_server
-	presign /media/* {
-		profile media s3 {
-			bucket my-bucket
-			region eu-central-1
-			endpoint https://s3.example.com
-			path_style
-			access_key_id {env.AK}
-			secret_access_key {file./run/secrets/sk}
-			session_token {env.TOKEN}
-			expires 1h
-			credentials_timeout 3s
-		}
-		profile team s3 {
-			bucket team-bucket
-			region us-east-1
-			aws_profile team
-			role_arn arn:aws:iam::123456789012:role/presign ext-42
-		}
-		rule /media/dl/* /media/get/* {
-			profile media
-			methods GET HEAD
-			strip_prefix /media
-			key public/{presign.path}
-			expires 10m
-			stable 1m
-			respond json
-			status 303
-			content_disposition attachment
-			content_type application/pdf
-			cache_control "private, max-age=60"
-		}
-		rule /media/up/* {
-			profile team
-			methods PUT POST
-			max_size 10MB
-			content_type_prefix image/
-		}
+var update = flag.Bool("update", false, "rewrite the expected JSON of testdata/*.caddyfiletest with what their Caddyfiles adapt to")
+
+// goldenSeparator separates a .caddyfiletest's Caddyfile from its JSON.
+const goldenSeparator = "\n----------\n"
+
+// TestCaddyfileAdapt: every testdata/*.caddyfiletest is a Caddyfile, a line
+// "----------" and the JSON config it adapts to, indented with tabs, the way
+// Caddy's own caddytest/integration/caddyfile_adapt tests are. The
+// Caddyfiles are formatted (caddy fmt): an adapter warning fails the test.
+// go test -run TestCaddyfileAdapt -update rewrites the JSON of every file
+// with what its Caddyfile adapts to now (review the diff).
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.caddyfiletest"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.caddyfiletest (%v)", err)
 	}
-	basic_auth {
-		alice $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG
-	}
-}`)
-	if err != nil {
-		t.Fatalf("adapting: %v", err)
-	}
-	var cfg struct {
-		Apps struct {
-			HTTP struct {
-				Servers map[string]struct {
-					Routes []struct {
-						Handle []json.RawMessage `json:"handle"`
-					} `json:"routes"`
-				} `json:"servers"`
-			} `json:"http"`
-		} `json:"apps"`
-	}
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	var order []string
-	var presign json.RawMessage
-	for _, r := range cfg.Apps.HTTP.Servers["srv0"].Routes {
-		for _, h := range r.Handle {
-			var m struct {
-				Handler string `json:"handler"`
-				Routes  []struct {
-					Handle []json.RawMessage `json:"handle"`
-				} `json:"routes"`
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
 			}
-			json.Unmarshal(h, &m)
-			order = append(order, m.Handler)
-			for _, sub := range m.Routes {
-				for _, sh := range sub.Handle {
-					var n struct{ Handler string }
-					json.Unmarshal(sh, &n)
-					if n.Handler == "presign" {
-						presign = sh
-					}
+			text, want, ok := strings.Cut(string(data), goldenSeparator)
+			if !ok {
+				t.Fatalf("no line %q between the Caddyfile and the JSON", strings.TrimSpace(goldenSeparator))
+			}
+			text = strings.TrimSpace(text) + "\n"
+			raw, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
+			if err != nil {
+				t.Fatalf("adapting: %v", err)
+			}
+			for _, w := range warnings {
+				t.Errorf("warning: line %d: %s: %s", w.Line, w.Directive, w.Message)
+			}
+			var indented bytes.Buffer
+			if err := json.Indent(&indented, raw, "", "\t"); err != nil {
+				t.Fatal(err)
+			}
+			got := indented.String()
+			if *update {
+				if err := os.WriteFile(file, []byte(text+strings.TrimPrefix(goldenSeparator, "\n")+got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
 				}
+				return
 			}
-			if m.Handler == "presign" {
-				presign = h
+			if line, g, w := firstDiff(got, strings.TrimSpace(want)); line > 0 {
+				t.Errorf("the Caddyfile adapts to other JSON; first difference at line %d of the JSON:\n got: %s\nwant: %s\n(go test -run TestCaddyfileAdapt -update rewrites the file)", line, g, w)
 			}
-		}
-	}
-	if got := strings.Join(order, " "); got != "authentication presign file_server" {
-		t.Errorf("handler order %q: want authentication, then presign, then file_server", got)
-	}
-	want := `{"handler":"presign",
-	"profiles":{
-		"media":{"access_key_id":"{env.AK}","bucket":"my-bucket","credentials_timeout":3000000000,"endpoint":"https://s3.example.com","expires":3600000000000,"path_style":true,"region":"eu-central-1","secret_access_key":"{file./run/secrets/sk}","session_token":"{env.TOKEN}","type":"s3"},
-		"team":{"aws_profile":"team","bucket":"team-bucket","external_id":"ext-42","region":"us-east-1","role_arn":"arn:aws:iam::123456789012:role/presign","type":"s3"}},
-	"rules":[
-		{"path":["/media/dl/*","/media/get/*"],"profile":"media","methods":["GET","HEAD"],"strip_prefix":"/media","key":"public/{presign.path}","expires":600000000000,"stable":60000000000,"respond":"json","status":303,"content_disposition":"attachment","content_type":"application/pdf","cache_control":"private, max-age=60"},
-		{"path":["/media/up/*"],"profile":"team","methods":["PUT","POST"],"max_size":10000000,"content_type_prefix":"image/"}]}`
-	if !jsonEqual(t, presign, []byte(want)) {
-		t.Errorf("presign JSON:\n%s\nwant:\n%s", presign, want)
+		})
 	}
 }
 
-func jsonEqual(t testing.TB, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("bad JSON %s: %v", a, err)
+// firstDiff returns the number (from 1) of the first line where a and b
+// differ, and that line of each; 0 if they are equal.
+func firstDiff(a, b string) (int, string, string) {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range max(len(al), len(bl)) {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y || i >= len(al) || i >= len(bl) {
+			return i + 1, x, y
+		}
 	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("bad JSON %s: %v", b, err)
-	}
-	ja, _ := json.Marshal(x)
-	jb, _ := json.Marshal(y)
-	return bytes.Equal(ja, jb)
+	return 0, "", ""
 }
 
 // secret is a value that must never appear in an error message.

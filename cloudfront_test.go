@@ -492,17 +492,5 @@ func TestCloudFrontValidConfig(t *testing.T) {
 	if err := validate(t, cfg); err != nil {
 		t.Fatalf("refused: %v", err)
 	}
-	raw, err := adapt(t, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`"type":"cloudfront"`, `"key_pair_id":"K2JCJMDEHXQW5F"`, `"private_key":"{env.CF_TEST_KEY}"`,
-		`"resource":"https://{http.request.host}/results/*"`, `"cookies":true`, `"cookie_domain":"example.com"`, `"bind_client_ip":true`} {
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("adapted config lacks %s:\n%s", want, raw)
-		}
-	}
-	if strings.Contains(string(raw), "PRIVATE KEY") {
-		t.Errorf("the adapted config holds the key")
-	}
+	// what it adapts to (the key stays a placeholder): testdata/cloudfront.caddyfiletest
 }
