@@ -3,14 +3,19 @@
 #
 #   ./bench/run.sh
 #
-# 1. builds Caddy with the module (go build ./cmd/caddy) into a temporary directory;
+# 1. builds Caddy with the module (go build ./cmd/caddy), and the load bench
+#    and its test binary from the systest module (systest/loadbench), into a
+#    temporary directory;
 # 2. runs the ServeHTTP Go benchmarks (go test -bench ServeHTTP .);
-# 3. runs bench/loadbench: Caddy with bench/Caddyfile on 127.0.0.1, wrk with
+# 3. runs loadbench: Caddy with bench/Caddyfile on 127.0.0.1, wrk with
 #    bench/paths.lua, Caddy's CPU time per request on the presign routes
 #    against its static redir, several rounds in alternating order, then the
 #    memory check on a fresh Caddy; for CloudFront without stable, the raw
-#    RSA-2048 signing rate (BenchmarkRawRSA2048 in ./bench) next to each run;
+#    RSA-2048 signing rate (BenchmarkRawRSA2048 in systest/loadbench) next to
+#    each run;
 # and writes the results to bench/results/latest.md (and stdout).
+# bench/results/ is git-ignored: results are a measurement of one machine,
+# not part of the source (BENCHMARKS.md reports them).
 #
 # Nothing contacts S3 or CloudFront: signing is local, so no S3 server is
 # started. Overrides (environment):
@@ -38,11 +43,9 @@ command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get insta
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-echo "==> building Caddy with presign, loadbench and the ./bench test binary" >&2
+echo "==> building Caddy with presign, loadbench and its test binary (systest/loadbench)" >&2
 go build -o "$tmp/caddy" ./cmd/caddy
-go build -o "$tmp/loadbench" ./bench/loadbench
-
-go test -c -o "$tmp/bench.test" ./bench/
+(cd systest && go build -o "$tmp/loadbench" ./loadbench && go test -c -o "$tmp/loadbench.test" ./loadbench)
 
 echo "==> ServeHTTP Go benchmarks" >&2
 if go test -run '^$' -bench 'ServeHTTP' -benchtime 1s -count 1 . >"$tmp/gobench.txt" 2>&1; then
@@ -56,7 +59,7 @@ fi
 echo "==> load benchmark (wrk, $ROUNDS rounds of $DURATION per route and scenario; memory: $MEM_DURATION)" >&2
 "$tmp/loadbench" -caddy "$tmp/caddy" -repo . -out "$OUT.tmp" \
   -duration "$DURATION" -rounds "$ROUNDS" -conns "$CONNS" -threads "$THREADS" \
-  -mem-duration "$MEM_DURATION" -scenarios "$SCENARIOS" -rsa-bench "$tmp/bench.test" \
+  -mem-duration "$MEM_DURATION" -scenarios "$SCENARIOS" -rsa-bench "$tmp/loadbench.test" \
   -max-load "$MAX_LOAD" -wait-load "$WAIT_LOAD"
 
 {
