@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The one command that runs every check of caddy-presign on a fresh machine:
+# The one command that runs every check of caddy-presign on a fresh machine,
+# in both modules: the module itself (.) and its system tests (systest/):
 #   1. scripts/tools.sh      installs missing tools (versitygw, xcaddy, chromium, wrk, boto3)
-#   2. gofmt                 fails listing unformatted files
-#   3. go vet ./...
-#   4. go test -race -count=1 ./...
-#   5. every Fuzz* target in the repo, each for $FUZZTIME (default 30s; FUZZTIME=0 skips)
+#   2. gofmt                 fails listing unformatted files (both modules)
+#   3. go vet ./...          in . and in systest/
+#   4. go test -race -count=1 ./...   in . (unit tests, seconds) and in
+#                            systest/ (versitygw, Caddy processes, Chromium: minutes)
+#   5. every Fuzz* target of both modules, each for $FUZZTIME (default 30s; FUZZTIME=0 skips)
 # Every step runs even if an earlier one failed (except tools.sh); the exit
 # code is non-zero if any step failed. In CI (CI=true) no test may skip.
 set -uo pipefail
@@ -51,15 +53,22 @@ else
   result gofmt 0 "$t"
 fi
 
-t=$SECONDS
-step "go vet ./..."
-go vet ./...
-result vet $? "$t"
+# The modules: the one users build, and its system tests.
+modules=(. systest)
 
-t=$SECONDS
-step "go test -race -count=1 -timeout $TEST_TIMEOUT ./..."
-go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
-result test $? "$t"
+for mod in "${modules[@]}"; do
+  t=$SECONDS
+  step "go vet ./... (in $mod)"
+  (cd "$mod" && go vet ./...)
+  result "vet:$mod" $? "$t"
+done
+
+for mod in "${modules[@]}"; do
+  t=$SECONDS
+  step "go test -race -count=1 -timeout $TEST_TIMEOUT ./... (in $mod)"
+  (cd "$mod" && go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...)
+  result "test:$mod" $? "$t"
+done
 
 # Fuzz targets: every `func FuzzXxx(f *testing.F)` in a _test.go file.
 if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
@@ -73,10 +82,14 @@ if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
   fi
   for entry in "${targets[@]}"; do
     read -r dir name <<<"$entry"
+    label="${dir#./}"
+    # run it in its own module: systest/... from systest, the rest from here
+    mod=.
+    case "$dir" in ./systest | ./systest/*) mod=systest dir=".${dir#./systest}" ;; esac
     t=$SECONDS
-    step "fuzz $name in $dir for $FUZZTIME"
-    go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$TEST_TIMEOUT" "$dir"
-    result "fuzz:${dir#./}.$name" $? "$t"
+    step "fuzz $name in $label for $FUZZTIME"
+    (cd "$mod" && go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$TEST_TIMEOUT" "$dir")
+    result "fuzz:$label.$name" $? "$t"
   done
 else
   echo; echo "==> fuzz: disabled (FUZZTIME=$FUZZTIME)"
