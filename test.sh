@@ -83,6 +83,7 @@ if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
   for entry in "${targets[@]}"; do
     read -r dir name <<<"$entry"
     label="${dir#./}"
+    [[ "$label" == . ]] && label=root
     # run it in its own module: systest/... from systest, the rest from here
     mod=.
     case "$dir" in ./systest | ./systest/*) mod=systest dir=".${dir#./systest}" ;; esac
