@@ -29,72 +29,31 @@ func TestNoSecretsInStartErrors(t *testing.T) {
 	for i := 1; i < len(lines)-1; i += 5 {
 		secrets = append(secrets, lines[i])
 	}
+	// a profile p of the kind with lines, after the ones every case needs
+	profile := func(kind string, lines ...string) string {
+		return "profile p " + kind + " {\n\t\t\t" + strings.Join(lines, "\n\t\t\t") + "\n\t\t}"
+	}
+	s3 := func(lines ...string) string {
+		return profile("s3", append([]string{"bucket b-1", "region us-east-1"}, lines...)...)
+	}
+	cf := func(lines ...string) string {
+		return profile("cloudfront", append([]string{"domain d1.cloudfront.net", "key_pair_id K1"}, lines...)...)
+	}
+	keys := []string{"access_key_id AKIDLEAK", "secret_access_key " + leakStaticSecret}
 	for _, c := range []struct{ name, block string }{
-		{"endpoint with user info", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			endpoint https://AKIDLEAK:` + leakStaticSecret + `@s3.example.com
-			access_key_id AKIDLEAK
-			secret_access_key ` + leakStaticSecret + `
-		}`},
-		{"endpoint with user info and a path", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			endpoint https://AKIDLEAK:` + leakStaticSecret + `@s3.example.com/x
-		}`},
-		{"endpoint with user info, a slash in the secret", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			endpoint https://AKIDLEAK:ab/` + leakStaticSecret + `@s3.example.com
-		}`},
-		{"endpoint user info only", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			endpoint ` + leakStaticSecret + `@s3.example.com
-		}`},
-		{"secret without key id", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			secret_access_key ` + leakStaticSecret + `
-		}`},
-		{"token without keys", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			session_token ` + leakStaticToken + `
-		}`},
-		{"keys and aws_profile", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			access_key_id AKIDLEAK
-			secret_access_key ` + leakStaticSecret + `
-			aws_profile prod
-		}`},
-		{"secret with a space, unquoted", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			access_key_id AKIDLEAK
-			secret_access_key ` + leakStaticSecret[:20] + ` ` + leakStaticSecret[20:] + `
-		}`},
-		{"token with a space, unquoted", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			access_key_id AKIDLEAK
-			secret_access_key x
-			session_token ` + leakStaticToken[:12] + ` ` + leakStaticToken[12:] + `
-		}`},
-		{"bad role", `profile p s3 {
-			bucket b-1
-			region us-east-1
-			access_key_id AKIDLEAK
-			secret_access_key ` + leakStaticSecret + `
-			role_arn not-an-arn
-		}`},
-		{"cloudfront key cut short", "profile p cloudfront {\n\t\t\tdomain d1.cloudfront.net\n\t\t\tkey_pair_id K1\n\t\t\tprivate_key `" +
-			string(keyPEM[:len(keyPEM)/2]) + "\n-----END PRIVATE KEY-----`\n\t\t}"},
-		{"cloudfront key not quoted", "profile p cloudfront {\n\t\t\tdomain d1.cloudfront.net\n\t\t\tkey_pair_id K1\n\t\t\tprivate_key " +
-			strings.ReplaceAll(string(keyPEM), "\n", "\n\t\t\t") + "\n\t\t}"},
-		{"cloudfront key in a bad file", "profile p cloudfront {\n\t\t\tdomain d1.cloudfront.net\n\t\t\tkey_pair_id K1\n\t\t\tprivate_key_file " +
-			writeFile(t, "bad.pem", strings.ReplaceAll(string(keyPEM), "A", "*")) + "\n\t\t}"},
+		{"endpoint with user info", s3(append(keys, "endpoint https://AKIDLEAK:"+leakStaticSecret+"@s3.example.com")...)},
+		{"endpoint with user info and a path", s3("endpoint https://AKIDLEAK:" + leakStaticSecret + "@s3.example.com/x")},
+		{"endpoint with user info, a slash in the secret", s3("endpoint https://AKIDLEAK:ab/" + leakStaticSecret + "@s3.example.com")},
+		{"endpoint user info only", s3("endpoint " + leakStaticSecret + "@s3.example.com")},
+		{"secret without key id", s3(keys[1])},
+		{"token without keys", s3("session_token " + leakStaticToken)},
+		{"keys and aws_profile", s3(append(keys, "aws_profile prod")...)},
+		{"secret with a space, unquoted", s3(keys[0], "secret_access_key "+leakStaticSecret[:20]+" "+leakStaticSecret[20:])},
+		{"token with a space, unquoted", s3(keys[0], "secret_access_key x", "session_token "+leakStaticToken[:12]+" "+leakStaticToken[12:])},
+		{"bad role", s3(append(keys, "role_arn not-an-arn")...)},
+		{"cloudfront key cut short", cf("private_key `" + string(keyPEM[:len(keyPEM)/2]) + "\n-----END PRIVATE KEY-----`")},
+		{"cloudfront key not quoted", cf("private_key " + strings.ReplaceAll(string(keyPEM), "\n", "\n\t\t\t"))},
+		{"cloudfront key in a bad file", cf("private_key_file " + writeFile(t, "bad.pem", strings.ReplaceAll(string(keyPEM), "A", "*")))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			block := "presign {\n\t\t" + c.block + "\n\t\trule /* {\n\t\t\tprofile p\n\t\t}\n\t}"
