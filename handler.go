@@ -63,7 +63,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		Key:      key,
 		SignTime: time.Unix(sec, 0).UTC(),
 		Expires:  rule.expires,
-		Options:  &rule.opts,
+		Options:  &rule.Options,
 	}
 	var windowEnd int64
 	if rule.stable > 0 {

@@ -89,47 +89,16 @@ type Rule struct {
 	// is always redirected with 307, which keeps the method and body.
 	Status int `json:"status,omitempty"`
 
-	// S3: "attachment" or "inline": sets response-content-disposition with
-	// the key's last segment as the file name (an ASCII fallback plus
-	// RFC 6266 filename* for other names).
-	ContentDisposition string `json:"content_disposition,omitempty"`
-
-	// S3: sets response-content-type, the Content-Type of the download.
-	ContentType string `json:"content_type,omitempty"`
-
-	// S3: sets response-cache-control, the Cache-Control of the download.
-	CacheControl string `json:"cache_control,omitempty"`
-
-	// S3 POST: the largest upload in bytes, a content-length-range
-	// condition of the policy. In the Caddyfile a size such as 100MB
-	// (1000-based) or 100MiB.
-	MaxSize int64 `json:"max_size,omitempty"`
-
-	// S3 POST: the upload's Content-Type field must start with this, e.g.
-	// "image/".
-	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
-
-	// CloudFront: the resource of a custom policy: a URL pattern that may
-	// hold * and placeholders, e.g.
-	// "https://d111111abcdef8.cloudfront.net/results/experiment.zarr/*".
-	Resource string `json:"resource,omitempty"`
-
-	// CloudFront: bind the URL to the client's IP (Caddy's client IP, which
-	// honours trusted_proxies) with a custom policy.
-	BindClientIP bool `json:"bind_client_ip,omitempty"`
-
-	// CloudFront: answer with signed cookies and a redirect to the unsigned
-	// URL, which opens a whole tree (a Zarr store, an HLS stream).
-	Cookies bool `json:"cookies,omitempty"`
-
-	// CloudFront: the Domain attribute of the signed cookies; default none
-	// (host-only cookies).
-	CookieDomain string `json:"cookie_domain,omitempty"`
+	// The signing options (content_disposition, content_type,
+	// cache_control, max_size, content_type_prefix, resource,
+	// bind_client_ip, cookies, cookie_domain), each documented in
+	// signers.Options: the profile's kind uses them and refuses those it
+	// does not support.
+	signers.Options
 
 	name       string // "rule 2 (/dl/*)", for logs and errors
 	match      caddyhttp.MatchPath
 	signer     signers.Signer
-	opts       signers.Options
 	methods    methodSet
 	allow      string // the Allow header
 	key        keyTemplate
@@ -302,18 +271,7 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		return fmt.Errorf("cookie_domain needs cookies")
 	}
 
-	r.opts = signers.Options{
-		ContentDisposition: r.ContentDisposition,
-		ContentType:        r.ContentType,
-		CacheControl:       r.CacheControl,
-		MaxSize:            r.MaxSize,
-		ContentTypePrefix:  r.ContentTypePrefix,
-		Resource:           r.Resource,
-		BindClientIP:       r.BindClientIP,
-		Cookies:            r.Cookies,
-		CookieDomain:       r.CookieDomain,
-	}
-	if err := r.signer.CheckRule(r.Methods, &r.opts); err != nil {
+	if err := r.signer.CheckRule(r.Methods, &r.Options); err != nil {
 		return fmt.Errorf("profile %q: %v", r.Profile, err)
 	}
 	return nil

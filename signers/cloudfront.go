@@ -696,11 +696,11 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch opt {
 		case "domain":
-			err = oneArg(d, &c.Domain)
+			err = OneArg(d, &c.Domain)
 		case "key_pair_id":
-			err = oneArg(d, &c.KeyPairID)
+			err = OneArg(d, &c.KeyPairID)
 		case "private_key_file":
-			err = oneArg(d, &c.PrivateKeyFile)
+			err = OneArg(d, &c.PrivateKeyFile)
 		case "private_key":
 			// never echo the tokens: an unquoted PEM spills its lines here
 			if !d.NextArg() {
@@ -711,7 +711,7 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("private_key takes one argument: quote a PEM given inline with backticks, or use {env.CF_KEY} or private_key_file")
 			}
 		case "expires":
-			err = durationArg(d, &c.Expires)
+			err = DurationArg(d, &c.Expires)
 		default:
 			if !plainWord(opt) {
 				// likely a line of a PEM that was not quoted: do not show it
@@ -724,20 +724,6 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-// plainWord tells whether a token is a short lower-case word, the shape of
-// every subdirective name, which is safe to quote in an error.
-func plainWord(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; !('a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Interface guards

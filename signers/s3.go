@@ -543,39 +543,34 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch opt {
 		case "bucket":
-			err = oneArg(d, &s.Bucket)
+			err = OneArg(d, &s.Bucket)
 		case "region":
-			err = oneArg(d, &s.Region)
+			err = OneArg(d, &s.Region)
 		case "endpoint":
-			err = oneArg(d, &s.Endpoint)
+			err = OneArg(d, &s.Endpoint)
 		case "path_style":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			s.PathStyle = true
+			err = FlagArg(d, &s.PathStyle)
 		case "access_key_id":
-			err = oneArg(d, &s.AccessKeyID)
+			err = OneArg(d, &s.AccessKeyID)
 		case "secret_access_key":
-			err = secretArg(d, &s.SecretAccessKey)
+			err = SecretArg(d, &s.SecretAccessKey)
 		case "session_token":
-			err = secretArg(d, &s.SessionToken)
+			err = SecretArg(d, &s.SessionToken)
 		case "aws_profile":
-			err = oneArg(d, &s.AWSProfile)
-		case "role_arn":
-			if !d.NextArg() {
-				return d.ArgErr()
+			err = OneArg(d, &s.AWSProfile)
+		case "role_arn": // role_arn <arn> [<external_id>]
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
 			}
-			s.RoleARN = d.Val()
-			if d.NextArg() {
-				s.ExternalID = d.Val()
-			}
-			if d.NextArg() {
-				return d.ArgErr()
+			s.RoleARN = args[0]
+			if len(args) == 2 {
+				s.ExternalID = args[1]
 			}
 		case "expires":
-			err = durationArg(d, &s.Expires)
+			err = DurationArg(d, &s.Expires)
 		case "credentials_timeout":
-			err = durationArg(d, &s.CredentialsTimeout)
+			err = DurationArg(d, &s.CredentialsTimeout)
 		default:
 			return d.Errf("unknown subdirective %q in s3 profile (bucket, region, endpoint, path_style, access_key_id, secret_access_key, session_token, aws_profile, role_arn, expires, credentials_timeout)", opt)
 		}
@@ -583,50 +578,6 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// oneArg reads the single argument of the current option into dst.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// secretArg is oneArg for a secret: its error never quotes a token, which
-// may be part of a secret with a space that was not quoted.
-func secretArg(d *caddyfile.Dispenser, dst *string) error {
-	opt := d.Val()
-	if !d.NextArg() {
-		return d.Errf("%s needs a value", opt)
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("%s takes one argument (not shown: it may be a secret); quote a value with spaces, or use {env.X} or {file.P}", opt)
-	}
-	return nil
-}
-
-// durationArg reads the single duration argument of the current option.
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	opt := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
-	}
-	v, err := caddy.ParseDuration(s)
-	if err != nil {
-		return d.Errf("%s: %v", d.Val(), err)
-	}
-	if v <= 0 {
-		return d.Errf("%s must be positive, got %s", opt, s)
-	}
-	*dst = caddy.Duration(v)
 	return nil
 }
 

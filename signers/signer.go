@@ -41,31 +41,6 @@ type Signer interface {
 	CheckRule(methods []string, o *Options) error
 }
 
-// Options are a rule's signing options. A profile kind refuses in CheckRule
-// the ones it does not support.
-type Options struct {
-	// S3: response-content-disposition ("attachment" or "inline"), naming
-	// the file after the key's last segment.
-	ContentDisposition string
-	// S3: response-content-type.
-	ContentType string
-	// S3: response-cache-control.
-	CacheControl string
-	// S3 POST: the content-length-range upper bound in bytes (0: none).
-	MaxSize int64
-	// S3 POST: a starts-with condition on $Content-Type ("" : none).
-	ContentTypePrefix string
-	// CloudFront: a custom policy resource pattern (may hold * and
-	// placeholders, expanded by the handler into Request.Resource).
-	Resource string
-	// CloudFront: bind the custom policy to the client's IP.
-	BindClientIP bool
-	// CloudFront: answer with signed cookies and the unsigned URL.
-	Cookies bool
-	// CloudFront: the Domain attribute of the cookies ("" : host-only).
-	CookieDomain string
-}
-
 // Request is one thing to sign, built by the handler for a matched request.
 type Request struct {
 	// Method is GET, HEAD, PUT or POST (POST: a browser upload form).
