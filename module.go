@@ -231,19 +231,17 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 	}
 	r.key = parseKeyTemplate(r.Key)
 
-	def, max := r.signer.Expiry()
 	r.expires = time.Duration(r.Expires)
 	if r.expires == 0 {
-		r.expires = def
+		r.expires = r.signer.DefaultExpires()
 	}
-	if r.expires <= 0 {
-		return fmt.Errorf("expires must be positive, got %s", r.expires)
-	}
-	if r.expires%time.Second != 0 {
-		return fmt.Errorf("expires must be whole seconds, got %s", r.expires)
-	}
-	if max > 0 && r.expires > max {
-		return fmt.Errorf("expires %s is over profile %q's limit of %s", r.expires, r.Profile, max)
+	if err := r.signer.CheckRule(&signers.RuleInfo{
+		Profile: r.Profile,
+		Methods: r.Methods,
+		Expires: r.expires,
+		Options: &r.Options,
+	}); err != nil {
+		return fmt.Errorf("profile %q: %v", r.Profile, err)
 	}
 	r.stable = time.Duration(r.Stable)
 	if r.stable < 0 || r.stable%time.Second != 0 {
@@ -266,13 +264,6 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 	case http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect:
 	default:
 		return fmt.Errorf("status must be 302, 303 or 307, got %d", r.Status)
-	}
-	if r.CookieDomain != "" && !r.Cookies {
-		return fmt.Errorf("cookie_domain needs cookies")
-	}
-
-	if err := r.signer.CheckRule(r.Methods, &r.Options); err != nil {
-		return fmt.Errorf("profile %q: %v", r.Profile, err)
 	}
 	return nil
 }

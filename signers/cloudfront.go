@@ -155,7 +155,7 @@ func (c *CloudFront) Provision(caddy.Context) error {
 	if c.Expires == 0 {
 		c.Expires = caddy.Duration(cfDefaultExpires)
 	}
-	if err := checkExpires(time.Duration(c.Expires), 0); err != nil {
+	if err := checkExpires(time.Duration(c.Expires), 0, "the"); err != nil {
 		return err
 	}
 	c.cache = newSigCache(cfCacheSize)
@@ -299,12 +299,17 @@ func normalizePEM(b []byte) []byte {
 // Origin implements Signer.
 func (c *CloudFront) Origin() string { return c.origin }
 
-// Expiry implements Signer: CloudFront sets no limit of its own.
-func (c *CloudFront) Expiry() (def, max time.Duration) { return time.Duration(c.Expires), 0 }
+// DefaultExpires implements Signer.
+func (c *CloudFront) DefaultExpires() time.Duration { return time.Duration(c.Expires) }
 
-// CheckRule implements Signer.
-func (c *CloudFront) CheckRule(methods []string, o *Options) error {
-	for _, m := range methods {
+// CheckRule implements Signer. CloudFront sets no limit of its own on
+// expires.
+func (c *CloudFront) CheckRule(r *RuleInfo) error {
+	if err := checkExpires(r.Expires, 0, ""); err != nil {
+		return err
+	}
+	o := r.Options
+	for _, m := range r.Methods {
 		if m != http.MethodGet && m != http.MethodHead {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}

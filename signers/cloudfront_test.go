@@ -553,8 +553,9 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "example.org"}, "browsers would not send these cookies to the distribution at cdn.example.com"},
 		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "ample.com"}, "would not send"},
 		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "bad domain"}, "not a domain name"},
+		{[]string{"GET"}, Options{CookieDomain: "example.com"}, "cookie_domain needs cookies"},
 	} {
-		err := cf.CheckRule(c.methods, &c.opts)
+		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: c.methods, Expires: time.Hour, Options: &c.opts})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %+v: %v, want %q", c.methods, c.opts, err, c.want)
 		}
@@ -570,12 +571,22 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{Cookies: true, CookieDomain: ".example.com"},
 		{Cookies: true, CookieDomain: "cdn.example.com"},
 	} {
-		if err := cf.CheckRule([]string{"GET", "HEAD"}, &ok); err != nil {
+		if err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET", "HEAD"}, Expires: 30 * 24 * time.Hour, Options: &ok}); err != nil {
 			t.Errorf("%+v refused: %v", ok, err)
 		}
 	}
-	if def, max := cf.Expiry(); def != time.Hour || max != 0 {
-		t.Errorf("Expiry() = %s, %s; want 1h and no limit", def, max)
+	for d, want := range map[time.Duration]string{
+		-time.Minute:            "expires must be positive, got -1m0s",
+		0:                       "expires must be positive, got 0s",
+		1500 * time.Millisecond: "expires must be whole seconds, got 1.5s",
+	} {
+		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: d, Options: &Options{}})
+		if err == nil || err.Error() != want {
+			t.Errorf("expires %s: %v, want %q", d, err, want)
+		}
+	}
+	if def := cf.DefaultExpires(); def != time.Hour {
+		t.Errorf("DefaultExpires() = %s, want 1h", def)
 	}
 	if _, err := cf.Sign(context.Background(), &Request{Method: "PUT", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}}); err == nil {
 		t.Errorf("Sign signed a PUT")

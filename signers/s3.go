@@ -140,7 +140,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if s.Expires == 0 {
 		s.Expires = caddy.Duration(s3DefaultExpires)
 	}
-	if err := checkExpires(time.Duration(s.Expires), s3MaxExpires); err != nil {
+	if err := checkExpires(time.Duration(s.Expires), s3MaxExpires, "the"); err != nil {
 		return err
 	}
 	if s.CredentialsTimeout == 0 {
@@ -302,27 +302,18 @@ func deadline(d time.Duration) []func(*middleware.Stack) error {
 	}}
 }
 
-func checkExpires(d, max time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("expires must be positive, got %s", d)
-	}
-	if d%time.Second != 0 {
-		return fmt.Errorf("expires must be whole seconds, got %s", d)
-	}
-	if max > 0 && d > max {
-		return fmt.Errorf("expires %s is over the limit of %s", d, max)
-	}
-	return nil
-}
-
 // Origin implements Signer.
 func (s *S3) Origin() string { return s.origin }
 
-// Expiry implements Signer.
-func (s *S3) Expiry() (def, max time.Duration) { return time.Duration(s.Expires), s3MaxExpires }
+// DefaultExpires implements Signer.
+func (s *S3) DefaultExpires() time.Duration { return time.Duration(s.Expires) }
 
 // CheckRule implements Signer.
-func (s *S3) CheckRule(methods []string, o *Options) error {
+func (s *S3) CheckRule(r *RuleInfo) error {
+	if err := checkExpires(r.Expires, s3MaxExpires, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
+		return err
+	}
+	o, methods := r.Options, r.Methods
 	switch {
 	case o.Resource != "":
 		return errors.New("resource is a CloudFront option; this is an s3 profile")
@@ -330,6 +321,8 @@ func (s *S3) CheckRule(methods []string, o *Options) error {
 		return errors.New("bind_client_ip is a CloudFront option; this is an s3 profile")
 	case o.Cookies:
 		return errors.New("cookies is a CloudFront option; this is an s3 profile")
+	case o.CookieDomain != "":
+		return errors.New("cookie_domain is a CloudFront option; this is an s3 profile")
 	}
 	downloads := slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD")
 	if !downloads && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
@@ -345,13 +338,6 @@ func (s *S3) CheckRule(methods []string, o *Options) error {
 	case "", "attachment", "inline":
 	default:
 		return fmt.Errorf("content_disposition must be attachment or inline, got %q", o.ContentDisposition)
-	}
-	for _, m := range methods {
-		switch m {
-		case "GET", "HEAD", "PUT", "POST":
-		default:
-			return fmt.Errorf("method %s cannot be presigned for S3 (GET, HEAD, PUT, POST)", m)
-		}
 	}
 	return nil
 }

@@ -1,6 +1,10 @@
 package signers
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 // TestS3Origin: every URL's scheme, host and path prefix for AWS and
 // S3-compatible endpoints, virtual-hosted and path-style; default ports are
@@ -29,6 +33,47 @@ func TestS3Origin(t *testing.T) {
 		}
 		if s.Origin() != c.want {
 			t.Errorf("%s %s %q path_style=%v: origin %q, want %q", c.bucket, c.region, c.endpoint, c.pathStyle, s.Origin(), c.want)
+		}
+	}
+}
+
+// TestS3CheckRule: CloudFront options, response options without a download
+// method, POST conditions without POST, an unknown content_disposition and
+// a lifetime over SigV4's 7 days (or not in whole seconds) are refused; the
+// rule's own options pass.
+func TestS3CheckRule(t *testing.T) {
+	s := &S3{Bucket: "media", Region: "us-east-1"}
+	get := []string{"GET", "HEAD"}
+	for _, c := range []struct {
+		methods []string
+		expires time.Duration
+		opts    Options
+		want    string
+	}{
+		{get, time.Hour, Options{Resource: "https://x/*"}, "resource is a CloudFront option; this is an s3 profile"},
+		{get, time.Hour, Options{BindClientIP: true}, "bind_client_ip is a CloudFront option; this is an s3 profile"},
+		{get, time.Hour, Options{Cookies: true}, "cookies is a CloudFront option; this is an s3 profile"},
+		{get, time.Hour, Options{CookieDomain: "example.com"}, "cookie_domain is a CloudFront option; this is an s3 profile"},
+		{[]string{"PUT"}, time.Hour, Options{ContentType: "a/b"}, "shape downloads: the rule needs GET or HEAD"},
+		{get, time.Hour, Options{MaxSize: 10}, "POST policy conditions: the rule needs POST"},
+		{get, time.Hour, Options{ContentTypePrefix: "image/"}, "POST policy conditions: the rule needs POST"},
+		{[]string{"POST"}, time.Hour, Options{MaxSize: -1}, "max_size must be positive"},
+		{get, time.Hour, Options{ContentDisposition: "download"}, `content_disposition must be attachment or inline, got "download"`},
+		{get, 7*24*time.Hour + time.Second, Options{}, `expires 168h0m1s is over profile "p"'s limit of 168h0m0s`},
+		{get, -time.Second, Options{}, "expires must be positive, got -1s"},
+		{get, 1500 * time.Millisecond, Options{}, "expires must be whole seconds, got 1.5s"},
+	} {
+		err := s.CheckRule(&RuleInfo{Profile: "p", Methods: c.methods, Expires: c.expires, Options: &c.opts})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %s %+v: %v, want %q", c.methods, c.expires, c.opts, err, c.want)
+		}
+	}
+	for _, ok := range []RuleInfo{
+		{Methods: get, Expires: 7 * 24 * time.Hour, Options: &Options{ContentDisposition: "inline", ContentType: "a/b", CacheControl: "no-cache"}},
+		{Methods: []string{"PUT", "POST"}, Expires: time.Second, Options: &Options{MaxSize: 1, ContentTypePrefix: "image/"}},
+	} {
+		if err := s.CheckRule(&ok); err != nil {
+			t.Errorf("%+v refused: %v", ok, err)
 		}
 	}
 }

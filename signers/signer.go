@@ -12,6 +12,7 @@ package signers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"time"
@@ -31,14 +32,44 @@ type Signer interface {
 	// starts with. The request can change only what follows it.
 	Origin() string
 
-	// Expiry gives the profile's default URL lifetime and the longest it
-	// allows (0: no limit of its own).
-	Expiry() (def, max time.Duration)
+	// DefaultExpires is the URLs' lifetime for rules that set none.
+	DefaultExpires() time.Duration
 
-	// CheckRule tells whether a rule with these methods and options can be
-	// served by this profile. The error names the offending method or option
-	// and is shown to the user at start; it is nil when all is well.
-	CheckRule(methods []string, o *Options) error
+	// CheckRule tells whether this profile can serve the rule r. The error
+	// names the offending method or option and is shown to the user at
+	// start; it is nil when all is well.
+	CheckRule(r *RuleInfo) error
+}
+
+// RuleInfo is what a profile is told of a rule at start, to check that it
+// can serve it (CheckRule).
+type RuleInfo struct {
+	// Profile is the name of the rule's profile.
+	Profile string
+	// Methods are the methods the rule answers: upper case, each of GET,
+	// HEAD, PUT and POST at most once.
+	Methods []string
+	// Expires is the URLs' lifetime: the rule's expires, or else the
+	// profile's DefaultExpires.
+	Expires time.Duration
+	// Options are the rule's signing options.
+	Options *Options
+}
+
+// checkExpires checks a lifetime, a profile's own expires or a rule's:
+// positive, whole seconds, and at most max (0: no limit), the limit of
+// whose ("the", or "profile \"x\"'s").
+func checkExpires(d, max time.Duration, whose string) error {
+	if d <= 0 {
+		return fmt.Errorf("expires must be positive, got %s", d)
+	}
+	if d%time.Second != 0 {
+		return fmt.Errorf("expires must be whole seconds, got %s", d)
+	}
+	if max > 0 && d > max {
+		return fmt.Errorf("expires %s is over %s limit of %s", d, whose, max)
+	}
+	return nil
 }
 
 // Request is one thing to sign, built by the handler for a matched request.
