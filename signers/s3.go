@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -414,7 +415,7 @@ func responseOverrides(o *Options, key string) []queryParam {
 		q = append(q, queryParam{"response-cache-control", o.CacheControl})
 	}
 	if o.ContentDisposition != "" {
-		q = append(q, queryParam{"response-content-disposition", ContentDisposition(o.ContentDisposition, key)})
+		q = append(q, queryParam{"response-content-disposition", contentDisposition(o.ContentDisposition, key)})
 	}
 	if o.ContentType != "" {
 		q = append(q, queryParam{"response-content-type", o.ContentType})
@@ -422,46 +423,36 @@ func responseOverrides(o *Options, key string) []queryParam {
 	return q
 }
 
-// ContentDisposition returns a Content-Disposition value of the given type
+// contentDisposition returns a Content-Disposition value of the given type
 // ("attachment" or "inline") that names the file after the key's last
 // segment: a quoted ASCII filename, and for other names also the RFC 6266
 // filename* parameter (UTF-8, percent-encoded) that browsers prefer.
-func ContentDisposition(typ, key string) string {
+func contentDisposition(typ, key string) string {
 	name := key[strings.LastIndexByte(key, '/')+1:]
-	var b strings.Builder
-	b.WriteString(typ)
-	b.WriteString(`; filename="`)
+	b := make([]byte, 0, len(typ)+len(name)+16)
+	b = append(b, typ...)
+	b = append(b, `; filename="`...)
 	ascii := true
 	for _, r := range name {
 		switch {
 		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
+			b = append(b, '\\')
+			b = utf8.AppendRune(b, r)
 		case r < 0x20 || r == 0x7f:
-			b.WriteByte('_')
+			b = append(b, '_')
 		case r >= 0x80:
 			ascii = false
-			b.WriteByte('_')
+			b = append(b, '_')
 		default:
-			b.WriteRune(r)
+			b = utf8.AppendRune(b, r)
 		}
 	}
-	b.WriteByte('"')
+	b = append(b, '"')
 	if !ascii {
-		b.WriteString("; filename*=UTF-8''")
-		const hex = "0123456789ABCDEF"
-		for i := 0; i < len(name); i++ {
-			c := name[i]
-			if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
-				b.WriteByte(c)
-			} else {
-				b.WriteByte('%')
-				b.WriteByte(hex[c>>4])
-				b.WriteByte(hex[c&15])
-			}
-		}
+		b = append(b, "; filename*=UTF-8''"...)
+		b = appendEscaped(b, name, &unreserved)
 	}
-	return b.String()
+	return string(b)
 }
 
 // signPOST builds an S3 POST policy form for exactly r.Key. The client

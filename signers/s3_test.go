@@ -77,3 +77,23 @@ func TestS3CheckRule(t *testing.T) {
 		}
 	}
 }
+
+// TestContentDisposition: the file is named after the key's last segment,
+// quoted for the ASCII fallback, and for other names percent-encoded in
+// RFC 6266 filename* (every byte but RFC 3986's unreserved ones).
+func TestContentDisposition(t *testing.T) {
+	for key, want := range map[string]string{
+		"a/report.pdf":          `attachment; filename="report.pdf"`,
+		`dir/say "hi"\.txt`:     `attachment; filename="say \"hi\"\\.txt"`,
+		"reports/résumé 1.pdf":  `attachment; filename="r_sum_ 1.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%201.pdf`,
+		"x/日本 (1)!&+.txt":       `attachment; filename="__ (1)!&+.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%20%281%29%21%26%2B.txt`,
+		"tab\there/plain~-_.md": `attachment; filename="plain~-_.md"`,
+	} {
+		if got := contentDisposition("attachment", key); got != want {
+			t.Errorf("%q: %s, want %s", key, got, want)
+		}
+	}
+	if got := contentDisposition("inline", "a\x01b"); got != `inline; filename="a_b"` {
+		t.Errorf("control character: %s", got)
+	}
+}

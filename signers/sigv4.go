@@ -256,29 +256,29 @@ func appendCanonicalQuery(out []byte, in *v4Input, k *v4Key, amzDate, expires []
 			out = append(out, '&')
 		}
 		first = false
-		out = appendQueryEscaped(out, p.name)
+		out = appendEscaped(out, p.name, &unreserved)
 		out = append(out, '=')
 		switch p.kind {
 		case v4Literal:
-			out = appendQueryEscaped(out, p.value)
+			out = appendEscaped(out, p.value, &unreserved)
 		case v4Token:
 			if p.value == k.token {
 				out = append(out, k.tokenEscaped...)
 			} else {
-				out = appendQueryEscaped(out, p.value)
+				out = appendEscaped(out, p.value, &unreserved)
 			}
 		case v4Expires:
-			out = appendQueryEscaped(out, expires)
+			out = appendEscaped(out, expires, &unreserved)
 		case v4Date:
-			out = appendQueryEscaped(out, amzDate)
+			out = appendEscaped(out, amzDate, &unreserved)
 		case v4Credential:
-			out = appendQueryEscaped(out, in.Creds.AccessKeyID)
+			out = appendEscaped(out, in.Creds.AccessKeyID, &unreserved)
 			out = append(out, "%2F"...)
-			out = appendQueryEscaped(out, shortDate)
+			out = appendEscaped(out, shortDate, &unreserved)
 			out = append(out, "%2F"...)
-			out = appendQueryEscaped(out, in.Region)
+			out = appendEscaped(out, in.Region, &unreserved)
 			out = append(out, "%2F"...)
-			out = appendQueryEscaped(out, in.Service)
+			out = appendEscaped(out, in.Service, &unreserved)
 			out = append(out, "%2F"+v4Terminator...)
 		}
 	}
@@ -324,13 +324,13 @@ func v4Plain(scheme, host, path string) bool {
 		return false
 	}
 	for i := 0; i < len(host); i++ {
-		if c := host[i]; !v4Unreserved[c] && c != ':' && c != '[' && c != ']' {
+		if c := host[i]; !unreserved[c] && c != ':' && c != '[' && c != ']' {
 			return false
 		}
 	}
 	for i := 0; i < len(path); i++ {
 		switch c := path[i]; {
-		case v4Unreserved[c] || c == '/':
+		case pathSafe[c]:
 		case c == '%' && i+2 < len(path) && isHex(path[i+1]) && isHex(path[i+2]):
 			i += 2
 		default:
@@ -345,46 +345,8 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// v4Unreserved holds RFC 3986's unreserved bytes: A-Z a-z 0-9 - . _ ~.
-var v4Unreserved = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~'
-	}
-	return t
-}()
-
-// appendQueryEscaped appends s encoded as a SigV4 query name or value: every
-// byte but the unreserved ones as %XX, upper-case (a space is %20). It is
-// the SDK's encodeQueryComponent.
-func appendQueryEscaped[S string | []byte](b []byte, s S) []byte {
-	const hexDigits = "0123456789ABCDEF"
-	i := 0
-	for i < len(s) && v4Unreserved[s[i]] {
-		i++
-	}
-	b = append(b, s[:i]...)
-	if i == len(s) {
-		return b
-	}
-	// Room for the rest at its worst, then write by index.
-	n := len(b)
-	b = slices.Grow(b, 3*(len(s)-i))
-	b = b[:n+3*(len(s)-i)]
-	for ; i < len(s); i++ {
-		c := s[i]
-		if v4Unreserved[c] {
-			b[n] = c
-			n++
-			continue
-		}
-		b[n], b[n+1], b[n+2] = '%', hexDigits[c>>4], hexDigits[c&15]
-		n += 3
-	}
-	return b[:n]
-}
-
-// compareEncoded compares a and b as appendQueryEscaped would encode them,
+// compareEncoded compares a and b as appendEscaped with unreserved would
+// encode them,
 // without encoding: it returns -1, 0 or +1.
 //
 // Encoding maps each byte to its own code independently, so the first
@@ -400,10 +362,10 @@ func compareEncoded(a, b string) int {
 			continue
 		}
 		ka, kb := uint16(ca)<<8, uint16(cb)<<8
-		if !v4Unreserved[ca] {
+		if !unreserved[ca] {
 			ka = '%'<<8 | uint16(ca)
 		}
-		if !v4Unreserved[cb] {
+		if !unreserved[cb] {
 			kb = '%'<<8 | uint16(cb)
 		}
 		if ka < kb {
@@ -594,7 +556,7 @@ func deriveV4Key(secret, date, region, service, token string) *v4Key {
 		inner:        state(0x36),
 		outer:        state(0x5c),
 		token:        token,
-		tokenEscaped: string(appendQueryEscaped(nil, token)),
+		tokenEscaped: string(appendEscaped(nil, token, &unreserved)),
 	}
 }
 

@@ -334,8 +334,8 @@ func TestCompareEncoded(t *testing.T) {
 	all = append(all, "", "a", "ab", "a b", "a-b", "a/b", "a~b", "%", "%2F", "X-Amz-Date", "response-x")
 	for _, a := range all {
 		for _, b := range all {
-			ea := string(appendQueryEscaped(nil, a))
-			eb := string(appendQueryEscaped(nil, b))
+			ea := string(appendEscaped(nil, a, &unreserved))
+			eb := string(appendEscaped(nil, b, &unreserved))
 			if got, want := compareEncoded(a, b), strings.Compare(ea, eb); got != want {
 				t.Fatalf("compareEncoded(%q, %q) = %d, want %d", a, b, got, want)
 			}
@@ -343,20 +343,28 @@ func TestCompareEncoded(t *testing.T) {
 	}
 }
 
-// TestAppendQueryEscaped checks appendQueryEscaped against the SDK's
-// encodeQueryComponent (url.QueryEscape with "+" as "%20").
-func TestAppendQueryEscaped(t *testing.T) {
+// TestAppendEscaped checks appendEscaped with unreserved against the SDK's
+// encodeQueryComponent (url.QueryEscape with "+" as "%20"), and with
+// pathSafe against the same with '/' kept; escapePath is the latter.
+func TestAppendEscaped(t *testing.T) {
 	var all strings.Builder
 	for c := range 256 {
 		all.WriteByte(byte(c))
 	}
-	for _, s := range []string{"", "abc", all.String(), testDisposition, "a b+c"} {
+	for _, s := range []string{"", "abc", "a/b", all.String(), testDisposition, "a b+c", strings.Repeat("ü/", 200)} {
 		want := strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
-		if got := string(appendQueryEscaped(nil, s)); got != want {
-			t.Errorf("appendQueryEscaped(%q) = %q, want %q", s, got, want)
+		if got := string(appendEscaped(nil, s, &unreserved)); got != want {
+			t.Errorf("appendEscaped(%q, unreserved) = %q, want %q", s, got, want)
 		}
-		if got := string(appendQueryEscaped([]byte("x"), []byte(s))); got != "x"+want {
-			t.Errorf("appendQueryEscaped(x, %q) = %q, want x%q", s, got, want)
+		if got := string(appendEscaped([]byte("x"), []byte(s), &unreserved)); got != "x"+want {
+			t.Errorf("appendEscaped(x, %q, unreserved) = %q, want x%q", s, got, want)
+		}
+		wantPath := strings.ReplaceAll(want, "%2F", "/")
+		if got := string(appendEscaped([]byte("x"), s, &pathSafe)); got != "x"+wantPath {
+			t.Errorf("appendEscaped(x, %q, pathSafe) = %q, want x%q", s, got, wantPath)
+		}
+		if got := escapePath(s); got != wantPath {
+			t.Errorf("escapePath(%q) = %q, want %q", s, got, wantPath)
 		}
 	}
 }
@@ -618,12 +626,12 @@ func BenchmarkPresignV4SDK(b *testing.B) {
 	}
 }
 
-// BenchmarkAppendQueryEscaped measures encoding a session token.
-func BenchmarkAppendQueryEscaped(b *testing.B) {
+// BenchmarkAppendEscaped measures encoding a session token.
+func BenchmarkAppendEscaped(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(testToken)))
 	buf := make([]byte, 0, 4*len(testToken))
 	for b.Loop() {
-		buf = appendQueryEscaped(buf[:0], testToken)
+		buf = appendEscaped(buf[:0], testToken, &unreserved)
 	}
 }
