@@ -2,11 +2,6 @@ package signers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,11 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
@@ -111,7 +101,6 @@ const (
 	s3DefaultExpires = 15 * time.Minute
 	s3MaxExpires     = 7 * 24 * time.Hour
 	refreshAhead     = 5 * time.Minute
-	roleDuration     = time.Hour
 )
 
 // CaddyModule returns the Caddy module information.
@@ -222,85 +211,6 @@ func validBucket(b string) bool {
 		}
 	}
 	return true
-}
-
-// credentialsProvider builds the provider the profile's options name.
-func (s *S3) credentialsProvider(ctx caddy.Context, repl *caddy.Replacer) (aws.CredentialsProvider, error) {
-	if s.CredentialsProvider != nil {
-		return s.CredentialsProvider, nil
-	}
-	id := strings.TrimSpace(repl.ReplaceAll(s.AccessKeyID, ""))
-	secret := strings.TrimSpace(repl.ReplaceAll(s.SecretAccessKey, ""))
-	token := strings.TrimSpace(repl.ReplaceAll(s.SessionToken, ""))
-	if (id == "") != (secret == "") {
-		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
-			return nil, errors.New("access_key_id or secret_access_key expanded to an empty value (is its placeholder's variable or file set?)")
-		}
-		return nil, errors.New("access_key_id and secret_access_key go together: set both or neither")
-	}
-	if token != "" && id == "" {
-		return nil, errors.New("session_token needs access_key_id and secret_access_key")
-	}
-	if id != "" && s.AWSProfile != "" {
-		return nil, errors.New("aws_profile and static access keys exclude each other")
-	}
-
-	var base aws.CredentialsProvider
-	var cfg aws.Config
-	if id != "" {
-		base = credentials.NewStaticCredentialsProvider(id, secret, token)
-	}
-	if base == nil || s.RoleARN != "" {
-		opts := []func(*config.LoadOptions) error{
-			config.WithRegion(s.Region),
-			config.WithAPIOptions(deadline(4 * time.Duration(s.CredentialsTimeout))),
-			// the SDK's own cache refreshes a little ahead; ours sits on top
-			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
-		}
-		if s.AWSProfile != "" {
-			opts = append(opts, config.WithSharedConfigProfile(s.AWSProfile))
-		}
-		var err error
-		cfg, err = config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("loading the AWS configuration: %v", err)
-		}
-		if base == nil {
-			base = cfg.Credentials
-		}
-	}
-	if s.RoleARN == "" {
-		return base, nil
-	}
-	if !strings.HasPrefix(s.RoleARN, "arn:") {
-		return nil, fmt.Errorf("role_arn %q is not an ARN (arn:aws:iam::123456789012:role/NAME)", s.RoleARN)
-	}
-	cfg.Credentials = base
-	if cfg.Region == "" || cfg.Region == "auto" {
-		cfg.Region = "us-east-1"
-	}
-	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-		o.RoleSessionName = "caddy-presign"
-		o.Duration = roleDuration
-		if s.ExternalID != "" {
-			o.ExternalID = aws.String(s.ExternalID)
-		}
-	}), nil
-}
-
-// deadline bounds every SDK call made for credentials (container endpoint,
-// instance metadata, STS, SSO), retries included. The SDK's credential cache
-// hides the caller's context from providers, so without it a provider that
-// hangs would hold every later refresh and the profile would never recover.
-func deadline(d time.Duration) []func(*middleware.Stack) error {
-	return []func(*middleware.Stack) error{func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("presignDeadline",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				ctx, cancel := context.WithTimeout(ctx, d)
-				defer cancel()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	}}
 }
 
 // Origin implements Signer.
@@ -453,54 +363,6 @@ func contentDisposition(typ, key string) string {
 		b = appendEscaped(b, name, &unreserved)
 	}
 	return string(b)
-}
-
-// signPOST builds an S3 POST policy form for exactly r.Key. The client
-// posts the returned fields, then a Content-Type field (it must start with
-// the rule's content_type_prefix; any value without one), then the file,
-// last, as multipart/form-data to the returned URL.
-func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*Signed, error) {
-	date := r.SignTime.UTC().Format("20060102T150405Z")
-	credential := creds.AccessKeyID + "/" + date[:8] + "/" + s.Region + "/s3/aws4_request"
-	fields := map[string]string{
-		"key":              r.Key,
-		"x-amz-algorithm":  "AWS4-HMAC-SHA256",
-		"x-amz-credential": credential,
-		"x-amz-date":       date,
-	}
-	conds := []any{
-		map[string]string{"bucket": s.Bucket},
-		[]string{"eq", "$key", r.Key},
-		map[string]string{"x-amz-algorithm": "AWS4-HMAC-SHA256"},
-		map[string]string{"x-amz-credential": credential},
-		map[string]string{"x-amz-date": date},
-	}
-	if creds.SessionToken != "" {
-		fields["x-amz-security-token"] = creds.SessionToken
-		conds = append(conds, map[string]string{"x-amz-security-token": creds.SessionToken})
-	}
-	if r.Options.MaxSize > 0 {
-		conds = append(conds, []any{"content-length-range", 0, r.Options.MaxSize})
-	}
-	// S3 refuses every form field that no condition covers: without this
-	// one, a form could not set the object's Content-Type at all. The
-	// form must therefore carry a Content-Type field, of any value when
-	// the rule has no content_type_prefix.
-	conds = append(conds, []string{"starts-with", "$Content-Type", r.Options.ContentTypePrefix})
-	policy, err := json.Marshal(map[string]any{
-		"expiration": expiresAt.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"conditions": conds,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encoding the POST policy: %v", err)
-	}
-	b64 := base64.StdEncoding.EncodeToString(policy)
-	fields["policy"] = b64
-	key := signingKey(creds.SecretAccessKey, date[:8], s.Region, "s3")
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(b64))
-	fields["x-amz-signature"] = hex.EncodeToString(mac.Sum(nil))
-	return &Signed{URL: s.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
 }
 
 // UnmarshalCaddyfile sets up the profile from Caddyfile tokens. The

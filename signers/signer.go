@@ -1,6 +1,7 @@
 // Package signers holds what turns a validated object key into a presigned
-// URL: one small interface, Signer, and its implementations, one file each
-// (S3 SigV4 query auth, CloudFront signed URLs and cookies).
+// URL: one small interface, Signer, the rules' signing Options, and the
+// implementations: S3 (s3*.go; SigV4 query auth in sigv4.go, credentials
+// in creds*.go) and CloudFront signed URLs and cookies (cloudfront*.go).
 //
 // Each implementation is also a Caddy module in the namespace
 // "http.handlers.presign.profiles" and is named in the handler's JSON config
