@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -99,6 +100,7 @@ type Rule struct {
 	name       string // "rule 2 (/dl/*)", for logs and errors
 	match      caddyhttp.MatchPath
 	signer     signers.Signer
+	origin     string // the signer's Origin(): every URL sent starts with it
 	methods    methodSet
 	allow      string // the Allow header
 	key        keyTemplate
@@ -197,6 +199,10 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		}
 		sort.Strings(known)
 		return fmt.Errorf("unknown profile %q (profiles: %s)", r.Profile, strings.Join(known, ", "))
+	}
+	r.origin = r.signer.Origin()
+	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)
 	}
 
 	if len(r.Methods) == 0 {

@@ -68,7 +68,7 @@ type CloudFront struct {
 	keyID  string
 	key    crypto.Signer
 	cache  *sigCache      // recent signatures
-	ans    *cfAnswerCache // recent answers; nil: none
+	ans    *cfAnswerCache // recent answers
 }
 
 const cfDefaultExpires = time.Hour

@@ -108,12 +108,9 @@ type sigCache struct {
 	cur, old map[string]cfSignature
 }
 
+// newSigCache makes a cache of at most max (even, at least 2) signatures.
 func newSigCache(max int) *sigCache {
-	half := max / 2
-	if half < 1 {
-		half = 1
-	}
-	return &sigCache{max: half, cur: make(map[string]cfSignature, half)}
+	return &sigCache{max: max / 2, cur: make(map[string]cfSignature, max/2)}
 }
 
 func (c *sigCache) get(k string) (cfSignature, bool) {
@@ -151,10 +148,4 @@ func (c *sigCache) putLocked(k string, s cfSignature) {
 		c.old, c.cur = c.cur, make(map[string]cfSignature, c.max)
 	}
 	c.cur[k] = s
-}
-
-func (c *sigCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cur) + len(c.old)
 }

@@ -24,9 +24,6 @@ func EscapeResourceValue(v string) string { return escapePath(v) }
 // (it comes from the answer cache): the caller must not modify it, nor
 // its cookies.
 func (c *CloudFront) Sign(_ context.Context, r *Request) (*Signed, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return nil, fmt.Errorf("CloudFront signs downloads only, not %s", r.Method)
-	}
 	o := r.Options
 	expiresAt := r.SignTime.Add(r.Expires)
 	var ip netip.Addr
@@ -36,13 +33,9 @@ func (c *CloudFront) Sign(_ context.Context, r *Request) (*Signed, error) {
 			return nil, errors.New("bind_client_ip: the request has no client IP")
 		}
 	}
-	var cacheHash uint64
-	var admit bool
-	if c.ans != nil {
-		var e *cfAnswer
-		if e, cacheHash, admit = c.ans.lookup(r, ip, expiresAt); e != nil {
-			return &e.answer, nil
-		}
+	e, cacheHash, admit := c.ans.lookup(r, ip, expiresAt)
+	if e != nil {
+		return &e.answer, nil
 	}
 	s, err := c.signAnswer(r, ip, expiresAt)
 	if err != nil || !admit {
@@ -50,7 +43,7 @@ func (c *CloudFront) Sign(_ context.Context, r *Request) (*Signed, error) {
 	}
 	// one allocation for the entry and its answer, which this request and
 	// every hit share; s itself is dropped
-	e := &cfAnswer{
+	e = &cfAnswer{
 		key: r.Key, signTime: r.SignTime, expiresAt: expiresAt, ip: ip,
 		custom: o.Resource != "", bind: o.BindClientIP, cookies: o.Cookies, cookieDomain: o.CookieDomain,
 		answer: *s,

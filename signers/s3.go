@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"go.uber.org/zap"
 )
 
 func init() {
@@ -93,8 +92,7 @@ type S3 struct {
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
 	creds  *credCache
-	urls   *s3URLCache // recent GET, HEAD and PUT URLs; nil: none
-	logger *zap.Logger
+	urls   *s3URLCache // recent GET, HEAD and PUT URLs
 }
 
 const (
@@ -116,7 +114,6 @@ func (S3) CaddyModule() caddy.ModuleInfo {
 // provider that is down at start makes requests answer 503 until it is back,
 // and Caddy still starts.
 func (s *S3) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
 	for _, f := range []*string{&s.Bucket, &s.Region, &s.Endpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID} {
 		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
@@ -272,13 +269,9 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		return s.signPOST(r, creds, expiresAt)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(expires/time.Second)
-	var cacheHash uint64
-	var admit bool
-	if s.urls != nil {
-		var e *s3URL
-		if e, cacheHash, admit = s.urls.lookup(r, signSec, expSec, &creds, expiresAt); e != nil {
-			return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
-		}
+	e, cacheHash, admit := s.urls.lookup(r, signSec, expSec, &creds, expiresAt)
+	if e != nil {
+		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
 	in := v4Input{
 		Method:      r.Method,
@@ -303,7 +296,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	}
 	// one allocation for the entry and this answer: only this caller gets
 	// e.first, and hits read e.url and e.expiresAt
-	e := &s3URL{
+	e = &s3URL{
 		method: r.Method, key: r.Key, signSec: signSec, expires: expSec,
 		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
 		contentType: r.Options.ContentType,

@@ -30,7 +30,9 @@ type Signer interface {
 	Sign(ctx context.Context, r *Request) (*Signed, error)
 
 	// Origin is the scheme://host[/path] that every URL returned by Sign
-	// starts with. The request can change only what follows it.
+	// starts with, followed by '/', '?' or nothing: the request can change
+	// only what follows it. The handler answers 500, and sends nothing, for
+	// a URL that does not.
 	Origin() string
 
 	// DefaultExpires is the URLs' lifetime for rules that set none.
@@ -75,7 +77,8 @@ func checkExpires(d, max time.Duration, whose string) error {
 
 // Request is one thing to sign, built by the handler for a matched request.
 type Request struct {
-	// Method is GET, HEAD, PUT or POST (POST: a browser upload form).
+	// Method is one of the rule's methods, which CheckRule accepted: GET,
+	// HEAD, PUT or POST (POST: a browser upload form).
 	Method string
 	// Key is the object key, already validated: valid UTF-8, 1 to 1024
 	// bytes, no control character, no empty, "." or ".." segment and no

@@ -64,18 +64,6 @@ func presignV4(in *v4Input) (string, error) {
 	return u, nil
 }
 
-// appendPresignV4 is presignV4 appending the URL to dst. On error it returns
-// dst unchanged.
-func appendPresignV4(dst []byte, in *v4Input) ([]byte, error) {
-	s := v4ScratchPool.Get().(*v4Scratch)
-	out, err := s.presign(dst, in)
-	s.release()
-	if err != nil {
-		return dst, err
-	}
-	return out, nil
-}
-
 // SigV4 constants.
 const (
 	v4Algorithm     = "AWS4-HMAC-SHA256"
