@@ -93,6 +93,7 @@ type S3 struct {
 	origin string // scheme://host + prefix
 	creds  *credCache
 	urls   *s3URLCache // recent GET, HEAD and PUT URLs
+	keys   *v4KeyCache // SigV4 signing keys derived from the credentials
 }
 
 const (
@@ -114,6 +115,7 @@ func (S3) CaddyModule() caddy.ModuleInfo {
 // provider that is down at start makes requests answer 503 until it is back,
 // and Caddy still starts.
 func (s *S3) Provision(ctx caddy.Context) error {
+	s.keys = new(v4KeyCache) // first: Caddy calls Cleanup even when Provision fails
 	repl := caddy.NewReplacer()
 	for _, f := range []*string{&s.Bucket, &s.Region, &s.Endpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID} {
 		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
@@ -145,6 +147,13 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	}
 	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
 	s.urls = newS3URLCache()
+	return nil
+}
+
+// Cleanup forgets the signing keys derived from the profile's secrets. Caddy
+// calls it when a config reload removes the profile.
+func (s *S3) Cleanup() error {
+	s.keys.clear()
 	return nil
 }
 
@@ -287,7 +296,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if r.Method == "GET" || r.Method == "HEAD" {
 		in.Query = responseOverrides(r.Options, r.Key)
 	}
-	u, err := presignV4(&in)
+	u, err := presignV4(s.keys, &in)
 	if err != nil {
 		return nil, fmt.Errorf("presigning %s: %v", r.Method, err)
 	}
@@ -417,5 +426,6 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var (
 	_ Signer                = (*S3)(nil)
 	_ caddy.Provisioner     = (*S3)(nil)
+	_ caddy.CleanerUpper    = (*S3)(nil)
 	_ caddyfile.Unmarshaler = (*S3)(nil)
 )

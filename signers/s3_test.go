@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // TestS3Origin: every URL's scheme, host and path prefix for AWS and
@@ -95,5 +97,51 @@ func TestContentDisposition(t *testing.T) {
 	}
 	if got := contentDisposition("inline", "a\x01b"); got != `inline; filename="a_b"` {
 		t.Errorf("control character: %s", got)
+	}
+}
+
+// TestS3SigningKeysPerProfile: each profile keeps the signing keys derived
+// from its own credentials: two profiles share no entry, even with the
+// same secret, and Cleanup (a reload that removes the profile) empties its
+// cache, after which it derives the key again. A hit allocates nothing.
+func TestS3SigningKeysPerProfile(t *testing.T) {
+	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+	a, b := newTestS3(t), newTestS3(t)
+	for _, s := range []*S3{a, b} {
+		s.creds.cur.Store(&credEntry{creds: creds})
+	}
+	r := Request{Method: "GET", Key: "k", SignTime: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Expires: time.Hour, Options: &Options{}}
+	sign := func(s *S3) string {
+		t.Helper()
+		got, err := signFresh(s, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.URL
+	}
+	u := sign(a)
+	if a.keys.len() != 1 || b.keys.len() != 0 {
+		t.Fatalf("after signing with a: a holds %d keys, b %d; want 1 and 0", a.keys.len(), b.keys.len())
+	}
+	if sign(b) != u || b.keys.len() != 1 || a.keys.slots[0].Load() == b.keys.slots[0].Load() {
+		t.Fatal("b signed differently, or shares a's entry")
+	}
+	if k := a.keys.slots[0].Load(); k.secret != creds.SecretAccessKey || k.date != "20260301" || k.region != "eu-central-1" {
+		t.Errorf("a's entry is for %s %s", k.date, k.region)
+	}
+
+	if err := a.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if a.keys.len() != 0 || b.keys.len() != 1 {
+		t.Fatalf("after a's Cleanup: a holds %d keys, b %d; want 0 and 1", a.keys.len(), b.keys.len())
+	}
+	if sign(a) != u || a.keys.len() != 1 {
+		t.Errorf("after Cleanup the profile signs differently, or keeps no key")
+	}
+
+	date := []byte("20260301")
+	if n := testing.AllocsPerRun(100, func() { a.keys.get(creds.SecretAccessKey, date, "eu-central-1", "s3", "") }); n != 0 {
+		t.Errorf("%.1f allocations per hit, want 0", n)
 	}
 }

@@ -47,14 +47,15 @@ const maxV4QueryParams = 1000
 // errV4TooManyParams is returned for more than maxV4QueryParams parameters.
 var errV4TooManyParams = errors.New("sigv4: too many query parameters")
 
-// presignV4 returns the presigned URL for in. It is byte for byte what
+// presignV4 returns the presigned URL for in, with the signing key from
+// keys (derived and kept there on a miss). It is byte for byte what
 // v4.Signer.PresignHTTP (aws-sdk-go-v2) returns for the same request with the
 // payload hash UNSIGNED-PAYLOAD and DisableURIPathEscaping, S3's settings,
 // and it fails only where that fails (an invalid escape in EscapedPath), or
 // for more than maxV4QueryParams parameters. It is safe for concurrent use.
-func presignV4(in *v4Input) (string, error) {
+func presignV4(keys *v4KeyCache, in *v4Input) (string, error) {
 	s := v4ScratchPool.Get().(*v4Scratch)
-	out, err := s.presign(s.url[:0], in)
+	out, err := s.presign(s.url[:0], keys, in)
 	u := string(out)
 	s.url = out
 	s.release()
@@ -127,7 +128,7 @@ func (s *v4Scratch) release() {
 }
 
 // presign appends the presigned URL for in to dst.
-func (s *v4Scratch) presign(dst []byte, in *v4Input) ([]byte, error) {
+func (s *v4Scratch) presign(dst []byte, keys *v4KeyCache, in *v4Input) ([]byte, error) {
 	if len(in.Query) > maxV4QueryParams {
 		return dst, errV4TooManyParams
 	}
@@ -161,7 +162,7 @@ func (s *v4Scratch) presign(dst []byte, in *v4Input) ([]byte, error) {
 	amzDate := appendAmzDate(arr[:0], in.SignTime.UTC())
 	shortDate := amzDate[:len(amzDate)-len("T150405Z")]
 	expires := strconv.AppendInt(amzDate[len(amzDate):], in.Expires, 10)
-	k := v4Keys.get(in.Creds.SecretAccessKey, shortDate, in.Region, in.Service, in.Creds.SessionToken)
+	k := keys.get(in.Creds.SecretAccessKey, shortDate, in.Region, in.Service, in.Creds.SessionToken)
 
 	// The canonical query is also the URL's query.
 	qStart := len(out)
@@ -473,7 +474,8 @@ type v4Key struct {
 	token, tokenEscaped           string
 }
 
-// v4KeyCache is a small, bounded, lock-free cache of signing keys. Entries
+// v4KeyCache is a small, bounded, lock-free cache of signing keys; each S3
+// profile has its own, emptied when a reload removes the profile. Entries
 // are immutable and published atomically; two goroutines that miss at once
 // both derive the same key, which is harmless.
 type v4KeyCache struct {
@@ -481,8 +483,14 @@ type v4KeyCache struct {
 	next  atomic.Uint32 // round-robin victim
 }
 
-// v4Keys is the process-wide signing-key cache.
-var v4Keys v4KeyCache
+// clear forgets every key. A get racing with it may leave an entry after an
+// empty slot, where lookups stop: that costs a derivation, never a wrong
+// key.
+func (c *v4KeyCache) clear() {
+	for i := range c.slots {
+		c.slots[i].Store(nil)
+	}
+}
 
 // get returns the signing key for secret, date (YYYYMMDD), region and
 // service, deriving and caching it on a miss, with token on a miss.
@@ -490,7 +498,7 @@ func (c *v4KeyCache) get(secret string, date []byte, region, service, token stri
 	for i := range c.slots {
 		k := c.slots[i].Load()
 		if k == nil {
-			break // slots fill in order and are never emptied
+			break // slots fill in order and are emptied only all at once
 		}
 		if k.secret == secret && k.date == string(date) && k.region == region && k.service == service {
 			return k

@@ -68,6 +68,9 @@ var testToken = func() string {
 	return b.String() + "=="
 }()
 
+// testKeys is the signing-key cache of the tests that call presignV4.
+var testKeys v4KeyCache
+
 // Test credentials: AWS's documented example keys.
 var (
 	testCreds = aws.Credentials{
@@ -239,7 +242,7 @@ func TestPresignV4MatchesSDK(t *testing.T) {
 func checkV4(t *testing.T, in *v4Input) {
 	t.Helper()
 	want, wantErr := presignV4SDK(in)
-	got, err := presignV4(in)
+	got, err := presignV4(&testKeys, in)
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("error mismatch for %+v:\n got error %v\nwant error %v", in, err, wantErr)
 	}
@@ -280,16 +283,16 @@ func TestPresignV4Errors(t *testing.T) {
 	in := v4Cases()[0].in
 	in.EscapedPath = "/bad%zzescape"
 	checkV4(t, &in)
-	if _, err := presignV4(&in); err == nil || !strings.HasPrefix(err.Error(), "sigv4: ") {
+	if _, err := presignV4(&testKeys, &in); err == nil || !strings.HasPrefix(err.Error(), "sigv4: ") {
 		t.Errorf("bad escape: got error %v, want one starting with sigv4:", err)
 	}
-	if strings.Contains(fmt.Sprint(presignV4(&in)), in.Creds.SecretAccessKey) {
+	if strings.Contains(fmt.Sprint(presignV4(&testKeys, &in)), in.Creds.SecretAccessKey) {
 		t.Error("error shows the secret")
 	}
 
 	in = v4Cases()[0].in
 	in.Query = make([]queryParam, maxV4QueryParams+1)
-	if _, err := presignV4(&in); err == nil {
+	if _, err := presignV4(&testKeys, &in); err == nil {
 		t.Error("too many parameters: no error")
 	}
 	in.Query = in.Query[:maxV4QueryParams]
@@ -482,7 +485,7 @@ func TestPresignV4CacheInterleaved(t *testing.T) {
 		wg.Go(func() {
 			for round := range 100 {
 				i := (round*5 + g*3) % len(ins)
-				got, err := presignV4(&ins[i])
+				got, err := presignV4(&testKeys, &ins[i])
 				if err != nil || got != want[i] {
 					t.Errorf("input %d (%s, %s, %s): error %v\n%s", i, ins[i].Creds.SecretAccessKey,
 						ins[i].Region, ins[i].SignTime, err, diffURLs(got, want[i]))
@@ -556,7 +559,7 @@ func BenchmarkPresignV4(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := presignV4(in); err != nil {
+				if _, err := presignV4(&testKeys, in); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -570,7 +573,7 @@ func BenchmarkPresignV4Parallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := presignV4(in); err != nil {
+			if _, err := presignV4(&testKeys, in); err != nil {
 				b.Error(err)
 				return
 			}
