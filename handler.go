@@ -108,6 +108,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			fmt.Errorf("%s: profile %q signed a URL outside its origin %s", rule.name, rule.Profile, rule.origin))
 	}
 	count[outcomeSigned].Inc()
+	if signed.Mistake != "" && !rule.mistaken.Load() && rule.mistaken.CompareAndSwap(false, true) {
+		h.logger.Error("this rule's answers cannot work; logged once per rule",
+			zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.String("mistake", signed.Mistake))
+	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "presigned"); ce != nil {
 		ce.Write(zap.String("rule", rule.name), zap.String("profile", rule.Profile),
 			zap.String("key", key), zap.String("method", r.Method), zap.Time("expires_at", signed.ExpiresAt))

@@ -141,3 +141,62 @@ func TestRetryAfter(t *testing.T) {
 		t.Errorf("%d, Retry-After %q; want 503 and %s", a.Code, a.Header.Get("Retry-After"), want)
 	}
 }
+
+// TestResourceMistakeLogged: a CloudFront rule whose URL falls outside its
+// resource pattern only for some requests (which the patterns could not
+// show at start) still answers them, and logs the mistake at error level on
+// the first such answer of each rule, naming the rule; answers inside the
+// pattern log nothing.
+func TestResourceMistakeLogged(t *testing.T) {
+	h := newHandler(t, `presign {
+		`+cfProfile(t, "cdn", cfDist)+`
+		rule /results/* /zarr/* {
+			profile cdn
+			resource https://`+cfDist+`/results/*
+			cookies
+		}
+		rule /url/* /x/* {
+			profile cdn
+			resource https://`+cfDist+`/url/*
+		}
+	}`)
+	logs := observe(h)
+	for _, c := range []struct {
+		target string
+		logged int // error entries after this request
+	}{
+		{"/results/a.zarr/.zattrs", 0},
+		{"/zarr/a.zarr/.zattrs", 1},
+		{"/zarr/a.zarr/.zgroup", 1},
+		{"/results/b", 1},
+		{"/url/a", 1},
+		{"/x/a", 2},
+		{"/x/b", 2},
+	} {
+		a := serve(t, h, "GET", c.target)
+		if a.Code != http.StatusFound || a.Header.Get("Location") == "" {
+			t.Fatalf("%s: %d (%v); the answer must still go out", c.target, a.Code, a.Err)
+		}
+		if strings.HasPrefix(c.target, "/zarr/") && len(a.Header.Values("Set-Cookie")) != 3 {
+			t.Errorf("%s: cookies %q", c.target, a.Header.Values("Set-Cookie"))
+		}
+		errs := logs.FilterLevelExact(zapcore.ErrorLevel).All()
+		if len(errs) != c.logged {
+			t.Fatalf("after %s: %d error entries, want %d", c.target, len(errs), c.logged)
+		}
+	}
+	errs := logs.FilterLevelExact(zapcore.ErrorLevel).All()
+	for i, want := range []struct{ rule, url, resource string }{
+		{"rule 1 (/results/* /zarr/*)", "https://" + cfDist + "/zarr/a.zarr/.zattrs", "https://" + cfDist + "/results/*"},
+		{"rule 2 (/url/* /x/*)", "https://" + cfDist + "/x/a", "https://" + cfDist + "/url/*"},
+	} {
+		f := errs[i].ContextMap()
+		m, _ := f["mistake"].(string)
+		if f["rule"] != want.rule || f["profile"] != "cdn" || !strings.Contains(m, want.url+" is outside the policy's resource "+want.resource) {
+			t.Errorf("entry %d: %v", i, f)
+		}
+		if strings.Contains(m, "Signature") {
+			t.Errorf("entry %d holds a signature: %s", i, m)
+		}
+	}
+}

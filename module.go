@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -109,6 +110,7 @@ type Rule struct {
 	json       bool
 	stripLower string
 	metrics    *ruleMetrics
+	mistaken   atomic.Bool // a Signed.Mistake of this rule was logged
 }
 
 // CaddyModule returns the Caddy module information.
@@ -242,10 +244,11 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		r.expires = r.signer.DefaultExpires()
 	}
 	if err := r.signer.CheckRule(&signers.RuleInfo{
-		Profile: r.Profile,
-		Methods: r.Methods,
-		Expires: r.expires,
-		Options: &r.Options,
+		Profile:   r.Profile,
+		Methods:   r.Methods,
+		Expires:   r.expires,
+		KeyPrefix: r.keyPrefix(),
+		Options:   &r.Options,
 	}); err != nil {
 		return fmt.Errorf("profile %q: %v", r.Profile, err)
 	}

@@ -3,6 +3,8 @@ package presign
 import (
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // TestRuleRefusedJSON: refusals that only a JSON config can reach (the
@@ -27,6 +29,60 @@ func TestRuleRefusedJSON(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := provisionJSON(t, []byte(`{`+profiles+`, "rules": [`+c.rule+`]}`))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestResourceMustCoverURLs: a CloudFront rule whose URLs surely fall
+// outside its own resource pattern (as far as the pattern, the key template
+// and the path patterns show it, up to letter case) is refused at start,
+// naming the rule and both prefixes and suggesting strip_prefix; rules
+// whose URLs may fall inside start.
+func TestResourceMustCoverURLs(t *testing.T) {
+	const zarr = "https://" + cfDist + "/results/experiment.zarr/*"
+	cfg := func(lines ...string) string {
+		return `presign {
+		` + cfProfile(t, "cdn", cfDist) + `
+		rule ` + lines[0] + ` {
+			profile cdn
+			` + strings.Join(lines[1:], "\n\t\t\t") + `
+		}
+	}`
+	}
+	for name, c := range map[string]struct {
+		lines []string
+		want  string // "" for accepted
+	}{
+		"README's /zarr/* without strip_prefix": {[]string{"/zarr/*", "resource " + zarr, "cookies"},
+			`rule 1 (/zarr/*): profile "cdn": resource "` + zarr + `" covers only URLs that start with "https://` + cfDist +
+				`/results/experiment.zarr/", but this rule's URLs start with "https://` + cfDist + `/zarr/", and CloudFront refuses them; ` +
+				"remove the part of the request path that is not in the object key with strip_prefix"},
+		"signed URLs too":                  {[]string{"/zarr/*", "resource " + zarr}, `but this rule's URLs start with "https://` + cfDist + `/zarr/"`},
+		"with strip_prefix":                {[]string{"/zarr/*", "strip_prefix /zarr", "resource " + zarr, "cookies"}, ""},
+		"the path in the resource":         {[]string{"/results/*", "resource " + zarr, "cookies"}, ""},
+		"case ignored":                     {[]string{"/RESULTS/Experiment.zarr/*", "resource https://" + strings.ToUpper(cfDist) + "/results/experiment.ZARR/*", "cookies"}, ""},
+		"key template prefix":              {[]string{"/results/*", "key data/{presign.path}", "resource " + zarr, "cookies"}, `this rule's URLs start with "https://` + cfDist + `/data/"`},
+		"key template prefix agrees":       {[]string{"/zarr/*", "strip_prefix /zarr", "key results/{presign.path}", "resource " + zarr, "cookies"}, ""},
+		"another pattern may fit":          {[]string{"/zarr/* /results/*", "resource " + zarr, "cookies"}, ""},
+		"strip_prefix longer than pattern": {[]string{"/z*", "strip_prefix /zarr", "resource " + zarr, "cookies"}, ""},
+		"placeholder host":                 {[]string{"/zarr/*", "resource https://{host}/results/*", "cookies"}, ""},
+		"placeholder path":                 {[]string{"/zarr/*", "resource https://" + cfDist + "/{http.auth.user.id}/*", "cookies"}, ""},
+		"http resource":                    {[]string{"/results/*", "resource http://" + cfDist + "/results/*", "cookies"}, `this rule's URLs start with "https://`},
+		"escaped key prefix":               {[]string{"/a/*", `key "a b/{presign.path}"`, "resource https://" + cfDist + "/a%20b/*"}, ""},
+		"escaped key prefix differs":       {[]string{"/a/*", `key "a b/{presign.path}"`, "resource https://" + cfDist + "/a+b/*"}, `this rule's URLs start with "https://` + cfDist + `/a%20b/"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, err := parseBlock(cfg(c.lines...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = provisionJSON(t, caddyconfig.JSON(h, nil))
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 				t.Errorf("error %v, want %q", err, c.want)
 			}
 		})

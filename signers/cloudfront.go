@@ -175,12 +175,12 @@ func (c *CloudFront) DefaultExpires() time.Duration { return time.Duration(c.Exp
 
 // CheckRule implements Signer. CloudFront sets no limit of its own on
 // expires.
-func (c *CloudFront) CheckRule(r *RuleInfo) error {
-	if err := checkExpires(r.Expires, 0, ""); err != nil {
+func (c *CloudFront) CheckRule(ri *RuleInfo) error {
+	if err := checkExpires(ri.Expires, 0, ""); err != nil {
 		return err
 	}
-	o := r.Options
-	for _, m := range r.Methods {
+	o := ri.Options
+	for _, m := range ri.Methods {
 		if m != http.MethodGet && m != http.MethodHead {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}
@@ -207,6 +207,14 @@ func (c *CloudFront) CheckRule(r *RuleInfo) error {
 		if !strings.HasPrefix(r, "{") && !strings.HasPrefix(r, "https://") && !strings.HasPrefix(r, "http://") &&
 			!strings.HasPrefix(r, "http*://") && !strings.HasPrefix(r, "*") {
 			return fmt.Errorf("resource %q: a URL pattern such as https://%s/dir/*", o.Resource, c.host)
+		}
+		// CloudFront refuses a URL outside the policy's resource: refuse
+		// a rule whose URLs surely are, where the pattern shows it
+		start := c.origin + "/" + escapePath(ri.KeyPrefix)
+		covered := r[:strings.IndexAny(r+"*", "*?{")]
+		if n := min(len(start), len(covered)); !strings.EqualFold(start[:n], covered[:n]) {
+			return fmt.Errorf("resource %q covers only URLs that start with %q, but this rule's URLs start with %q, and CloudFront refuses them; "+
+				"remove the part of the request path that is not in the object key with strip_prefix (or change key or resource)", o.Resource, covered, start)
 		}
 	}
 	if o.CookieDomain != "" {

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -585,6 +586,29 @@ func TestCloudFrontCheckRule(t *testing.T) {
 			t.Errorf("expires %s: %v, want %q", d, err, want)
 		}
 	}
+	// a resource the rule's URLs surely fall outside of, where the pattern
+	// and the key prefix show it (compared up to letter case)
+	for _, c := range []struct {
+		prefix, resource string
+		refused          bool
+	}{
+		{"zarr/", "https://cdn.example.com/results/experiment.zarr/*", true},
+		{"", "https://cdn.example.com/results/experiment.zarr/*", false},
+		{"results/", "https://cdn.example.com/results/experiment.zarr/*", false},
+		{"Results/Experiment.zarr/x/", "https://CDN.example.com/results/experiment.zarr/*", false},
+		{"a b/", "https://cdn.example.com/a%20b/*", false},
+		{"a b/", "https://cdn.example.com/a+b/*", true},
+		{"zarr/", "https://{host}/results/*", false},
+		{"zarr/", "http*://cdn.example.com/results/*", false}, // only "http" is literal
+		{"zarr/", "http://cdn.example.com/zarr/*", true},
+		{"zarr/", "*", false},
+	} {
+		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: time.Hour, KeyPrefix: c.prefix,
+			Options: &Options{Resource: c.resource, Cookies: true}})
+		if (err != nil) != c.refused || err != nil && !strings.Contains(err.Error(), "with strip_prefix") {
+			t.Errorf("key prefix %q, resource %s: %v; want refused=%v", c.prefix, c.resource, err, c.refused)
+		}
+	}
 	if def := cf.DefaultExpires(); def != time.Hour {
 		t.Errorf("DefaultExpires() = %s, want 1h", def)
 	}
@@ -737,5 +761,63 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestResourceCovers: resourceCovers agrees with the verifier's
+// independent matcher (CloudFront's * and ?) on its table and on many
+// random patterns and URLs over a small alphabet.
+func TestResourceCovers(t *testing.T) {
+	for _, c := range [][2]string{
+		{"*", ""}, {"*", "https://a/b"}, {"https://a/b/*", "https://a/b/c/d"}, {"https://a/b/*", "https://a/b"},
+		{"https://a/?.txt", "https://a/x.txt"}, {"https://a/?.txt", "https://a/xy.txt"}, {"http*://a/*", "https://a/x"},
+		{"https://a/x", "https://a/X"}, {"https://a/*/z", "https://a/x/y/z"}, {"a*b*c", "aXbYbZc"}, {"a*b*c", "aXbYcZ"},
+		{"**", "x"}, {"?", ""}, {"", ""}, {"", "x"},
+	} {
+		if got, want := resourceCovers(c[0], c[1]), wildcardMatch(c[0], c[1]); got != want {
+			t.Errorf("resourceCovers(%q, %q) = %v, want %v", c[0], c[1], got, want)
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	word := func(alphabet string, max int) string {
+		b := make([]byte, rng.IntN(max+1))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 200000 {
+		p, u := word("ab/*?", 8), word("ab/", 10)
+		if got, want := resourceCovers(p, u), wildcardMatch(p, u); got != want {
+			t.Fatalf("resourceCovers(%q, %q) = %v, want %v", p, u, got, want)
+		}
+	}
+}
+
+// TestCloudFrontMistake: a URL outside the expanded resource pattern is
+// still signed, with a Mistake that names the URL and the resource; a URL
+// inside has none, and neither has a canned or IP-only policy.
+func TestCloudFrontMistake(t *testing.T) {
+	cf := newCloudFront(t, nil)
+	for _, c := range []struct {
+		key      string
+		opts     Options
+		resource string
+		mistake  bool
+	}{
+		{"results/experiment.zarr/.zattrs", Options{Resource: wildcardResource, Cookies: true}, wildcardResource, false},
+		{"zarr/results/experiment.zarr/.zattrs", Options{Resource: wildcardResource, Cookies: true}, wildcardResource, true},
+		{"zarr/results/experiment.zarr/.zattrs", Options{Resource: wildcardResource}, wildcardResource, true},
+		{"other.jpg", Options{}, "", false},
+		{"other.jpg", Options{BindClientIP: true}, "", false},
+	} {
+		s := cfSign(t, cf, c.key, c.opts, c.resource, netip.MustParseAddr("192.0.2.1"))
+		want := ""
+		if c.mistake {
+			want = "the URL https://" + cfTestDomain + "/" + c.key + " is outside the policy's resource " + c.resource
+		}
+		if (s.Mistake != "") != c.mistake || !strings.HasPrefix(s.Mistake, want) {
+			t.Errorf("%s %+v: mistake %q, want %q", c.key, c.opts, s.Mistake, want)
+		}
 	}
 }

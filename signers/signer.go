@@ -55,6 +55,10 @@ type RuleInfo struct {
 	// Expires is the URLs' lifetime: the rule's expires, or else the
 	// profile's DefaultExpires.
 	Expires time.Duration
+	// KeyPrefix is text that every object key of the rule starts with, as
+	// far as its key template and path patterns show it, known up to
+	// letter case (the path matcher ignores case); often "".
+	KeyPrefix string
 	// Options are the rule's signing options.
 	Options *Options
 }
@@ -111,6 +115,12 @@ type Signed struct {
 	Fields map[string]string
 	// Cookies are CloudFront's signed cookies (Options.Cookies only).
 	Cookies []*http.Cookie
+	// Mistake, when not empty, says why the answer cannot work as the
+	// config means it to: a configuration mistake that only a request
+	// shows, such as a URL outside the cookies' resource pattern. The
+	// answer still goes out; the handler logs the mistake at error level,
+	// on the first such answer of each rule.
+	Mistake string
 }
 
 // ErrCredentials is wrapped by errors that mean credentials could not be had
