@@ -108,9 +108,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			fmt.Errorf("%s: profile %q signed a URL outside its origin %s", rule.name, rule.Profile, rule.origin))
 	}
 	count[outcomeSigned].Inc()
-	if signed.Mistake != "" && !rule.mistaken.Load() && rule.mistaken.CompareAndSwap(false, true) {
-		h.logger.Error("this rule's answers cannot work; logged once per rule",
-			zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.String("mistake", signed.Mistake))
+	if rule.Resource != "" && !rule.mistaken.Load() {
+		h.checkResource(rule, sreq.Resource, signed.URL)
 	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "presigned"); ce != nil {
 		ce.Write(zap.String("rule", rule.name), zap.String("profile", rule.Profile),
@@ -140,6 +139,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	hdr["Location"] = []string{signed.URL}
 	w.WriteHeader(status)
 	return nil
+}
+
+// checkResource logs, on the first such answer of the rule, a URL that the
+// resource pattern of its policy does not cover: CloudFront refuses it. It
+// is a mistake of the config that the patterns could not show at start;
+// the answer still goes out.
+func (h *Handler) checkResource(rule *Rule, resource, u string) {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i] // the signature
+	}
+	if signers.ResourceCovers(resource, u) || !rule.mistaken.CompareAndSwap(false, true) {
+		return
+	}
+	h.logger.Error("CloudFront will refuse this URL: it is outside the resource of its policy; make strip_prefix, key and resource agree (logged once per rule)",
+		zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.String("url", u), zap.String("resource", resource))
 }
 
 // underOrigin tells whether u starts with origin followed by '/', '?' or

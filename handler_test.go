@@ -49,13 +49,7 @@ func observe(h *Handler) *observer.ObservedLogs {
 // rule, the profile and the origin but holds no signature.
 func TestOriginEnforced(t *testing.T) {
 	h := newHandler(t, `presign {
-		profile s3 s3 {
-			bucket media
-			region us-east-1
-			endpoint https://s3.example.com
-			access_key_id AKIDEXAMPLE
-			secret_access_key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-		}
+		`+s3Block("s3", "endpoint https://s3.example.com")+`
 		`+cfProfile(t, "cdn", "https://cdn.example.com/media")+`
 		rule /s3/* {
 			profile s3
@@ -72,11 +66,11 @@ func TestOriginEnforced(t *testing.T) {
 		rule, target, origin string
 		good, bad            []string
 	}{
-		{"s3", "/s3/k", "https://media.s3.example.com",
-			[]string{"https://media.s3.example.com/k?" + sig, "https://media.s3.example.com?" + sig, "https://media.s3.example.com"},
-			[]string{"https://media.s3.example.com.evil/k?" + sig, "https://media.s3.example.com@evil.com/k?" + sig,
-				"https://media.s3.example.comx", "http://media.s3.example.com/k", "//media.s3.example.com/k",
-				"https://media.s3.example.co", "https://media.s3.example.com#/k", "https://evil.com/?https://media.s3.example.com/", ""}},
+		{"s3", "/s3/k", "https://my-bucket.s3.example.com",
+			[]string{"https://my-bucket.s3.example.com/k?" + sig, "https://my-bucket.s3.example.com?" + sig, "https://my-bucket.s3.example.com"},
+			[]string{"https://my-bucket.s3.example.com.evil/k?" + sig, "https://my-bucket.s3.example.com@evil.com/k?" + sig,
+				"https://my-bucket.s3.example.comx", "http://my-bucket.s3.example.com/k", "//my-bucket.s3.example.com/k",
+				"https://media.s3.example.co", "https://my-bucket.s3.example.com#/k", "https://evil.com/?https://my-bucket.s3.example.com/", ""}},
 		{"cdn", "/cf/k", "https://cdn.example.com/media",
 			[]string{"https://cdn.example.com/media/k"},
 			[]string{"https://cdn.example.com/mediax/k", "https://cdn.example.com/k", "https://cdn.example.com/other/media/k"}},
@@ -123,12 +117,7 @@ func TestOriginEnforced(t *testing.T) {
 // is asked again.
 func TestRetryAfter(t *testing.T) {
 	h := newHandler(t, `presign {
-		profile s3 s3 {
-			bucket media
-			region us-east-1
-			access_key_id AKIDEXAMPLE
-			secret_access_key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-		}
+		`+s3Block("s3")+`
 		rule /* {
 			profile s3
 		}
@@ -191,12 +180,8 @@ func TestResourceMistakeLogged(t *testing.T) {
 		{"rule 2 (/url/* /x/*)", "https://" + cfDist + "/x/a", "https://" + cfDist + "/url/*"},
 	} {
 		f := errs[i].ContextMap()
-		m, _ := f["mistake"].(string)
-		if f["rule"] != want.rule || f["profile"] != "cdn" || !strings.Contains(m, want.url+" is outside the policy's resource "+want.resource) {
+		if f["rule"] != want.rule || f["profile"] != "cdn" || f["url"] != want.url || f["resource"] != want.resource {
 			t.Errorf("entry %d: %v", i, f)
-		}
-		if strings.Contains(m, "Signature") {
-			t.Errorf("entry %d holds a signature: %s", i, m)
 		}
 	}
 }

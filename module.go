@@ -110,7 +110,7 @@ type Rule struct {
 	json       bool
 	stripLower string
 	metrics    *ruleMetrics
-	mistaken   atomic.Bool // a Signed.Mistake of this rule was logged
+	mistaken   atomic.Bool // checkResource logged a URL outside the resource
 }
 
 // CaddyModule returns the Caddy module information.

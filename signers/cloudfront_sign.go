@@ -80,13 +80,8 @@ func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	var mistake string
-	if o.Resource != "" && !resourceCovers(resource, objectURL) {
-		mistake = "the URL " + objectURL + " is outside the policy's resource " + resource +
-			", so CloudFront refuses it; make strip_prefix, key and resource agree"
-	}
 	if o.Cookies {
-		return &Signed{URL: objectURL, ExpiresAt: expiresAt, Cookies: c.cookies(o, custom, sig, r.SignTime, expiresAt), Mistake: mistake}, nil
+		return &Signed{URL: objectURL, ExpiresAt: expiresAt, Cookies: c.cookies(o, custom, sig, r.SignTime, expiresAt)}, nil
 	}
 	var b strings.Builder
 	b.Grow(len(objectURL) + len(sig.policy) + len(sig.signature) + len(c.keyID) + 50)
@@ -102,13 +97,15 @@ func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) 
 	b.WriteString(sig.signature)
 	b.WriteString("&Key-Pair-Id=")
 	b.WriteString(c.keyID)
-	return &Signed{URL: b.String(), ExpiresAt: expiresAt, Mistake: mistake}, nil
+	return &Signed{URL: b.String(), ExpiresAt: expiresAt}, nil
 }
 
-// resourceCovers tells whether a policy's resource pattern covers url, as
-// CloudFront compares them: '*' stands for any run of characters (none
-// too), '?' for exactly one, any other character for itself.
-func resourceCovers(pattern, url string) bool {
+// ResourceCovers tells whether a policy's resource pattern (Request.Resource)
+// covers url, the URL without its query, as CloudFront compares them: '*'
+// stands for any run of characters (none too), '?' for exactly one, any
+// other character for itself. CloudFront refuses a URL outside the
+// resource of its policy.
+func ResourceCovers(pattern, url string) bool {
 	p, u := 0, 0
 	star, mark := -1, 0 // the last '*' seen, and where in url its run ends
 	for u < len(url) {

@@ -115,12 +115,6 @@ type Signed struct {
 	Fields map[string]string
 	// Cookies are CloudFront's signed cookies (Options.Cookies only).
 	Cookies []*http.Cookie
-	// Mistake, when not empty, says why the answer cannot work as the
-	// config means it to: a configuration mistake that only a request
-	// shows, such as a URL outside the cookies' resource pattern. The
-	// answer still goes out; the handler logs the mistake at error level,
-	// on the first such answer of each rule.
-	Mistake string
 }
 
 // ErrCredentials is wrapped by errors that mean credentials could not be had
