@@ -185,19 +185,8 @@ func (c *CloudFront) CheckRule(ri *RuleInfo) error {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}
 	}
-	for _, s3 := range []struct {
-		name string
-		set  bool
-	}{
-		{"content_disposition", o.ContentDisposition != ""},
-		{"content_type", o.ContentType != ""},
-		{"cache_control", o.CacheControl != ""},
-		{"max_size", o.MaxSize != 0},
-		{"content_type_prefix", o.ContentTypePrefix != ""},
-	} {
-		if s3.set {
-			return fmt.Errorf("%s is an S3 option; this is a cloudfront profile", s3.name)
-		}
+	if err := o.foreign("cloudfront", "a cloudfront profile"); err != nil {
+		return err
 	}
 	if o.Resource != "" {
 		if !validResource(o.Resource) {

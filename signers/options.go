@@ -1,6 +1,8 @@
 package signers
 
 import (
+	"fmt"
+
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -11,8 +13,8 @@ import (
 // UnmarshalCaddyfileOption). The profile's kind uses them and refuses in
 // CheckRule those it does not support.
 //
-// Adding an option is a field here and its row in ruleOptions; the kinds
-// that use it check it in CheckRule.
+// Adding an option is a field here and its row in ruleOptions; the kind
+// that uses it checks its value in CheckRule, and the others refuse it.
 type Options struct {
 	// S3: "attachment" or "inline": sets response-content-disposition with
 	// the key's last segment as the file name (an ASCII fallback plus
@@ -54,31 +56,60 @@ type Options struct {
 	CookieDomain string `json:"cookie_domain,omitempty"`
 }
 
-// ruleOptions are the rule subdirectives that set Options, in the order
-// error messages list them.
-var ruleOptions = []struct {
-	name  string
-	parse func(d *caddyfile.Dispenser, o *Options) error
-}{
-	{"content_disposition", func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) }},
-	{"content_type", func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentType) }},
-	{"cache_control", func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) }},
-	{"max_size", func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
-	{"content_type_prefix", func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentTypePrefix) }},
-	{"resource", func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
-	{"bind_client_ip", func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.BindClientIP) }},
+// ruleOptions are the options, one row each, in the order error messages
+// list them: the JSON name, which is also the Caddyfile subdirective, the
+// profile kind that uses it (a kind refuses the others' options that are
+// set), and how the Caddyfile sets it.
+var ruleOptions = []ruleOption{
+	{"content_disposition", "s3", "an S3", func(o *Options) bool { return o.ContentDisposition != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) }},
+	{"content_type", "s3", "an S3", func(o *Options) bool { return o.ContentType != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentType) }},
+	{"cache_control", "s3", "an S3", func(o *Options) bool { return o.CacheControl != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) }},
+	{"max_size", "s3", "an S3", func(o *Options) bool { return o.MaxSize != 0 },
+		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
+	{"content_type_prefix", "s3", "an S3", func(o *Options) bool { return o.ContentTypePrefix != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentTypePrefix) }},
+	{"resource", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Resource != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
+	{"bind_client_ip", "cloudfront", "a CloudFront", func(o *Options) bool { return o.BindClientIP },
+		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.BindClientIP) }},
 	// cookies [<domain>]
-	{"cookies", func(d *caddyfile.Dispenser, o *Options) error {
-		args := d.RemainingArgs()
-		if len(args) > 1 {
-			return d.Errf("cookies takes at most one argument, the cookie domain")
+	{"cookies", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Cookies },
+		func(d *caddyfile.Dispenser, o *Options) error {
+			args := d.RemainingArgs()
+			if len(args) > 1 {
+				return d.Errf("cookies takes at most one argument, the cookie domain")
+			}
+			o.Cookies = true
+			if len(args) == 1 {
+				o.CookieDomain = args[0]
+			}
+			return nil
+		}},
+	{"cookie_domain", "cloudfront", "a CloudFront", func(o *Options) bool { return o.CookieDomain != "" }, nil},
+}
+
+// ruleOption is one option's row.
+type ruleOption struct {
+	name  string
+	kind  string // the module name of the kind that uses it
+	owner string // that kind in errors: "X is an S3 option"
+	isSet func(o *Options) bool
+	parse func(d *caddyfile.Dispenser, o *Options) error // nil: set by another subdirective
+}
+
+// foreign returns the error for the first option that is set but belongs
+// to another kind than kind (a module name), whose profiles are called
+// profile in the error ("an s3 profile"); nil when there is none.
+func (o *Options) foreign(kind, profile string) error {
+	for _, ro := range ruleOptions {
+		if ro.kind != kind && ro.isSet(o) {
+			return fmt.Errorf("%s is %s option; this is %s", ro.name, ro.owner, profile)
 		}
-		o.Cookies = true
-		if len(args) == 1 {
-			o.CookieDomain = args[0]
-		}
-		return nil
-	}},
+	}
+	return nil
 }
 
 // UnmarshalCaddyfileOption reads the rule subdirective the dispenser stands
@@ -86,7 +117,7 @@ var ruleOptions = []struct {
 // whether it was.
 func (o *Options) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) (known bool, err error) {
 	for _, ro := range ruleOptions {
-		if ro.name == d.Val() {
+		if ro.parse != nil && ro.name == d.Val() {
 			return true, ro.parse(d, o)
 		}
 	}
@@ -96,9 +127,11 @@ func (o *Options) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) (known bool, 
 // OptionNames are the rule subdirectives that set Options, for the error
 // that lists the known ones.
 func OptionNames() []string {
-	names := make([]string, len(ruleOptions))
-	for i, ro := range ruleOptions {
-		names[i] = ro.name
+	var names []string
+	for _, ro := range ruleOptions {
+		if ro.parse != nil {
+			names = append(names, ro.name)
+		}
 	}
 	return names
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -59,13 +60,23 @@ func TestOptionsCaddyfile(t *testing.T) {
 		t.Errorf("left to the rule: %v, want [profile]", unknown)
 	}
 
-	// every field of Options is set in the Caddyfile under its JSON name
+	// every field of Options has its row under its JSON name, for a
+	// registered kind, and is set in the Caddyfile by the subdirective of
+	// that name (cookie_domain by the argument of cookies)
 	typ := reflect.TypeFor[Options]()
+	if len(ruleOptions) != typ.NumField() {
+		t.Errorf("%d rows for %d fields", len(ruleOptions), typ.NumField())
+	}
 	names := OptionNames()
 	for i := range typ.NumField() {
 		tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
-		if tag == "" || tag == "-" {
-			t.Errorf("field %s has no JSON name", typ.Field(i).Name)
+		j := slices.IndexFunc(ruleOptions, func(ro ruleOption) bool { return ro.name == tag })
+		if j < 0 {
+			t.Errorf("field %s (%s) has no row", typ.Field(i).Name, tag)
+			continue
+		}
+		if _, err := caddy.GetModule(Namespace + "." + ruleOptions[j].kind); err != nil {
+			t.Errorf("%s: kind %q: %v", tag, ruleOptions[j].kind, err)
 		}
 		if !slices.Contains(names, tag) && tag != "cookie_domain" {
 			t.Errorf("field %s (%s) has no Caddyfile subdirective", typ.Field(i).Name, tag)

@@ -231,15 +231,8 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 		return err
 	}
 	o, methods := r.Options, r.Methods
-	switch {
-	case o.Resource != "":
-		return errors.New("resource is a CloudFront option; this is an s3 profile")
-	case o.BindClientIP:
-		return errors.New("bind_client_ip is a CloudFront option; this is an s3 profile")
-	case o.Cookies:
-		return errors.New("cookies is a CloudFront option; this is an s3 profile")
-	case o.CookieDomain != "":
-		return errors.New("cookie_domain is a CloudFront option; this is an s3 profile")
+	if err := o.foreign("s3", "an s3 profile"); err != nil {
+		return err
 	}
 	downloads := slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD")
 	if !downloads && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
