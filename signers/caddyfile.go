@@ -21,9 +21,9 @@ func OneArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
-// SecretArg is OneArg for a secret: its errors never quote a token, which
+// secretArg is OneArg for a secret: its errors never quote a token, which
 // may be part of a secret with a space that was not quoted.
-func SecretArg(d *caddyfile.Dispenser, dst *string) error {
+func secretArg(d *caddyfile.Dispenser, dst *string) error {
 	opt := d.Val()
 	if !d.NextArg() {
 		return d.Errf("%s needs a value", opt)
@@ -35,8 +35,8 @@ func SecretArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
-// FlagArg sets dst for a subdirective that takes no argument.
-func FlagArg(d *caddyfile.Dispenser, dst *bool) error {
+// flagArg sets dst for a subdirective that takes no argument.
+func flagArg(d *caddyfile.Dispenser, dst *bool) error {
 	opt := d.Val()
 	if args := d.RemainingArgs(); len(args) != 0 {
 		return d.Errf("%s takes no argument, got %d", opt, len(args))

@@ -74,7 +74,7 @@ var ruleOptions = []ruleOption{
 	{"resource", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Resource != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
 	{"bind_client_ip", "cloudfront", "a CloudFront", func(o *Options) bool { return o.BindClientIP },
-		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.BindClientIP) }},
+		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.BindClientIP) }},
 	// cookies [<domain>]
 	{"cookies", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Cookies },
 		func(d *caddyfile.Dispenser, o *Options) error {

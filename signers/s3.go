@@ -383,13 +383,13 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "endpoint":
 			err = OneArg(d, &s.Endpoint)
 		case "path_style":
-			err = FlagArg(d, &s.PathStyle)
+			err = flagArg(d, &s.PathStyle)
 		case "access_key_id":
 			err = OneArg(d, &s.AccessKeyID)
 		case "secret_access_key":
-			err = SecretArg(d, &s.SecretAccessKey)
+			err = secretArg(d, &s.SecretAccessKey)
 		case "session_token":
-			err = SecretArg(d, &s.SessionToken)
+			err = secretArg(d, &s.SessionToken)
 		case "aws_profile":
 			err = OneArg(d, &s.AWSProfile)
 		case "role_arn": // role_arn <arn> [<external_id>]
