@@ -121,9 +121,11 @@ func s3Block(name string, extra ...string) string {
 		}`
 }
 
-// TestRefusedAtStart: every config the spec refuses stops Caddy at start
-// (or at adapt time) with an error that names the rule or profile, and no
-// error holds a secret.
+// TestRefusedAtStart: every config that cannot work (an unknown or
+// duplicate name, a lifetime out of range, an option the profile's kind
+// does not support, an unknown subdirective, ...) stops Caddy at start (or
+// at adapt time) with an error that names the rule or profile, and no error
+// holds a secret.
 func TestRefusedAtStart(t *testing.T) {
 	for _, c := range []struct {
 		name, body string
@@ -291,8 +293,8 @@ func TestRefusedAtStart(t *testing.T) {
 	}
 }
 
-// TestValidConfigsStart: configs the spec allows pass `caddy validate`,
-// including the default credential chain and a role with no network.
+// TestValidConfigsStart: valid configs pass `caddy validate`, including
+// the default credential chain and a role with no network.
 func TestValidConfigsStart(t *testing.T) {
 	for name, body := range map[string]string{
 		"static keys": s3Block("a") + `

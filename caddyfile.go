@@ -3,6 +3,7 @@ package presign
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-presign/presign/signers"
 )
@@ -106,107 +106,50 @@ func profileKinds() []string {
 	return kinds
 }
 
+// ruleSubdirectives are the rule's own subdirectives; the signing options
+// (signers.Options) follow them in the error that lists the known ones.
+var ruleSubdirectives = []string{"profile", "methods", "strip_prefix", "key", "expires", "stable", "respond", "status"}
+
 // UnmarshalCaddyfile reads `rule <path pattern>... { ... }`; the dispenser
-// stands on "rule".
+// stands on "rule". The signing options are read by signers.Options.
 func (r *Rule) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	r.Path = d.RemainingArgs()
 	if len(r.Path) == 0 {
 		return d.Errf("rule needs at least one path pattern, e.g. rule /dl/* { ... }")
 	}
 	for d.NextBlock(1) {
-		opt := d.Val()
-		args := d.RemainingArgs()
-		need := func(n int) error {
-			if len(args) != n {
-				return d.Errf("%s takes %d argument(s), got %d", opt, n, len(args))
-			}
-			return nil
-		}
-		one := func(dst *string) error {
-			if err := need(1); err != nil {
-				return err
-			}
-			*dst = args[0]
-			return nil
-		}
-		flag := func(dst *bool) error {
-			if err := need(0); err != nil {
-				return err
-			}
-			*dst = true
-			return nil
-		}
-		duration := func(dst *caddy.Duration) error {
-			if err := need(1); err != nil {
-				return err
-			}
-			v, err := caddy.ParseDuration(args[0])
-			if err != nil {
-				return d.Errf("%s %s: %v", opt, args[0], err)
-			}
-			if v <= 0 {
-				return d.Errf("%s must be positive, got %s", opt, args[0])
-			}
-			*dst = caddy.Duration(v)
-			return nil
-		}
 		var err error
-		switch opt {
+		switch opt := d.Val(); opt {
 		case "profile":
-			err = one(&r.Profile)
+			err = signers.OneArg(d, &r.Profile)
 		case "methods":
-			if len(args) == 0 {
+			r.Methods = d.RemainingArgs()
+			if len(r.Methods) == 0 {
 				return d.Errf("methods needs at least one of GET, HEAD, PUT, POST")
 			}
-			r.Methods = args
 		case "strip_prefix":
-			err = one(&r.StripPrefix)
+			err = signers.OneArg(d, &r.StripPrefix)
 		case "key":
-			err = one(&r.Key)
+			err = signers.OneArg(d, &r.Key)
 		case "expires":
-			err = duration(&r.Expires)
+			err = signers.DurationArg(d, &r.Expires)
 		case "stable":
-			err = duration(&r.Stable)
+			err = signers.DurationArg(d, &r.Stable)
 		case "respond":
-			err = one(&r.Respond)
+			err = signers.OneArg(d, &r.Respond)
 		case "status":
-			if err = need(1); err == nil {
-				r.Status, err = strconv.Atoi(args[0])
-				if err != nil {
-					err = d.Errf("status %q: not a number", args[0])
+			var s string
+			if err = signers.OneArg(d, &s); err == nil {
+				if r.Status, err = strconv.Atoi(s); err != nil {
+					err = d.Errf("status %q: not a number", s)
 				}
-			}
-		case "content_disposition":
-			err = one(&r.ContentDisposition)
-		case "content_type":
-			err = one(&r.ContentType)
-		case "cache_control":
-			err = one(&r.CacheControl)
-		case "max_size":
-			if err = need(1); err == nil {
-				var n uint64
-				n, err = humanize.ParseBytes(args[0])
-				if err != nil || n == 0 || n > 1<<62 {
-					err = d.Errf("max_size %q: not a size such as 100MB or 5GiB", args[0])
-				}
-				r.MaxSize = int64(n)
-			}
-		case "content_type_prefix":
-			err = one(&r.ContentTypePrefix)
-		case "resource":
-			err = one(&r.Resource)
-		case "bind_client_ip":
-			err = flag(&r.BindClientIP)
-		case "cookies":
-			if len(args) > 1 {
-				return d.Errf("cookies takes at most one argument, the cookie domain")
-			}
-			r.Cookies = true
-			if len(args) == 1 {
-				r.CookieDomain = args[0]
 			}
 		default:
-			return d.Errf("unknown subdirective %q in rule (profile, methods, strip_prefix, key, expires, stable, respond, status, content_disposition, content_type, cache_control, max_size, content_type_prefix, resource, bind_client_ip, cookies)", opt)
+			var known bool
+			if known, err = r.Options.UnmarshalCaddyfileOption(d); !known {
+				return d.Errf("unknown subdirective %q in rule (%s)", opt,
+					strings.Join(append(slices.Clone(ruleSubdirectives), signers.OptionNames()...), ", "))
+			}
 		}
 		if err != nil {
 			return err

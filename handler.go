@@ -20,9 +20,9 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// retryAfter is the Retry-After of 503 answers, in seconds: about the time
-// the credential cache takes to try its provider again.
-const retryAfter = "5"
+// retryAfter is the Retry-After of 503 answers: the credential cache's
+// backoff, after which it asks the provider again, in whole seconds.
+var retryAfter = strconv.FormatInt(int64((signers.CredentialsBackoff+time.Second-1)/time.Second), 10)
 
 // ServeHTTP answers a request that one of the rules matches with a presigned
 // URL, and passes every other request on to next.
@@ -63,7 +63,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		Key:      key,
 		SignTime: time.Unix(sec, 0).UTC(),
 		Expires:  rule.expires,
-		Options:  &rule.opts,
+		Options:  &rule.Options,
 	}
 	var windowEnd int64
 	if rule.stable > 0 {
@@ -97,7 +97,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		count[outcomeError].Inc()
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s: %w", rule.name, err))
 	}
+	if !underOrigin(signed.URL, rule.origin) {
+		// a bug in the profile's kind, never the request's doing: the URL
+		// (which may hold a signature) is not logged, only where it goes
+		count[outcomeError].Inc()
+		h.logger.Error("refusing a presigned URL outside the profile's origin",
+			zap.String("rule", rule.name), zap.String("profile", rule.Profile),
+			zap.String("origin", rule.origin), zap.String("url_start", urlStart(signed.URL, len(rule.origin)+16)))
+		return caddyhttp.Error(http.StatusInternalServerError,
+			fmt.Errorf("%s: profile %q signed a URL outside its origin %s", rule.name, rule.Profile, rule.origin))
+	}
 	count[outcomeSigned].Inc()
+	if rule.Resource != "" && !rule.mistaken.Load() {
+		h.checkResource(rule, sreq.Resource, signed.URL)
+	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "presigned"); ce != nil {
 		ce.Write(zap.String("rule", rule.name), zap.String("profile", rule.Profile),
 			zap.String("key", key), zap.String("method", r.Method), zap.Time("expires_at", signed.ExpiresAt))
@@ -126,6 +139,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	hdr["Location"] = []string{signed.URL}
 	w.WriteHeader(status)
 	return nil
+}
+
+// checkResource logs, on the first such answer of the rule, a URL that the
+// resource pattern of its policy does not cover: CloudFront refuses it. It
+// is a mistake of the config that the patterns could not show at start;
+// the answer still goes out.
+func (h *Handler) checkResource(rule *Rule, resource, u string) {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i] // the signature
+	}
+	if signers.ResourceCovers(resource, u) || !rule.mistaken.CompareAndSwap(false, true) {
+		return
+	}
+	h.logger.Error("CloudFront will refuse this URL: it is outside the resource of its policy; make strip_prefix, key and resource agree (logged once per rule)",
+		zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.String("url", u), zap.String("resource", resource))
+}
+
+// underOrigin tells whether u starts with origin followed by '/', '?' or
+// nothing: whether it goes to the profile's host (and path prefix).
+// "https://host.evil" and "https://host@evil" are not under "https://host".
+func underOrigin(u, origin string) bool {
+	if !strings.HasPrefix(u, origin) {
+		return false
+	}
+	return len(u) == len(origin) || u[len(origin)] == '/' || u[len(origin)] == '?'
+}
+
+// urlStart is u without its query and fragment, cut to at most n bytes:
+// enough to see where it goes, without a signature.
+func urlStart(u string, n int) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if len(u) > n {
+		u = u[:n]
+	}
+	return u
 }
 
 // sign has s sign req. The profile kinds of this module are called

@@ -55,6 +55,52 @@ func (r *Rule) presignPath(path string) string {
 	return path
 }
 
+// keyPrefix is text that every key of the rule starts with, as far as its
+// key template and path patterns show it, known up to letter case (the
+// path matcher ignores case, and {presign.path} keeps the request's): the
+// template's literal start, or, when the template starts with
+// {presign.path}, the literal start that every path pattern has after
+// strip_prefix and the leading "/".
+func (r *Rule) keyPrefix() string {
+	if !strings.HasPrefix(r.Key, pathPlaceholder) {
+		return literalPrefix(r.Key, `{\`)
+	}
+	var prefix string
+	for i, p := range r.Path {
+		// what the matched path surely starts with: the pattern up to its
+		// first wildcard, placeholder or escape
+		lit := literalPrefix(strings.ToLower(p), `*?[\{%`)
+		switch {
+		case strings.HasPrefix(lit, r.stripLower):
+			lit = lit[len(r.stripLower):]
+		case strings.HasPrefix(r.stripLower, lit):
+			lit = "" // whether the path had the whole prefix is not known
+		}
+		lit = strings.TrimPrefix(lit, "/")
+		if i == 0 {
+			prefix = lit
+			continue
+		}
+		n := 0
+		for n < len(lit) && n < len(prefix) && lit[n] == prefix[n] {
+			n++
+		}
+		prefix = prefix[:n]
+	}
+	return prefix
+}
+
+// literalPrefix is s up to its first byte that is in stops or not ASCII
+// (lower-casing changes the bytes of other letters).
+func literalPrefix(s, stops string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf || strings.IndexByte(stops, s[i]) >= 0 {
+			return s[:i]
+		}
+	}
+	return s
+}
+
 // maxKeyLen is S3's limit on an object key, in bytes.
 const maxKeyLen = 1024
 

@@ -118,7 +118,7 @@ func FuzzKeyExpansion(f *testing.F) {
 			}
 			checkAcceptedKey(t, key, tc.prefix)
 			signed, err := tc.rule.signer.Sign(context.Background(), &signers.Request{
-				Method: "GET", Key: key, SignTime: signTime, Expires: time.Minute, Options: &tc.rule.opts,
+				Method: "GET", Key: key, SignTime: signTime, Expires: time.Minute, Options: &tc.rule.Options,
 			})
 			if err != nil {
 				t.Fatalf("signing accepted key %q: %v", key, err)

@@ -13,9 +13,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -89,47 +91,17 @@ type Rule struct {
 	// is always redirected with 307, which keeps the method and body.
 	Status int `json:"status,omitempty"`
 
-	// S3: "attachment" or "inline": sets response-content-disposition with
-	// the key's last segment as the file name (an ASCII fallback plus
-	// RFC 6266 filename* for other names).
-	ContentDisposition string `json:"content_disposition,omitempty"`
-
-	// S3: sets response-content-type, the Content-Type of the download.
-	ContentType string `json:"content_type,omitempty"`
-
-	// S3: sets response-cache-control, the Cache-Control of the download.
-	CacheControl string `json:"cache_control,omitempty"`
-
-	// S3 POST: the largest upload in bytes, a content-length-range
-	// condition of the policy. In the Caddyfile a size such as 100MB
-	// (1000-based) or 100MiB.
-	MaxSize int64 `json:"max_size,omitempty"`
-
-	// S3 POST: the upload's Content-Type field must start with this, e.g.
-	// "image/".
-	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
-
-	// CloudFront: the resource of a custom policy: a URL pattern that may
-	// hold * and placeholders, e.g.
-	// "https://d111111abcdef8.cloudfront.net/results/experiment.zarr/*".
-	Resource string `json:"resource,omitempty"`
-
-	// CloudFront: bind the URL to the client's IP (Caddy's client IP, which
-	// honours trusted_proxies) with a custom policy.
-	BindClientIP bool `json:"bind_client_ip,omitempty"`
-
-	// CloudFront: answer with signed cookies and a redirect to the unsigned
-	// URL, which opens a whole tree (a Zarr store, an HLS stream).
-	Cookies bool `json:"cookies,omitempty"`
-
-	// CloudFront: the Domain attribute of the signed cookies; default none
-	// (host-only cookies).
-	CookieDomain string `json:"cookie_domain,omitempty"`
+	// The signing options (content_disposition, content_type,
+	// cache_control, max_size, content_type_prefix, resource,
+	// bind_client_ip, cookies, cookie_domain), each documented in
+	// signers.Options: the profile's kind uses them and refuses those it
+	// does not support.
+	signers.Options
 
 	name       string // "rule 2 (/dl/*)", for logs and errors
 	match      caddyhttp.MatchPath
 	signer     signers.Signer
-	opts       signers.Options
+	origin     string // the signer's Origin(): every URL sent starts with it
 	methods    methodSet
 	allow      string // the Allow header
 	key        keyTemplate
@@ -138,6 +110,7 @@ type Rule struct {
 	json       bool
 	stripLower string
 	metrics    *ruleMetrics
+	mistaken   atomic.Bool // checkResource logged a URL outside the resource
 }
 
 // CaddyModule returns the Caddy module information.
@@ -229,6 +202,10 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		sort.Strings(known)
 		return fmt.Errorf("unknown profile %q (profiles: %s)", r.Profile, strings.Join(known, ", "))
 	}
+	r.origin = r.signer.Origin()
+	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)
+	}
 
 	if len(r.Methods) == 0 {
 		r.Methods = []string{http.MethodGet, http.MethodHead}
@@ -262,19 +239,18 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 	}
 	r.key = parseKeyTemplate(r.Key)
 
-	def, max := r.signer.Expiry()
 	r.expires = time.Duration(r.Expires)
 	if r.expires == 0 {
-		r.expires = def
+		r.expires = r.signer.DefaultExpires()
 	}
-	if r.expires <= 0 {
-		return fmt.Errorf("expires must be positive, got %s", r.expires)
-	}
-	if r.expires%time.Second != 0 {
-		return fmt.Errorf("expires must be whole seconds, got %s", r.expires)
-	}
-	if max > 0 && r.expires > max {
-		return fmt.Errorf("expires %s is over profile %q's limit of %s", r.expires, r.Profile, max)
+	if err := r.signer.CheckRule(&signers.RuleInfo{
+		Profile:   r.Profile,
+		Methods:   r.Methods,
+		Expires:   r.expires,
+		KeyPrefix: r.keyPrefix(),
+		Options:   &r.Options,
+	}); err != nil {
+		return fmt.Errorf("profile %q: %v", r.Profile, err)
 	}
 	r.stable = time.Duration(r.Stable)
 	if r.stable < 0 || r.stable%time.Second != 0 {
@@ -297,24 +273,6 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 	case http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect:
 	default:
 		return fmt.Errorf("status must be 302, 303 or 307, got %d", r.Status)
-	}
-	if r.CookieDomain != "" && !r.Cookies {
-		return fmt.Errorf("cookie_domain needs cookies")
-	}
-
-	r.opts = signers.Options{
-		ContentDisposition: r.ContentDisposition,
-		ContentType:        r.ContentType,
-		CacheControl:       r.CacheControl,
-		MaxSize:            r.MaxSize,
-		ContentTypePrefix:  r.ContentTypePrefix,
-		Resource:           r.Resource,
-		BindClientIP:       r.BindClientIP,
-		Cookies:            r.Cookies,
-		CookieDomain:       r.CookieDomain,
-	}
-	if err := r.signer.CheckRule(r.Methods, &r.opts); err != nil {
-		return fmt.Errorf("profile %q: %v", r.Profile, err)
 	}
 	return nil
 }

@@ -1,32 +1,17 @@
 package signers
 
 import (
-	"context"
 	"crypto"
-	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"path"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -83,16 +68,10 @@ type CloudFront struct {
 	keyID  string
 	key    crypto.Signer
 	cache  *sigCache      // recent signatures
-	ans    *cfAnswerCache // recent answers; nil: none
+	ans    *cfAnswerCache // recent answers
 }
 
-const (
-	cfDefaultExpires = time.Hour
-	// cfCacheSize bounds the signature cache: at most this many entries.
-	cfCacheSize = 4096
-	// cfKeyFormats is what every refused key is told.
-	cfKeyFormats = "CloudFront needs an unencrypted RSA key of 2048 bits or more as PKCS#1 or PKCS#8 PEM, or an ECDSA P-256 key as PKCS#8 or SEC 1 PEM"
-)
+const cfDefaultExpires = time.Hour
 
 // CaddyModule returns the Caddy module information.
 func (CloudFront) CaddyModule() caddy.ModuleInfo {
@@ -155,7 +134,7 @@ func (c *CloudFront) Provision(caddy.Context) error {
 	if c.Expires == 0 {
 		c.Expires = caddy.Duration(cfDefaultExpires)
 	}
-	if err := checkExpires(time.Duration(c.Expires), 0); err != nil {
+	if err := checkExpires(time.Duration(c.Expires), 0, "the"); err != nil {
 		return err
 	}
 	c.cache = newSigCache(cfCacheSize)
@@ -188,140 +167,26 @@ func parseCloudFrontDomain(domain string) (host, origin string, err error) {
 	return host, "https://" + host + prefix, nil
 }
 
-// parseCloudFrontKey loads a PEM private key that CloudFront can verify
-// signatures of. Its errors never quote the key.
-func parseCloudFrontKey(data []byte) (crypto.Signer, error) {
-	data = normalizePEM(data)
-	var block *pem.Block
-	for rest := data; ; {
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("not a PEM private key")
-		}
-		if block.Type != "EC PARAMETERS" { // `openssl ecparam -genkey` writes one ahead of the key
-			break
-		}
-	}
-	if _, encrypted := block.Headers["DEK-Info"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
-		return nil, errors.New("the key is encrypted; give it unencrypted (openssl pkcs8 -topk8 -nocrypt) and protect the file instead")
-	}
-	switch block.Type {
-	case "RSA PRIVATE KEY":
-		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("not a valid PKCS#1 RSA private key")
-		}
-		return checkRSAKey(k)
-	case "EC PRIVATE KEY":
-		k, err := x509.ParseECPrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("not a valid SEC 1 EC private key (or its curve is not supported)")
-		}
-		return checkECKey(k)
-	case "PRIVATE KEY":
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("not a valid PKCS#8 private key (or its algorithm is not supported)")
-		}
-		switch k := k.(type) {
-		case *rsa.PrivateKey:
-			return checkRSAKey(k)
-		case *ecdsa.PrivateKey:
-			return checkECKey(k)
-		default:
-			return nil, fmt.Errorf("an %s key cannot sign for CloudFront", keyKind(k))
-		}
-	case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
-		return nil, fmt.Errorf("this is a %s, not the private key", strings.ToLower(block.Type))
-	case "OPENSSH PRIVATE KEY":
-		return nil, errors.New("an OpenSSH key; convert it with ssh-keygen -p -m PKCS8 -f <file>")
-	default:
-		return nil, fmt.Errorf("a PEM block of type %q is not a private key CloudFront can use", block.Type)
-	}
-}
-
-func keyKind(k any) string {
-	switch k.(type) {
-	case ed25519.PrivateKey:
-		return "Ed25519"
-	case *ecdh.PrivateKey:
-		return "X25519 (ECDH)"
-	}
-	return fmt.Sprintf("%T", k)
-}
-
-func checkRSAKey(k *rsa.PrivateKey) (crypto.Signer, error) {
-	if bits := k.N.BitLen(); bits < 2048 {
-		return nil, fmt.Errorf("an RSA key of %d bits is too short", bits)
-	}
-	return k, nil
-}
-
-func checkECKey(k *ecdsa.PrivateKey) (crypto.Signer, error) {
-	if k.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("an ECDSA key on %s, not P-256 (prime256v1)", k.Curve.Params().Name)
-	}
-	return deterministicECDSA{k}, nil
-}
-
-// deterministicECDSA signs with RFC 6979 (a nil random source), so that
-// the same policy always gets the same signature, as with RSA PKCS #1 v1.5:
-// `stable` URLs then agree across a fleet of instances, not only within
-// one instance's signature cache.
-type deterministicECDSA struct{ *ecdsa.PrivateKey }
-
-func (k deterministicECDSA) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return k.PrivateKey.Sign(nil, digest, opts)
-}
-
-// normalizePEM repairs the two ways a PEM commonly arrives mangled from an
-// environment variable: line breaks as the two characters \n, and line
-// breaks turned into spaces (the whole PEM on one line).
-func normalizePEM(b []byte) []byte {
-	s := string(b)
-	if strings.Contains(s, `\n`) {
-		s = strings.ReplaceAll(s, `\r\n`, "\n")
-		s = strings.ReplaceAll(s, `\n`, "\n")
-	}
-	if i := strings.Index(s, "-----BEGIN "); i >= 0 {
-		if j := strings.Index(s[i+11:], "-----"); j >= 0 {
-			if end := i + 11 + j + 5; end < len(s) && s[end] != '\n' && s[end] != '\r' {
-				s = s[:end] + "\n" + s[end:]
-			}
-		}
-	}
-	if i := strings.Index(s, "-----END "); i > 0 && s[i-1] != '\n' {
-		s = s[:i] + "\n" + s[i:]
-	}
-	return []byte(s)
-}
-
 // Origin implements Signer.
 func (c *CloudFront) Origin() string { return c.origin }
 
-// Expiry implements Signer: CloudFront sets no limit of its own.
-func (c *CloudFront) Expiry() (def, max time.Duration) { return time.Duration(c.Expires), 0 }
+// DefaultExpires implements Signer.
+func (c *CloudFront) DefaultExpires() time.Duration { return time.Duration(c.Expires) }
 
-// CheckRule implements Signer.
-func (c *CloudFront) CheckRule(methods []string, o *Options) error {
-	for _, m := range methods {
+// CheckRule implements Signer. CloudFront sets no limit of its own on
+// expires.
+func (c *CloudFront) CheckRule(ri *RuleInfo) error {
+	if err := checkExpires(ri.Expires, 0, ""); err != nil {
+		return err
+	}
+	o := ri.Options
+	for _, m := range ri.Methods {
 		if m != http.MethodGet && m != http.MethodHead {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}
 	}
-	for _, s3 := range []struct {
-		name string
-		set  bool
-	}{
-		{"content_disposition", o.ContentDisposition != ""},
-		{"content_type", o.ContentType != ""},
-		{"cache_control", o.CacheControl != ""},
-		{"max_size", o.MaxSize != 0},
-		{"content_type_prefix", o.ContentTypePrefix != ""},
-	} {
-		if s3.set {
-			return fmt.Errorf("%s is an S3 option; this is a cloudfront profile", s3.name)
-		}
+	if err := o.foreign("cloudfront", "a cloudfront profile"); err != nil {
+		return err
 	}
 	if o.Resource != "" {
 		if !validResource(o.Resource) {
@@ -331,6 +196,14 @@ func (c *CloudFront) CheckRule(methods []string, o *Options) error {
 		if !strings.HasPrefix(r, "{") && !strings.HasPrefix(r, "https://") && !strings.HasPrefix(r, "http://") &&
 			!strings.HasPrefix(r, "http*://") && !strings.HasPrefix(r, "*") {
 			return fmt.Errorf("resource %q: a URL pattern such as https://%s/dir/*", o.Resource, c.host)
+		}
+		// CloudFront refuses a URL outside the policy's resource: refuse
+		// a rule whose URLs surely are, where the pattern shows it
+		start := c.origin + "/" + escapePath(ri.KeyPrefix)
+		covered := r[:strings.IndexAny(r+"*", "*?{")]
+		if n := min(len(start), len(covered)); !strings.EqualFold(start[:n], covered[:n]) {
+			return fmt.Errorf("resource %q covers only URLs that start with %q, but this rule's URLs start with %q, and CloudFront refuses them; "+
+				"remove the part of the request path that is not in the object key with strip_prefix (or change key or resource)", o.Resource, covered, start)
 		}
 	}
 	if o.CookieDomain != "" {
@@ -379,306 +252,6 @@ func validResource(r string) bool {
 	return true
 }
 
-// EscapeResourceValue percent-encodes a placeholder's value for a
-// CloudFront resource pattern exactly as an object key is encoded in the
-// URL (every byte but A-Z a-z 0-9 - . _ ~ and /), so that the pattern
-// matches the URL CloudFront receives, and a '*' or '?' that comes from the
-// request is a literal character, never a wildcard.
-func EscapeResourceValue(v string) string { return escapePath(v) }
-
-// Sign implements Signer. The answer may be shared with other requests
-// (it comes from the answer cache): the caller must not modify it, nor
-// its cookies.
-func (c *CloudFront) Sign(_ context.Context, r *Request) (*Signed, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return nil, fmt.Errorf("CloudFront signs downloads only, not %s", r.Method)
-	}
-	o := r.Options
-	expiresAt := r.SignTime.Add(r.Expires)
-	var ip netip.Addr
-	if o.BindClientIP {
-		ip = r.ClientIP.WithZone("").Unmap()
-		if !ip.IsValid() {
-			return nil, errors.New("bind_client_ip: the request has no client IP")
-		}
-	}
-	var cacheHash uint64
-	var admit bool
-	if c.ans != nil {
-		var e *cfAnswer
-		if e, cacheHash, admit = c.ans.lookup(r, ip, expiresAt); e != nil {
-			return &e.answer, nil
-		}
-	}
-	s, err := c.signAnswer(r, ip, expiresAt)
-	if err != nil || !admit {
-		return s, err
-	}
-	// one allocation for the entry and its answer, which this request and
-	// every hit share; s itself is dropped
-	e := &cfAnswer{
-		key: r.Key, signTime: r.SignTime, expiresAt: expiresAt, ip: ip,
-		custom: o.Resource != "", bind: o.BindClientIP, cookies: o.Cookies, cookieDomain: o.CookieDomain,
-		answer: *s,
-	}
-	if e.custom {
-		e.resource = r.Resource
-	}
-	c.ans.store(cacheHash, e)
-	return &e.answer, nil
-}
-
-// signAnswer makes the answer to r, without the answer cache: ip is the
-// client IP (valid only with bind_client_ip), expiresAt r's expiry.
-func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) (*Signed, error) {
-	o := r.Options
-	objectURL := c.origin + "/" + escapePath(r.Key)
-
-	// canned policy: the resource is the URL itself, and the policy travels
-	// as Expires; any other condition needs a custom policy
-	resource, custom := objectURL, false
-	if o.Resource != "" {
-		resource, custom = r.Resource, true
-		if !validResource(resource) {
-			return nil, fmt.Errorf("resource %q expanded to %q, which is not a URL pattern", o.Resource, resource)
-		}
-	}
-	var sourceIP string
-	if o.BindClientIP {
-		sourceIP = netip.PrefixFrom(ip, ip.BitLen()).String() // a.b.c.d/32 or x:y::z/128
-		custom = true
-	}
-
-	sig, err := c.sign(resource, expiresAt, sourceIP)
-	if err != nil {
-		return nil, err
-	}
-	if o.Cookies {
-		return &Signed{URL: objectURL, ExpiresAt: expiresAt, Cookies: c.cookies(o, custom, sig, r.SignTime, expiresAt)}, nil
-	}
-	var b strings.Builder
-	b.Grow(len(objectURL) + len(sig.policy) + len(sig.signature) + len(c.keyID) + 50)
-	b.WriteString(objectURL)
-	if custom {
-		b.WriteString("?Policy=")
-		b.WriteString(sig.policy)
-	} else {
-		b.WriteString("?Expires=")
-		b.WriteString(strconv.FormatInt(expiresAt.Unix(), 10))
-	}
-	b.WriteString("&Signature=")
-	b.WriteString(sig.signature)
-	b.WriteString("&Key-Pair-Id=")
-	b.WriteString(c.keyID)
-	return &Signed{URL: b.String(), ExpiresAt: expiresAt}, nil
-}
-
-// cfSignature is a signed policy: both in CloudFront's URL-safe base64.
-type cfSignature struct {
-	policy    string // the policy (used by custom policies only)
-	signature string
-}
-
-// sign returns the signed policy for a resource, an expiry and an optional
-// source IP, from the cache when the same policy was signed recently. With
-// `stable`, every request for a key within a window asks for the same
-// policy, so a hot object costs one RSA signature per window, not one per
-// request. (RSA PKCS #1 v1.5 and our RFC 6979 ECDSA are deterministic, so
-// the cache changes only the cost, never the answer.)
-func (c *CloudFront) sign(resource string, expiresAt time.Time, sourceIP string) (cfSignature, error) {
-	ck := resource + "\n" + strconv.FormatInt(expiresAt.Unix(), 10) + "\n" + sourceIP
-	if s, ok := c.cache.get(ck); ok {
-		return s, nil
-	}
-	st := sign.Statement{Resource: resource, Condition: sign.Condition{DateLessThan: sign.NewAWSEpochTime(expiresAt)}}
-	if sourceIP != "" {
-		st.Condition.IPAddress = &sign.IPAddress{SourceIP: sourceIP}
-	}
-	policy := &sign.Policy{Statements: []sign.Statement{st}}
-	// Policy.Sign encodes the policy as CloudFront wants it (compact JSON,
-	// no HTML escaping), signs its SHA-1 digest with the key and returns
-	// both in CloudFront's base64 ('+' '=' '/' as '-' '_' '~')
-	b64sig, b64policy, err := policy.Sign(c.key)
-	if err != nil {
-		return cfSignature{}, fmt.Errorf("signing the CloudFront policy: %v", err)
-	}
-	return c.cache.add(ck, cfSignature{policy: string(b64policy), signature: string(b64sig)}), nil
-}
-
-// cookies are CloudFront's signed cookies for a signed policy.
-func (c *CloudFront) cookies(o *Options, custom bool, sig cfSignature, signTime, expiresAt time.Time) []*http.Cookie {
-	cookie := func(name, value string) *http.Cookie {
-		return &http.Cookie{
-			Name:   name,
-			Value:  value,
-			Path:   "/",
-			Domain: o.CookieDomain,
-			// Expires is the policy's; Max-Age (which browsers prefer, and
-			// which does not depend on the client's clock) counts from the
-			// signing time, so with `stable` it may outlast the policy by
-			// at most the window, never fall short of it
-			Expires:  expiresAt,
-			MaxAge:   int(expiresAt.Sub(signTime) / time.Second),
-			Secure:   true,
-			HttpOnly: true,
-			SameSite: http.SameSiteLaxMode,
-		}
-	}
-	first := cookie("CloudFront-Expires", strconv.FormatInt(expiresAt.Unix(), 10))
-	if custom {
-		first = cookie("CloudFront-Policy", sig.policy)
-	}
-	return []*http.Cookie{first, cookie("CloudFront-Signature", sig.signature), cookie("CloudFront-Key-Pair-Id", c.keyID)}
-}
-
-// cfAnswerCache remembers the answers a CloudFront profile gave recently
-// (the signed URL, or the cookies and the unsigned URL), so that a hot key
-// is answered without building them again, taking a lock or allocating:
-// the signature cache saves the signature, this one everything else. It is
-// the design of the S3 profile's s3URLCache.
-//
-// An answer is a pure function of the profile (origin, key pair ID and
-// key, fixed at provisioning) and of the request's key, signing time,
-// expiry, expanded resource (when the rule has one), client IP (with
-// bind_client_ip), cookies mode and cookie domain: an entry records all of
-// these and answers only a request that matches every one, the times
-// compared exactly (instant and location), so that a cached answer is
-// identical to a fresh one.
-//
-// It is a slotCache hashed by key, signing second, expiry, resource, client
-// IP and options; an entry is about 250 bytes plus its URL (which it shares
-// with its answers), or in cookies mode about 1 KiB with its three cookies:
-// at most a few MiB per profile. A collision costs a miss, whose signature
-// the signature cache usually has.
-//
-// Hits share the entry's answer: callers must not modify it or its
-// cookies (the handler only reads them).
-type cfAnswerCache struct{ slotCache[cfAnswer] }
-
-// cfAnswer is one cached answer with everything that determined it.
-type cfAnswer struct {
-	key                 string
-	resource            string // the expanded resource, when custom
-	signTime, expiresAt time.Time
-	ip                  netip.Addr // with bind only: unmapped, without zone
-	custom, bind        bool       // the rule has a resource; bind_client_ip
-	cookies             bool
-	cookieDomain        string
-	answer              Signed
-}
-
-func newCFAnswerCache() *cfAnswerCache {
-	c := new(cfAnswerCache)
-	c.init()
-	return c
-}
-
-// hash is the hash of a request's answer: of the parts that vary from
-// request to request.
-func (c *cfAnswerCache) hash(r *Request, ip netip.Addr, expiresAt time.Time) uint64 {
-	o := r.Options
-	h := maphash.String(c.seed, r.Key)
-	h ^= uint64(r.SignTime.Unix())*0x9e3779b97f4a7c15 ^ uint64(expiresAt.Unix())*0xc2b2ae3d27d4eb4f
-	var flags uint64
-	if o.Cookies {
-		flags |= 1
-	}
-	if o.BindClientIP {
-		flags |= 2
-		a := ip.As16()
-		h ^= binary.LittleEndian.Uint64(a[:8])*0x27d4eb2f165667c5 ^ binary.LittleEndian.Uint64(a[8:])*0x94d049bb133111eb
-		if ip.Is4() {
-			flags |= 4
-		}
-	}
-	if o.Resource != "" {
-		flags |= 8
-		h ^= maphash.String(c.seed, r.Resource) * 0xbf58476d1ce4e5b9
-	}
-	h ^= (flags | uint64(len(o.CookieDomain))<<4) * 0x165667b19e3779f9
-	return c.finish(h)
-}
-
-// lookup returns the cached answer to r (ip its client IP with
-// bind_client_ip, expiresAt its expiry); or nil, and then whether a fresh
-// answer should be stored (with store(h, ...)).
-func (c *cfAnswerCache) lookup(r *Request, ip netip.Addr, expiresAt time.Time) (e *cfAnswer, h uint64, admit bool) {
-	h = c.hash(r, ip, expiresAt)
-	e, admit = c.find(h, func(e *cfAnswer) bool { return e.matches(r, ip, expiresAt) })
-	return e, h, admit
-}
-
-// matches tells whether e is the answer to r, with client IP ip (with
-// bind_client_ip) and expiry expiresAt.
-func (e *cfAnswer) matches(r *Request, ip netip.Addr, expiresAt time.Time) bool {
-	o := r.Options
-	return e.signTime == r.SignTime && e.expiresAt == expiresAt && e.key == r.Key &&
-		e.bind == o.BindClientIP && e.ip == ip &&
-		e.cookies == o.Cookies && e.cookieDomain == o.CookieDomain &&
-		e.custom == (o.Resource != "") && (!e.custom || e.resource == r.Resource)
-}
-
-// sigCache is a bounded, concurrency-safe map of recent signatures in two
-// generations: when the current one is full it becomes the old one and the
-// oldest is dropped; a hit in the old generation moves the entry forward.
-// It holds at most max entries, and a hot entry is never dropped.
-type sigCache struct {
-	mu       sync.Mutex
-	max      int // per generation
-	cur, old map[string]cfSignature
-}
-
-func newSigCache(max int) *sigCache {
-	half := max / 2
-	if half < 1 {
-		half = 1
-	}
-	return &sigCache{max: half, cur: make(map[string]cfSignature, half)}
-}
-
-func (c *sigCache) get(k string) (cfSignature, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.cur[k]; ok {
-		return s, true
-	}
-	if s, ok := c.old[k]; ok {
-		delete(c.old, k)
-		c.putLocked(k, s)
-		return s, true
-	}
-	return cfSignature{}, false
-}
-
-// add stores s under k unless an entry is there already (two requests
-// signed the same policy at once), and returns the entry that is kept, so
-// that both answer the same.
-func (c *sigCache) add(k string, s cfSignature) cfSignature {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if have, ok := c.cur[k]; ok {
-		return have
-	}
-	if have, ok := c.old[k]; ok {
-		return have
-	}
-	c.putLocked(k, s)
-	return s
-}
-
-func (c *sigCache) putLocked(k string, s cfSignature) {
-	if len(c.cur) >= c.max {
-		c.old, c.cur = c.cur, make(map[string]cfSignature, c.max)
-	}
-	c.cur[k] = s
-}
-
-func (c *sigCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cur) + len(c.old)
-}
-
 // UnmarshalCaddyfile sets up the profile from Caddyfile tokens. The
 // dispenser stands on the kind ("cloudfront") of
 //
@@ -696,11 +269,11 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch opt {
 		case "domain":
-			err = oneArg(d, &c.Domain)
+			err = OneArg(d, &c.Domain)
 		case "key_pair_id":
-			err = oneArg(d, &c.KeyPairID)
+			err = OneArg(d, &c.KeyPairID)
 		case "private_key_file":
-			err = oneArg(d, &c.PrivateKeyFile)
+			err = OneArg(d, &c.PrivateKeyFile)
 		case "private_key":
 			// never echo the tokens: an unquoted PEM spills its lines here
 			if !d.NextArg() {
@@ -711,7 +284,7 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("private_key takes one argument: quote a PEM given inline with backticks, or use {env.CF_KEY} or private_key_file")
 			}
 		case "expires":
-			err = durationArg(d, &c.Expires)
+			err = DurationArg(d, &c.Expires)
 		default:
 			if !plainWord(opt) {
 				// likely a line of a PEM that was not quoted: do not show it
@@ -726,24 +299,9 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// plainWord tells whether a token is a short lower-case word, the shape of
-// every subdirective name, which is safe to quote in an error.
-func plainWord(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; !('a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // Interface guards
 var (
 	_ Signer                = (*CloudFront)(nil)
 	_ caddy.Provisioner     = (*CloudFront)(nil)
 	_ caddyfile.Unmarshaler = (*CloudFront)(nil)
-	_ crypto.Signer         = deterministicECDSA{}
 )

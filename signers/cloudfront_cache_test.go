@@ -80,11 +80,37 @@ func sameAnswer(a, b *Signed) error {
 	return nil
 }
 
-// cfPlain is a profile without the answer cache, the reference.
-func cfPlain(t testing.TB, keyFile string) *CloudFront {
-	cf := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = keyFile })
-	cf.ans = nil
-	return cf
+// signFreshCF signs r with cf as a profile without an answer cache would:
+// cf's answer cache is emptied first. Not for concurrent use of cf.
+func signFreshCF(t testing.TB, cf *CloudFront, r Request) *Signed {
+	t.Helper()
+	cf.ans.reset()
+	return mustSign(t, cf, r)
+}
+
+// cfSlot is the slot of r's answer in cf's answer cache.
+func cfSlot(cf *CloudFront, r *Request) uint64 {
+	var ip netip.Addr
+	if r.Options.BindClientIP {
+		ip = r.ClientIP.WithZone("").Unmap()
+	}
+	return cf.ans.hash(r, ip, r.SignTime.Add(r.Expires)) >> (64 - slotCacheBits)
+}
+
+// sameSlot returns rs with keys changed ("<key>/<n>", n found by brute
+// force) so that every request's answer falls into the slot of the first:
+// they evict each other.
+func sameSlot(cf *CloudFront, rs []Request) []Request {
+	out := make([]Request, len(rs))
+	want := cfSlot(cf, &rs[0])
+	for i, r := range rs {
+		base := r.Key
+		for n := 0; i > 0 && cfSlot(cf, &r) != want; n++ {
+			r.Key = fmt.Sprintf("%s/%d", base, n)
+		}
+		out[i] = r
+	}
+	return out
 }
 
 func mustSign(t testing.TB, cf *CloudFront, r Request) *Signed {
@@ -99,20 +125,21 @@ func mustSign(t testing.TB, cf *CloudFront, r Request) *Signed {
 // TestCloudFrontAnswerCacheIdentical: with every request asked several
 // times in a row (the second stores, the third hits), the answers are those
 // of a profile without the cache; and so across a window change, and with
-// the hash forced to one slot for all requests.
+// all requests in one slot of the cache (found by brute force), where each
+// evicts the one before.
 func TestCloudFrontAnswerCacheIdentical(t *testing.T) {
 	for _, keyFile := range []string{cfRSAPKCS1, cfECPKCS8} {
 		for _, collide := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/collide=%v", keyFile, collide), func(t *testing.T) {
-				plain := cfPlain(t, keyFile)
+				plain := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = keyFile })
 				cached := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = keyFile })
-				if collide {
-					cached.ans.mask = 0
-				}
 				rs := cfCacheRequests()
+				if collide {
+					rs = sameSlot(cached, rs)
+				}
 				want := make([]*Signed, len(rs))
 				for i, r := range rs {
-					want[i] = mustSign(t, plain, r)
+					want[i] = signFreshCF(t, plain, r)
 				}
 				for round := 0; round < 2; round++ {
 					for i, r := range rs {
@@ -153,7 +180,7 @@ func TestCloudFrontAnswerCacheIdentical(t *testing.T) {
 				next := rs[0]
 				next.SignTime = cfSignTime.Add(10 * time.Minute)
 				for n := 0; n < 3; n++ {
-					if err := sameAnswer(mustSign(t, cached, next), mustSign(t, plain, next)); err != nil {
+					if err := sameAnswer(mustSign(t, cached, next), signFreshCF(t, plain, next)); err != nil {
 						t.Fatalf("next window: %v", err)
 					}
 				}
@@ -165,29 +192,99 @@ func TestCloudFrontAnswerCacheIdentical(t *testing.T) {
 	}
 }
 
-// TestCloudFrontAnswerCacheIPs: with every request in one slot under one
-// hash, an answer bound to one client IP is never given to another.
+// TestCloudFrontAnswerCacheIPs: requests for one key bound to two client
+// IPs whose answers share a slot (found by brute force), asked in turns,
+// each get the answer for their own IP: the one in the cache is never given
+// to the other.
 func TestCloudFrontAnswerCacheIPs(t *testing.T) {
-	plain := cfPlain(t, cfRSAPKCS1)
+	plain := newCloudFront(t, nil)
 	cached := newCloudFront(t, nil)
-	cached.ans.mask = 0
 	for _, cookies := range []bool{false, true} {
-		for _, pair := range [][2]string{{"192.0.2.1", "192.0.2.2"}, {"2001:db8::1", "2001:db8::2"}, {"192.0.2.1", "::1"}, {"10.0.0.1", "2001:db8::a00:1"}} {
+		for _, first := range []string{"192.0.2.1", "2001:db8::1"} {
 			o := Options{BindClientIP: true, Cookies: cookies}
-			a := Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &o, ClientIP: netip.MustParseAddr(pair[0])}
-			b := a
-			b.ClientIP = netip.MustParseAddr(pair[1])
-			for n := 0; n < 3; n++ { // a is stored and answered from the cache
-				mustSign(t, cached, a)
+			a := Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &o, ClientIP: netip.MustParseAddr(first)}
+			// an IPv4 and an IPv6 address in a's slot
+			var others []netip.Addr
+			for _, start := range []string{"10.0.0.1", "2001:db8::a00:1"} {
+				b := a
+				for b.ClientIP = netip.MustParseAddr(start); cfSlot(cached, &b) != cfSlot(cached, &a); {
+					b.ClientIP = b.ClientIP.Next()
+				}
+				others = append(others, b.ClientIP)
 			}
-			sb := mustSign(t, cached, b)
-			if err := sameAnswer(sb, mustSign(t, plain, b)); err != nil {
-				t.Errorf("%s after %s: %v", pair[1], pair[0], err)
-			}
-			if sameAnswer(sb, mustSign(t, plain, a)) == nil {
-				t.Errorf("%s and %s share an answer", pair[0], pair[1])
+			for _, ip := range others {
+				b := a
+				b.ClientIP = ip
+				for round := 0; round < 2; round++ {
+					for _, r := range []Request{a, b, b, b, a, a, a, b} {
+						if err := sameAnswer(mustSign(t, cached, r), signFreshCF(t, plain, r)); err != nil {
+							t.Fatalf("%s after %s in its slot: %v", r.ClientIP, first, err)
+						}
+					}
+				}
+				if sameAnswer(signFreshCF(t, plain, a), signFreshCF(t, plain, b)) == nil {
+					t.Errorf("%s and %s share an answer", first, ip)
+				}
 			}
 		}
+	}
+}
+
+// TestCloudFrontAnswerEntryMatches: an entry answers only the request it
+// was made for; a change of any one thing it records is a mismatch, and
+// what it does not record (the client IP without bind_client_ip, the
+// resource without one in the rule) is not.
+func TestCloudFrontAnswerEntryMatches(t *testing.T) {
+	ip := netip.MustParseAddr("192.0.2.1")
+	expiresAt := cfSignTime.Add(time.Hour)
+	o := Options{Resource: wildcardResource, BindClientIP: true, Cookies: true, CookieDomain: cfTestDomain}
+	r := Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &o, Resource: wildcardResource, ClientIP: ip}
+	e := &cfAnswer{key: "a/b", resource: wildcardResource, signTime: cfSignTime, expiresAt: expiresAt, ip: ip,
+		custom: true, bind: true, cookies: true, cookieDomain: cfTestDomain}
+	if !e.matches(&r, ip, expiresAt) {
+		t.Fatal("the entry does not match its own request")
+	}
+	type variant struct {
+		r         Request
+		ip        netip.Addr
+		expiresAt time.Time
+	}
+	for name, mod := range map[string]func(*variant){
+		"key":               func(v *variant) { v.r.Key = "a/c" },
+		"resource":          func(v *variant) { v.r.Resource = "https://" + cfTestDomain + "/a/*" },
+		"no resource":       func(v *variant) { v.r.Options.Resource, v.r.Resource = "", "" },
+		"signing time":      func(v *variant) { v.r.SignTime = v.r.SignTime.Add(time.Second) },
+		"signing location":  func(v *variant) { v.r.SignTime = v.r.SignTime.In(time.FixedZone("CET", 3600)) },
+		"expiry":            func(v *variant) { v.expiresAt = v.expiresAt.Add(time.Second) },
+		"expiry location":   func(v *variant) { v.expiresAt = v.expiresAt.In(time.FixedZone("CET", 3600)) },
+		"client IP":         func(v *variant) { v.ip = ip.Next() },
+		"client IP v6":      func(v *variant) { v.ip = netip.MustParseAddr("2001:db8::1") },
+		"not bound":         func(v *variant) { v.r.Options.BindClientIP, v.ip = false, netip.Addr{} },
+		"not cookies":       func(v *variant) { v.r.Options.Cookies = false },
+		"cookie domain":     func(v *variant) { v.r.Options.CookieDomain = "." + cfTestDomain },
+		"host-only cookies": func(v *variant) { v.r.Options.CookieDomain = "" },
+	} {
+		v := variant{r, ip, expiresAt}
+		oo := o
+		v.r.Options = &oo
+		mod(&v)
+		if e.matches(&v.r, v.ip, v.expiresAt) {
+			t.Errorf("another %s: the entry matches", name)
+		}
+	}
+
+	// not recorded: the method (a HEAD's answer is a GET's), the resource
+	// of a rule without one, and the IP of a rule without bind_client_ip
+	// (Sign passes the zero IP then)
+	head := r
+	head.Method = "HEAD"
+	if !e.matches(&head, ip, expiresAt) {
+		t.Error("the entry does not match the HEAD of its request")
+	}
+	canned := &cfAnswer{key: "a/b", signTime: cfSignTime, expiresAt: expiresAt}
+	plain := Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}, Resource: "ignored", ClientIP: ip}
+	if !canned.matches(&plain, netip.Addr{}, expiresAt) {
+		t.Error("a canned entry does not match a request with an unused resource and client IP")
 	}
 }
 
@@ -218,19 +315,19 @@ func TestCloudFrontAnswerCacheHit(t *testing.T) {
 }
 
 // TestCloudFrontAnswerCacheConcurrent: goroutines asking for many requests
-// in one slot (forced collisions) and in the normal cache, in different
+// in one slot (collisions found by brute force) and in the normal cache, in different
 // orders, all get the uncached answers. Run with -race.
 func TestCloudFrontAnswerCacheConcurrent(t *testing.T) {
-	plain := cfPlain(t, cfECPKCS8)
-	rs := cfCacheRequests()
-	want := make([]*Signed, len(rs))
-	for i, r := range rs {
-		want[i] = mustSign(t, plain, r)
-	}
+	plain := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = cfECPKCS8 })
 	for _, collide := range []bool{true, false} {
 		cached := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = cfECPKCS8 })
+		rs := cfCacheRequests()
 		if collide {
-			cached.ans.mask = 0
+			rs = sameSlot(cached, rs)
+		}
+		want := make([]*Signed, len(rs))
+		for i, r := range rs {
+			want[i] = signFreshCF(t, plain, r)
 		}
 		var wg sync.WaitGroup
 		for g := 0; g < 8; g++ {

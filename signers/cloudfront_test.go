@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -553,8 +554,9 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "example.org"}, "browsers would not send these cookies to the distribution at cdn.example.com"},
 		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "ample.com"}, "would not send"},
 		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "bad domain"}, "not a domain name"},
+		{[]string{"GET"}, Options{CookieDomain: "example.com"}, "cookie_domain needs cookies"},
 	} {
-		err := cf.CheckRule(c.methods, &c.opts)
+		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: c.methods, Expires: time.Hour, Options: &c.opts})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %+v: %v, want %q", c.methods, c.opts, err, c.want)
 		}
@@ -570,15 +572,45 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{Cookies: true, CookieDomain: ".example.com"},
 		{Cookies: true, CookieDomain: "cdn.example.com"},
 	} {
-		if err := cf.CheckRule([]string{"GET", "HEAD"}, &ok); err != nil {
+		if err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET", "HEAD"}, Expires: 30 * 24 * time.Hour, Options: &ok}); err != nil {
 			t.Errorf("%+v refused: %v", ok, err)
 		}
 	}
-	if def, max := cf.Expiry(); def != time.Hour || max != 0 {
-		t.Errorf("Expiry() = %s, %s; want 1h and no limit", def, max)
+	for d, want := range map[time.Duration]string{
+		-time.Minute:            "expires must be positive, got -1m0s",
+		0:                       "expires must be positive, got 0s",
+		1500 * time.Millisecond: "expires must be whole seconds, got 1.5s",
+	} {
+		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: d, Options: &Options{}})
+		if err == nil || err.Error() != want {
+			t.Errorf("expires %s: %v, want %q", d, err, want)
+		}
 	}
-	if _, err := cf.Sign(context.Background(), &Request{Method: "PUT", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}}); err == nil {
-		t.Errorf("Sign signed a PUT")
+	// a resource the rule's URLs surely fall outside of, where the pattern
+	// and the key prefix show it (compared up to letter case)
+	for _, c := range []struct {
+		prefix, resource string
+		refused          bool
+	}{
+		{"zarr/", "https://cdn.example.com/results/experiment.zarr/*", true},
+		{"", "https://cdn.example.com/results/experiment.zarr/*", false},
+		{"results/", "https://cdn.example.com/results/experiment.zarr/*", false},
+		{"Results/Experiment.zarr/x/", "https://CDN.example.com/results/experiment.zarr/*", false},
+		{"a b/", "https://cdn.example.com/a%20b/*", false},
+		{"a b/", "https://cdn.example.com/a+b/*", true},
+		{"zarr/", "https://{host}/results/*", false},
+		{"zarr/", "http*://cdn.example.com/results/*", false}, // only "http" is literal
+		{"zarr/", "http://cdn.example.com/zarr/*", true},
+		{"zarr/", "*", false},
+	} {
+		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: time.Hour, KeyPrefix: c.prefix,
+			Options: &Options{Resource: c.resource, Cookies: true}})
+		if (err != nil) != c.refused || err != nil && !strings.Contains(err.Error(), "with strip_prefix") {
+			t.Errorf("key prefix %q, resource %s: %v; want refused=%v", c.prefix, c.resource, err, c.refused)
+		}
+	}
+	if def := cf.DefaultExpires(); def != time.Hour {
+		t.Errorf("DefaultExpires() = %s, want 1h", def)
 	}
 }
 
@@ -729,5 +761,30 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestResourceCovers: ResourceCovers agrees with the verifier's
+// independent matcher (CloudFront's * and ?) on its table and on many
+// random patterns and URLs over a small alphabet.
+func TestResourceCovers(t *testing.T) {
+	for _, c := range wildcardCases {
+		if got := ResourceCovers(c.p, c.s); got != c.want {
+			t.Errorf("ResourceCovers(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	word := func(alphabet string, max int) string {
+		b := make([]byte, rng.IntN(max+1))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 50000 {
+		p, u := word("ab/*?", 8), word("ab/", 10)
+		if got, want := ResourceCovers(p, u), wildcardMatch(p, u); got != want {
+			t.Fatalf("ResourceCovers(%q, %q) = %v, want %v", p, u, got, want)
+		}
 	}
 }

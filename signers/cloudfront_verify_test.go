@@ -242,23 +242,33 @@ func wildcardMatch(pattern, s string) bool {
 	return match[len(pattern)]
 }
 
+// wildcardCases are patterns and URLs with whether CloudFront's wildcards
+// match them.
+var wildcardCases = []struct {
+	p, s string
+	want bool
+}{
+	{"*", "", true},
+	{"*", "https://a/b", true},
+	{"https://a/b/*", "https://a/b/c/d", true},
+	{"https://a/b/*", "https://a/b/", true},
+	{"https://a/b/*", "https://a/b", false},
+	{"https://a/b/*", "https://a/bc/d", false},
+	{"https://a/?.txt", "https://a/x.txt", true},
+	{"https://a/?.txt", "https://a/xy.txt", false},
+	{"http*://a/*", "https://a/x", true},
+	{"https://a/x", "https://a/X", false},
+	{"https://a/*/z", "https://a/x/y/z", true},
+	{"a*b*c", "aXbYbZc", true},
+	{"a*b*c", "aXbYcZ", false},
+	{"**", "x", true},
+	{"?", "", false},
+	{"", "", true},
+	{"", "x", false},
+}
+
 func TestWildcardMatch(t *testing.T) {
-	for _, c := range []struct {
-		p, s string
-		want bool
-	}{
-		{"*", "", true},
-		{"*", "https://a/b", true},
-		{"https://a/b/*", "https://a/b/c/d", true},
-		{"https://a/b/*", "https://a/b/", true},
-		{"https://a/b/*", "https://a/b", false},
-		{"https://a/b/*", "https://a/bc/d", false},
-		{"https://a/?.txt", "https://a/x.txt", true},
-		{"https://a/?.txt", "https://a/xy.txt", false},
-		{"http*://a/*", "https://a/x", true},
-		{"https://a/x", "https://a/X", false},
-		{"https://a/*/z", "https://a/x/y/z", true},
-	} {
+	for _, c := range wildcardCases {
 		if got := wildcardMatch(c.p, c.s); got != c.want {
 			t.Errorf("wildcardMatch(%q, %q) = %v", c.p, c.s, got)
 		}

@@ -24,7 +24,6 @@ type credCache struct {
 	provider aws.CredentialsProvider
 	timeout  time.Duration // the longest a request waits for the provider
 	ahead    time.Duration // refresh this long before expiry (at most half the lifetime)
-	backoff  time.Duration // after a failed fetch, answer its error this long
 	now      func() time.Time
 
 	cur atomic.Pointer[credEntry]
@@ -40,8 +39,13 @@ type credEntry struct {
 	refreshAt time.Time // zero: never (static credentials)
 }
 
+// CredentialsBackoff is how long after a failed fetch of credentials a
+// profile answers requests with that failure (ErrCredentials) before it asks
+// the provider again. The handler's 503 answers say it in Retry-After.
+const CredentialsBackoff = time.Second
+
 func newCredCache(p aws.CredentialsProvider, timeout, ahead time.Duration) *credCache {
-	return &credCache{provider: p, timeout: timeout, ahead: ahead, backoff: time.Second, now: time.Now}
+	return &credCache{provider: p, timeout: timeout, ahead: ahead, now: time.Now}
 }
 
 // Get returns valid credentials, or an error wrapping ErrCredentials.
@@ -87,7 +91,7 @@ func valid(c *aws.Credentials, now time.Time) bool {
 }
 
 // start begins a fetch unless one is running or the last one failed less than
-// backoff ago (then it returns that failure). It returns a channel closed
+// CredentialsBackoff ago (then it returns that failure). It returns a channel closed
 // when the fetch ends.
 func (c *credCache) start(now time.Time) (<-chan struct{}, error) {
 	c.mu.Lock()
@@ -127,7 +131,7 @@ func (c *credCache) fetch(done chan struct{}) {
 	defer c.mu.Unlock()
 	if err != nil {
 		c.lastErr = fmt.Errorf("%w: %v", ErrCredentials, err)
-		c.errUntil = now.Add(c.backoff)
+		c.errUntil = now.Add(CredentialsBackoff)
 	} else {
 		e := &credEntry{creds: creds}
 		if creds.CanExpire {

@@ -2,27 +2,17 @@ package signers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"go.uber.org/zap"
 )
 
 func init() {
@@ -102,15 +92,14 @@ type S3 struct {
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
 	creds  *credCache
-	urls   *s3URLCache // recent GET, HEAD and PUT URLs; nil: none
-	logger *zap.Logger
+	urls   *s3URLCache // recent GET, HEAD and PUT URLs
+	keys   *v4KeyCache // SigV4 signing keys derived from the credentials
 }
 
 const (
 	s3DefaultExpires = 15 * time.Minute
 	s3MaxExpires     = 7 * 24 * time.Hour
 	refreshAhead     = 5 * time.Minute
-	roleDuration     = time.Hour
 )
 
 // CaddyModule returns the Caddy module information.
@@ -126,7 +115,7 @@ func (S3) CaddyModule() caddy.ModuleInfo {
 // provider that is down at start makes requests answer 503 until it is back,
 // and Caddy still starts.
 func (s *S3) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
+	s.keys = new(v4KeyCache) // first: Caddy calls Cleanup even when Provision fails
 	repl := caddy.NewReplacer()
 	for _, f := range []*string{&s.Bucket, &s.Region, &s.Endpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID} {
 		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
@@ -140,7 +129,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if s.Expires == 0 {
 		s.Expires = caddy.Duration(s3DefaultExpires)
 	}
-	if err := checkExpires(time.Duration(s.Expires), s3MaxExpires); err != nil {
+	if err := checkExpires(time.Duration(s.Expires), s3MaxExpires, "the"); err != nil {
 		return err
 	}
 	if s.CredentialsTimeout == 0 {
@@ -158,6 +147,13 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	}
 	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
 	s.urls = newS3URLCache()
+	return nil
+}
+
+// Cleanup forgets the signing keys derived from the profile's secrets. Caddy
+// calls it when a config reload removes the profile.
+func (s *S3) Cleanup() error {
+	s.keys.clear()
 	return nil
 }
 
@@ -223,113 +219,20 @@ func validBucket(b string) bool {
 	return true
 }
 
-// credentialsProvider builds the provider the profile's options name.
-func (s *S3) credentialsProvider(ctx caddy.Context, repl *caddy.Replacer) (aws.CredentialsProvider, error) {
-	if s.CredentialsProvider != nil {
-		return s.CredentialsProvider, nil
-	}
-	id := strings.TrimSpace(repl.ReplaceAll(s.AccessKeyID, ""))
-	secret := strings.TrimSpace(repl.ReplaceAll(s.SecretAccessKey, ""))
-	token := strings.TrimSpace(repl.ReplaceAll(s.SessionToken, ""))
-	if (id == "") != (secret == "") {
-		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
-			return nil, errors.New("access_key_id or secret_access_key expanded to an empty value (is its placeholder's variable or file set?)")
-		}
-		return nil, errors.New("access_key_id and secret_access_key go together: set both or neither")
-	}
-	if token != "" && id == "" {
-		return nil, errors.New("session_token needs access_key_id and secret_access_key")
-	}
-	if id != "" && s.AWSProfile != "" {
-		return nil, errors.New("aws_profile and static access keys exclude each other")
-	}
-
-	var base aws.CredentialsProvider
-	var cfg aws.Config
-	if id != "" {
-		base = credentials.NewStaticCredentialsProvider(id, secret, token)
-	}
-	if base == nil || s.RoleARN != "" {
-		opts := []func(*config.LoadOptions) error{
-			config.WithRegion(s.Region),
-			config.WithAPIOptions(deadline(4 * time.Duration(s.CredentialsTimeout))),
-			// the SDK's own cache refreshes a little ahead; ours sits on top
-			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
-		}
-		if s.AWSProfile != "" {
-			opts = append(opts, config.WithSharedConfigProfile(s.AWSProfile))
-		}
-		var err error
-		cfg, err = config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("loading the AWS configuration: %v", err)
-		}
-		if base == nil {
-			base = cfg.Credentials
-		}
-	}
-	if s.RoleARN == "" {
-		return base, nil
-	}
-	if !strings.HasPrefix(s.RoleARN, "arn:") {
-		return nil, fmt.Errorf("role_arn %q is not an ARN (arn:aws:iam::123456789012:role/NAME)", s.RoleARN)
-	}
-	cfg.Credentials = base
-	if cfg.Region == "" || cfg.Region == "auto" {
-		cfg.Region = "us-east-1"
-	}
-	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-		o.RoleSessionName = "caddy-presign"
-		o.Duration = roleDuration
-		if s.ExternalID != "" {
-			o.ExternalID = aws.String(s.ExternalID)
-		}
-	}), nil
-}
-
-// deadline bounds every SDK call made for credentials (container endpoint,
-// instance metadata, STS, SSO), retries included. The SDK's credential cache
-// hides the caller's context from providers, so without it a provider that
-// hangs would hold every later refresh and the profile would never recover.
-func deadline(d time.Duration) []func(*middleware.Stack) error {
-	return []func(*middleware.Stack) error{func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("presignDeadline",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				ctx, cancel := context.WithTimeout(ctx, d)
-				defer cancel()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	}}
-}
-
-func checkExpires(d, max time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("expires must be positive, got %s", d)
-	}
-	if d%time.Second != 0 {
-		return fmt.Errorf("expires must be whole seconds, got %s", d)
-	}
-	if max > 0 && d > max {
-		return fmt.Errorf("expires %s is over the limit of %s", d, max)
-	}
-	return nil
-}
-
 // Origin implements Signer.
 func (s *S3) Origin() string { return s.origin }
 
-// Expiry implements Signer.
-func (s *S3) Expiry() (def, max time.Duration) { return time.Duration(s.Expires), s3MaxExpires }
+// DefaultExpires implements Signer.
+func (s *S3) DefaultExpires() time.Duration { return time.Duration(s.Expires) }
 
 // CheckRule implements Signer.
-func (s *S3) CheckRule(methods []string, o *Options) error {
-	switch {
-	case o.Resource != "":
-		return errors.New("resource is a CloudFront option; this is an s3 profile")
-	case o.BindClientIP:
-		return errors.New("bind_client_ip is a CloudFront option; this is an s3 profile")
-	case o.Cookies:
-		return errors.New("cookies is a CloudFront option; this is an s3 profile")
+func (s *S3) CheckRule(r *RuleInfo) error {
+	if err := checkExpires(r.Expires, s3MaxExpires, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
+		return err
+	}
+	o, methods := r.Options, r.Methods
+	if err := o.foreign("s3", "an s3 profile"); err != nil {
+		return err
 	}
 	downloads := slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD")
 	if !downloads && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
@@ -345,13 +248,6 @@ func (s *S3) CheckRule(methods []string, o *Options) error {
 	case "", "attachment", "inline":
 	default:
 		return fmt.Errorf("content_disposition must be attachment or inline, got %q", o.ContentDisposition)
-	}
-	for _, m := range methods {
-		switch m {
-		case "GET", "HEAD", "PUT", "POST":
-		default:
-			return fmt.Errorf("method %s cannot be presigned for S3 (GET, HEAD, PUT, POST)", m)
-		}
 	}
 	return nil
 }
@@ -375,13 +271,9 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		return s.signPOST(r, creds, expiresAt)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(expires/time.Second)
-	var cacheHash uint64
-	var admit bool
-	if s.urls != nil {
-		var e *s3URL
-		if e, cacheHash, admit = s.urls.lookup(r, signSec, expSec, &creds, expiresAt); e != nil {
-			return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
-		}
+	e, cacheHash, admit := s.urls.lookup(r, signSec, expSec, &creds, expiresAt)
+	if e != nil {
+		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
 	in := v4Input{
 		Method:      r.Method,
@@ -397,7 +289,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if r.Method == "GET" || r.Method == "HEAD" {
 		in.Query = responseOverrides(r.Options, r.Key)
 	}
-	u, err := presignV4(&in)
+	u, err := presignV4(s.keys, &in)
 	if err != nil {
 		return nil, fmt.Errorf("presigning %s: %v", r.Method, err)
 	}
@@ -406,7 +298,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	}
 	// one allocation for the entry and this answer: only this caller gets
 	// e.first, and hits read e.url and e.expiresAt
-	e := &s3URL{
+	e = &s3URL{
 		method: r.Method, key: r.Key, signSec: signSec, expires: expSec,
 		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
 		contentType: r.Options.ContentType,
@@ -428,7 +320,7 @@ func responseOverrides(o *Options, key string) []queryParam {
 		q = append(q, queryParam{"response-cache-control", o.CacheControl})
 	}
 	if o.ContentDisposition != "" {
-		q = append(q, queryParam{"response-content-disposition", ContentDisposition(o.ContentDisposition, key)})
+		q = append(q, queryParam{"response-content-disposition", contentDisposition(o.ContentDisposition, key)})
 	}
 	if o.ContentType != "" {
 		q = append(q, queryParam{"response-content-type", o.ContentType})
@@ -436,94 +328,36 @@ func responseOverrides(o *Options, key string) []queryParam {
 	return q
 }
 
-// ContentDisposition returns a Content-Disposition value of the given type
+// contentDisposition returns a Content-Disposition value of the given type
 // ("attachment" or "inline") that names the file after the key's last
 // segment: a quoted ASCII filename, and for other names also the RFC 6266
 // filename* parameter (UTF-8, percent-encoded) that browsers prefer.
-func ContentDisposition(typ, key string) string {
+func contentDisposition(typ, key string) string {
 	name := key[strings.LastIndexByte(key, '/')+1:]
-	var b strings.Builder
-	b.WriteString(typ)
-	b.WriteString(`; filename="`)
+	b := make([]byte, 0, len(typ)+len(name)+16)
+	b = append(b, typ...)
+	b = append(b, `; filename="`...)
 	ascii := true
 	for _, r := range name {
 		switch {
 		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
+			b = append(b, '\\')
+			b = utf8.AppendRune(b, r)
 		case r < 0x20 || r == 0x7f:
-			b.WriteByte('_')
+			b = append(b, '_')
 		case r >= 0x80:
 			ascii = false
-			b.WriteByte('_')
+			b = append(b, '_')
 		default:
-			b.WriteRune(r)
+			b = utf8.AppendRune(b, r)
 		}
 	}
-	b.WriteByte('"')
+	b = append(b, '"')
 	if !ascii {
-		b.WriteString("; filename*=UTF-8''")
-		const hex = "0123456789ABCDEF"
-		for i := 0; i < len(name); i++ {
-			c := name[i]
-			if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
-				b.WriteByte(c)
-			} else {
-				b.WriteByte('%')
-				b.WriteByte(hex[c>>4])
-				b.WriteByte(hex[c&15])
-			}
-		}
+		b = append(b, "; filename*=UTF-8''"...)
+		b = appendEscaped(b, name, &unreserved)
 	}
-	return b.String()
-}
-
-// signPOST builds an S3 POST policy form for exactly r.Key. The client
-// posts the returned fields, then a Content-Type field (it must start with
-// the rule's content_type_prefix; any value without one), then the file,
-// last, as multipart/form-data to the returned URL.
-func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*Signed, error) {
-	date := r.SignTime.UTC().Format("20060102T150405Z")
-	credential := creds.AccessKeyID + "/" + date[:8] + "/" + s.Region + "/s3/aws4_request"
-	fields := map[string]string{
-		"key":              r.Key,
-		"x-amz-algorithm":  "AWS4-HMAC-SHA256",
-		"x-amz-credential": credential,
-		"x-amz-date":       date,
-	}
-	conds := []any{
-		map[string]string{"bucket": s.Bucket},
-		[]string{"eq", "$key", r.Key},
-		map[string]string{"x-amz-algorithm": "AWS4-HMAC-SHA256"},
-		map[string]string{"x-amz-credential": credential},
-		map[string]string{"x-amz-date": date},
-	}
-	if creds.SessionToken != "" {
-		fields["x-amz-security-token"] = creds.SessionToken
-		conds = append(conds, map[string]string{"x-amz-security-token": creds.SessionToken})
-	}
-	if r.Options.MaxSize > 0 {
-		conds = append(conds, []any{"content-length-range", 0, r.Options.MaxSize})
-	}
-	// S3 refuses every form field that no condition covers: without this
-	// one, a form could not set the object's Content-Type at all. The
-	// form must therefore carry a Content-Type field, of any value when
-	// the rule has no content_type_prefix.
-	conds = append(conds, []string{"starts-with", "$Content-Type", r.Options.ContentTypePrefix})
-	policy, err := json.Marshal(map[string]any{
-		"expiration": expiresAt.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"conditions": conds,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encoding the POST policy: %v", err)
-	}
-	b64 := base64.StdEncoding.EncodeToString(policy)
-	fields["policy"] = b64
-	key := signingKey(creds.SecretAccessKey, date[:8], s.Region, "s3")
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(b64))
-	fields["x-amz-signature"] = hex.EncodeToString(mac.Sum(nil))
-	return &Signed{URL: s.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
+	return string(b)
 }
 
 // UnmarshalCaddyfile sets up the profile from Caddyfile tokens. The
@@ -543,39 +377,34 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch opt {
 		case "bucket":
-			err = oneArg(d, &s.Bucket)
+			err = OneArg(d, &s.Bucket)
 		case "region":
-			err = oneArg(d, &s.Region)
+			err = OneArg(d, &s.Region)
 		case "endpoint":
-			err = oneArg(d, &s.Endpoint)
+			err = OneArg(d, &s.Endpoint)
 		case "path_style":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			s.PathStyle = true
+			err = flagArg(d, &s.PathStyle)
 		case "access_key_id":
-			err = oneArg(d, &s.AccessKeyID)
+			err = OneArg(d, &s.AccessKeyID)
 		case "secret_access_key":
 			err = secretArg(d, &s.SecretAccessKey)
 		case "session_token":
 			err = secretArg(d, &s.SessionToken)
 		case "aws_profile":
-			err = oneArg(d, &s.AWSProfile)
-		case "role_arn":
-			if !d.NextArg() {
-				return d.ArgErr()
+			err = OneArg(d, &s.AWSProfile)
+		case "role_arn": // role_arn <arn> [<external_id>]
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
 			}
-			s.RoleARN = d.Val()
-			if d.NextArg() {
-				s.ExternalID = d.Val()
-			}
-			if d.NextArg() {
-				return d.ArgErr()
+			s.RoleARN = args[0]
+			if len(args) == 2 {
+				s.ExternalID = args[1]
 			}
 		case "expires":
-			err = durationArg(d, &s.Expires)
+			err = DurationArg(d, &s.Expires)
 		case "credentials_timeout":
-			err = durationArg(d, &s.CredentialsTimeout)
+			err = DurationArg(d, &s.CredentialsTimeout)
 		default:
 			return d.Errf("unknown subdirective %q in s3 profile (bucket, region, endpoint, path_style, access_key_id, secret_access_key, session_token, aws_profile, role_arn, expires, credentials_timeout)", opt)
 		}
@@ -586,53 +415,10 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// oneArg reads the single argument of the current option into dst.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// secretArg is oneArg for a secret: its error never quotes a token, which
-// may be part of a secret with a space that was not quoted.
-func secretArg(d *caddyfile.Dispenser, dst *string) error {
-	opt := d.Val()
-	if !d.NextArg() {
-		return d.Errf("%s needs a value", opt)
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("%s takes one argument (not shown: it may be a secret); quote a value with spaces, or use {env.X} or {file.P}", opt)
-	}
-	return nil
-}
-
-// durationArg reads the single duration argument of the current option.
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	opt := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
-	}
-	v, err := caddy.ParseDuration(s)
-	if err != nil {
-		return d.Errf("%s: %v", d.Val(), err)
-	}
-	if v <= 0 {
-		return d.Errf("%s must be positive, got %s", opt, s)
-	}
-	*dst = caddy.Duration(v)
-	return nil
-}
-
 // Interface guards
 var (
 	_ Signer                = (*S3)(nil)
 	_ caddy.Provisioner     = (*S3)(nil)
+	_ caddy.CleanerUpper    = (*S3)(nil)
 	_ caddyfile.Unmarshaler = (*S3)(nil)
 )

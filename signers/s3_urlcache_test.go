@@ -11,26 +11,36 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddyserver/caddy/v2"
 )
 
-// urlCacheTwins returns two S3 profiles alike but for the URL cache: the
-// first has one, the second signs every request afresh. set replaces the
+// newTestS3 provisions a path-style profile whose credentials the test
+// sets (see urlCacheTwins); its clock is in 2026-03, when the signing
+// times below are, so that credentials that expire stay valid.
+func newTestS3(t testing.TB) *S3 {
+	t.Helper()
+	s := &S3{Bucket: "media", Region: "eu-central-1", Endpoint: "http://127.0.0.1:9000", PathStyle: true,
+		CredentialsProvider: aws.AnonymousCredentials{}}
+	if err := s.Provision(caddy.Context{}); err != nil {
+		t.Fatal(err)
+	}
+	s.creds.now = func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }
+	return s
+}
+
+// signFresh signs r with s as a profile without a URL cache would: s's
+// cache is emptied first. Not for concurrent use of s.
+func signFresh(s *S3, r *Request) (*Signed, error) {
+	s.urls.reset()
+	return s.Sign(context.Background(), r)
+}
+
+// urlCacheTwins returns two S3 profiles alike: the tests use the first's
+// URL cache and sign with the second afresh (signFresh). set replaces the
 // credentials both hold, as a rotation by their provider would.
 func urlCacheTwins(t testing.TB) (cached, fresh *S3, set func(aws.Credentials)) {
 	t.Helper()
-	mk := func() *S3 {
-		s := &S3{Bucket: "media", Region: "eu-central-1", Endpoint: "http://127.0.0.1:9000", PathStyle: true}
-		if err := s.buildOrigin(); err != nil {
-			t.Fatal(err)
-		}
-		s.creds = newCredCache(aws.AnonymousCredentials{}, time.Second, 5*time.Minute)
-		// the signing times below are in 2026-03: keep credentials that
-		// expire valid then
-		s.creds.now = func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }
-		return s
-	}
-	cached, fresh = mk(), mk()
-	cached.urls = newS3URLCache()
+	cached, fresh = newTestS3(t), newTestS3(t)
 	set = func(c aws.Credentials) {
 		cached.creds.cur.Store(&credEntry{creds: c})
 		fresh.creds.cur.Store(&credEntry{creds: c})
@@ -44,7 +54,7 @@ func urlCacheTwins(t testing.TB) (cached, fresh *S3, set func(aws.Credentials)) 
 // the cache.
 func signBoth(t testing.TB, cached, fresh *S3, r Request) (*Signed, bool) {
 	t.Helper()
-	want, err := fresh.Sign(context.Background(), &r)
+	want, err := signFresh(fresh, &r)
 	if err != nil {
 		t.Fatalf("fresh %s %s: %v", r.Method, r.Key, err)
 	}
@@ -261,7 +271,7 @@ func TestS3URLEntryMatches(t *testing.T) {
 // (run with -race): every answer of the cached profile is the fresh
 // profile's answer, collisions in the cache included.
 func TestS3URLCacheRandom(t *testing.T) {
-	cached, fresh, _ := urlCacheTwins(t)
+	cached, _, _ := urlCacheTwins(t)
 	t0 := time.Date(2026, 3, 1, 23, 59, 58, 0, time.UTC)
 	opts := []*Options{{}, {ContentDisposition: "attachment"}, {ContentType: "text/plain", CacheControl: "no-cache"}}
 	methods := []string{"GET", "HEAD", "PUT"}
@@ -269,6 +279,8 @@ func TestS3URLCacheRandom(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
+		fresh := newTestS3(t) // each goroutine its own: signFresh empties its cache
+		fresh.creds.cur.Store(cached.creds.cur.Load())
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 42))
@@ -280,7 +292,7 @@ func TestS3URLCacheRandom(t *testing.T) {
 					Expires:  time.Duration(1+rng.IntN(2)) * time.Hour,
 					Options:  opts[rng.IntN(len(opts))],
 				}
-				want, err := fresh.Sign(context.Background(), &r)
+				want, err := signFresh(fresh, &r)
 				if err != nil {
 					t.Error(err)
 					return

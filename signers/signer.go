@@ -1,6 +1,7 @@
 // Package signers holds what turns a validated object key into a presigned
-// URL: one small interface, Signer, and its implementations, one file each
-// (S3 SigV4 query auth, CloudFront signed URLs and cookies).
+// URL: one small interface, Signer, the rules' signing Options, and the
+// implementations: S3 (s3*.go; SigV4 query auth in sigv4.go, credentials
+// in creds*.go) and CloudFront signed URLs and cookies (cloudfront*.go).
 //
 // Each implementation is also a Caddy module in the namespace
 // "http.handlers.presign.profiles" and is named in the handler's JSON config
@@ -12,6 +13,7 @@ package signers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"time"
@@ -28,47 +30,59 @@ type Signer interface {
 	Sign(ctx context.Context, r *Request) (*Signed, error)
 
 	// Origin is the scheme://host[/path] that every URL returned by Sign
-	// starts with. The request can change only what follows it.
+	// starts with, followed by '/', '?' or nothing: the request can change
+	// only what follows it. The handler answers 500, and sends nothing, for
+	// a URL that does not.
 	Origin() string
 
-	// Expiry gives the profile's default URL lifetime and the longest it
-	// allows (0: no limit of its own).
-	Expiry() (def, max time.Duration)
+	// DefaultExpires is the URLs' lifetime for rules that set none.
+	DefaultExpires() time.Duration
 
-	// CheckRule tells whether a rule with these methods and options can be
-	// served by this profile. The error names the offending method or option
-	// and is shown to the user at start; it is nil when all is well.
-	CheckRule(methods []string, o *Options) error
+	// CheckRule tells whether this profile can serve the rule r. The error
+	// names the offending method or option and is shown to the user at
+	// start; it is nil when all is well.
+	CheckRule(r *RuleInfo) error
 }
 
-// Options are a rule's signing options. A profile kind refuses in CheckRule
-// the ones it does not support.
-type Options struct {
-	// S3: response-content-disposition ("attachment" or "inline"), naming
-	// the file after the key's last segment.
-	ContentDisposition string
-	// S3: response-content-type.
-	ContentType string
-	// S3: response-cache-control.
-	CacheControl string
-	// S3 POST: the content-length-range upper bound in bytes (0: none).
-	MaxSize int64
-	// S3 POST: a starts-with condition on $Content-Type ("" : none).
-	ContentTypePrefix string
-	// CloudFront: a custom policy resource pattern (may hold * and
-	// placeholders, expanded by the handler into Request.Resource).
-	Resource string
-	// CloudFront: bind the custom policy to the client's IP.
-	BindClientIP bool
-	// CloudFront: answer with signed cookies and the unsigned URL.
-	Cookies bool
-	// CloudFront: the Domain attribute of the cookies ("" : host-only).
-	CookieDomain string
+// RuleInfo is what a profile is told of a rule at start, to check that it
+// can serve it (CheckRule).
+type RuleInfo struct {
+	// Profile is the name of the rule's profile.
+	Profile string
+	// Methods are the methods the rule answers: upper case, each of GET,
+	// HEAD, PUT and POST at most once.
+	Methods []string
+	// Expires is the URLs' lifetime: the rule's expires, or else the
+	// profile's DefaultExpires.
+	Expires time.Duration
+	// KeyPrefix is text that every object key of the rule starts with, as
+	// far as its key template and path patterns show it, known up to
+	// letter case (the path matcher ignores case); often "".
+	KeyPrefix string
+	// Options are the rule's signing options.
+	Options *Options
+}
+
+// checkExpires checks a lifetime, a profile's own expires or a rule's:
+// positive, whole seconds, and at most max (0: no limit), the limit of
+// whose ("the", or "profile \"x\"'s").
+func checkExpires(d, max time.Duration, whose string) error {
+	if d <= 0 {
+		return fmt.Errorf("expires must be positive, got %s", d)
+	}
+	if d%time.Second != 0 {
+		return fmt.Errorf("expires must be whole seconds, got %s", d)
+	}
+	if max > 0 && d > max {
+		return fmt.Errorf("expires %s is over %s limit of %s", d, whose, max)
+	}
+	return nil
 }
 
 // Request is one thing to sign, built by the handler for a matched request.
 type Request struct {
-	// Method is GET, HEAD, PUT or POST (POST: a browser upload form).
+	// Method is one of the rule's methods, which CheckRule accepted: GET,
+	// HEAD, PUT or POST (POST: a browser upload form).
 	Method string
 	// Key is the object key, already validated: valid UTF-8, 1 to 1024
 	// bytes, no control character, no empty, "." or ".." segment and no

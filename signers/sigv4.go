@@ -47,14 +47,15 @@ const maxV4QueryParams = 1000
 // errV4TooManyParams is returned for more than maxV4QueryParams parameters.
 var errV4TooManyParams = errors.New("sigv4: too many query parameters")
 
-// presignV4 returns the presigned URL for in. It is byte for byte what
+// presignV4 returns the presigned URL for in, with the signing key from
+// keys (derived and kept there on a miss). It is byte for byte what
 // v4.Signer.PresignHTTP (aws-sdk-go-v2) returns for the same request with the
 // payload hash UNSIGNED-PAYLOAD and DisableURIPathEscaping, S3's settings,
 // and it fails only where that fails (an invalid escape in EscapedPath), or
 // for more than maxV4QueryParams parameters. It is safe for concurrent use.
-func presignV4(in *v4Input) (string, error) {
+func presignV4(keys *v4KeyCache, in *v4Input) (string, error) {
 	s := v4ScratchPool.Get().(*v4Scratch)
-	out, err := s.presign(s.url[:0], in)
+	out, err := s.presign(s.url[:0], keys, in)
 	u := string(out)
 	s.url = out
 	s.release()
@@ -62,18 +63,6 @@ func presignV4(in *v4Input) (string, error) {
 		return "", err
 	}
 	return u, nil
-}
-
-// appendPresignV4 is presignV4 appending the URL to dst. On error it returns
-// dst unchanged.
-func appendPresignV4(dst []byte, in *v4Input) ([]byte, error) {
-	s := v4ScratchPool.Get().(*v4Scratch)
-	out, err := s.presign(dst, in)
-	s.release()
-	if err != nil {
-		return dst, err
-	}
-	return out, nil
 }
 
 // SigV4 constants.
@@ -139,7 +128,7 @@ func (s *v4Scratch) release() {
 }
 
 // presign appends the presigned URL for in to dst.
-func (s *v4Scratch) presign(dst []byte, in *v4Input) ([]byte, error) {
+func (s *v4Scratch) presign(dst []byte, keys *v4KeyCache, in *v4Input) ([]byte, error) {
 	if len(in.Query) > maxV4QueryParams {
 		return dst, errV4TooManyParams
 	}
@@ -173,7 +162,7 @@ func (s *v4Scratch) presign(dst []byte, in *v4Input) ([]byte, error) {
 	amzDate := appendAmzDate(arr[:0], in.SignTime.UTC())
 	shortDate := amzDate[:len(amzDate)-len("T150405Z")]
 	expires := strconv.AppendInt(amzDate[len(amzDate):], in.Expires, 10)
-	k := v4Keys.get(in.Creds.SecretAccessKey, shortDate, in.Region, in.Service, in.Creds.SessionToken)
+	k := keys.get(in.Creds.SecretAccessKey, shortDate, in.Region, in.Service, in.Creds.SessionToken)
 
 	// The canonical query is also the URL's query.
 	qStart := len(out)
@@ -256,29 +245,29 @@ func appendCanonicalQuery(out []byte, in *v4Input, k *v4Key, amzDate, expires []
 			out = append(out, '&')
 		}
 		first = false
-		out = appendQueryEscaped(out, p.name)
+		out = appendEscaped(out, p.name, &unreserved)
 		out = append(out, '=')
 		switch p.kind {
 		case v4Literal:
-			out = appendQueryEscaped(out, p.value)
+			out = appendEscaped(out, p.value, &unreserved)
 		case v4Token:
 			if p.value == k.token {
 				out = append(out, k.tokenEscaped...)
 			} else {
-				out = appendQueryEscaped(out, p.value)
+				out = appendEscaped(out, p.value, &unreserved)
 			}
 		case v4Expires:
-			out = appendQueryEscaped(out, expires)
+			out = appendEscaped(out, expires, &unreserved)
 		case v4Date:
-			out = appendQueryEscaped(out, amzDate)
+			out = appendEscaped(out, amzDate, &unreserved)
 		case v4Credential:
-			out = appendQueryEscaped(out, in.Creds.AccessKeyID)
+			out = appendEscaped(out, in.Creds.AccessKeyID, &unreserved)
 			out = append(out, "%2F"...)
-			out = appendQueryEscaped(out, shortDate)
+			out = appendEscaped(out, shortDate, &unreserved)
 			out = append(out, "%2F"...)
-			out = appendQueryEscaped(out, in.Region)
+			out = appendEscaped(out, in.Region, &unreserved)
 			out = append(out, "%2F"...)
-			out = appendQueryEscaped(out, in.Service)
+			out = appendEscaped(out, in.Service, &unreserved)
 			out = append(out, "%2F"+v4Terminator...)
 		}
 	}
@@ -324,13 +313,13 @@ func v4Plain(scheme, host, path string) bool {
 		return false
 	}
 	for i := 0; i < len(host); i++ {
-		if c := host[i]; !v4Unreserved[c] && c != ':' && c != '[' && c != ']' {
+		if c := host[i]; !unreserved[c] && c != ':' && c != '[' && c != ']' {
 			return false
 		}
 	}
 	for i := 0; i < len(path); i++ {
 		switch c := path[i]; {
-		case v4Unreserved[c] || c == '/':
+		case pathSafe[c]:
 		case c == '%' && i+2 < len(path) && isHex(path[i+1]) && isHex(path[i+2]):
 			i += 2
 		default:
@@ -345,46 +334,8 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// v4Unreserved holds RFC 3986's unreserved bytes: A-Z a-z 0-9 - . _ ~.
-var v4Unreserved = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~'
-	}
-	return t
-}()
-
-// appendQueryEscaped appends s encoded as a SigV4 query name or value: every
-// byte but the unreserved ones as %XX, upper-case (a space is %20). It is
-// the SDK's encodeQueryComponent.
-func appendQueryEscaped[S string | []byte](b []byte, s S) []byte {
-	const hexDigits = "0123456789ABCDEF"
-	i := 0
-	for i < len(s) && v4Unreserved[s[i]] {
-		i++
-	}
-	b = append(b, s[:i]...)
-	if i == len(s) {
-		return b
-	}
-	// Room for the rest at its worst, then write by index.
-	n := len(b)
-	b = slices.Grow(b, 3*(len(s)-i))
-	b = b[:n+3*(len(s)-i)]
-	for ; i < len(s); i++ {
-		c := s[i]
-		if v4Unreserved[c] {
-			b[n] = c
-			n++
-			continue
-		}
-		b[n], b[n+1], b[n+2] = '%', hexDigits[c>>4], hexDigits[c&15]
-		n += 3
-	}
-	return b[:n]
-}
-
-// compareEncoded compares a and b as appendQueryEscaped would encode them,
+// compareEncoded compares a and b as appendEscaped with unreserved would
+// encode them,
 // without encoding: it returns -1, 0 or +1.
 //
 // Encoding maps each byte to its own code independently, so the first
@@ -400,10 +351,10 @@ func compareEncoded(a, b string) int {
 			continue
 		}
 		ka, kb := uint16(ca)<<8, uint16(cb)<<8
-		if !v4Unreserved[ca] {
+		if !unreserved[ca] {
 			ka = '%'<<8 | uint16(ca)
 		}
-		if !v4Unreserved[cb] {
+		if !unreserved[cb] {
 			kb = '%'<<8 | uint16(cb)
 		}
 		if ka < kb {
@@ -523,7 +474,8 @@ type v4Key struct {
 	token, tokenEscaped           string
 }
 
-// v4KeyCache is a small, bounded, lock-free cache of signing keys. Entries
+// v4KeyCache is a small, bounded, lock-free cache of signing keys; each S3
+// profile has its own, emptied when a reload removes the profile. Entries
 // are immutable and published atomically; two goroutines that miss at once
 // both derive the same key, which is harmless.
 type v4KeyCache struct {
@@ -531,8 +483,14 @@ type v4KeyCache struct {
 	next  atomic.Uint32 // round-robin victim
 }
 
-// v4Keys is the process-wide signing-key cache.
-var v4Keys v4KeyCache
+// clear forgets every key. A get racing with it may leave an entry after an
+// empty slot, where lookups stop: that costs a derivation, never a wrong
+// key.
+func (c *v4KeyCache) clear() {
+	for i := range c.slots {
+		c.slots[i].Store(nil)
+	}
+}
 
 // get returns the signing key for secret, date (YYYYMMDD), region and
 // service, deriving and caching it on a miss, with token on a miss.
@@ -540,7 +498,7 @@ func (c *v4KeyCache) get(secret string, date []byte, region, service, token stri
 	for i := range c.slots {
 		k := c.slots[i].Load()
 		if k == nil {
-			break // slots fill in order and are never emptied
+			break // slots fill in order and are emptied only all at once
 		}
 		if k.secret == secret && k.date == string(date) && k.region == region && k.service == service {
 			return k
@@ -594,7 +552,7 @@ func deriveV4Key(secret, date, region, service, token string) *v4Key {
 		inner:        state(0x36),
 		outer:        state(0x5c),
 		token:        token,
-		tokenEscaped: string(appendQueryEscaped(nil, token)),
+		tokenEscaped: string(appendEscaped(nil, token, &unreserved)),
 	}
 }
 

@@ -68,6 +68,9 @@ var testToken = func() string {
 	return b.String() + "=="
 }()
 
+// testKeys is the signing-key cache of the tests that call presignV4.
+var testKeys v4KeyCache
+
 // Test credentials: AWS's documented example keys.
 var (
 	testCreds = aws.Credentials{
@@ -234,25 +237,17 @@ func TestPresignV4MatchesSDK(t *testing.T) {
 	}
 }
 
-// checkV4 fails t unless presignV4 and appendPresignV4 agree with the SDK on
-// in: the same URL, or both an error.
+// checkV4 fails t unless presignV4 agrees with the SDK on in: the same
+// URL, or both an error.
 func checkV4(t *testing.T, in *v4Input) {
 	t.Helper()
 	want, wantErr := presignV4SDK(in)
-	got, err := presignV4(in)
+	got, err := presignV4(&testKeys, in)
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("error mismatch for %+v:\n got error %v\nwant error %v", in, err, wantErr)
 	}
 	if got != want {
 		t.Fatalf("URL mismatch for %+v:\n%s", in, diffURLs(got, want))
-	}
-	prefix := []byte("prefix:")
-	b, err := appendPresignV4(prefix, in)
-	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("appendPresignV4 error mismatch: got %v, want %v", err, wantErr)
-	}
-	if err == nil && string(b) != "prefix:"+want {
-		t.Fatalf("appendPresignV4 mismatch:\n%s", diffURLs(string(b), "prefix:"+want))
 	}
 }
 
@@ -288,16 +283,16 @@ func TestPresignV4Errors(t *testing.T) {
 	in := v4Cases()[0].in
 	in.EscapedPath = "/bad%zzescape"
 	checkV4(t, &in)
-	if _, err := presignV4(&in); err == nil || !strings.HasPrefix(err.Error(), "sigv4: ") {
+	if _, err := presignV4(&testKeys, &in); err == nil || !strings.HasPrefix(err.Error(), "sigv4: ") {
 		t.Errorf("bad escape: got error %v, want one starting with sigv4:", err)
 	}
-	if strings.Contains(fmt.Sprint(presignV4(&in)), in.Creds.SecretAccessKey) {
+	if strings.Contains(fmt.Sprint(presignV4(&testKeys, &in)), in.Creds.SecretAccessKey) {
 		t.Error("error shows the secret")
 	}
 
 	in = v4Cases()[0].in
 	in.Query = make([]queryParam, maxV4QueryParams+1)
-	if _, err := presignV4(&in); err == nil {
+	if _, err := presignV4(&testKeys, &in); err == nil {
 		t.Error("too many parameters: no error")
 	}
 	in.Query = in.Query[:maxV4QueryParams]
@@ -334,8 +329,8 @@ func TestCompareEncoded(t *testing.T) {
 	all = append(all, "", "a", "ab", "a b", "a-b", "a/b", "a~b", "%", "%2F", "X-Amz-Date", "response-x")
 	for _, a := range all {
 		for _, b := range all {
-			ea := string(appendQueryEscaped(nil, a))
-			eb := string(appendQueryEscaped(nil, b))
+			ea := string(appendEscaped(nil, a, &unreserved))
+			eb := string(appendEscaped(nil, b, &unreserved))
 			if got, want := compareEncoded(a, b), strings.Compare(ea, eb); got != want {
 				t.Fatalf("compareEncoded(%q, %q) = %d, want %d", a, b, got, want)
 			}
@@ -343,20 +338,28 @@ func TestCompareEncoded(t *testing.T) {
 	}
 }
 
-// TestAppendQueryEscaped checks appendQueryEscaped against the SDK's
-// encodeQueryComponent (url.QueryEscape with "+" as "%20").
-func TestAppendQueryEscaped(t *testing.T) {
+// TestAppendEscaped checks appendEscaped with unreserved against the SDK's
+// encodeQueryComponent (url.QueryEscape with "+" as "%20"), and with
+// pathSafe against the same with '/' kept; escapePath is the latter.
+func TestAppendEscaped(t *testing.T) {
 	var all strings.Builder
 	for c := range 256 {
 		all.WriteByte(byte(c))
 	}
-	for _, s := range []string{"", "abc", all.String(), testDisposition, "a b+c"} {
+	for _, s := range []string{"", "abc", "a/b", all.String(), testDisposition, "a b+c", strings.Repeat("ü/", 200)} {
 		want := strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
-		if got := string(appendQueryEscaped(nil, s)); got != want {
-			t.Errorf("appendQueryEscaped(%q) = %q, want %q", s, got, want)
+		if got := string(appendEscaped(nil, s, &unreserved)); got != want {
+			t.Errorf("appendEscaped(%q, unreserved) = %q, want %q", s, got, want)
 		}
-		if got := string(appendQueryEscaped([]byte("x"), []byte(s))); got != "x"+want {
-			t.Errorf("appendQueryEscaped(x, %q) = %q, want x%q", s, got, want)
+		if got := string(appendEscaped([]byte("x"), []byte(s), &unreserved)); got != "x"+want {
+			t.Errorf("appendEscaped(x, %q, unreserved) = %q, want x%q", s, got, want)
+		}
+		wantPath := strings.ReplaceAll(want, "%2F", "/")
+		if got := string(appendEscaped([]byte("x"), s, &pathSafe)); got != "x"+wantPath {
+			t.Errorf("appendEscaped(x, %q, pathSafe) = %q, want x%q", s, got, wantPath)
+		}
+		if got := escapePath(s); got != wantPath {
+			t.Errorf("escapePath(%q) = %q, want %q", s, got, wantPath)
 		}
 	}
 }
@@ -447,17 +450,6 @@ func TestV4KeyCache(t *testing.T) {
 	}
 }
 
-// len counts the entries of c.
-func (c *v4KeyCache) len() int {
-	n := 0
-	for i := range c.slots {
-		if c.slots[i].Load() != nil {
-			n++
-		}
-	}
-	return n
-}
-
 // TestPresignV4CacheInterleaved presigns, from several goroutines, across a
 // day change with two secrets, two regions and three session tokens
 // interleaved, all under the same access key ID, and checks every URL
@@ -493,7 +485,7 @@ func TestPresignV4CacheInterleaved(t *testing.T) {
 		wg.Go(func() {
 			for round := range 100 {
 				i := (round*5 + g*3) % len(ins)
-				got, err := presignV4(&ins[i])
+				got, err := presignV4(&testKeys, &ins[i])
 				if err != nil || got != want[i] {
 					t.Errorf("input %d (%s, %s, %s): error %v\n%s", i, ins[i].Creds.SecretAccessKey,
 						ins[i].Region, ins[i].SignTime, err, diffURLs(got, want[i]))
@@ -505,13 +497,15 @@ func TestPresignV4CacheInterleaved(t *testing.T) {
 	wg.Wait()
 }
 
-// TestSDKSignerCacheIgnoresSecret records why presignV4SDK uses a fresh
-// Signer: a shared one signs with a stale key when the secret of an access
-// key ID changes within a day. presignV4 does not.
+// TestSDKSignerCacheIgnoresSecret: a shared v4.Signer keeps signing with
+// the old secret's key when the secret of an access key ID changes within a
+// day (its derived-key cache ignores the secret), which is why presignV4SDK
+// uses a fresh Signer; presignV4 signs with the new secret.
 func TestSDKSignerCacheIgnoresSecret(t *testing.T) {
 	in := v4Cases()[0].in
 	shared := v4.NewSigner()
-	if _, err := presignV4SDKWith(shared, &in); err != nil {
+	old, err := presignV4SDKWith(shared, &in)
+	if err != nil {
 		t.Fatal(err)
 	}
 	in.Creds.SecretAccessKey = "rotated"
@@ -523,8 +517,8 @@ func TestSDKSignerCacheIgnoresSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stale != fresh {
-		t.Log("note: a shared v4.Signer keeps signing with the old secret's key after a secret change")
+	if stale != old || stale == fresh {
+		t.Fatalf("a shared v4.Signer signs with the new secret after a change (presignV4SDK could share one):\nold   %s\nstale %s\nfresh %s", old, stale, fresh)
 	}
 	checkV4(t, &in)
 }
@@ -565,24 +559,11 @@ func BenchmarkPresignV4(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := presignV4(in); err != nil {
+				if _, err := presignV4(&testKeys, in); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkAppendPresignV4 measures appendPresignV4 into a reused buffer.
-func BenchmarkAppendPresignV4(b *testing.B) {
-	in := benchInputs()["plain"]
-	b.ReportAllocs()
-	buf := make([]byte, 0, 1024)
-	for b.Loop() {
-		var err error
-		if buf, err = appendPresignV4(buf[:0], in); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 
@@ -592,7 +573,7 @@ func BenchmarkPresignV4Parallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := presignV4(in); err != nil {
+			if _, err := presignV4(&testKeys, in); err != nil {
 				b.Error(err)
 				return
 			}
@@ -618,12 +599,12 @@ func BenchmarkPresignV4SDK(b *testing.B) {
 	}
 }
 
-// BenchmarkAppendQueryEscaped measures encoding a session token.
-func BenchmarkAppendQueryEscaped(b *testing.B) {
+// BenchmarkAppendEscaped measures encoding a session token.
+func BenchmarkAppendEscaped(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(testToken)))
 	buf := make([]byte, 0, 4*len(testToken))
 	for b.Loop() {
-		buf = appendQueryEscaped(buf[:0], testToken)
+		buf = appendEscaped(buf[:0], testToken, &unreserved)
 	}
 }

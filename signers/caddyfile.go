@@ -1,0 +1,95 @@
+package signers
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/dustin/go-humanize"
+)
+
+// The Caddyfile helpers of the profile kinds and the rule parser. Each
+// reads the arguments of the subdirective the dispenser stands on, up to
+// the end of its line, and names the subdirective in its errors.
+
+// OneArg reads the single argument of the current subdirective into dst.
+func OneArg(d *caddyfile.Dispenser, dst *string) error {
+	opt := d.Val()
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return d.Errf("%s takes one argument, got %d", opt, len(args))
+	}
+	*dst = args[0]
+	return nil
+}
+
+// secretArg is OneArg for a secret: its errors never quote a token, which
+// may be part of a secret with a space that was not quoted.
+func secretArg(d *caddyfile.Dispenser, dst *string) error {
+	opt := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s needs a value", opt)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.Errf("%s takes one argument (not shown: it may be a secret); quote a value with spaces, or use {env.X} or {file.P}", opt)
+	}
+	return nil
+}
+
+// flagArg sets dst for a subdirective that takes no argument.
+func flagArg(d *caddyfile.Dispenser, dst *bool) error {
+	opt := d.Val()
+	if args := d.RemainingArgs(); len(args) != 0 {
+		return d.Errf("%s takes no argument, got %d", opt, len(args))
+	}
+	*dst = true
+	return nil
+}
+
+// DurationArg reads the single duration argument of the current
+// subdirective (Caddy's syntax: 90s, 15m, 1h, 7d), which must be positive.
+func DurationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	opt := d.Val()
+	var s string
+	if err := OneArg(d, &s); err != nil {
+		return err
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s %s: %v", opt, s, err)
+	}
+	if v <= 0 {
+		return d.Errf("%s must be positive, got %s", opt, s)
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}
+
+// sizeArg reads the single size argument of the current subdirective: a
+// number of bytes such as 100MB (1000-based) or 5GiB (1024-based).
+func sizeArg(d *caddyfile.Dispenser, dst *int64) error {
+	opt := d.Val()
+	var s string
+	if err := OneArg(d, &s); err != nil {
+		return err
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<62 {
+		return d.Errf("%s %q: not a size such as 100MB or 5GiB", opt, s)
+	}
+	*dst = int64(n)
+	return nil
+}
+
+// plainWord tells whether a token is a short lower-case word, the shape of
+// every subdirective name, which is safe to quote in an error.
+func plainWord(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; !('a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,137 @@
+package signers
+
+import (
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// Options are a rule's signing options: what a rule asks of its profile
+// beyond the key. The handler's rule embeds them, so that each is a field of
+// the rule in the JSON config (under the JSON name below), and the rule's
+// Caddyfile block sets each with the subdirective of the same name (see
+// UnmarshalCaddyfileOption). The profile's kind uses them and refuses in
+// CheckRule those it does not support.
+//
+// Adding an option is a field here and its row in ruleOptions; the kind
+// that uses it checks its value in CheckRule, and the others refuse it.
+type Options struct {
+	// S3: "attachment" or "inline": sets response-content-disposition with
+	// the key's last segment as the file name (an ASCII fallback plus
+	// RFC 6266 filename* for other names).
+	ContentDisposition string `json:"content_disposition,omitempty"`
+
+	// S3: sets response-content-type, the Content-Type of the download.
+	ContentType string `json:"content_type,omitempty"`
+
+	// S3: sets response-cache-control, the Cache-Control of the download.
+	CacheControl string `json:"cache_control,omitempty"`
+
+	// S3 POST: the largest upload in bytes, a content-length-range
+	// condition of the policy. In the Caddyfile a size such as 100MB
+	// (1000-based) or 100MiB.
+	MaxSize int64 `json:"max_size,omitempty"`
+
+	// S3 POST: the upload's Content-Type field must start with this, e.g.
+	// "image/".
+	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
+
+	// CloudFront: the resource of a custom policy: a URL pattern that may
+	// hold * and placeholders, e.g.
+	// "https://d111111abcdef8.cloudfront.net/results/experiment.zarr/*".
+	// Every URL the rule answers with must fall inside it, or CloudFront
+	// refuses it.
+	Resource string `json:"resource,omitempty"`
+
+	// CloudFront: bind the URL to the client's IP (Caddy's client IP, which
+	// honours trusted_proxies) with a custom policy.
+	BindClientIP bool `json:"bind_client_ip,omitempty"`
+
+	// CloudFront: answer with signed cookies and a redirect to the unsigned
+	// URL, which opens a whole tree (a Zarr store, an HLS stream).
+	Cookies bool `json:"cookies,omitempty"`
+
+	// CloudFront: the Domain attribute of the signed cookies; default none
+	// (host-only cookies). In the Caddyfile the argument of cookies.
+	CookieDomain string `json:"cookie_domain,omitempty"`
+}
+
+// ruleOptions are the options, one row each, in the order error messages
+// list them: the JSON name, which is also the Caddyfile subdirective, the
+// profile kind that uses it (a kind refuses the others' options that are
+// set), and how the Caddyfile sets it.
+var ruleOptions = []ruleOption{
+	{"content_disposition", "s3", "an S3", func(o *Options) bool { return o.ContentDisposition != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) }},
+	{"content_type", "s3", "an S3", func(o *Options) bool { return o.ContentType != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentType) }},
+	{"cache_control", "s3", "an S3", func(o *Options) bool { return o.CacheControl != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) }},
+	{"max_size", "s3", "an S3", func(o *Options) bool { return o.MaxSize != 0 },
+		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
+	{"content_type_prefix", "s3", "an S3", func(o *Options) bool { return o.ContentTypePrefix != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentTypePrefix) }},
+	{"resource", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Resource != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
+	{"bind_client_ip", "cloudfront", "a CloudFront", func(o *Options) bool { return o.BindClientIP },
+		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.BindClientIP) }},
+	// cookies [<domain>]
+	{"cookies", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Cookies },
+		func(d *caddyfile.Dispenser, o *Options) error {
+			args := d.RemainingArgs()
+			if len(args) > 1 {
+				return d.Errf("cookies takes at most one argument, the cookie domain")
+			}
+			o.Cookies = true
+			if len(args) == 1 {
+				o.CookieDomain = args[0]
+			}
+			return nil
+		}},
+	{"cookie_domain", "cloudfront", "a CloudFront", func(o *Options) bool { return o.CookieDomain != "" }, nil},
+}
+
+// ruleOption is one option's row.
+type ruleOption struct {
+	name  string
+	kind  string // the module name of the kind that uses it
+	owner string // that kind in errors: "X is an S3 option"
+	isSet func(o *Options) bool
+	parse func(d *caddyfile.Dispenser, o *Options) error // nil: set by another subdirective
+}
+
+// foreign returns the error for the first option that is set but belongs
+// to another kind than kind (a module name), whose profiles are called
+// profile in the error ("an s3 profile"); nil when there is none.
+func (o *Options) foreign(kind, profile string) error {
+	for _, ro := range ruleOptions {
+		if ro.kind != kind && ro.isSet(o) {
+			return fmt.Errorf("%s is %s option; this is %s", ro.name, ro.owner, profile)
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfileOption reads the rule subdirective the dispenser stands
+// on, with its arguments, when it is one of the options; known tells
+// whether it was.
+func (o *Options) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) (known bool, err error) {
+	for _, ro := range ruleOptions {
+		if ro.parse != nil && ro.name == d.Val() {
+			return true, ro.parse(d, o)
+		}
+	}
+	return false, nil
+}
+
+// OptionNames are the rule subdirectives that set Options, for the error
+// that lists the known ones.
+func OptionNames() []string {
+	var names []string
+	for _, ro := range ruleOptions {
+		if ro.parse != nil {
+			names = append(names, ro.name)
+		}
+	}
+	return names
+}

@@ -1,0 +1,103 @@
+package signers
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// parseOptions reads a block of rule subdirectives into Options, as the
+// rule parser hands them over, and returns the unknown ones.
+func parseOptions(t *testing.T, block string) (Options, []string, error) {
+	t.Helper()
+	var o Options
+	var unknown []string
+	d := caddyfile.NewTestDispenser("rule /x/* {\n" + block + "\n}")
+	d.Next()
+	d.RemainingArgs()
+	for d.NextBlock(0) {
+		known, err := o.UnmarshalCaddyfileOption(d)
+		if err != nil {
+			return o, unknown, err
+		}
+		if !known {
+			unknown = append(unknown, d.Val())
+			d.RemainingArgs()
+		}
+	}
+	return o, unknown, nil
+}
+
+// TestOptionsCaddyfile: every option is set by the subdirective of its JSON
+// name (cookie_domain by the argument of cookies), the rule's own
+// subdirectives are left to the rule, and wrong arguments are refused with
+// the option named.
+func TestOptionsCaddyfile(t *testing.T) {
+	o, unknown, err := parseOptions(t, `
+		profile p
+		content_disposition inline
+		content_type text/plain
+		cache_control "private, max-age=60"
+		max_size 5MiB
+		content_type_prefix image/
+		resource https://cdn.example.com/*
+		bind_client_ip
+		cookies example.com`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{ContentDisposition: "inline", ContentType: "text/plain", CacheControl: "private, max-age=60",
+		MaxSize: 5 << 20, ContentTypePrefix: "image/", Resource: "https://cdn.example.com/*",
+		BindClientIP: true, Cookies: true, CookieDomain: "example.com"}
+	if o != want {
+		t.Errorf("parsed %+v\nwant %+v", o, want)
+	}
+	if !slices.Equal(unknown, []string{"profile"}) {
+		t.Errorf("left to the rule: %v, want [profile]", unknown)
+	}
+
+	// every field of Options has its row under its JSON name, for a
+	// registered kind, and is set in the Caddyfile by the subdirective of
+	// that name (cookie_domain by the argument of cookies)
+	typ := reflect.TypeFor[Options]()
+	if len(ruleOptions) != typ.NumField() {
+		t.Errorf("%d rows for %d fields", len(ruleOptions), typ.NumField())
+	}
+	names := OptionNames()
+	for i := range typ.NumField() {
+		tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		j := slices.IndexFunc(ruleOptions, func(ro ruleOption) bool { return ro.name == tag })
+		if j < 0 {
+			t.Errorf("field %s (%s) has no row", typ.Field(i).Name, tag)
+			continue
+		}
+		if _, err := caddy.GetModule(Namespace + "." + ruleOptions[j].kind); err != nil {
+			t.Errorf("%s: kind %q: %v", tag, ruleOptions[j].kind, err)
+		}
+		if !slices.Contains(names, tag) && tag != "cookie_domain" {
+			t.Errorf("field %s (%s) has no Caddyfile subdirective", typ.Field(i).Name, tag)
+		}
+	}
+
+	for block, msg := range map[string]string{
+		"content_type":          "content_type takes one argument, got 0",
+		"resource a b":          "resource takes one argument, got 2",
+		"bind_client_ip yes":    "bind_client_ip takes no argument, got 1",
+		"max_size lots":         `max_size "lots": not a size`,
+		"max_size 0":            `max_size "0": not a size`,
+		"cookies a.com b.com":   "cookies takes at most one argument",
+		"cache_control":         "cache_control takes one argument",
+		"content_type_prefix":   "content_type_prefix takes one argument",
+		"content_disposition":   "content_disposition takes one argument",
+		"max_size 1PB 2":        "max_size takes one argument, got 2",
+		"resource\ncookies x y": "resource takes one argument, got 0",
+	} {
+		if _, _, err := parseOptions(t, block); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: error %v, want %q", block, err, msg)
+		}
+	}
+}
