@@ -194,6 +194,9 @@ func sign(ctx context.Context, s signers.Signer, req *signers.Request) (*signers
 
 // matchRule returns the first rule whose path patterns match r, or nil.
 func (h *Handler) matchRule(r *http.Request) (*Rule, error) {
+	if h.index != nil {
+		return h.index.match(r)
+	}
 	for _, rule := range h.Rules {
 		ok, err := rule.match.MatchWithError(r)
 		if err != nil {

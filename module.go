@@ -45,6 +45,7 @@ type Handler struct {
 	Rules []*Rule `json:"rules,omitempty"`
 
 	profiles map[string]signers.Signer
+	index    *ruleIndex // nil: the rules are few and tried in turn
 	logger   *zap.Logger
 	now      func() time.Time
 }
@@ -173,6 +174,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("%s: %v", r.name, err)
 		}
 		r.metrics = m.forRule(r.Profile, r.name)
+	}
+	if len(h.Rules) > scanRules {
+		h.index = newRuleIndex(h.Rules)
 	}
 	return nil
 }
