@@ -73,8 +73,9 @@ func TestS3Stable(t *testing.T) {
 	}
 }
 
-// TestS3BadKeysSignNothing: every key the spec refuses gets 400 and the
-// signer is never called.
+// TestS3BadKeysSignNothing: every key that fails the checks (not UTF-8,
+// over 1024 bytes, a control character or backslash, a leading "/", an
+// empty, "." or ".." segment) gets 400 and the signer is never called.
 func TestS3BadKeysSignNothing(t *testing.T) {
 	h := newHandler(t, `presign {
 		`+s3Static("p", "bucket1", "us-east-1")+`
