@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -82,6 +83,17 @@ type S3 struct {
 	// is answered 503. Default 5s.
 	CredentialsTimeout caddy.Duration `json:"credentials_timeout,omitempty"`
 
+	// The address Caddy uses for the S3 API calls it makes itself
+	// (multipart uploads, listings, existence checks), when it must reach
+	// the store at another address than browsers do (split DNS, an internal
+	// endpoint): an http(s) URL with no path. Presigned URLs keep endpoint.
+	// Default: endpoint.
+	APIEndpoint string `json:"api_endpoint,omitempty"`
+
+	// The deadline of each S3 API call Caddy makes itself, retries
+	// included; a store that does not answer in time gets 502. Default 10s.
+	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
+
 	// CredentialsProvider, when set by Go code that embeds the module,
 	// replaces every credential option above. It is not part of the JSON
 	// config.
@@ -94,6 +106,7 @@ type S3 struct {
 	creds  *credCache
 	urls   *s3URLCache // recent GET, HEAD and PUT URLs
 	keys   *v4KeyCache // SigV4 signing keys derived from the credentials
+	api    *s3.Client  // the S3 API, for the calls Caddy makes itself
 }
 
 const (
@@ -117,7 +130,7 @@ func (S3) CaddyModule() caddy.ModuleInfo {
 func (s *S3) Provision(ctx caddy.Context) error {
 	s.keys = new(v4KeyCache) // first: Caddy calls Cleanup even when Provision fails
 	repl := caddy.NewReplacer()
-	for _, f := range []*string{&s.Bucket, &s.Region, &s.Endpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID} {
+	for _, f := range []*string{&s.Bucket, &s.Region, &s.Endpoint, &s.APIEndpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID} {
 		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
 	}
 	if s.Bucket == "" {
@@ -147,7 +160,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	}
 	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
 	s.urls = newS3URLCache()
-	return nil
+	return s.provisionAPI()
 }
 
 // Cleanup forgets the signing keys derived from the profile's secrets. Caddy
@@ -161,17 +174,9 @@ func (s *S3) Cleanup() error {
 func (s *S3) buildOrigin() error {
 	s.scheme, s.host = "https", "s3."+s.Region+".amazonaws.com"
 	if s.Endpoint != "" {
-		u, err := url.Parse(s.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q is not an http(s) URL such as https://s3.example.com", shownEndpoint(s.Endpoint))
-		}
-		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return fmt.Errorf("endpoint %q must be scheme://host[:port] only, without path, query or user", shownEndpoint(s.Endpoint))
-		}
-		s.scheme, s.host = u.Scheme, strings.ToLower(u.Host)
-		if p := u.Port(); p == "443" && s.scheme == "https" || p == "80" && s.scheme == "http" {
-			// SigV4 signs the host without a default port; keep URL and signature alike
-			s.host = strings.TrimSuffix(s.host, ":"+p)
+		var err error
+		if s.scheme, s.host, err = parseEndpoint("endpoint", s.Endpoint); err != nil {
+			return err
 		}
 	}
 	if !validBucket(s.Bucket) {
@@ -187,6 +192,24 @@ func (s *S3) buildOrigin() error {
 	}
 	s.origin = s.scheme + "://" + s.host + s.prefix
 	return nil
+}
+
+// parseEndpoint checks an endpoint option (named opt in errors) and returns
+// its scheme and host[:port], lower case and without a default port (SigV4
+// signs the host without one; the URL and the signature must agree).
+func parseEndpoint(opt, raw string) (scheme, host string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", fmt.Errorf("%s %q is not an http(s) URL such as https://s3.example.com", opt, shownEndpoint(raw))
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", "", fmt.Errorf("%s %q must be scheme://host[:port] only, without path, query or user", opt, shownEndpoint(raw))
+	}
+	scheme, host = u.Scheme, strings.ToLower(u.Host)
+	if p := u.Port(); p == "443" && scheme == "https" || p == "80" && scheme == "http" {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return scheme, host, nil
 }
 
 // shownEndpoint is an endpoint for error messages: its user info, which may
@@ -405,8 +428,12 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = DurationArg(d, &s.Expires)
 		case "credentials_timeout":
 			err = DurationArg(d, &s.CredentialsTimeout)
+		case "api_endpoint":
+			err = OneArg(d, &s.APIEndpoint)
+		case "api_timeout":
+			err = DurationArg(d, &s.APITimeout)
 		default:
-			return d.Errf("unknown subdirective %q in s3 profile (bucket, region, endpoint, path_style, access_key_id, secret_access_key, session_token, aws_profile, role_arn, expires, credentials_timeout)", opt)
+			return d.Errf("unknown subdirective %q in s3 profile (bucket, region, endpoint, path_style, access_key_id, secret_access_key, session_token, aws_profile, role_arn, expires, credentials_timeout, api_endpoint, api_timeout)", opt)
 		}
 		if err != nil {
 			return err

@@ -1,0 +1,101 @@
+package signers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/caddyserver/caddy/v2"
+)
+
+// s3DefaultAPITimeout is the default deadline of an S3 API call.
+const s3DefaultAPITimeout = 10 * time.Second
+
+// provisionAPI builds the client of the S3 API calls Caddy makes itself
+// (multipart uploads, listings, existence checks). It uses the profile's
+// credential cache, so that the calls and the presigned URLs share one set
+// of credentials and one truth about their expiry, and api_endpoint when
+// Caddy must reach the store at another address than browsers do.
+func (s *S3) provisionAPI() error {
+	if s.APITimeout == 0 {
+		s.APITimeout = caddy.Duration(s3DefaultAPITimeout)
+	}
+	if s.APITimeout < 0 {
+		return errors.New("api_timeout must be positive")
+	}
+	o := s3.Options{
+		Region:       s.Region,
+		UsePathStyle: s.PathStyle,
+		Credentials:  credCacheProvider{s.creds},
+		HTTPClient:   &http.Client{Transport: http.DefaultTransport},
+	}
+	endpoint := s.APIEndpoint
+	if endpoint == "" {
+		endpoint = s.Endpoint
+	}
+	if endpoint != "" {
+		if _, _, err := parseEndpoint("api_endpoint", endpoint); err != nil {
+			return err
+		}
+		o.BaseEndpoint = aws.String(endpoint)
+	}
+	s.api = s3.New(o)
+	return nil
+}
+
+// apiContext bounds one S3 API call, retries included, by api_timeout.
+func (s *S3) apiContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, time.Duration(s.APITimeout))
+}
+
+// credCacheProvider lets the SDK's API client take its credentials from
+// the profile's credential cache.
+type credCacheProvider struct{ c *credCache }
+
+func (p credCacheProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	return p.c.Get(ctx)
+}
+
+// StoreError is a failed call to the store's API, classified for the
+// answer: Status is the HTTP status to answer with, Reason a short
+// explanation for the client that holds no secret.
+type StoreError struct {
+	Status int
+	Reason string
+	Err    error
+}
+
+func (e *StoreError) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// storeError classifies err, the error of an S3 API call: credentials that
+// cannot be had are 503; what the store says about the request keeps its
+// meaning (a missing upload or object 404, a bad part 400); anything else,
+// the store unreachable, slow or failing, is 502.
+func storeError(err error) *StoreError {
+	if errors.Is(err, ErrCredentials) {
+		return &StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchUpload":
+			return &StoreError{Status: http.StatusNotFound, Reason: "no such upload", Err: err}
+		case "NoSuchKey", "NotFound":
+			return &StoreError{Status: http.StatusNotFound, Reason: "no such object", Err: err}
+		case "InvalidPart", "InvalidPartOrder":
+			return &StoreError{Status: http.StatusBadRequest, Reason: "invalid part", Err: err}
+		case "EntityTooSmall":
+			return &StoreError{Status: http.StatusBadRequest, Reason: "part too small", Err: err}
+		}
+		return &StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + ae.ErrorCode(), Err: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
+	}
+	return &StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: err}
+}
