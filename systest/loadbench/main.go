@@ -51,12 +51,17 @@ var scenarios = []scenario{
 	{"s3-hot", "/dl/", "hot", 0.95, "S3 GET, one hot key (URL cache: one signature per second)", false},
 	{"cf-stable-hot", "/cf/", "hot", 0.90, "CloudFront, stable 1m, one hot key", false},
 	{"cf-unique", "/cfu/", "unique", 0.90, "CloudFront without stable, a new key on every request (an RSA-2048 signature each)", true},
+	{"rules-1-of-1", "/u1/", "hot", 0, "S3 GET, one hot key, the only rule of its handler", false},
+	{"rules-1-of-1000", "/t1/", "hot", 0, "S3 GET, one hot key, rule 1 of 1000", false},
+	{"rules-100-of-1000", "/t100/", "hot", 0, "S3 GET, one hot key, rule 100 of 1000", false},
+	{"rules-1000-of-1000", "/t1000/", "hot", 0, "S3 GET, one hot key, rule 1000 of 1000", false},
 	// not run unless named: calibration
 	{"static-aa", "/static2/", "hot", 0, "A/A: the static redir against a copy of itself on another port (the method's noise)", false},
 }
 
 // defaultScenarios run when none are named.
-var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique"}
+var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique",
+	"rules-1-of-1", "rules-1-of-1000", "rules-100-of-1000", "rules-1000-of-1000"}
 
 type config struct {
 	caddy, repo, out       string
@@ -99,7 +104,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds per scenario, in alternating order")
 	flag.IntVar(&c.conns, "conns", 32, "wrk connections")
 	flag.IntVar(&c.threads, "threads", 2, "wrk threads")
-	scen := flag.String("scenarios", "", "comma-separated scenarios to run (default s3-unique,s3-hot,cf-stable-hot,cf-unique; also static-aa)")
+	scen := flag.String("scenarios", "", "comma-separated scenarios to run (default: all but static-aa, the A/A calibration)")
 	flag.StringVar(&c.rsaBench, "rsa-bench", "", "the test binary of loadbench (go test -c ./loadbench in systest), run for the raw RSA rate of cf-unique")
 	flag.Float64Var(&c.maxLoad, "max-load", 1.5, "wait (up to -wait-load) for the 1-minute load average to fall under this before measuring")
 	flag.DurationVar(&c.waitLoad, "wait-load", 0, "how long to wait for a low load at most")
@@ -180,6 +185,7 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 	fmt.Fprintf(b, "| scenario | static µs CPU/req | presign µs CPU/req | ratio static/presign (median of rounds; min–max) | target | static req/s | presign req/s | verdict |\n")
 	fmt.Fprintf(b, "|---|---|---|---|---|---|---|---|\n")
 	var notes []string
+	cost := map[string]time.Duration{} // pooled presign CPU per request, by scenario
 	for _, s := range selected {
 		var static, presign []run
 		var ratios, rsaRates, rsaFracs, rsaCPUFracs []float64
@@ -262,6 +268,7 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 				slices.Min(rsaCPUFracs), slices.Max(rsaCPUFracs), verdict(cmed)))
 			continue
 		}
+		cost[s.name] = pooledCost(presign)
 		med, lo, hi := median(ratios), slices.Min(ratios), slices.Max(ratios)
 		verdict := "—"
 		target := "—"
@@ -277,6 +284,15 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 		}
 		fmt.Fprintf(b, "| %s: %s | %.2f | %.2f | **%.3f** (%.3f–%.3f) | %s | %.0f | %.0f | %s |\n",
 			s.name, s.what, micros(pooledCost(static)), micros(pooledCost(presign)), med, lo, hi, target, meanRPS(static), meanRPS(presign), verdict)
+	}
+	if first, last := cost["rules-1-of-1000"], cost["rules-1000-of-1000"]; first > 0 && last > 0 {
+		f := float64(last) / float64(first)
+		verdict := "PASS"
+		if f > 1.1 {
+			verdict = "FAIL"
+		}
+		notes = append(notes, fmt.Sprintf("Rule lookup: rule 1000 of 1000 costs %.2f µs CPU per request, rule 1 of 1000 %.2f µs: "+
+			"**%.3f** times as much. Target ≤ 1.10: %s.", micros(last), micros(first), f, verdict))
 	}
 	for _, n := range notes {
 		fmt.Fprintf(b, "\n%s\n", n)
@@ -399,27 +415,70 @@ type caddyProc struct {
 	dir   string         // HOME, XDG directories and log
 }
 
-// routes are the route prefixes of bench/Caddyfile and their port variables.
+// routes are the route prefixes of bench/Caddyfile and their port
+// variables; routes of one server share its variable.
 var routes = []struct{ prefix, env string }{
 	{"/static/", "BENCH_PORT_STATIC"}, {"/static2/", "BENCH_PORT_STATIC2"},
 	{"/dl/", "BENCH_PORT_S3"}, {"/cf/", "BENCH_PORT_CF"}, {"/cfu/", "BENCH_PORT_CFU"},
+	{"/t1/", "BENCH_PORT_RULES"}, {"/t100/", "BENCH_PORT_RULES"}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES"},
+	{"/u1/", "BENCH_PORT_RULE1"},
+}
+
+// manyRules is the number of rules of the rule-lookup server.
+const manyRules = 1000
+
+// writeManyRules writes the Caddyfile that bench/Caddyfile imports as
+// {$BENCH_MANYRULES}: the rule-lookup servers, each with one S3 profile
+// (static keys: signing is local). BENCH_PORT_RULES has manyRules rules
+// /t<i>/*, each with its own key prefix, so that requests under /t1/,
+// /t100/ and /t1000/ measure rule 1, 100 and 1000 of 1000;
+// BENCH_PORT_RULE1 has the one rule /u1/*, rule 1 of 1.
+func writeManyRules(path string) error {
+	var b strings.Builder
+	server := func(port string, rules []string) {
+		fmt.Fprintf(&b, "\nhttp://127.0.0.1:{$%s} {\n\tpresign {\n", port)
+		b.WriteString("\t\tprofile s3 s3 {\n\t\t\tbucket bench-bucket\n\t\t\tregion us-east-1\n" +
+			"\t\t\taccess_key_id AKIAIOSFODNN7EXAMPLE\n\t\t\tsecret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\t\t}\n")
+		for _, r := range rules {
+			fmt.Fprintf(&b, "\t\trule /%s/* {\n\t\t\tprofile s3\n\t\t\tstrip_prefix /%s\n\t\t\tkey %s/{presign.path}\n\t\t}\n", r, r, r)
+		}
+		b.WriteString("\t}\n}\n")
+	}
+	many := make([]string, manyRules)
+	for i := range many {
+		many[i] = fmt.Sprintf("t%d", i+1)
+	}
+	server("BENCH_PORT_RULES", many)
+	server("BENCH_PORT_RULE1", []string{"u1"})
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func (c *config) startCaddy() (*caddyProc, error) {
 	ports := map[string]int{}
+	byEnv := map[string]int{}
 	env := os.Environ()
 	for _, r := range routes {
-		port, err := harness.FreePort()
-		if err != nil {
-			return nil, err
+		port, ok := byEnv[r.env]
+		if !ok {
+			var err error
+			if port, err = harness.FreePort(); err != nil {
+				return nil, err
+			}
+			byEnv[r.env] = port
+			env = append(env, r.env+"="+strconv.Itoa(port))
 		}
 		ports[r.prefix] = port
-		env = append(env, r.env+"="+strconv.Itoa(port))
 	}
 	dir, err := os.MkdirTemp("", "loadbench-caddy-")
 	if err != nil {
 		return nil, err
 	}
+	manyRulesFile := filepath.Join(dir, "manyrules.Caddyfile")
+	if err := writeManyRules(manyRulesFile); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	env = append(env, "BENCH_MANYRULES="+manyRulesFile)
 	repo, _ := filepath.Abs(c.repo)
 	client := &http.Client{Timeout: 2 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
