@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, when missing, every tool the tests and the demo need:
 #   Go tools into <repo>/.tools/bin (versitygw, xcaddy), pinned versions;
-#   Debian packages chromium, wrk, python3-botocore, python3-boto3.
+#   Debian packages chromium, wrk, python3-botocore, python3-boto3;
+#   npm packages (Uppy's browser bundle) into <repo>/.tools/npm with npm ci
+#   from scripts/npm/package.json + package-lock.json (pinned versions).
 # Idempotent: when everything is present it only checks and exits (< 1 s).
 #
 # Usage: scripts/tools.sh [all|go]     (default: all)
@@ -96,6 +98,23 @@ if [[ -n "$apt_pid" ]]; then
   log "installed Debian packages"
 fi
 
+# --- npm packages: npm ci from the committed, pinned lock into .tools/npm,
+# again only when the lock changed ---
+if [[ "$mode" == all ]]; then
+  npm_dir="$root/.tools/npm"
+  if ! cmp -s "$root/scripts/npm/package-lock.json" "$npm_dir/package-lock.json" ||
+    [[ ! -d "$npm_dir/node_modules" ]]; then
+    if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+      echo "tools.sh: node and npm are needed for the npm packages (scripts/npm/package.json); install Node.js 20 or later" >&2
+      exit 1
+    fi
+    log "installing npm packages into $npm_dir (npm ci)"
+    mkdir -p "$npm_dir"
+    cp "$root/scripts/npm/package.json" "$root/scripts/npm/package-lock.json" "$npm_dir/"
+    (cd "$npm_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
 # Final check: what the tests look for.
 for entry in "${GO_TOOLS[@]}"; do
   read -r name _ <<<"$entry"
@@ -104,6 +123,10 @@ done
 if [[ "$mode" == all ]]; then
   /usr/bin/python3 -I -c 'import botocore, boto3' || {
     echo "tools.sh: /usr/bin/python3 -I cannot import botocore, boto3" >&2
+    exit 1
+  }
+  [[ -f "$root/.tools/npm/node_modules/uppy/dist/uppy.min.js" ]] || {
+    echo "tools.sh: .tools/npm/node_modules/uppy/dist/uppy.min.js missing after npm ci" >&2
     exit 1
   }
   for c in chromium wrk; do
