@@ -6,18 +6,18 @@
 #   from scripts/npm/package.json + package-lock.json (pinned versions).
 # Idempotent: when everything is present it only checks and exits (< 1 s).
 #
-# Usage: scripts/tools.sh [all|go]     (default: all)
+# Usage: scripts/tools.sh [all|go|npm]     (default: all)
 set -euo pipefail
 
 mode="${1:-all}"
 case "$mode" in
-  all | go) ;;
+  all | go | npm) ;;
   -h | --help)
     sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "tools.sh: unknown mode '$mode' (use: all | go)" >&2
+    echo "tools.sh: unknown mode '$mode' (use: all | go | npm)" >&2
     exit 2
     ;;
 esac
@@ -64,7 +64,9 @@ if [[ "$mode" == all ]]; then
 fi
 
 # --- Go tools ---
-if ! command -v go >/dev/null; then
+if [[ "$mode" == npm ]]; then
+  GO_TOOLS=()
+elif ! command -v go >/dev/null; then
   echo "tools.sh: the go command is not on PATH" >&2
   exit 1
 fi
@@ -100,7 +102,7 @@ fi
 
 # --- npm packages: npm ci from the committed, pinned lock into .tools/npm,
 # again only when the lock changed ---
-if [[ "$mode" == all ]]; then
+if [[ "$mode" == all || "$mode" == npm ]]; then
   npm_dir="$root/.tools/npm"
   if ! cmp -s "$root/scripts/npm/package-lock.json" "$npm_dir/package-lock.json" ||
     [[ ! -d "$npm_dir/node_modules" ]]; then
@@ -125,12 +127,14 @@ if [[ "$mode" == all ]]; then
     echo "tools.sh: /usr/bin/python3 -I cannot import botocore, boto3" >&2
     exit 1
   }
+  for c in chromium wrk; do
+    command -v "$c" >/dev/null || { echo "tools.sh: $c not on PATH after install" >&2; exit 1; }
+  done
+fi
+if [[ "$mode" == all || "$mode" == npm ]]; then
   [[ -f "$root/.tools/npm/node_modules/uppy/dist/uppy.min.js" ]] || {
     echo "tools.sh: .tools/npm/node_modules/uppy/dist/uppy.min.js missing after npm ci" >&2
     exit 1
   }
-  for c in chromium wrk; do
-    command -v "$c" >/dev/null || { echo "tools.sh: $c not on PATH after install" >&2; exit 1; }
-  done
 fi
 log "all tools present ($mode)"
