@@ -44,6 +44,7 @@ done
 
 # 1. tools
 ./scripts/tools.sh go
+./scripts/tools.sh npm # Uppy's bundle, served by Caddy from .tools/npm
 
 # 2. Caddy with the presign module (rebuilt when a Go source is newer)
 stale="$(find . \( -name .git -o -name .tools -o -name .demo -o -path ./systest \) -prune -o \

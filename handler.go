@@ -37,6 +37,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	hdr := w.Header()
 	cacheControl := []string{"no-store"}
 	hdr["Cache-Control"] = cacheControl // canonical already: no Set
+	if rule.uppy != nil {
+		return h.serveUppy(w, r, rule)
+	}
 	count := &rule.metrics.answers[methodIndex(r.Method)]
 	if rule.methods&methodBit(r.Method) == 0 {
 		count[outcomeNotAllowed].Inc()
@@ -128,9 +131,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	switch {
 	case r.Method == http.MethodPost:
-		return writeJSON(w, postAnswer{URL: signed.URL, Fields: signed.Fields, ExpiresAt: rfc3339(signed.ExpiresAt)})
+		return writeJSON(w, http.StatusOK, postAnswer{URL: signed.URL, Fields: signed.Fields, ExpiresAt: rfc3339(signed.ExpiresAt)})
 	case rule.json:
-		return writeJSON(w, urlAnswer{Method: r.Method, URL: signed.URL, ExpiresAt: rfc3339(signed.ExpiresAt)})
+		return writeJSON(w, http.StatusOK, urlAnswer{Method: r.Method, URL: signed.URL, ExpiresAt: rfc3339(signed.ExpiresAt)})
 	}
 	status := rule.Status
 	if r.Method == http.MethodPut {
@@ -225,7 +228,8 @@ type postAnswer struct {
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func writeJSON(w http.ResponseWriter, v any) error {
+// writeJSON answers with v as JSON and the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -233,7 +237,7 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, err = w.Write(b)
 	return err
 }

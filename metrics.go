@@ -56,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "caddy",
 			Subsystem: "presign",
 			Name:      "answers_total",
-			Help:      "Answers of the presign handler by profile, rule, method and outcome (signed, bad_key, method_not_allowed, unavailable, error).",
+			Help:      "Answers of the presign handler by profile, rule, method and outcome (signed, bad_key, method_not_allowed, unavailable, error; uppy calls: method uppy_*, outcome ok, bad_request, forbidden, not_found, too_large, unavailable, store_error, error).",
 		}, []string{"profile", "rule", "method", "outcome"}),
 		signing: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "caddy",

@@ -72,6 +72,9 @@ type Rule struct {
 	// percent-decoded but not cleaned, after strip_prefix, without its
 	// leading "/") and any Caddy placeholder, e.g.
 	// "users/{http.auth.user.id}/{presign.path}". Default: "{presign.path}".
+	// Rules with uppy use {presign.filename} and {presign.uuid} instead of
+	// {presign.path} (see signers.Options.Uppy); their default is
+	// "{presign.uuid}/{presign.filename}".
 	Key string `json:"key,omitempty"`
 
 	// The URLs' lifetime; overrides the profile's.
@@ -112,6 +115,7 @@ type Rule struct {
 	stripLower string
 	metrics    *ruleMetrics
 	mistaken   atomic.Bool // checkResource logged a URL outside the resource
+	uppy       *uppyRule   // nil unless Uppy
 }
 
 // CaddyModule returns the Caddy module information.
@@ -174,6 +178,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("%s: %v", r.name, err)
 		}
 		r.metrics = m.forRule(r.Profile, r.name)
+		if r.uppy != nil {
+			r.uppy.answers = m.forUppy(r.Profile, r.name)
+		}
 	}
 	if len(h.Rules) > scanRules {
 		h.index = newRuleIndex(h.Rules)
@@ -211,6 +218,11 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)
 	}
 
+	if r.Uppy {
+		if err := r.provisionUppy(); err != nil {
+			return err
+		}
+	}
 	if len(r.Methods) == 0 {
 		r.Methods = []string{http.MethodGet, http.MethodHead}
 	}
@@ -239,7 +251,7 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 	}
 	r.stripLower = strings.ToLower(r.StripPrefix)
 	if r.Key == "" {
-		r.Key = "{presign.path}"
+		r.Key = pathPlaceholder
 	}
 	r.key = parseKeyTemplate(r.Key)
 

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Installs, when missing, every tool the tests and the demo need:
 #   Go tools into <repo>/.tools/bin (versitygw, xcaddy), pinned versions;
-#   Debian packages chromium, wrk, python3-botocore, python3-boto3.
+#   Debian packages chromium, wrk, python3-botocore, python3-boto3;
+#   npm packages (Uppy's browser bundle) into <repo>/.tools/npm with npm ci
+#   from scripts/npm/package.json + package-lock.json (pinned versions).
 # Idempotent: when everything is present it only checks and exits (< 1 s).
 #
-# Usage: scripts/tools.sh [all|go]     (default: all)
+# Usage: scripts/tools.sh [all|go|npm]     (default: all)
 set -euo pipefail
 
 mode="${1:-all}"
 case "$mode" in
-  all | go) ;;
+  all | go | npm) ;;
   -h | --help)
     sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "tools.sh: unknown mode '$mode' (use: all | go)" >&2
+    echo "tools.sh: unknown mode '$mode' (use: all | go | npm)" >&2
     exit 2
     ;;
 esac
@@ -62,7 +64,9 @@ if [[ "$mode" == all ]]; then
 fi
 
 # --- Go tools ---
-if ! command -v go >/dev/null; then
+if [[ "$mode" == npm ]]; then
+  GO_TOOLS=()
+elif ! command -v go >/dev/null; then
   echo "tools.sh: the go command is not on PATH" >&2
   exit 1
 fi
@@ -96,6 +100,23 @@ if [[ -n "$apt_pid" ]]; then
   log "installed Debian packages"
 fi
 
+# --- npm packages: npm ci from the committed, pinned lock into .tools/npm,
+# again only when the lock changed ---
+if [[ "$mode" == all || "$mode" == npm ]]; then
+  npm_dir="$root/.tools/npm"
+  if ! cmp -s "$root/scripts/npm/package-lock.json" "$npm_dir/package-lock.json" ||
+    [[ ! -d "$npm_dir/node_modules" ]]; then
+    if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+      echo "tools.sh: node and npm are needed for the npm packages (scripts/npm/package.json); install Node.js 20 or later" >&2
+      exit 1
+    fi
+    log "installing npm packages into $npm_dir (npm ci)"
+    mkdir -p "$npm_dir"
+    cp "$root/scripts/npm/package.json" "$root/scripts/npm/package-lock.json" "$npm_dir/"
+    (cd "$npm_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
 # Final check: what the tests look for.
 for entry in "${GO_TOOLS[@]}"; do
   read -r name _ <<<"$entry"
@@ -109,5 +130,11 @@ if [[ "$mode" == all ]]; then
   for c in chromium wrk; do
     command -v "$c" >/dev/null || { echo "tools.sh: $c not on PATH after install" >&2; exit 1; }
   done
+fi
+if [[ "$mode" == all || "$mode" == npm ]]; then
+  [[ -f "$root/.tools/npm/node_modules/uppy/dist/uppy.min.js" ]] || {
+    echo "tools.sh: .tools/npm/node_modules/uppy/dist/uppy.min.js missing after npm ci" >&2
+    exit 1
+  }
 fi
 log "all tools present ($mode)"

@@ -27,14 +27,28 @@ type Options struct {
 	// S3: sets response-cache-control, the Cache-Control of the download.
 	CacheControl string `json:"cache_control,omitempty"`
 
-	// S3 POST: the largest upload in bytes, a content-length-range
-	// condition of the policy. In the Caddyfile a size such as 100MB
+	// S3 POST and uppy: the largest upload in bytes, a
+	// content-length-range condition of the policy; uppy multipart uploads
+	// over it are aborted at completion (413). In the Caddyfile a size such as 100MB
 	// (1000-based) or 100MiB.
 	MaxSize int64 `json:"max_size,omitempty"`
 
-	// S3 POST: the upload's Content-Type field must start with this, e.g.
-	// "image/".
+	// S3 POST and uppy: the upload's Content-Type must start with this,
+	// e.g. "image/" (uppy: checked when the upload starts, 400).
 	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
+
+	// S3: the rule answers Uppy's S3 protocol (@uppy/aws-s3 with
+	// companionEndpoint set to the rule's path) under its path after
+	// strip_prefix: POST policy forms for small files (s3/params), and
+	// multipart uploads (s3/multipart...) that Caddy creates, lists,
+	// completes and aborts with the profile's credentials, and whose parts
+	// it presigns. The key template may hold {presign.filename} (the
+	// client's file name, one key segment) and {presign.uuid} (a fresh
+	// random ID per upload); every call after the create carries a key,
+	// which is accepted only when this rule could have produced it for this
+	// request. max_size is enforced at completion, content_type_prefix at
+	// creation. The rule's methods do not apply.
+	Uppy bool `json:"uppy,omitempty"`
 
 	// CloudFront: the resource of a custom policy: a URL pattern that may
 	// hold * and placeholders, e.g.
@@ -71,6 +85,8 @@ var ruleOptions = []ruleOption{
 		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
 	{"content_type_prefix", "s3", "an S3", func(o *Options) bool { return o.ContentTypePrefix != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentTypePrefix) }},
+	{"uppy", "s3", "an S3", func(o *Options) bool { return o.Uppy },
+		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.Uppy) }},
 	{"resource", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Resource != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
 	{"bind_client_ip", "cloudfront", "a CloudFront", func(o *Options) bool { return o.BindClientIP },

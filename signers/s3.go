@@ -257,12 +257,12 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 	if err := o.foreign("s3", "an s3 profile"); err != nil {
 		return err
 	}
-	downloads := slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD")
+	downloads := !o.Uppy && (slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD"))
 	if !downloads && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
-		return errors.New("content_disposition, content_type and cache_control shape downloads: the rule needs GET or HEAD")
+		return errors.New("content_disposition, content_type and cache_control shape downloads: the rule needs GET or HEAD, and no uppy")
 	}
-	if !slices.Contains(methods, "POST") && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
-		return errors.New("max_size and content_type_prefix are POST policy conditions: the rule needs POST")
+	if !o.Uppy && !slices.Contains(methods, "POST") && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
+		return errors.New("max_size and content_type_prefix are upload conditions: the rule needs POST or uppy")
 	}
 	if o.MaxSize < 0 {
 		return errors.New("max_size must be positive")
@@ -277,18 +277,9 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 
 // Sign implements Signer.
 func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
-	creds, err := s.creds.Get(ctx)
+	creds, expires, expiresAt, err := s.credsFor(ctx, r)
 	if err != nil {
 		return nil, err
-	}
-	expires, expiresAt := r.Expires, r.SignTime.Add(r.Expires)
-	if creds.CanExpire && creds.Expires.Before(expiresAt) {
-		// the URL dies with the credentials: say so, and sign accordingly
-		expiresAt = creds.Expires.Truncate(time.Second)
-		expires = expiresAt.Sub(r.SignTime)
-		if expires < time.Second {
-			return nil, fmt.Errorf("%w: they expire at %s, before the signing time", ErrCredentials, creds.Expires.UTC().Format(time.RFC3339))
-		}
 	}
 	if r.Method == "POST" {
 		return s.signPOST(r, creds, expiresAt)
@@ -331,6 +322,25 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	}
 	s.urls.store(cacheHash, e)
 	return &e.first, nil
+}
+
+// credsFor returns the credentials to sign r with, and the URL's lifetime
+// and expiry: r's, cut to the credentials' own expiry when that comes first.
+func (s *S3) credsFor(ctx context.Context, r *Request) (creds aws.Credentials, expires time.Duration, expiresAt time.Time, err error) {
+	creds, err = s.creds.Get(ctx)
+	if err != nil {
+		return creds, 0, expiresAt, err
+	}
+	expires, expiresAt = r.Expires, r.SignTime.Add(r.Expires)
+	if creds.CanExpire && creds.Expires.Before(expiresAt) {
+		// the URL dies with the credentials: say so, and sign accordingly
+		expiresAt = creds.Expires.Truncate(time.Second)
+		expires = expiresAt.Sub(r.SignTime)
+		if expires < time.Second {
+			return creds, 0, expiresAt, fmt.Errorf("%w: they expire at %s, before the signing time", ErrCredentials, creds.Expires.UTC().Format(time.RFC3339))
+		}
+	}
+	return creds, expires, expiresAt, nil
 }
 
 // responseOverrides are the response-* parameters of a download.

@@ -57,8 +57,9 @@ func TestS3CheckRule(t *testing.T) {
 		{get, time.Hour, Options{Cookies: true}, "cookies is a CloudFront option; this is an s3 profile"},
 		{get, time.Hour, Options{CookieDomain: "example.com"}, "cookie_domain is a CloudFront option; this is an s3 profile"},
 		{[]string{"PUT"}, time.Hour, Options{ContentType: "a/b"}, "shape downloads: the rule needs GET or HEAD"},
-		{get, time.Hour, Options{MaxSize: 10}, "POST policy conditions: the rule needs POST"},
-		{get, time.Hour, Options{ContentTypePrefix: "image/"}, "POST policy conditions: the rule needs POST"},
+		{get, time.Hour, Options{MaxSize: 10}, "upload conditions: the rule needs POST or uppy"},
+		{get, time.Hour, Options{ContentTypePrefix: "image/"}, "upload conditions: the rule needs POST or uppy"},
+		{get, time.Hour, Options{Uppy: true, ContentType: "a/b"}, "the rule needs GET or HEAD, and no uppy"},
 		{[]string{"POST"}, time.Hour, Options{MaxSize: -1}, "max_size must be positive"},
 		{get, time.Hour, Options{ContentDisposition: "download"}, `content_disposition must be attachment or inline, got "download"`},
 		{get, 7*24*time.Hour + time.Second, Options{}, `expires 168h0m1s is over profile "p"'s limit of 168h0m0s`},
@@ -73,6 +74,7 @@ func TestS3CheckRule(t *testing.T) {
 	for _, ok := range []RuleInfo{
 		{Methods: get, Expires: 7 * 24 * time.Hour, Options: &Options{ContentDisposition: "inline", ContentType: "a/b", CacheControl: "no-cache"}},
 		{Methods: []string{"PUT", "POST"}, Expires: time.Second, Options: &Options{MaxSize: 1, ContentTypePrefix: "image/"}},
+		{Methods: get, Expires: time.Hour, Options: &Options{Uppy: true, MaxSize: 10, ContentTypePrefix: "video/"}},
 	} {
 		if err := s.CheckRule(&ok); err != nil {
 			t.Errorf("%+v refused: %v", ok, err)

@@ -57,12 +57,13 @@ func Seed(ctx context.Context, c *s3.Client, origins []string) error {
 	}
 	// The page posts its uploads with fetch(), which may read the answer of
 	// another origin only when that origin says so. Downloads and <img>
-	// need no CORS: they follow redirects like any link.
+	// need no CORS: they follow redirects like any link. Uppy PUTs parts and
+	// reads their ETag.
 	_, err = c.PutBucketCors(ctx, &s3.PutBucketCorsInput{
 		Bucket: aws.String(Bucket),
 		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{{
 			AllowedOrigins: origins,
-			AllowedMethods: []string{"POST"},
+			AllowedMethods: []string{"POST", "PUT"},
 			AllowedHeaders: []string{"*"},
 			ExposeHeaders:  []string{"ETag"},
 			MaxAgeSeconds:  aws.Int32(600),

@@ -1,0 +1,150 @@
+package signers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Multipart is a profile that runs S3 multipart uploads for rules with the
+// uppy option. Every error of its API calls is a *StoreError, which says
+// how to answer.
+type Multipart interface {
+	// CreateMultipart starts an upload of key with the object's
+	// Content-Type and user metadata (x-amz-meta-*), and returns its
+	// uploadId.
+	CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, error)
+
+	// SignParts presigns an UploadPart PUT of r.Key for each of the part
+	// numbers (1 to 10000), with r's signing time and lifetime, and
+	// returns the URLs in the same order and when they expire. Its error
+	// wraps ErrCredentials when credentials cannot be had.
+	SignParts(ctx context.Context, r *Request, uploadID string, parts []int32) ([]string, time.Time, error)
+
+	// ListParts returns every part uploaded so far, all pages, in
+	// ascending part number.
+	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
+
+	// CompleteMultipart assembles the parts into the object and returns
+	// its URL under the profile's origin (without a signature).
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error)
+
+	// AbortMultipart aborts the upload and discards its parts.
+	AbortMultipart(ctx context.Context, key, uploadID string) error
+}
+
+// Part is one part of a multipart upload.
+type Part struct {
+	PartNumber int32
+	Size       int64 // ListParts only
+	ETag       string
+}
+
+// CreateMultipart implements Multipart.
+func (s *S3) CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	out, err := s.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:      aws.String(s.Bucket),
+		Key:         aws.String(key),
+		ContentType: aws.String(contentType),
+		Metadata:    meta,
+	})
+	if err != nil {
+		return "", storeError(err)
+	}
+	if out.UploadId == nil || *out.UploadId == "" {
+		return "", storeError(fmt.Errorf("CreateMultipartUpload returned no uploadId"))
+	}
+	return *out.UploadId, nil
+}
+
+// SignParts implements Multipart. The URLs are signed directly, not
+// through the URL cache: each is asked for once.
+func (s *S3) SignParts(ctx context.Context, r *Request, uploadID string, parts []int32) ([]string, time.Time, error) {
+	creds, expires, expiresAt, err := s.credsFor(ctx, r)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	in := v4Input{
+		Method:      "PUT",
+		Scheme:      s.scheme,
+		Host:        s.host,
+		EscapedPath: s.prefix + "/" + escapePath(r.Key),
+		Region:      s.Region,
+		Service:     "s3",
+		Creds:       creds,
+		SignTime:    r.SignTime,
+		Expires:     int64(expires / time.Second),
+	}
+	q := [2]queryParam{{"partNumber", ""}, {"uploadId", uploadID}}
+	in.Query = q[:]
+	urls := make([]string, len(parts))
+	for i, n := range parts {
+		q[0].Value = strconv.Itoa(int(n))
+		if urls[i], err = presignV4(s.keys, &in); err != nil {
+			return nil, time.Time{}, fmt.Errorf("presigning UploadPart: %v", err)
+		}
+	}
+	return urls, expiresAt, nil
+}
+
+// ListParts implements Multipart.
+func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]Part, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	in := &s3.ListPartsInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID)}
+	var parts []Part
+	p := s3.NewListPartsPaginator(s.api, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		for _, pt := range out.Parts {
+			parts = append(parts, Part{PartNumber: aws.ToInt32(pt.PartNumber), Size: aws.ToInt64(pt.Size), ETag: aws.ToString(pt.ETag)})
+		}
+	}
+	return parts, nil
+}
+
+// CompleteMultipart implements Multipart.
+func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	done := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		done[i] = types.CompletedPart{PartNumber: aws.Int32(p.PartNumber), ETag: aws.String(p.ETag)}
+	}
+	_, err := s.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(s.Bucket),
+		Key:             aws.String(key),
+		UploadId:        aws.String(uploadID),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	})
+	if err != nil {
+		return "", storeError(err)
+	}
+	// the public address, not api_endpoint's, which browsers may not reach
+	return s.origin + "/" + escapePath(key), nil
+}
+
+// AbortMultipart implements Multipart.
+func (s *S3) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	_, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+var _ Multipart = (*S3)(nil)
