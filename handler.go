@@ -53,6 +53,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	}
 	path := rule.presignPath(r.URL.Path)
+	if rule.Browse && isFolder(r) {
+		return h.serveBrowse(w, r, rule, repl, path, count)
+	}
 	key := rule.key.expand(repl, path)
 	if why := checkKey(key); why != "" {
 		count[outcomeBadKey].Inc()
@@ -60,6 +63,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	now := h.now()
+	if rule.CheckExists != 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if err := h.checkExists(r.Context(), w, rule, key, now, count); err != nil {
+			return err
+		}
+	}
 	sec := now.Unix()
 	sreq := signers.Request{
 		Method:   r.Method,

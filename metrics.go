@@ -13,10 +13,13 @@ const (
 	outcomeNotAllowed         // 405
 	outcomeUnavailable        // 503: credentials could not be had
 	outcomeError              // 500
+	outcomeListed             // browse: a page of a listing
+	outcomeNotFound           // check_exists: 404
+	outcomeStoreError         // 502: the store failed a listing or a check
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"signed", "bad_key", "method_not_allowed", "unavailable", "error"}
+var outcomeNames = [numOutcomes]string{"signed", "bad_key", "method_not_allowed", "unavailable", "error", "listed", "not_found", "store_error"}
 
 // methodLabels bounds the method label: clients choose the method, and a
 // metric label must not let them create series at will.
@@ -56,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "caddy",
 			Subsystem: "presign",
 			Name:      "answers_total",
-			Help:      "Answers of the presign handler by profile, rule, method and outcome (signed, bad_key, method_not_allowed, unavailable, error; uppy calls: method uppy_*, outcome ok, bad_request, forbidden, not_found, too_large, unavailable, store_error, error).",
+			Help:      "Answers of the presign handler by profile, rule, method and outcome (signed, bad_key, method_not_allowed, unavailable, error, listed, not_found, store_error; uppy calls: method uppy_*, outcome ok, bad_request, forbidden, not_found, too_large, unavailable, store_error, error).",
 		}, []string{"profile", "rule", "method", "outcome"}),
 		signing: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "caddy",

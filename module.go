@@ -12,6 +12,7 @@ package presign
 import (
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -97,7 +98,8 @@ type Rule struct {
 
 	// The signing options (content_disposition, content_type,
 	// cache_control, max_size, content_type_prefix, resource,
-	// bind_client_ip, cookies, cookie_domain), each documented in
+	// bind_client_ip, cookies, cookie_domain, browse, browse_template,
+	// check_exists), each documented in
 	// signers.Options: the profile's kind uses them and refuses those it
 	// does not support.
 	signers.Options
@@ -114,8 +116,10 @@ type Rule struct {
 	json       bool
 	stripLower string
 	metrics    *ruleMetrics
-	mistaken   atomic.Bool // checkResource logged a URL outside the resource
-	uppy       *uppyRule   // nil unless Uppy
+	store      signers.Store      // browse and check_exists: the profile's store
+	browseTpl  *template.Template // browse: the HTML page
+	mistaken   atomic.Bool        // checkResource logged a URL outside the resource
+	uppy       *uppyRule          // nil unless Uppy
 }
 
 // CaddyModule returns the Caddy module information.
@@ -267,6 +271,9 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		Options:   &r.Options,
 	}); err != nil {
 		return fmt.Errorf("profile %q: %v", r.Profile, err)
+	}
+	if err := r.provisionStore(); err != nil {
+		return err
 	}
 	r.stable = time.Duration(r.Stable)
 	if r.stable < 0 || r.stable%time.Second != 0 {

@@ -2,7 +2,9 @@ package signers
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -68,7 +70,30 @@ type Options struct {
 	// CloudFront: the Domain attribute of the signed cookies; default none
 	// (host-only cookies). In the Caddyfile the argument of cookies.
 	CookieDomain string `json:"cookie_domain,omitempty"`
+
+	// S3: a GET or HEAD for a path that ends in "/" lists the objects and
+	// folders directly under the key prefix it maps to (ListObjectsV2 with
+	// delimiter "/", at most 1000 entries a page), as JSON (Accept:
+	// application/json) or HTML. The key template must end with
+	// {presign.path}, after a "/" or alone. Needs s3:ListBucket.
+	Browse bool `json:"browse,omitempty"`
+
+	// S3: the html/template file of browse's HTML answers instead of the
+	// built-in page; parsed at start. In the Caddyfile the argument of
+	// browse.
+	BrowseTemplate string `json:"browse_template,omitempty"`
+
+	// S3: before a GET or HEAD is answered, ask the store whether the
+	// object exists (HeadObject); a missing one is answered 404 through
+	// Caddy's error handling. Answers, both ways, are cached for this
+	// window. In the Caddyfile `check_exists [<window>]`, default 10s.
+	// Needs s3:GetObject (and s3:ListBucket, or S3 answers 403 for a
+	// missing key).
+	CheckExists caddy.Duration `json:"check_exists,omitempty"`
 }
+
+// DefaultCheckExists is the window of `check_exists` without an argument.
+const DefaultCheckExists = 10 * time.Second
 
 // ruleOptions are the options, one row each, in the order error messages
 // list them: the JSON name, which is also the Caddyfile subdirective, the
@@ -105,6 +130,29 @@ var ruleOptions = []ruleOption{
 			return nil
 		}},
 	{"cookie_domain", "cloudfront", "a CloudFront", func(o *Options) bool { return o.CookieDomain != "" }, nil},
+	// browse [<template file>]
+	{"browse", "s3", "an S3", func(o *Options) bool { return o.Browse },
+		func(d *caddyfile.Dispenser, o *Options) error {
+			args := d.RemainingArgs()
+			if len(args) > 1 {
+				return d.Errf("browse takes at most one argument, the template file")
+			}
+			o.Browse = true
+			if len(args) == 1 {
+				o.BrowseTemplate = args[0]
+			}
+			return nil
+		}},
+	{"browse_template", "s3", "an S3", func(o *Options) bool { return o.BrowseTemplate != "" }, nil},
+	// check_exists [<window>]
+	{"check_exists", "s3", "an S3", func(o *Options) bool { return o.CheckExists != 0 },
+		func(d *caddyfile.Dispenser, o *Options) error {
+			if d.CountRemainingArgs() == 0 {
+				o.CheckExists = caddy.Duration(DefaultCheckExists)
+				return nil
+			}
+			return DurationArg(d, &o.CheckExists)
+		}},
 }
 
 // ruleOption is one option's row.

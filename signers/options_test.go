@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -46,13 +47,16 @@ func TestOptionsCaddyfile(t *testing.T) {
 		content_type_prefix image/
 		resource https://cdn.example.com/*
 		bind_client_ip
-		cookies example.com`)
+		cookies example.com
+		browse list.html
+		check_exists 1m`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Options{ContentDisposition: "inline", ContentType: "text/plain", CacheControl: "private, max-age=60",
 		MaxSize: 5 << 20, ContentTypePrefix: "image/", Resource: "https://cdn.example.com/*",
-		BindClientIP: true, Cookies: true, CookieDomain: "example.com"}
+		BindClientIP: true, Cookies: true, CookieDomain: "example.com",
+		Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Minute)}
 	if o != want {
 		t.Errorf("parsed %+v\nwant %+v", o, want)
 	}
@@ -62,7 +66,8 @@ func TestOptionsCaddyfile(t *testing.T) {
 
 	// every field of Options has its row under its JSON name, for a
 	// registered kind, and is set in the Caddyfile by the subdirective of
-	// that name (cookie_domain by the argument of cookies)
+	// that name (cookie_domain by the argument of cookies, browse_template
+	// by that of browse)
 	typ := reflect.TypeFor[Options]()
 	if len(ruleOptions) != typ.NumField() {
 		t.Errorf("%d rows for %d fields", len(ruleOptions), typ.NumField())
@@ -78,7 +83,7 @@ func TestOptionsCaddyfile(t *testing.T) {
 		if _, err := caddy.GetModule(Namespace + "." + ruleOptions[j].kind); err != nil {
 			t.Errorf("%s: kind %q: %v", tag, ruleOptions[j].kind, err)
 		}
-		if !slices.Contains(names, tag) && tag != "cookie_domain" {
+		if !slices.Contains(names, tag) && tag != "cookie_domain" && tag != "browse_template" {
 			t.Errorf("field %s (%s) has no Caddyfile subdirective", typ.Field(i).Name, tag)
 		}
 	}
@@ -95,6 +100,9 @@ func TestOptionsCaddyfile(t *testing.T) {
 		"content_disposition":   "content_disposition takes one argument",
 		"max_size 1PB 2":        "max_size takes one argument, got 2",
 		"resource\ncookies x y": "resource takes one argument, got 0",
+		"browse a b":            "browse takes at most one argument",
+		"check_exists 0s":       "check_exists must be positive",
+		"check_exists 1s 2s":    "check_exists takes one argument, got 2",
 	} {
 		if _, _, err := parseOptions(t, block); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: error %v, want %q", block, err, msg)

@@ -104,9 +104,10 @@ type S3 struct {
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
 	creds  *credCache
-	urls   *s3URLCache // recent GET, HEAD and PUT URLs
-	keys   *v4KeyCache // SigV4 signing keys derived from the credentials
-	api    *s3.Client  // the S3 API, for the calls Caddy makes itself
+	urls   *s3URLCache  // recent GET, HEAD and PUT URLs
+	keys   *v4KeyCache  // SigV4 signing keys derived from the credentials
+	api    *s3.Client   // the S3 API, for the calls Caddy makes itself
+	exists *existsCache // recent answers of Exists (check_exists)
 }
 
 const (
@@ -160,6 +161,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	}
 	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
 	s.urls = newS3URLCache()
+	s.exists = newExistsCache()
 	return s.provisionAPI()
 }
 
@@ -263,6 +265,15 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 	}
 	if !o.Uppy && !slices.Contains(methods, "POST") && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
 		return errors.New("max_size and content_type_prefix are upload conditions: the rule needs POST or uppy")
+	}
+	if (o.Browse || o.CheckExists != 0) && !downloads {
+		return errors.New("browse and check_exists answer GET and HEAD: the rule needs GET or HEAD")
+	}
+	if o.BrowseTemplate != "" && !o.Browse {
+		return errors.New("browse_template is the page of browse: the rule needs browse")
+	}
+	if o.CheckExists < 0 {
+		return fmt.Errorf("check_exists must be a positive window, got %s", time.Duration(o.CheckExists))
 	}
 	if o.MaxSize < 0 {
 		return errors.New("max_size must be positive")
@@ -455,6 +466,7 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ Signer                = (*S3)(nil)
+	_ Store                 = (*S3)(nil)
 	_ caddy.Provisioner     = (*S3)(nil)
 	_ caddy.CleanerUpper    = (*S3)(nil)
 	_ caddyfile.Unmarshaler = (*S3)(nil)

@@ -31,7 +31,9 @@ import (
 // its non-ASCII name with its bytes; every gallery picture loads, and a
 // reload within the stable window fetches none of them again, neither from
 // Caddy nor from the bucket; the upload form stores a picture in the bucket,
-// and the bucket's refusal of a file that is not a picture reaches the page.
+// and the bucket's refusal of a file that is not a picture reaches the page;
+// the Browse link lists the demo folder, its subfolder opens with a click,
+// and a click on a file there downloads it under its name with its bytes.
 //
 // Set PRESIGN_DEMO_SCREENSHOT=file.png to keep a screenshot of the page.
 func TestDemoInBrowser(t *testing.T) {
@@ -203,6 +205,44 @@ func TestDemoInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the demo page: %s", out)
+
+	// (d) browse: the Browse link lists the folder, a click on the
+	// subfolder lists it, a click on a file downloads it
+	var listed, sub string
+	if err := chromedp.Run(bctx,
+		chromedp.Navigate(page+"/"),
+		chromedp.Click("#browse", chromedp.ByQuery),
+		chromedp.WaitVisible(`a[href="./`+demo.BrowseSubfolder+`"]`, chromedp.ByQuery),
+		chromedp.Text("tbody", &listed, chromedp.ByQuery),
+		chromedp.Click(`a[href="./`+demo.BrowseSubfolder+`"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`a[href="./`+demo.BrowseFile+`"]`, chromedp.ByQuery),
+		chromedp.Location(&sub),
+	); err != nil {
+		t.Fatalf("browsing the demo folder: %v", err)
+	}
+	if !strings.Contains(listed, "file-01.txt") || !strings.Contains(listed, "file-12.txt") {
+		t.Errorf("the listing of /browse/ shows %q, want file-01.txt to file-12.txt", listed)
+	}
+	if sub != page+"/browse/"+demo.BrowseSubfolder {
+		t.Errorf("the subfolder's page is %s", sub)
+	}
+	if err := chromedp.Run(bctx, chromedp.Click(`a[href="./`+demo.BrowseFile+`"]`, chromedp.ByQuery)); err != nil {
+		t.Fatalf("clicking the file: %v", err)
+	}
+	select {
+	case ev := <-downloads.done:
+		if ev.State != browser.DownloadProgressStateCompleted {
+			t.Fatalf("the download ended %s", ev.State)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the file's download did not complete within 20s")
+	}
+	if got := downloads.name(); got != demo.BrowseFile {
+		t.Errorf("the browser named the download %q, want %q", got, demo.BrowseFile)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, demo.BrowseFile)); err != nil || !bytes.Equal(got, demo.BrowseBody(demo.BrowseFile)) {
+		t.Errorf("the downloaded file: %q, %v; want %q", got, err, demo.BrowseBody(demo.BrowseFile))
+	}
 }
 
 // countingProxy is a reverse proxy that counts the requests it passes on,

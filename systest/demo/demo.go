@@ -39,6 +39,14 @@ const (
 	GalleryCount = 6
 	// UploadPrefix is where the page's uploads land: uploads/<file name>.
 	UploadPrefix = "uploads/"
+	// BrowsePrefix is the listed folder of the Browse section: a dozen
+	// files and the subfolder BrowseSubfolder.
+	BrowsePrefix = "browse/"
+	// BrowseSubfolder is the subfolder of BrowsePrefix, with BrowseFile.
+	BrowseSubfolder = "notes/"
+	// BrowseFile is the file in BrowseSubfolder that the browser test
+	// downloads.
+	BrowseFile = "readme.txt"
 
 	picW, picH = 480, 320
 )
@@ -92,7 +100,17 @@ func Seed(ctx context.Context, c *s3.Client, origins []string) error {
 			return err
 		}
 	}
-	return nil
+	for i := 1; i <= 12; i++ {
+		if err := put(fmt.Sprintf("%sfile-%02d.txt", BrowsePrefix, i), "text/plain", BrowseBody(fmt.Sprintf("file-%02d.txt", i))); err != nil {
+			return err
+		}
+	}
+	return put(BrowsePrefix+BrowseSubfolder+BrowseFile, "text/plain", BrowseBody(BrowseFile))
+}
+
+// BrowseBody is the content of the Browse section's file name.
+func BrowseBody(name string) []byte {
+	return []byte("This is " + name + ", listed by browse and served from a private bucket.\n")
 }
 
 // ReportPDF is a one-page PDF, the report behind the download button.
