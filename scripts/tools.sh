@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, when missing, every tool the tests and the demo need:
 #   Go tools into <repo>/.tools/bin (versitygw, xcaddy), pinned versions;
+#   npm tools into <repo>/.tools/npm (Azurite), pinned by scripts/npm/package-lock.json;
 #   Debian packages chromium, wrk, python3-botocore, python3-boto3.
 # Idempotent: when everything is present it only checks and exits (< 1 s).
 #
@@ -11,7 +12,7 @@ mode="${1:-all}"
 case "$mode" in
   all | go) ;;
   -h | --help)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -29,6 +30,9 @@ GO_TOOLS=(
   "xcaddy github.com/caddyserver/xcaddy github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5"
 )
 APT_PACKAGES=(chromium wrk python3-botocore python3-boto3)
+# npm tools: the executables the tests look for in .tools/npm/node_modules/.bin;
+# their packages and versions are scripts/npm/package.json and its lock file.
+NPM_BINS=(azurite-blob)
 
 log() { echo "tools.sh: $*"; }
 
@@ -84,6 +88,28 @@ for entry in "${GO_TOOLS[@]}"; do
   log "installed $name $want in $((SECONDS - start))s"
 done
 
+# --- npm tools: exactly the versions of the committed lock file ---
+npm_dir="$root/.tools/npm"
+if [[ "$mode" == all ]]; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    msg="node and npm are needed for ${NPM_BINS[*]} (the Azure tests' emulator); install Node.js 20 or later"
+    if [[ "${CI:-}" == true ]]; then
+      echo "tools.sh: $msg" >&2
+      exit 1
+    fi
+    log "$msg; skipping the npm tools (their tests skip outside CI)"
+  elif ! cmp -s "$root/scripts/npm/package-lock.json" "$npm_dir/package-lock.json"; then
+    log "installing npm tools into $npm_dir (npm ci)"
+    mkdir -p "$npm_dir"
+    cp "$root/scripts/npm/package.json" "$root/scripts/npm/package-lock.json" "$npm_dir/"
+    if ! (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error); then
+      rm -f "$npm_dir/package-lock.json" # not installed: try again next time
+      echo "tools.sh: npm ci failed (output above)" >&2
+      exit 1
+    fi
+  fi
+fi
+
 if [[ -n "$apt_pid" ]]; then
   if ! wait "$apt_pid"; then
     cat "$apt_log" >&2
@@ -106,6 +132,11 @@ if [[ "$mode" == all ]]; then
     echo "tools.sh: /usr/bin/python3 -I cannot import botocore, boto3" >&2
     exit 1
   }
+  if command -v npm >/dev/null; then
+    for b in "${NPM_BINS[@]}"; do
+      [[ -x "$npm_dir/node_modules/.bin/$b" ]] || { echo "tools.sh: $npm_dir/node_modules/.bin/$b missing after npm ci" >&2; exit 1; }
+    done
+  fi
   for c in chromium wrk; do
     command -v "$c" >/dev/null || { echo "tools.sh: $c not on PATH after install" >&2; exit 1; }
   done

@@ -176,18 +176,15 @@ func (c *CloudFront) DefaultExpires() time.Duration { return time.Duration(c.Exp
 // CheckRule implements Signer. CloudFront sets no limit of its own on
 // expires.
 func (c *CloudFront) CheckRule(ri *RuleInfo) error {
-	if err := checkExpires(ri.Expires, 0, ""); err != nil {
-		return err
-	}
-	o := ri.Options
 	for _, m := range ri.Methods {
 		if m != http.MethodGet && m != http.MethodHead {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}
 	}
-	if err := o.foreign("cloudfront", "a cloudfront profile"); err != nil {
+	if err := ri.check("cloudfront", 0); err != nil {
 		return err
 	}
+	o := ri.Options
 	if o.Resource != "" {
 		if !validResource(o.Resource) {
 			return fmt.Errorf("resource %q: only printable ASCII without spaces (percent-encode the rest)", o.Resource)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -225,31 +224,9 @@ func (s *S3) Origin() string { return s.origin }
 // DefaultExpires implements Signer.
 func (s *S3) DefaultExpires() time.Duration { return time.Duration(s.Expires) }
 
-// CheckRule implements Signer.
+// CheckRule implements Signer. S3 presigns every method a rule can have.
 func (s *S3) CheckRule(r *RuleInfo) error {
-	if err := checkExpires(r.Expires, s3MaxExpires, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
-		return err
-	}
-	o, methods := r.Options, r.Methods
-	if err := o.foreign("s3", "an s3 profile"); err != nil {
-		return err
-	}
-	downloads := slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD")
-	if !downloads && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
-		return errors.New("content_disposition, content_type and cache_control shape downloads: the rule needs GET or HEAD")
-	}
-	if !slices.Contains(methods, "POST") && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
-		return errors.New("max_size and content_type_prefix are POST policy conditions: the rule needs POST")
-	}
-	if o.MaxSize < 0 {
-		return errors.New("max_size must be positive")
-	}
-	switch o.ContentDisposition {
-	case "", "attachment", "inline":
-	default:
-		return fmt.Errorf("content_disposition must be attachment or inline, got %q", o.ContentDisposition)
-	}
-	return nil
+	return r.check("s3", s3MaxExpires)
 }
 
 // Sign implements Signer.

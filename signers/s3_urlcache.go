@@ -1,7 +1,6 @@
 package signers
 
 import (
-	"hash/maphash"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,20 +47,11 @@ func newS3URLCache() *s3URLCache {
 	return c
 }
 
-// hash is the hash of a request's URL: of its key, method, signing second
-// and lifetime, the parts that vary from request to request.
-func (c *s3URLCache) hash(method, key string, signSec, expires int64) uint64 {
-	h := maphash.String(c.seed, key)
-	h ^= uint64(signSec)*0x9e3779b97f4a7c15 ^ uint64(expires)*0xc2b2ae3d27d4eb4f ^
-		(uint64(len(method))<<8|uint64(method[0]))*0x165667b19e3779f9
-	return c.finish(h)
-}
-
 // lookup returns the cached URL of r, signed at signSec for expires seconds
 // with creds and answered with expiresAt; or nil, and then whether a fresh
 // signature should be stored (with store(h, ...)).
 func (c *s3URLCache) lookup(r *Request, signSec, expires int64, creds *aws.Credentials, expiresAt time.Time) (e *s3URL, h uint64, admit bool) {
-	h = c.hash(r.Method, r.Key, signSec, expires)
+	h = c.hashURL(r.Method, r.Key, signSec, expires)
 	e, admit = c.find(h, func(e *s3URL) bool { return e.matches(r, signSec, expires, creds, expiresAt) })
 	return e, h, admit
 }
