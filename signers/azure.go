@@ -395,34 +395,14 @@ func azureCanonicalKey(key string) string {
 //		...
 //	}
 func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // the kind
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		var err error
-		switch opt {
-		case "account":
-			err = OneArg(d, &a.Account)
-		case "container":
-			err = OneArg(d, &a.Container)
-		case "account_key":
-			err = secretArg(d, &a.AccountKey)
-		case "endpoint":
-			err = OneArg(d, &a.Endpoint)
-		case "expires":
-			err = DurationArg(d, &a.Expires)
-		case "credentials_timeout":
-			err = DurationArg(d, &a.CredentialsTimeout)
-		default:
-			return d.Errf("unknown subdirective %q in azure profile (account, container, account_key, endpoint, expires, credentials_timeout)", opt)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return profileBlock(d, "azure", []subdirective{
+		{"account", func() error { return OneArg(d, &a.Account) }},
+		{"container", func() error { return OneArg(d, &a.Container) }},
+		{"account_key", func() error { return secretArg(d, &a.AccountKey) }},
+		{"endpoint", func() error { return OneArg(d, &a.Endpoint) }},
+		{"expires", func() error { return DurationArg(d, &a.Expires) }},
+		{"credentials_timeout", func() error { return DurationArg(d, &a.CredentialsTimeout) }},
+	})
 }
 
 // azureUDK is a user delegation key, ready to sign with.

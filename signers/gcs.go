@@ -547,34 +547,14 @@ func appendJSONASCII(b []byte, s string) []byte {
 //		...
 //	}
 func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // the kind
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		var err error
-		switch opt {
-		case "bucket":
-			err = OneArg(d, &g.Bucket)
-		case "service_account_file":
-			err = OneArg(d, &g.ServiceAccountFile)
-		case "service_account":
-			err = secretArg(d, &g.ServiceAccount)
-		case "endpoint":
-			err = OneArg(d, &g.Endpoint)
-		case "url_style":
-			err = OneArg(d, &g.URLStyle)
-		case "expires":
-			err = DurationArg(d, &g.Expires)
-		default:
-			return d.Errf("unknown subdirective %q in gcs profile (bucket, service_account_file, service_account, endpoint, url_style, expires)", opt)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return profileBlock(d, "gcs", []subdirective{
+		{"bucket", func() error { return OneArg(d, &g.Bucket) }},
+		{"service_account_file", func() error { return OneArg(d, &g.ServiceAccountFile) }},
+		{"service_account", func() error { return secretArg(d, &g.ServiceAccount) }},
+		{"endpoint", func() error { return OneArg(d, &g.Endpoint) }},
+		{"url_style", func() error { return OneArg(d, &g.URLStyle) }},
+		{"expires", func() error { return DurationArg(d, &g.Expires) }},
+	})
 }
 
 // gcsURLCache remembers the URLs a GCS profile signed recently, so that a

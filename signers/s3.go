@@ -345,31 +345,16 @@ func contentDisposition(typ, key string) string {
 //		...
 //	}
 func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // the kind
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		var err error
-		switch opt {
-		case "bucket":
-			err = OneArg(d, &s.Bucket)
-		case "region":
-			err = OneArg(d, &s.Region)
-		case "endpoint":
-			err = OneArg(d, &s.Endpoint)
-		case "path_style":
-			err = flagArg(d, &s.PathStyle)
-		case "access_key_id":
-			err = OneArg(d, &s.AccessKeyID)
-		case "secret_access_key":
-			err = secretArg(d, &s.SecretAccessKey)
-		case "session_token":
-			err = secretArg(d, &s.SessionToken)
-		case "aws_profile":
-			err = OneArg(d, &s.AWSProfile)
-		case "role_arn": // role_arn <arn> [<external_id>]
+	return profileBlock(d, "s3", []subdirective{
+		{"bucket", func() error { return OneArg(d, &s.Bucket) }},
+		{"region", func() error { return OneArg(d, &s.Region) }},
+		{"endpoint", func() error { return OneArg(d, &s.Endpoint) }},
+		{"path_style", func() error { return flagArg(d, &s.PathStyle) }},
+		{"access_key_id", func() error { return OneArg(d, &s.AccessKeyID) }},
+		{"secret_access_key", func() error { return secretArg(d, &s.SecretAccessKey) }},
+		{"session_token", func() error { return secretArg(d, &s.SessionToken) }},
+		{"aws_profile", func() error { return OneArg(d, &s.AWSProfile) }},
+		{"role_arn", func() error { // role_arn <arn> [<external_id>]
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
 				return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
@@ -378,18 +363,11 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 2 {
 				s.ExternalID = args[1]
 			}
-		case "expires":
-			err = DurationArg(d, &s.Expires)
-		case "credentials_timeout":
-			err = DurationArg(d, &s.CredentialsTimeout)
-		default:
-			return d.Errf("unknown subdirective %q in s3 profile (bucket, region, endpoint, path_style, access_key_id, secret_access_key, session_token, aws_profile, role_arn, expires, credentials_timeout)", opt)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+			return nil
+		}},
+		{"expires", func() error { return DurationArg(d, &s.Expires) }},
+		{"credentials_timeout", func() error { return DurationArg(d, &s.CredentialsTimeout) }},
+	})
 }
 
 // Interface guards
