@@ -84,7 +84,7 @@ type GCS struct {
 	origin     string // scheme://host + prefix
 	email      string // the service account, X-Goog-Credential's first part
 	key        *rsa.PrivateKey
-	urls       *gcsURLCache
+	urls       *s3URLCache // recent GET, HEAD and PUT URLs, without credentials
 }
 
 const (
@@ -132,7 +132,7 @@ func (g *GCS) Provision(caddy.Context) error {
 	if g.email, g.key, err = parseServiceAccount(data); err != nil {
 		return fmt.Errorf("%s: %v", from, err)
 	}
-	g.urls = newGCSURLCache()
+	g.urls = newS3URLCache()
 	return nil
 }
 
@@ -276,7 +276,7 @@ func (g *GCS) Sign(_ context.Context, r *Request) (*Signed, error) {
 		return nil, fmt.Errorf("cloud storage signs GET, HEAD, PUT and POST, not %s", r.Method)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(r.Expires/time.Second)
-	e, h, admit := g.urls.lookup(r, signSec, expSec)
+	e, h, admit := g.urls.lookup(r, signSec, expSec, &noCredentials, expiresAt)
 	if e != nil {
 		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
@@ -296,16 +296,7 @@ func (g *GCS) Sign(_ context.Context, r *Request) (*Signed, error) {
 	if !admit {
 		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
 	}
-	// one allocation for the entry and this answer: only this caller gets
-	// e.first, and hits read e.url and e.expiresAt
-	e = &gcsURL{
-		method: r.Method, key: r.Key, signSec: signSec, expires: expSec,
-		disposition: r.Options.ContentDisposition, contentType: r.Options.ContentType,
-		url: u, expiresAt: expiresAt,
-		first: Signed{URL: u, ExpiresAt: expiresAt},
-	}
-	g.urls.store(h, e)
-	return &e.first, nil
+	return g.urls.add(h, r, signSec, expSec, &noCredentials, u, expiresAt), nil
 }
 
 // gcsInput is one V4 signed URL to make.
@@ -555,46 +546,6 @@ func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{"url_style", func() error { return OneArg(d, &g.URLStyle) }},
 		{"expires", func() error { return DurationArg(d, &g.Expires) }},
 	})
-}
-
-// gcsURLCache remembers the URLs a GCS profile signed recently, so that a
-// hot key costs one RSA signature per second (per window with `stable`),
-// not one per request. It is the S3 profile's s3URLCache without the
-// credentials, which are the profile's own and never change: a URL is a
-// pure function of the profile, the method, the key, the response
-// overrides, the signing second and the lifetime, and an entry answers
-// only a request that matches every one.
-type gcsURLCache struct{ slotCache[gcsURL] }
-
-// gcsURL is one cached URL with everything that determined it.
-type gcsURL struct {
-	method, key              string
-	signSec, expires         int64
-	disposition, contentType string
-	url                      string
-	expiresAt                time.Time
-
-	// first is the answer of the request that signed the URL: it shares
-	// the entry's allocation, and no other request reads it.
-	first Signed
-}
-
-func newGCSURLCache() *gcsURLCache {
-	c := new(gcsURLCache)
-	c.init()
-	return c
-}
-
-// lookup returns the cached URL of r, signed at signSec for expires
-// seconds; or nil, and then whether a fresh one should be stored (with
-// store(h, ...)).
-func (c *gcsURLCache) lookup(r *Request, signSec, expires int64) (e *gcsURL, h uint64, admit bool) {
-	h = c.hashURL(r.Method, r.Key, signSec, expires)
-	e, admit = c.find(h, func(e *gcsURL) bool {
-		return e.signSec == signSec && e.expires == expires && e.key == r.Key && e.method == r.Method &&
-			e.disposition == r.Options.ContentDisposition && e.contentType == r.Options.ContentType
-	})
-	return e, h, admit
 }
 
 // Interface guards

@@ -273,18 +273,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if !admit {
 		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
 	}
-	// one allocation for the entry and this answer: only this caller gets
-	// e.first, and hits read e.url and e.expiresAt
-	e = &s3URL{
-		method: r.Method, key: r.Key, signSec: signSec, expires: expSec,
-		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
-		contentType: r.Options.ContentType,
-		accessKey:   creds.AccessKeyID, secret: creds.SecretAccessKey, token: creds.SessionToken,
-		url: u, expiresAt: expiresAt,
-		first: Signed{URL: u, ExpiresAt: expiresAt},
-	}
-	s.urls.store(cacheHash, e)
-	return &e.first, nil
+	return s.urls.add(cacheHash, r, signSec, expSec, &creds, u, expiresAt), nil
 }
 
 // responseOverrides are the response-* parameters of a download.

@@ -1,6 +1,7 @@
 package signers
 
 import (
+	"hash/maphash"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -8,7 +9,9 @@ import (
 
 // s3URLCache remembers the URLs an S3 profile signed recently, so that a
 // hot key is signed about once per second (once per window with `stable`)
-// rather than once per request.
+// rather than once per request. A GCS profile keeps its URLs in one too,
+// with noCredentials: its key is its own and never changes, and an RSA
+// signature costs a millisecond.
 //
 // A presigned URL is a pure function of the profile (scheme, host, bucket,
 // region), the method, the key, the response-* overrides, the credentials
@@ -47,14 +50,44 @@ func newS3URLCache() *s3URLCache {
 	return c
 }
 
+// hash is the hash of a request's URL: of its key, method, signing second
+// and lifetime, the parts that vary from request to request.
+func (c *s3URLCache) hash(method, key string, signSec, expires int64) uint64 {
+	h := maphash.String(c.seed, key)
+	h ^= uint64(signSec)*0x9e3779b97f4a7c15 ^ uint64(expires)*0xc2b2ae3d27d4eb4f ^
+		(uint64(len(method))<<8|uint64(method[0]))*0x165667b19e3779f9
+	return c.finish(h)
+}
+
 // lookup returns the cached URL of r, signed at signSec for expires seconds
 // with creds and answered with expiresAt; or nil, and then whether a fresh
 // signature should be stored (with store(h, ...)).
 func (c *s3URLCache) lookup(r *Request, signSec, expires int64, creds *aws.Credentials, expiresAt time.Time) (e *s3URL, h uint64, admit bool) {
-	h = c.hashURL(r.Method, r.Key, signSec, expires)
+	h = c.hash(r.Method, r.Key, signSec, expires)
 	e, admit = c.find(h, func(e *s3URL) bool { return e.matches(r, signSec, expires, creds, expiresAt) })
 	return e, h, admit
 }
+
+// add stores the URL u of r, signed at signSec for expires seconds with
+// creds and answered with expiresAt, in the slot of hash h (from lookup),
+// and returns the answer. One allocation for the entry and the answer:
+// only this caller gets e.first, and hits read e.url and e.expiresAt.
+func (c *s3URLCache) add(h uint64, r *Request, signSec, expires int64, creds *aws.Credentials, u string, expiresAt time.Time) *Signed {
+	e := &s3URL{
+		method: r.Method, key: r.Key, signSec: signSec, expires: expires,
+		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
+		contentType: r.Options.ContentType,
+		accessKey:   creds.AccessKeyID, secret: creds.SecretAccessKey, token: creds.SessionToken,
+		url: u, expiresAt: expiresAt,
+		first: Signed{URL: u, ExpiresAt: expiresAt},
+	}
+	c.store(h, e)
+	return &e.first
+}
+
+// noCredentials are the credentials of the URLs of profiles whose key
+// never changes (GCS): none.
+var noCredentials aws.Credentials
 
 // matches tells whether e is the URL for this request, signed at signSec
 // for expires seconds with creds. expiresAt is the answer's ExpiresAt, compared exactly (its instant and

@@ -389,7 +389,7 @@ func TestS3URLCacheCollision(t *testing.T) {
 
 // slotOf is the slot of r's URL in s's cache.
 func slotOf(s *S3, r *Request) uint64 {
-	return s.urls.hashURL(r.Method, r.Key, r.SignTime.Unix(), int64(r.Expires/time.Second)) >> (64 - slotCacheBits)
+	return s.urls.hash(r.Method, r.Key, r.SignTime.Unix(), int64(r.Expires/time.Second)) >> (64 - slotCacheBits)
 }
 
 // TestS3URLCacheUniqueKeysFree: keys asked once (every request a new key)

@@ -11,7 +11,7 @@ const (
 	slotCacheSize = 1 << slotCacheBits
 )
 
-// slotCache is the mechanism of the profiles' hot-key caches (s3URLCache, gcsURLCache,
+// slotCache is the mechanism of the profiles' hot-key caches (s3URLCache,
 // cfAnswerCache): a direct-mapped, lock-free cache of immutable entries.
 //
 // A slot per hash of a request, holding the last hash seen there (a tag)
@@ -43,16 +43,6 @@ func (c *slotCache[E]) finish(h uint64) uint64 {
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	return h
-}
-
-// hashURL is the hash of a presigned URL request for the URL caches
-// (s3URLCache, gcsURLCache): of the parts that vary from request to
-// request, its key, method, signing second and lifetime.
-func (c *slotCache[E]) hashURL(method, key string, signSec, expires int64) uint64 {
-	h := maphash.String(c.seed, key)
-	h ^= uint64(signSec)*0x9e3779b97f4a7c15 ^ uint64(expires)*0xc2b2ae3d27d4eb4f ^
-		(uint64(len(method))<<8|uint64(method[0]))*0x165667b19e3779f9
-	return c.finish(h)
 }
 
 // find returns the entry in h's slot if match accepts it; or nil, and then
