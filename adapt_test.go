@@ -215,17 +215,17 @@ func TestRefusedAtStart(t *testing.T) {
 		rule /x/* {
 			profile a
 			bind_client_ip
-		}`, []string{"rule 1", "bind_client_ip is a CloudFront option"}},
+		}`, []string{"rule 1", "bind_client_ip is an option of cloudfront profiles"}},
 		{"CloudFront cookies on S3 rule", s3Block("a") + `
 		rule /x/* {
 			profile a
 			cookies
-		}`, []string{"rule 1", "cookies is a CloudFront option"}},
+		}`, []string{"rule 1", "cookies is an option of cloudfront profiles"}},
 		{"CloudFront resource on S3 rule", s3Block("a") + `
 		rule /x/* {
 			profile a
 			resource https://d1.cloudfront.net/*
-		}`, []string{"rule 1", "resource is a CloudFront option"}},
+		}`, []string{"rule 1", "resource is an option of cloudfront profiles"}},
 		{"POST option without POST", s3Block("a") + `
 		rule /x/* {
 			profile a
@@ -262,9 +262,9 @@ func TestRefusedAtStart(t *testing.T) {
 		rule /x/* {
 			profile a
 		}`, []string{`profile "a"`, `unknown subdirective "ttl" in s3 profile`}},
-		{"unknown profile kind", `profile a azure {
-			account x
-		}`, []string{`profile "a": unknown kind "azure"`, "s3"}},
+		{"unknown profile kind", `profile a oci {
+			bucket x
+		}`, []string{`profile "a": unknown kind "oci"`, "s3", "azure", "gcs"}},
 		{"rule without pattern", s3Block("a") + `
 		rule {
 			profile a

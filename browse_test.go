@@ -305,7 +305,7 @@ func TestBrowseRefused(t *testing.T) {
 		profile cf
 		browse
 	}
-}`, `rule 1 (/cf/*): profile "cf": browse is an S3 option`},
+}`, `rule 1 (/cf/*): profile "cf": browse is an option of s3 profiles, not of cloudfront ones`},
 		{`presign {
 	` + s3 + `
 	rule /f/* {

@@ -141,7 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case r.Method == http.MethodPost:
 		return writeJSON(w, http.StatusOK, postAnswer{URL: signed.URL, Fields: signed.Fields, ExpiresAt: rfc3339(signed.ExpiresAt)})
 	case rule.json:
-		return writeJSON(w, http.StatusOK, urlAnswer{Method: r.Method, URL: signed.URL, ExpiresAt: rfc3339(signed.ExpiresAt)})
+		return writeJSON(w, http.StatusOK, urlAnswer{Method: r.Method, URL: signed.URL, Headers: signed.Headers, ExpiresAt: rfc3339(signed.ExpiresAt)})
 	}
 	status := rule.Status
 	if r.Method == http.MethodPut {
@@ -189,9 +189,10 @@ func urlStart(u string, n int) string {
 	return u
 }
 
-// sign has s sign req. The profile kinds of this module are called
-// directly, which keeps req on the caller's stack; through the interface it
-// would escape to the heap, one allocation per request.
+// sign has s sign req. S3 and CloudFront, the kinds whose hot path is
+// measured against Caddy's own redir, are called directly, which keeps req
+// on the caller's stack; through the interface it escapes to the heap, one
+// allocation per request, which the other kinds pay.
 func sign(ctx context.Context, s signers.Signer, req *signers.Request) (*signers.Signed, error) {
 	switch s := s.(type) {
 	case *signers.S3:
@@ -222,12 +223,14 @@ func (h *Handler) matchRule(r *http.Request) (*Rule, error) {
 
 // urlAnswer is the JSON answer of a rule with `respond json`.
 type urlAnswer struct {
-	Method    string `json:"method"`
-	URL       string `json:"url"`
-	ExpiresAt string `json:"expires_at"`
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	// Headers the request to URL must carry, when the profile needs any.
+	Headers   map[string]string `json:"headers,omitempty"`
+	ExpiresAt string            `json:"expires_at"`
 }
 
-// postAnswer is the JSON answer to a POST: an S3 POST policy form.
+// postAnswer is the JSON answer to a POST: an S3 or GCS POST policy form.
 type postAnswer struct {
 	URL       string            `json:"url"`
 	Fields    map[string]string `json:"fields"`

@@ -100,8 +100,11 @@ func serveBench(b *testing.B, h *Handler, r *http.Request, w *benchWriter) {
 // metrics and the redirect headers. What Caddy does around the handler
 // (reading the request, PrepareRequest, writing the response) is outside
 // the loop; the paths themselves are made outside the timer.
-func BenchmarkServeHTTPS3(b *testing.B) {
-	h := newBenchHandler(b)
+func BenchmarkServeHTTPS3(b *testing.B) { benchFreshKeys(b, newBenchHandler(b)) }
+
+// benchFreshKeys runs GET /dl/obj-N through h with a new N on every
+// request.
+func benchFreshKeys(b *testing.B, h *Handler) {
 	r, w := benchRequest(b)
 	const chunk = 1 << 14
 	paths := make([]string, chunk)
@@ -125,9 +128,13 @@ func BenchmarkServeHTTPS3(b *testing.B) {
 // for one key over and over: within a second the URL is the same, so the
 // signer's URL cache answers.
 func BenchmarkServeHTTPS3HotKey(b *testing.B) {
-	h := newBenchHandler(b)
+	benchHotKey(b, newBenchHandler(b), "/dl/hot/object.bin")
+}
+
+// benchHotKey runs GET path through h over and over.
+func benchHotKey(b *testing.B, h *Handler, path string) {
 	r, w := benchRequest(b)
-	r.URL.Path = "/dl/hot/object.bin"
+	r.URL.Path = path
 	b.ReportAllocs()
 	for b.Loop() {
 		serveBench(b, h, r, w)
@@ -139,13 +146,43 @@ func BenchmarkServeHTTPS3HotKey(b *testing.B) {
 // CloudFront signer's own signature cache answers (one RSA signature per
 // window).
 func BenchmarkServeHTTPCloudFrontStableHotKey(b *testing.B) {
-	h := newBenchHandlerOf(b, benchCFBlock)
-	r, w := benchRequest(b)
-	r.URL.Path = "/cf/hot/object.bin"
-	b.ReportAllocs()
-	for b.Loop() {
-		serveBench(b, h, r, w)
+	benchHotKey(b, newBenchHandlerOf(b, benchCFBlock), "/cf/hot/object.bin")
+}
+
+// BenchmarkServeHTTPAzure is BenchmarkServeHTTPS3 for an Azure GET rule
+// with the account key (signing is local; nothing contacts the endpoint): a
+// different key on every request, so that every SAS is signed afresh.
+func BenchmarkServeHTTPAzure(b *testing.B) {
+	benchFreshKeys(b, newBenchHandlerOf(b, `presign {
+	profile az azure {
+		account devstoreaccount1
+		container media
+		account_key `+azuriteKey+`
+		endpoint http://127.0.0.1:10000/devstoreaccount1
 	}
+	rule /dl/* {
+		profile az
+		strip_prefix /dl
+	}
+}`))
+}
+
+// BenchmarkServeHTTPGCSStableHotKey measures ServeHTTP for a GCS rule with
+// stable asked for one key over and over: the URL cache answers, and the
+// RSA signature (about a millisecond) is paid once per window.
+func BenchmarkServeHTTPGCSStableHotKey(b *testing.B) {
+	file, _ := gcsTestAccountFile(b)
+	benchHotKey(b, newBenchHandlerOf(b, `presign {
+	profile g gcs {
+		bucket my-bucket
+		service_account_file `+file+`
+	}
+	rule /dl/* {
+		profile g
+		strip_prefix /dl
+		stable 1m
+	}
+}`), "/dl/hot/object.bin")
 }
 
 // BenchmarkServeHTTPS3Parallel is BenchmarkServeHTTPS3 on every core, each

@@ -22,7 +22,7 @@ func TestRuleRefusedJSON(t *testing.T) {
 		"cookie_domain without cookies": {`{"path": ["/x/*"], "profile": "cf", "cookie_domain": "example.com"}`,
 			`rule 1 (/x/*): profile "cf": cookie_domain needs cookies`},
 		"cookie_domain on S3": {`{"path": ["/x/*"], "profile": "s", "cookie_domain": "example.com"}`,
-			`rule 1 (/x/*): profile "s": cookie_domain is a CloudFront option; this is an s3 profile`},
+			`rule 1 (/x/*): profile "s": cookie_domain is an option of cloudfront profiles, not of s3 ones`},
 		"method not presignable": {`{"path": ["/x/*"], "profile": "s", "methods": ["GET", "DELETE"]}`,
 			`rule 1 (/x/*): method "DELETE": only GET, HEAD, PUT and POST can be presigned`},
 	} {

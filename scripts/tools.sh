@@ -2,8 +2,9 @@
 # Installs, when missing, every tool the tests and the demo need:
 #   Go tools into <repo>/.tools/bin (versitygw, xcaddy), pinned versions;
 #   Debian packages chromium, wrk, python3-botocore, python3-boto3;
-#   npm packages (Uppy's browser bundle) into <repo>/.tools/npm with npm ci
-#   from scripts/npm/package.json + package-lock.json (pinned versions).
+#   npm packages (Uppy's browser bundle, the Azurite emulator) into
+#   <repo>/.tools/npm with npm ci from scripts/npm/package.json +
+#   package-lock.json (pinned versions).
 # Idempotent: when everything is present it only checks and exits (< 1 s).
 #
 # Usage: scripts/tools.sh [all|go|npm]     (default: all)
@@ -13,7 +14,7 @@ mode="${1:-all}"
 case "$mode" in
   all | go | npm) ;;
   -h | --help)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -132,9 +133,11 @@ if [[ "$mode" == all ]]; then
   done
 fi
 if [[ "$mode" == all || "$mode" == npm ]]; then
-  [[ -f "$root/.tools/npm/node_modules/uppy/dist/uppy.min.js" ]] || {
-    echo "tools.sh: .tools/npm/node_modules/uppy/dist/uppy.min.js missing after npm ci" >&2
-    exit 1
-  }
+  for f in uppy/dist/uppy.min.js .bin/azurite-blob; do
+    [[ -e "$root/.tools/npm/node_modules/$f" ]] || {
+      echo "tools.sh: .tools/npm/node_modules/$f missing after npm ci" >&2
+      exit 1
+    }
+  done
 fi
 log "all tools present ($mode)"

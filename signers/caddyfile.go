@@ -1,6 +1,9 @@
 package signers
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/dustin/go-humanize"
@@ -92,4 +95,49 @@ func plainWord(s string) bool {
 		}
 	}
 	return true
+}
+
+// subdirective is one subdirective of a profile's block: its name and what
+// reads its arguments.
+type subdirective struct {
+	name  string
+	parse func() error
+}
+
+// profileBlock reads the block of a profile of kind with the given
+// subdirectives; the dispenser stands on the kind of
+//
+//	profile <name> <kind> {
+//		<subdirective> <args>...
+//		...
+//	}
+//
+// An unknown subdirective is refused with the known ones listed; one that
+// is no plain word is not quoted, as it may be part of a secret that was
+// not quoted (a PEM's line, a key with a space).
+func profileBlock(d *caddyfile.Dispenser, kind string, subs []subdirective) error {
+	d.Next() // the kind
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		i := slices.IndexFunc(subs, func(s subdirective) bool { return s.name == opt })
+		if i >= 0 {
+			if err := subs[i].parse(); err != nil {
+				return err
+			}
+			continue
+		}
+		names := make([]string, len(subs))
+		for j, s := range subs {
+			names[j] = s.name
+		}
+		if !plainWord(opt) {
+			return d.Errf("unknown subdirective (not shown: it may be part of a secret; quote a value given inline, a PEM with backticks, or use {env.X} or {file.P}) in %s profile (%s)",
+				kind, strings.Join(names, ", "))
+		}
+		return d.Errf("unknown subdirective %q in %s profile (%s)", opt, kind, strings.Join(names, ", "))
+	}
+	return nil
 }

@@ -176,18 +176,15 @@ func (c *CloudFront) DefaultExpires() time.Duration { return time.Duration(c.Exp
 // CheckRule implements Signer. CloudFront sets no limit of its own on
 // expires.
 func (c *CloudFront) CheckRule(ri *RuleInfo) error {
-	if err := checkExpires(ri.Expires, 0, ""); err != nil {
-		return err
-	}
-	o := ri.Options
 	for _, m := range ri.Methods {
 		if m != http.MethodGet && m != http.MethodHead {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}
 	}
-	if err := o.foreign("cloudfront", "a cloudfront profile"); err != nil {
+	if err := ri.check("cloudfront", 0); err != nil {
 		return err
 	}
+	o := ri.Options
 	if o.Resource != "" {
 		if !validResource(o.Resource) {
 			return fmt.Errorf("resource %q: only printable ASCII without spaces (percent-encode the rest)", o.Resource)
@@ -260,21 +257,11 @@ func validResource(r string) bool {
 //		...
 //	}
 func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // the kind
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		var err error
-		switch opt {
-		case "domain":
-			err = OneArg(d, &c.Domain)
-		case "key_pair_id":
-			err = OneArg(d, &c.KeyPairID)
-		case "private_key_file":
-			err = OneArg(d, &c.PrivateKeyFile)
-		case "private_key":
+	return profileBlock(d, "cloudfront", []subdirective{
+		{"domain", func() error { return OneArg(d, &c.Domain) }},
+		{"key_pair_id", func() error { return OneArg(d, &c.KeyPairID) }},
+		{"private_key_file", func() error { return OneArg(d, &c.PrivateKeyFile) }},
+		{"private_key", func() error {
 			// never echo the tokens: an unquoted PEM spills its lines here
 			if !d.NextArg() {
 				return d.Err("private_key needs the PEM as one argument, e.g. {env.CF_KEY}")
@@ -283,20 +270,10 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.Err("private_key takes one argument: quote a PEM given inline with backticks, or use {env.CF_KEY} or private_key_file")
 			}
-		case "expires":
-			err = DurationArg(d, &c.Expires)
-		default:
-			if !plainWord(opt) {
-				// likely a line of a PEM that was not quoted: do not show it
-				return d.Err("unknown subdirective (not shown: it may be part of a key; quote a PEM given inline with backticks, or use private_key_file) in cloudfront profile (domain, key_pair_id, private_key_file, private_key, expires)")
-			}
-			return d.Errf("unknown subdirective %q in cloudfront profile (domain, key_pair_id, private_key_file, private_key, expires)", opt)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+			return nil
+		}},
+		{"expires", func() error { return DurationArg(d, &c.Expires) }},
+	})
 }
 
 // Interface guards

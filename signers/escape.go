@@ -72,3 +72,21 @@ func escapePath(key string) string {
 	var buf [256]byte
 	return string(appendEscaped(buf[:0], key, &pathSafe))
 }
+
+// appendFormEscaped appends s encoded as url.QueryEscape encodes it, the
+// form encoding of Azure's SAS queries: as appendEscaped with unreserved,
+// except that a space is '+'.
+func appendFormEscaped[S string | []byte](b []byte, s S) []byte {
+	for {
+		i := 0
+		for i < len(s) && s[i] != ' ' {
+			i++
+		}
+		b = appendEscaped(b, s[:i], &unreserved)
+		if i == len(s) {
+			return b
+		}
+		b = append(b, '+')
+		s = s[i+1:]
+	}
+}

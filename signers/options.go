@@ -1,7 +1,11 @@
 package signers
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -15,28 +19,33 @@ import (
 // UnmarshalCaddyfileOption). The profile's kind uses them and refuses in
 // CheckRule those it does not support.
 //
-// Adding an option is a field here and its row in ruleOptions; the kind
-// that uses it checks its value in CheckRule, and the others refuse it.
+// Adding an option is a field here and its row in ruleOptions; the kinds
+// that use it check its value in CheckRule (RuleInfo.check, for the values
+// they check alike), and the others refuse it.
 type Options struct {
-	// S3: "attachment" or "inline": sets response-content-disposition with
-	// the key's last segment as the file name (an ASCII fallback plus
-	// RFC 6266 filename* for other names).
+	// S3, Azure, GCS: "attachment" or "inline": sets the download's
+	// Content-Disposition (S3 and GCS: response-content-disposition, Azure:
+	// rscd) with the key's last segment as the file name (an ASCII fallback
+	// plus RFC 6266 filename* for other names).
 	ContentDisposition string `json:"content_disposition,omitempty"`
 
-	// S3: sets response-content-type, the Content-Type of the download.
+	// S3, Azure, GCS: the Content-Type of the download
+	// (response-content-type, Azure: rsct).
 	ContentType string `json:"content_type,omitempty"`
 
-	// S3: sets response-cache-control, the Cache-Control of the download.
+	// S3, Azure: the Cache-Control of the download (response-cache-control,
+	// Azure: rscc). Cloud Storage has no such override: set Cache-Control in
+	// the object's metadata there.
 	CacheControl string `json:"cache_control,omitempty"`
 
-	// S3 POST and uppy: the largest upload in bytes, a
+	// S3 and GCS POST, and S3 uppy: the largest upload in bytes, a
 	// content-length-range condition of the policy; uppy multipart uploads
-	// over it are aborted at completion (413). In the Caddyfile a size such as 100MB
-	// (1000-based) or 100MiB.
+	// over it are aborted at completion (413). In the Caddyfile a size such
+	// as 100MB (1000-based) or 100MiB.
 	MaxSize int64 `json:"max_size,omitempty"`
 
-	// S3 POST and uppy: the upload's Content-Type must start with this,
-	// e.g. "image/" (uppy: checked when the upload starts, 400).
+	// S3 and GCS POST, and S3 uppy: the upload's Content-Type must start
+	// with this, e.g. "image/" (uppy: checked when the upload starts, 400).
 	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
 
 	// S3: the rule answers Uppy's S3 protocol (@uppy/aws-s3 with
@@ -97,27 +106,27 @@ const DefaultCheckExists = 10 * time.Second
 
 // ruleOptions are the options, one row each, in the order error messages
 // list them: the JSON name, which is also the Caddyfile subdirective, the
-// profile kind that uses it (a kind refuses the others' options that are
-// set), and how the Caddyfile sets it.
+// profile kinds that use it (a kind refuses the options of the others that
+// are set), and how the Caddyfile sets it.
 var ruleOptions = []ruleOption{
-	{"content_disposition", "s3", "an S3", func(o *Options) bool { return o.ContentDisposition != "" },
+	{"content_disposition", []string{"s3", "azure", "gcs"}, func(o *Options) bool { return o.ContentDisposition != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) }},
-	{"content_type", "s3", "an S3", func(o *Options) bool { return o.ContentType != "" },
+	{"content_type", []string{"s3", "azure", "gcs"}, func(o *Options) bool { return o.ContentType != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentType) }},
-	{"cache_control", "s3", "an S3", func(o *Options) bool { return o.CacheControl != "" },
+	{"cache_control", []string{"s3", "azure"}, func(o *Options) bool { return o.CacheControl != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) }},
-	{"max_size", "s3", "an S3", func(o *Options) bool { return o.MaxSize != 0 },
+	{"max_size", []string{"s3", "gcs"}, func(o *Options) bool { return o.MaxSize != 0 },
 		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
-	{"content_type_prefix", "s3", "an S3", func(o *Options) bool { return o.ContentTypePrefix != "" },
+	{"content_type_prefix", []string{"s3", "gcs"}, func(o *Options) bool { return o.ContentTypePrefix != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentTypePrefix) }},
-	{"uppy", "s3", "an S3", func(o *Options) bool { return o.Uppy },
+	{"uppy", []string{"s3"}, func(o *Options) bool { return o.Uppy },
 		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.Uppy) }},
-	{"resource", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Resource != "" },
+	{"resource", []string{"cloudfront"}, func(o *Options) bool { return o.Resource != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
-	{"bind_client_ip", "cloudfront", "a CloudFront", func(o *Options) bool { return o.BindClientIP },
+	{"bind_client_ip", []string{"cloudfront"}, func(o *Options) bool { return o.BindClientIP },
 		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.BindClientIP) }},
 	// cookies [<domain>]
-	{"cookies", "cloudfront", "a CloudFront", func(o *Options) bool { return o.Cookies },
+	{"cookies", []string{"cloudfront"}, func(o *Options) bool { return o.Cookies },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			args := d.RemainingArgs()
 			if len(args) > 1 {
@@ -129,9 +138,9 @@ var ruleOptions = []ruleOption{
 			}
 			return nil
 		}},
-	{"cookie_domain", "cloudfront", "a CloudFront", func(o *Options) bool { return o.CookieDomain != "" }, nil},
+	{"cookie_domain", []string{"cloudfront"}, func(o *Options) bool { return o.CookieDomain != "" }, nil},
 	// browse [<template file>]
-	{"browse", "s3", "an S3", func(o *Options) bool { return o.Browse },
+	{"browse", []string{"s3"}, func(o *Options) bool { return o.Browse },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			args := d.RemainingArgs()
 			if len(args) > 1 {
@@ -143,9 +152,9 @@ var ruleOptions = []ruleOption{
 			}
 			return nil
 		}},
-	{"browse_template", "s3", "an S3", func(o *Options) bool { return o.BrowseTemplate != "" }, nil},
+	{"browse_template", []string{"s3"}, func(o *Options) bool { return o.BrowseTemplate != "" }, nil},
 	// check_exists [<window>]
-	{"check_exists", "s3", "an S3", func(o *Options) bool { return o.CheckExists != 0 },
+	{"check_exists", []string{"s3"}, func(o *Options) bool { return o.CheckExists != 0 },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			if d.CountRemainingArgs() == 0 {
 				o.CheckExists = caddy.Duration(DefaultCheckExists)
@@ -158,22 +167,55 @@ var ruleOptions = []ruleOption{
 // ruleOption is one option's row.
 type ruleOption struct {
 	name  string
-	kind  string // the module name of the kind that uses it
-	owner string // that kind in errors: "X is an S3 option"
+	kinds []string // the module names of the kinds that use it
 	isSet func(o *Options) bool
 	parse func(d *caddyfile.Dispenser, o *Options) error // nil: set by another subdirective
 }
 
-// foreign returns the error for the first option that is set but belongs
-// to another kind than kind (a module name), whose profiles are called
-// profile in the error ("an s3 profile"); nil when there is none.
-func (o *Options) foreign(kind, profile string) error {
+// check checks what every kind checks of a rule alike, for a profile of
+// kind (a module name) whose URLs live at most max (0: no limit): the
+// rule's lifetime, that it sets no option of another kind, and the values
+// of the options the kinds share. The kind checks its methods and its own
+// options itself.
+func (r *RuleInfo) check(kind string, max time.Duration) error {
+	if err := checkExpires(r.Expires, max, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
+		return err
+	}
+	o := r.Options
 	for _, ro := range ruleOptions {
-		if ro.kind != kind && ro.isSet(o) {
-			return fmt.Errorf("%s is %s option; this is %s", ro.name, ro.owner, profile)
+		if !slices.Contains(ro.kinds, kind) && ro.isSet(o) {
+			return fmt.Errorf("%s is an option of %s profiles, not of %s ones", ro.name, joinKinds(ro.kinds), kind)
 		}
 	}
-	return nil
+	if !r.downloads() && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
+		return errors.New("content_disposition, content_type and cache_control shape downloads: the rule needs GET or HEAD, and no uppy")
+	}
+	if !o.Uppy && !slices.Contains(r.Methods, http.MethodPost) && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
+		return errors.New("max_size and content_type_prefix are upload conditions: the rule needs POST or uppy")
+	}
+	if o.MaxSize < 0 {
+		return errors.New("max_size must be positive")
+	}
+	switch o.ContentDisposition {
+	case "", "attachment", "inline":
+		return nil
+	}
+	return fmt.Errorf("content_disposition must be attachment or inline, got %q", o.ContentDisposition)
+}
+
+// downloads tells whether the rule answers downloads: GET or HEAD, and no
+// uppy (whose protocol the rule answers instead).
+func (r *RuleInfo) downloads() bool {
+	return !r.Options.Uppy && (slices.Contains(r.Methods, http.MethodGet) || slices.Contains(r.Methods, http.MethodHead))
+}
+
+// joinKinds lists kinds for an error: "s3", "s3 and gcs", "s3, azure and
+// gcs".
+func joinKinds(kinds []string) string {
+	if len(kinds) == 1 {
+		return kinds[0]
+	}
+	return strings.Join(kinds[:len(kinds)-1], ", ") + " and " + kinds[len(kinds)-1]
 }
 
 // UnmarshalCaddyfileOption reads the rule subdirective the dispenser stands

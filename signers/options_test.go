@@ -80,8 +80,10 @@ func TestOptionsCaddyfile(t *testing.T) {
 			t.Errorf("field %s (%s) has no row", typ.Field(i).Name, tag)
 			continue
 		}
-		if _, err := caddy.GetModule(Namespace + "." + ruleOptions[j].kind); err != nil {
-			t.Errorf("%s: kind %q: %v", tag, ruleOptions[j].kind, err)
+		for _, kind := range ruleOptions[j].kinds {
+			if _, err := caddy.GetModule(Namespace + "." + kind); err != nil {
+				t.Errorf("%s: kind %q: %v", tag, kind, err)
+			}
 		}
 		if !slices.Contains(names, tag) && tag != "cookie_domain" && tag != "browse_template" {
 			t.Errorf("field %s (%s) has no Caddyfile subdirective", typ.Field(i).Name, tag)

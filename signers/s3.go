@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -250,23 +249,13 @@ func (s *S3) Origin() string { return s.origin }
 // DefaultExpires implements Signer.
 func (s *S3) DefaultExpires() time.Duration { return time.Duration(s.Expires) }
 
-// CheckRule implements Signer.
+// CheckRule implements Signer. S3 presigns every method a rule can have.
 func (s *S3) CheckRule(r *RuleInfo) error {
-	if err := checkExpires(r.Expires, s3MaxExpires, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
+	if err := r.check("s3", s3MaxExpires); err != nil {
 		return err
 	}
-	o, methods := r.Options, r.Methods
-	if err := o.foreign("s3", "an s3 profile"); err != nil {
-		return err
-	}
-	downloads := !o.Uppy && (slices.Contains(methods, "GET") || slices.Contains(methods, "HEAD"))
-	if !downloads && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
-		return errors.New("content_disposition, content_type and cache_control shape downloads: the rule needs GET or HEAD, and no uppy")
-	}
-	if !o.Uppy && !slices.Contains(methods, "POST") && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
-		return errors.New("max_size and content_type_prefix are upload conditions: the rule needs POST or uppy")
-	}
-	if (o.Browse || o.CheckExists != 0) && !downloads {
+	o := r.Options
+	if (o.Browse || o.CheckExists != 0) && !r.downloads() {
 		return errors.New("browse and check_exists answer GET and HEAD: the rule needs GET or HEAD")
 	}
 	if o.BrowseTemplate != "" && !o.Browse {
@@ -274,14 +263,6 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 	}
 	if o.CheckExists < 0 {
 		return fmt.Errorf("check_exists must be a positive window, got %s", time.Duration(o.CheckExists))
-	}
-	if o.MaxSize < 0 {
-		return errors.New("max_size must be positive")
-	}
-	switch o.ContentDisposition {
-	case "", "attachment", "inline":
-	default:
-		return fmt.Errorf("content_disposition must be attachment or inline, got %q", o.ContentDisposition)
 	}
 	return nil
 }
@@ -321,18 +302,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if !admit {
 		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
 	}
-	// one allocation for the entry and this answer: only this caller gets
-	// e.first, and hits read e.url and e.expiresAt
-	e = &s3URL{
-		method: r.Method, key: r.Key, signSec: signSec, expires: expSec,
-		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
-		contentType: r.Options.ContentType,
-		accessKey:   creds.AccessKeyID, secret: creds.SecretAccessKey, token: creds.SessionToken,
-		url: u, expiresAt: expiresAt,
-		first: Signed{URL: u, ExpiresAt: expiresAt},
-	}
-	s.urls.store(cacheHash, e)
-	return &e.first, nil
+	return s.urls.add(cacheHash, r, signSec, expSec, &creds, u, expiresAt), nil
 }
 
 // credsFor returns the credentials to sign r with, and the URL's lifetime
@@ -412,31 +382,16 @@ func contentDisposition(typ, key string) string {
 //		...
 //	}
 func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // the kind
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		var err error
-		switch opt {
-		case "bucket":
-			err = OneArg(d, &s.Bucket)
-		case "region":
-			err = OneArg(d, &s.Region)
-		case "endpoint":
-			err = OneArg(d, &s.Endpoint)
-		case "path_style":
-			err = flagArg(d, &s.PathStyle)
-		case "access_key_id":
-			err = OneArg(d, &s.AccessKeyID)
-		case "secret_access_key":
-			err = secretArg(d, &s.SecretAccessKey)
-		case "session_token":
-			err = secretArg(d, &s.SessionToken)
-		case "aws_profile":
-			err = OneArg(d, &s.AWSProfile)
-		case "role_arn": // role_arn <arn> [<external_id>]
+	return profileBlock(d, "s3", []subdirective{
+		{"bucket", func() error { return OneArg(d, &s.Bucket) }},
+		{"region", func() error { return OneArg(d, &s.Region) }},
+		{"endpoint", func() error { return OneArg(d, &s.Endpoint) }},
+		{"path_style", func() error { return flagArg(d, &s.PathStyle) }},
+		{"access_key_id", func() error { return OneArg(d, &s.AccessKeyID) }},
+		{"secret_access_key", func() error { return secretArg(d, &s.SecretAccessKey) }},
+		{"session_token", func() error { return secretArg(d, &s.SessionToken) }},
+		{"aws_profile", func() error { return OneArg(d, &s.AWSProfile) }},
+		{"role_arn", func() error { // role_arn <arn> [<external_id>]
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
 				return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
@@ -445,22 +400,13 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 2 {
 				s.ExternalID = args[1]
 			}
-		case "expires":
-			err = DurationArg(d, &s.Expires)
-		case "credentials_timeout":
-			err = DurationArg(d, &s.CredentialsTimeout)
-		case "api_endpoint":
-			err = OneArg(d, &s.APIEndpoint)
-		case "api_timeout":
-			err = DurationArg(d, &s.APITimeout)
-		default:
-			return d.Errf("unknown subdirective %q in s3 profile (bucket, region, endpoint, path_style, access_key_id, secret_access_key, session_token, aws_profile, role_arn, expires, credentials_timeout, api_endpoint, api_timeout)", opt)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+			return nil
+		}},
+		{"expires", func() error { return DurationArg(d, &s.Expires) }},
+		{"credentials_timeout", func() error { return DurationArg(d, &s.CredentialsTimeout) }},
+		{"api_endpoint", func() error { return OneArg(d, &s.APIEndpoint) }},
+		{"api_timeout", func() error { return DurationArg(d, &s.APITimeout) }},
+	})
 }
 
 // Interface guards

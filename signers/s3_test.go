@@ -52,10 +52,10 @@ func TestS3CheckRule(t *testing.T) {
 		opts    Options
 		want    string
 	}{
-		{get, time.Hour, Options{Resource: "https://x/*"}, "resource is a CloudFront option; this is an s3 profile"},
-		{get, time.Hour, Options{BindClientIP: true}, "bind_client_ip is a CloudFront option; this is an s3 profile"},
-		{get, time.Hour, Options{Cookies: true}, "cookies is a CloudFront option; this is an s3 profile"},
-		{get, time.Hour, Options{CookieDomain: "example.com"}, "cookie_domain is a CloudFront option; this is an s3 profile"},
+		{get, time.Hour, Options{Resource: "https://x/*"}, "resource is an option of cloudfront profiles, not of s3 ones"},
+		{get, time.Hour, Options{BindClientIP: true}, "bind_client_ip is an option of cloudfront profiles, not of s3 ones"},
+		{get, time.Hour, Options{Cookies: true}, "cookies is an option of cloudfront profiles, not of s3 ones"},
+		{get, time.Hour, Options{CookieDomain: "example.com"}, "cookie_domain is an option of cloudfront profiles, not of s3 ones"},
 		{[]string{"PUT"}, time.Hour, Options{ContentType: "a/b"}, "shape downloads: the rule needs GET or HEAD"},
 		{get, time.Hour, Options{MaxSize: 10}, "upload conditions: the rule needs POST or uppy"},
 		{get, time.Hour, Options{ContentTypePrefix: "image/"}, "upload conditions: the rule needs POST or uppy"},

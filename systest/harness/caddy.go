@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,8 +78,9 @@ type Caddy struct {
 	Log string
 
 	t      testing.TB
-	dir    string // working directory, HOME and XDG dirs, configs and logs
-	global string // the global options block, kept across reloads
+	dir    string   // working directory, HOME and XDG dirs, configs and logs
+	global string   // the global options block, kept across reloads
+	extra  []string // StartCaddyEnv's changes to the test's environment
 	proc   *Process
 	n      int // configs written
 }
@@ -121,7 +123,16 @@ func newCaddy(t testing.TB, admin string, global []string) *Caddy {
 // keeps HOME and the XDG directories in a temporary directory of its own.
 func StartCaddy(t testing.TB, sites string, ports []int, global ...string) *Caddy {
 	t.Helper()
+	return StartCaddyEnv(t, nil, sites, ports, global...)
+}
+
+// StartCaddyEnv is StartCaddy with env set in the process's environment
+// alone (the test binary's own stays as it is): "NAME=value" replaces the
+// test's value of NAME, a bare "NAME" removes it.
+func StartCaddyEnv(t testing.TB, env []string, sites string, ports []int, global ...string) *Caddy {
+	t.Helper()
 	c := newCaddy(t, "127.0.0.1:"+strconv.Itoa(Port(t)), global)
+	c.extra = env
 	hc := &http.Client{Timeout: time.Second}
 	var err error
 	c.proc, err = StartProcess(ProcessSpec{
@@ -207,16 +218,18 @@ func load(t testing.TB, path string, warn func(format string, args ...any)) {
 
 // env is the process environment: the test's, with HOME and the XDG
 // directories in the process's own temporary directory, so that Caddy
-// writes nothing outside it.
+// writes nothing outside it, and the variables of StartCaddyEnv.
 func (c *Caddy) env() []string {
-	return environ(func(name string) bool {
-		switch name {
-		case "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME":
-			return true
-		}
-		return false
-	}, "HOME="+c.dir, "XDG_DATA_HOME="+filepath.Join(c.dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(c.dir, "config"), "XDG_CACHE_HOME="+filepath.Join(c.dir, "cache"))
+	add := []string{"HOME=" + c.dir, "XDG_DATA_HOME=" + filepath.Join(c.dir, "data"),
+		"XDG_CONFIG_HOME=" + filepath.Join(c.dir, "config"), "XDG_CACHE_HOME=" + filepath.Join(c.dir, "cache")}
+	add = append(add, c.extra...)
+	drop := map[string]bool{}
+	for _, kv := range add {
+		name, _, _ := strings.Cut(kv, "=")
+		drop[name] = true
+	}
+	return environ(func(name string) bool { return drop[name] },
+		slices.DeleteFunc(add, func(kv string) bool { return !strings.Contains(kv, "=") })...)
 }
 
 func (c *Caddy) writeConfig(sites string) string {

@@ -77,11 +77,28 @@ func LoadClient(workers int) *http.Client {
 // Tamper changes one character of the URL's X-Amz-Signature.
 func Tamper(t testing.TB, u string) string {
 	t.Helper()
-	i := strings.Index(u, "X-Amz-Signature=")
+	return TamperParam(t, u, "X-Amz-Signature")
+}
+
+// TamperParam changes one letter or digit of the value of the URL's query
+// parameter name (a signature), near its start: a '0' becomes '1', any
+// other becomes '0', which keeps hex and base64 valid.
+func TamperParam(t testing.TB, u, name string) string {
+	t.Helper()
+	i := strings.Index(u, "?"+name+"=")
 	if i < 0 {
-		t.Fatalf("no X-Amz-Signature in %s", u)
+		i = strings.Index(u, "&"+name+"=")
 	}
-	i += len("X-Amz-Signature=") + 5
+	if i < 0 {
+		t.Fatalf("no %s in %s", name, u)
+	}
+	i += len(name) + 2 + 5
+	for i < len(u) && !('0' <= u[i] && u[i] <= '9' || 'A' <= u[i] && u[i] <= 'Z' || 'a' <= u[i] && u[i] <= 'z') {
+		i++
+	}
+	if i == len(u) {
+		t.Fatalf("%s of %s has no letter or digit to change", name, u)
+	}
 	c := byte('0')
 	if u[i] == '0' {
 		c = '1'
