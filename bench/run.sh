@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load benchmark of caddy-presign, in one command (about 5-6 minutes):
+# The load benchmark of caddy-presign, in one command (about 15 minutes):
 #
 #   ./bench/run.sh
 #
@@ -17,12 +17,14 @@
 # bench/results/ is git-ignored: results are a measurement of one machine,
 # not part of the source (BENCHMARKS.md reports them).
 #
-# Nothing contacts S3 or CloudFront: signing is local, so no S3 server is
-# started. Overrides (environment):
+# Nothing contacts S3, CloudFront, Azure or GCS: signing is local; the
+# check_exists route asks a versitygw on loopback that loadbench starts
+# (./scripts/tools.sh installs it). Overrides (environment):
 #   BENCH_DURATION=6s  BENCH_ROUNDS=5  BENCH_CONNS=32  BENCH_THREADS=2
 #   BENCH_MEM_DURATION=60s (0 skips the memory check)
-#   BENCH_SCENARIOS=s3-unique,s3-hot,cf-stable-hot,cf-unique (the default; static-aa,
-#     the static redir against a copy of itself, shows the method's noise)
+#   BENCH_SCENARIOS=s3-unique,s3-hot,... (default: every scenario but static-aa,
+#     the static redir against a copy of itself, which shows the method's noise;
+#     the list is in systest/loadbench/main.go)
 #   BENCH_MAX_LOAD=1.5 BENCH_WAIT_LOAD=0s  (wait up to WAIT_LOAD for a load average under MAX_LOAD)
 #   BENCH_OUT=bench/results/latest.md
 set -euo pipefail
@@ -39,6 +41,7 @@ WAIT_LOAD="${BENCH_WAIT_LOAD:-0s}"
 OUT="${BENCH_OUT:-bench/results/latest.md}"
 
 command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+./scripts/tools.sh go >/dev/null # versitygw, for the check_exists route
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -281,17 +281,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if e != nil {
 		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
-	in := v4Input{
-		Method:      r.Method,
-		Scheme:      s.scheme,
-		Host:        s.host,
-		EscapedPath: s.prefix + "/" + escapePath(r.Key),
-		Region:      s.Region,
-		Service:     "s3",
-		Creds:       creds,
-		SignTime:    r.SignTime,
-		Expires:     expSec,
-	}
+	in := s.v4Input(r.Method, r.Key, creds, r.SignTime, expSec)
 	if r.Method == "GET" || r.Method == "HEAD" {
 		in.Query = responseOverrides(r.Options, r.Key)
 	}
@@ -303,6 +293,23 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
 	}
 	return s.urls.add(cacheHash, r, signSec, expSec, &creds, u, expiresAt), nil
+}
+
+// v4Input is what SigV4 signs of a request for key with method: the
+// profile's scheme, host, path prefix and region, the credentials, the
+// signing time and the lifetime in seconds; the caller adds the query.
+func (s *S3) v4Input(method, key string, creds aws.Credentials, signTime time.Time, expSec int64) v4Input {
+	return v4Input{
+		Method:      method,
+		Scheme:      s.scheme,
+		Host:        s.host,
+		EscapedPath: s.prefix + "/" + escapePath(key),
+		Region:      s.Region,
+		Service:     "s3",
+		Creds:       creds,
+		SignTime:    signTime,
+		Expires:     expSec,
+	}
 }
 
 // credsFor returns the credentials to sign r with, and the URL's lifetime

@@ -3,6 +3,7 @@ package signers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -71,17 +72,7 @@ func (s *S3) SignParts(ctx context.Context, r *Request, uploadID string, parts [
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	in := v4Input{
-		Method:      "PUT",
-		Scheme:      s.scheme,
-		Host:        s.host,
-		EscapedPath: s.prefix + "/" + escapePath(r.Key),
-		Region:      s.Region,
-		Service:     "s3",
-		Creds:       creds,
-		SignTime:    r.SignTime,
-		Expires:     int64(expires / time.Second),
-	}
+	in := s.v4Input(http.MethodPut, r.Key, creds, r.SignTime, int64(expires/time.Second))
 	q := [2]queryParam{{"partNumber", ""}, {"uploadId", uploadID}}
 	in.Query = q[:]
 	urls := make([]string, len(parts))

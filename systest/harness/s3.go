@@ -49,16 +49,30 @@ type S3 struct {
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
 	bin := LookTool(t, "versitygw")
-	s := &S3{
-		Region:    S3Region,
-		AccessKey: "AK" + strings.ToUpper(randHex(t, 9)),
-		SecretKey: randHex(t, 20),
-		Dir:       t.TempDir(),
+	s, err := LaunchS3(bin, t.TempDir(), t.TempDir(), "AK"+strings.ToUpper(randHex(t, 9)), randHex(t, 20))
+	if err != nil {
+		t.Fatalf("harness: %v", err)
 	}
-	logDir := t.TempDir()
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("harness: versitygw %s log (tail):\n%s", s.Endpoint, s.LogTail(8000))
+		}
+	})
+	return s
+}
+
+// LaunchS3 is StartS3 for programs (the load benchmark): versitygw bin on a
+// free loopback port with backend dir, its logs in logDir and the root
+// credentials access and secret. The caller stops it with Stop.
+func LaunchS3(bin, dir, logDir, access, secret string) (*S3, error) {
+	s := &S3{Region: S3Region, AccessKey: access, SecretKey: secret, Dir: dir}
 	var lastErr error
 	for attempt := 1; attempt <= 5; attempt++ {
-		port := Port(t)
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
 		s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
 		hc := &http.Client{Timeout: 2 * time.Second}
 		s.proc, lastErr = StartProcess(ProcessSpec{
@@ -83,13 +97,7 @@ func StartS3(t testing.TB) *S3 {
 		})
 		if lastErr == nil {
 			s.Client = s.newClient()
-			t.Cleanup(func() {
-				s.proc.Stop(0)
-				if t.Failed() {
-					t.Logf("harness: versitygw %s log (tail):\n%s", s.Endpoint, s.LogTail(8000))
-				}
-			})
-			return s
+			return s, nil
 		}
 		// Another process may have taken the port between our probe and
 		// versitygw's bind: try again with another port.
@@ -97,9 +105,11 @@ func StartS3(t testing.TB) *S3 {
 			break
 		}
 	}
-	t.Fatalf("harness: versitygw did not start: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("versitygw did not start: %v", lastErr)
 }
+
+// Stop stops the server.
+func (s *S3) Stop() { s.proc.Stop(0) }
 
 // LogTail returns the last n bytes of the server's output (request log and
 // errors), for diagnosing a failed test.

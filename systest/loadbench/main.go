@@ -18,6 +18,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +32,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/caddy-presign/presign/systest/harness"
 )
@@ -51,6 +55,9 @@ var scenarios = []scenario{
 	{"s3-hot", "/dl/", "hot", 0.95, "S3 GET, one hot key (URL cache: one signature per second)", false},
 	{"cf-stable-hot", "/cf/", "hot", 0.90, "CloudFront, stable 1m, one hot key", false},
 	{"cf-unique", "/cfu/", "unique", 0.90, "CloudFront without stable, a new key on every request (an RSA-2048 signature each)", true},
+	{"azure-unique", "/az/", "unique", 0.85, "Azure GET, a new key on every request (every request signed)", false},
+	{"gcs-stable-hot", "/gcs/", "hot", 0.90, "native GCS, stable 1m, one hot key", false},
+	{"s3-check-exists-hot", "/ce/", "hot", 0.85, "S3 GET with check_exists (10s), one hot key (one HeadObject per window)", false},
 	{"rules-1-of-1", "/u1/", "hot", 0, "S3 GET, one hot key, the only rule of its handler", false},
 	{"rules-1-of-1000", "/t1/", "hot", 0, "S3 GET, one hot key, rule 1 of 1000", false},
 	{"rules-100-of-1000", "/t100/", "hot", 0, "S3 GET, one hot key, rule 100 of 1000", false},
@@ -60,7 +67,7 @@ var scenarios = []scenario{
 }
 
 // defaultScenarios run when none are named.
-var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique",
+var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "azure-unique", "gcs-stable-hot", "s3-check-exists-hot",
 	"rules-1-of-1", "rules-1-of-1000", "rules-100-of-1000", "rules-1000-of-1000"}
 
 type config struct {
@@ -68,7 +75,8 @@ type config struct {
 	duration, memDuration  time.Duration
 	rounds, conns, threads int
 	only                   []string
-	rsaBench               string // the test binary of loadbench, for BenchmarkRawRSA2048
+	rsaBench               string   // the test binary of loadbench, for BenchmarkRawRSA2048
+	storeEnv               []string // BENCH_S3_*: the versitygw of the check_exists route
 	maxLoad                float64
 	waitLoad               time.Duration
 	clkTck                 float64
@@ -138,6 +146,12 @@ func (c *config) main() error {
 	if c.waitLoad > 0 {
 		waitForLoad(c.maxLoad, c.waitLoad)
 	}
+
+	store, err := c.startStore()
+	if err != nil {
+		return err
+	}
+	defer store.stop()
 
 	var selected []scenario
 	for _, s := range scenarios {
@@ -420,12 +434,75 @@ type caddyProc struct {
 var routes = []struct{ prefix, env string }{
 	{"/static/", "BENCH_PORT_STATIC"}, {"/static2/", "BENCH_PORT_STATIC2"},
 	{"/dl/", "BENCH_PORT_S3"}, {"/cf/", "BENCH_PORT_CF"}, {"/cfu/", "BENCH_PORT_CFU"},
+	{"/az/", "BENCH_PORT_AZ"}, {"/gcs/", "BENCH_PORT_GCS"}, {"/ce/", "BENCH_PORT_CE"},
 	{"/t1/", "BENCH_PORT_RULES"}, {"/t100/", "BENCH_PORT_RULES"}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES"},
 	{"/u1/", "BENCH_PORT_RULE1"},
 }
 
 // manyRules is the number of rules of the rule-lookup server.
 const manyRules = 1000
+
+// benchStore is the versitygw of the check_exists route.
+type benchStore struct {
+	*harness.S3
+	dir string
+}
+
+func (s *benchStore) stop() {
+	s.Stop()
+	os.RemoveAll(s.dir)
+}
+
+// startStore starts versitygw with the bucket bench-exists holding the
+// objects the check_exists route is asked for (hot/object.bin, and ready
+// for the start-up check), and sets the route's BENCH_S3_* variables.
+func (c *config) startStore() (*benchStore, error) {
+	dir, err := os.MkdirTemp("", "loadbench-s3-")
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s3srv, err := harness.LaunchS3(filepath.Join(harness.ToolsBin(), "versitygw"), data, dir, "AKBENCHEXISTS", "bench-exists-secret")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%v (install it with ./scripts/tools.sh)", err)
+	}
+	st := &benchStore{S3: s3srv, dir: dir}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s3srv.Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench-exists")}); err != nil {
+		st.stop()
+		return nil, fmt.Errorf("versitygw: create bucket: %v", err)
+	}
+	for _, key := range []string{"hot/object.bin", "ready"} {
+		if _, err := s3srv.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench-exists"), Key: aws.String(key),
+			Body: strings.NewReader("bench")}); err != nil {
+			st.stop()
+			return nil, fmt.Errorf("versitygw: put %s: %v", key, err)
+		}
+	}
+	c.storeEnv = []string{"BENCH_S3_ENDPOINT=" + s3srv.Endpoint, "BENCH_S3_ACCESS=" + s3srv.AccessKey, "BENCH_S3_SECRET=" + s3srv.SecretKey}
+	return st, nil
+}
+
+// writeGCSKey copies the service account key of Google's conformance
+// tests to dst as valid JSON: the published file lacks the comma after its
+// "comment" line.
+func writeGCSKey(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	b = bytes.Replace(b, []byte("public.\"\n"), []byte("public.\",\n"), 1)
+	if !json.Valid(b) {
+		return fmt.Errorf("%s is not JSON even with the comma after its comment", src)
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
 
 // writeManyRules writes the Caddyfile that bench/Caddyfile imports as
 // {$BENCH_MANYRULES}: the rule-lookup servers, each with one S3 profile
@@ -456,7 +533,7 @@ func writeManyRules(path string) error {
 func (c *config) startCaddy() (*caddyProc, error) {
 	ports := map[string]int{}
 	byEnv := map[string]int{}
-	env := os.Environ()
+	env := append(os.Environ(), c.storeEnv...)
 	for _, r := range routes {
 		port, ok := byEnv[r.env]
 		if !ok {
@@ -480,6 +557,11 @@ func (c *config) startCaddy() (*caddyProc, error) {
 	}
 	env = append(env, "BENCH_MANYRULES="+manyRulesFile)
 	repo, _ := filepath.Abs(c.repo)
+	gcsKey := filepath.Join(dir, "gcs-service-account.json")
+	if err := writeGCSKey(filepath.Join(repo, "signers", "testdata", "gcs", "service-account"), gcsKey); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	client := &http.Client{Timeout: 2 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var wrong error // a route that answers, but not with its redirect
@@ -488,6 +570,7 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		Args: []string{"run", "--adapter", "caddyfile", "--config", filepath.Join(repo, "bench", "Caddyfile")},
 		Env: append(env, // Caddy's data dir: nothing of the user's
 			"BENCH_CF_KEY="+filepath.Join(repo, "signers", "testdata", "cloudfront-rsa-pkcs1.pem"),
+			"BENCH_GCS_KEY="+gcsKey,
 			"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config")),
 		LogPath: filepath.Join(dir, "caddy.log"),
 		Timeout: 30 * time.Second,
