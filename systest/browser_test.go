@@ -123,17 +123,7 @@ func TestDemoInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("clicking the download button: %v", err)
 	}
-	select {
-	case ev := <-downloads.done:
-		if ev.State != browser.DownloadProgressStateCompleted {
-			t.Fatalf("the download ended %s", ev.State)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the download did not complete within 20s")
-	}
-	if got := downloads.name(); got != demo.DownloadName {
-		t.Errorf("the browser named the download %q, want %q", got, demo.DownloadName)
-	}
+	downloads.wait(t, demo.DownloadName)
 	got, err := os.ReadFile(filepath.Join(dir, demo.DownloadName))
 	if err != nil {
 		entries, _ := os.ReadDir(dir)
@@ -229,17 +219,7 @@ func TestDemoInBrowser(t *testing.T) {
 	if err := chromedp.Run(bctx, chromedp.Click(`a[href="./`+demo.BrowseFile+`"]`, chromedp.ByQuery)); err != nil {
 		t.Fatalf("clicking the file: %v", err)
 	}
-	select {
-	case ev := <-downloads.done:
-		if ev.State != browser.DownloadProgressStateCompleted {
-			t.Fatalf("the download ended %s", ev.State)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the file's download did not complete within 20s")
-	}
-	if got := downloads.name(); got != demo.BrowseFile {
-		t.Errorf("the browser named the download %q, want %q", got, demo.BrowseFile)
-	}
+	downloads.wait(t, demo.BrowseFile)
 	if got, err := os.ReadFile(filepath.Join(dir, demo.BrowseFile)); err != nil || !bytes.Equal(got, demo.BrowseBody(demo.BrowseFile)) {
 		t.Errorf("the downloaded file: %q, %v; want %q", got, err, demo.BrowseBody(demo.BrowseFile))
 	}
@@ -403,6 +383,23 @@ func (d *downloadLog) listen(ev any) {
 			default:
 			}
 		}
+	}
+}
+
+// wait waits up to 20 s for the download under way to complete, and
+// checks that the browser named it want.
+func (d *downloadLog) wait(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case ev := <-d.done:
+		if ev.State != browser.DownloadProgressStateCompleted {
+			t.Fatalf("the download of %s ended %s", want, ev.State)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the download of %s did not complete within 20s", want)
+	}
+	if got := d.name(); got != want {
+		t.Errorf("the browser named the download %q, want %q", got, want)
 	}
 }
 
