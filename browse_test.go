@@ -296,11 +296,7 @@ func TestBrowseRefused(t *testing.T) {
 	}`
 	for _, c := range []struct{ block, want string }{
 		{`presign {
-	profile cf cloudfront {
-		domain d111111abcdef8.cloudfront.net
-		key_pair_id K2JCJMDEHXQW5F
-		private_key_file signers/testdata/cloudfront-rsa-pkcs1.pem
-	}
+	` + cfProfile(t, "cf", "d111111abcdef8.cloudfront.net") + `
 	rule /cf/* {
 		profile cf
 		browse
