@@ -613,7 +613,10 @@ func (c *uppyCall) signParts(list string, batch bool) *uppyError {
 	}
 	b = append(b, "}}\n"...)
 	c.logAnswer(uppyBatch)
-	return c.write(b)
+	if err := writeJSONBody(c.w, http.StatusOK, b); err != nil {
+		c.h.logger.Debug("writing an uppy answer", zap.Error(err))
+	}
+	return nil
 }
 
 // list answers GET s3/multipart/{id}: every part so far.
@@ -739,16 +742,6 @@ func (c *uppyCall) answer(v any) *uppyError {
 	if err := writeJSON(c.w, http.StatusOK, v); err != nil {
 		c.h.logger.Debug("writing an uppy answer", zap.Error(err))
 	}
-	return nil
-}
-
-// write writes b, JSON, as the 200 answer.
-func (c *uppyCall) write(b []byte) *uppyError {
-	hdr := c.w.Header()
-	hdr["Content-Type"] = []string{"application/json"}
-	hdr["Content-Length"] = []string{strconv.Itoa(len(b))}
-	c.w.WriteHeader(http.StatusOK)
-	_, _ = c.w.Write(b)
 	return nil
 }
 
