@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -20,13 +21,14 @@ const Chromium = "/usr/bin/chromium"
 // (e.g. chromedp.WindowSize).
 func Browser(t testing.TB, ctx context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
+	profile := userDataDir(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(LookTool(t, Chromium)),
 		chromedp.Headless,
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -39,8 +41,36 @@ func Browser(t testing.TB, ctx context.Context, extra ...chromedp.ExecAllocatorO
 		opts = append(opts, chromedp.NoSandbox)
 	}
 	actx, acancel := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
-	t.Cleanup(acancel) // registered after TempDir: runs before the user data dir is removed
+	t.Cleanup(acancel) // registered after userDataDir: the browser ends before its profile is removed
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(bcancel)
 	return bctx
+}
+
+// userDataDir is a fresh Chromium profile folder, removed when the test
+// ends. Chromium's helper processes can still write into it for a moment
+// after the browser process has exited (chromedp notes the same), so the
+// removal is retried for a few seconds instead of failing the test the way
+// t.TempDir's cleanup would.
+func userDataDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "presign-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := os.RemoveAll(dir)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Logf("harness: removing Chromium's profile: %v", err)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }

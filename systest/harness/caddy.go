@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/caddy-presign/presign"
@@ -236,7 +237,9 @@ func (c *Caddy) writeConfig(sites string) string {
 	c.t.Helper()
 	c.n++
 	cfg := filepath.Join(c.dir, fmt.Sprintf("Caddyfile.%d", c.n))
-	if err := os.WriteFile(cfg, []byte(c.global+sites), 0o600); err != nil {
+	// Tests write their sites as indented Go strings; formatted, the file
+	// reads well in a failure's log and the adapter has nothing to warn of.
+	if err := os.WriteFile(cfg, caddyfile.Format([]byte(c.global+sites)), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
 	return cfg
