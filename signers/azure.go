@@ -101,10 +101,7 @@ func (Azure) CaddyModule() caddy.ModuleInfo {
 // No user delegation key is fetched here: a credential source that is down
 // at start makes requests answer 503 until it is back, and Caddy starts.
 func (a *Azure) Provision(caddy.Context) error {
-	repl := caddy.NewReplacer()
-	for _, f := range []*string{&a.Account, &a.Container, &a.Endpoint} {
-		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
-	}
+	expandAll(&a.Account, &a.Container, &a.Endpoint)
 	if !validAzureAccount(a.Account) {
 		return fmt.Errorf("account %q must be a storage account name: 3 to 24 lower-case letters and digits", a.Account)
 	}
@@ -155,7 +152,7 @@ func (a *Azure) Provision(caddy.Context) error {
 	if err := checkExpires(time.Duration(a.Expires), 0, "the"); err != nil {
 		return err
 	}
-	secret := strings.TrimSpace(repl.ReplaceAll(a.AccountKey, ""))
+	secret := expand(a.AccountKey)
 	if secret == "" {
 		return errors.New("account_key expanded to an empty value (is its placeholder's variable or file set?)")
 	}

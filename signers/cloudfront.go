@@ -85,10 +85,8 @@ func (CloudFront) CaddyModule() caddy.ModuleInfo {
 // loads the key. Errors name the option at fault and never hold key
 // material.
 func (c *CloudFront) Provision(caddy.Context) error {
-	repl := caddy.NewReplacer()
-	domain := strings.TrimSpace(repl.ReplaceAll(c.Domain, ""))
-	c.keyID = strings.TrimSpace(repl.ReplaceAll(c.KeyPairID, ""))
-	keyFile := strings.TrimSpace(repl.ReplaceAll(c.PrivateKeyFile, ""))
+	domain, keyFile := expand(c.Domain), expand(c.PrivateKeyFile)
+	c.keyID = expand(c.KeyPairID)
 	if domain == "" {
 		return errors.New("domain is required: the distribution's host (d111111abcdef8.cloudfront.net) or https://host[/path]")
 	}
@@ -120,7 +118,7 @@ func (c *CloudFront) Provision(caddy.Context) error {
 		}
 	case c.PrivateKey != "":
 		from = "private_key"
-		data = []byte(strings.TrimSpace(repl.ReplaceAll(c.PrivateKey, "")))
+		data = []byte(expand(c.PrivateKey))
 		if len(data) == 0 {
 			return errors.New("private_key expanded to an empty value (is its placeholder's variable or file set?)")
 		}

@@ -20,13 +20,11 @@ import (
 const roleDuration = time.Hour
 
 // credentialsProvider builds the provider the profile's options name.
-func (s *S3) credentialsProvider(ctx caddy.Context, repl *caddy.Replacer) (aws.CredentialsProvider, error) {
+func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, error) {
 	if s.CredentialsProvider != nil {
 		return s.CredentialsProvider, nil
 	}
-	id := strings.TrimSpace(repl.ReplaceAll(s.AccessKeyID, ""))
-	secret := strings.TrimSpace(repl.ReplaceAll(s.SecretAccessKey, ""))
-	token := strings.TrimSpace(repl.ReplaceAll(s.SessionToken, ""))
+	id, secret, token := expand(s.AccessKeyID), expand(s.SecretAccessKey), expand(s.SessionToken)
 	if (id == "") != (secret == "") {
 		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
 			return nil, errors.New("access_key_id or secret_access_key expanded to an empty value (is its placeholder's variable or file set?)")

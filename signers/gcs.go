@@ -106,10 +106,7 @@ func (GCS) CaddyModule() caddy.ModuleInfo {
 // Provision expands placeholders, fills defaults, checks the profile and
 // loads the service account's key. Errors never hold key material.
 func (g *GCS) Provision(caddy.Context) error {
-	repl := caddy.NewReplacer()
-	for _, f := range []*string{&g.Bucket, &g.Endpoint, &g.URLStyle, &g.ServiceAccountFile} {
-		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
-	}
+	expandAll(&g.Bucket, &g.Endpoint, &g.URLStyle, &g.ServiceAccountFile)
 	if g.Bucket == "" {
 		return errors.New("bucket is required")
 	}
@@ -125,7 +122,7 @@ func (g *GCS) Provision(caddy.Context) error {
 	if err := g.buildOrigin(); err != nil {
 		return err
 	}
-	data, from, err := g.keyFile(repl)
+	data, from, err := g.keyFile()
 	if err != nil {
 		return err
 	}
@@ -173,7 +170,7 @@ func (g *GCS) buildOrigin() error {
 
 // keyFile returns the service account key file's content and where it
 // comes from, for errors.
-func (g *GCS) keyFile(repl *caddy.Replacer) (data []byte, from string, err error) {
+func (g *GCS) keyFile() (data []byte, from string, err error) {
 	switch {
 	case g.ServiceAccountFile != "" && g.ServiceAccount != "":
 		return nil, "", errors.New("service_account_file and service_account exclude each other: set one")
@@ -187,7 +184,7 @@ func (g *GCS) keyFile(repl *caddy.Replacer) (data []byte, from string, err error
 		// the JSON itself is taken as it is: its braces are no placeholders
 		data = []byte(strings.TrimSpace(g.ServiceAccount))
 		if !json.Valid(data) {
-			data = []byte(strings.TrimSpace(repl.ReplaceAll(g.ServiceAccount, "")))
+			data = []byte(expand(g.ServiceAccount))
 		}
 		if len(data) == 0 {
 			return nil, "", errors.New("service_account expanded to an empty value (is its placeholder's variable or file set?)")

@@ -129,10 +129,7 @@ func (S3) CaddyModule() caddy.ModuleInfo {
 // and Caddy still starts.
 func (s *S3) Provision(ctx caddy.Context) error {
 	s.keys = new(v4KeyCache) // first: Caddy calls Cleanup even when Provision fails
-	repl := caddy.NewReplacer()
-	for _, f := range []*string{&s.Bucket, &s.Region, &s.Endpoint, &s.APIEndpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID} {
-		*f = strings.TrimSpace(repl.ReplaceAll(*f, ""))
-	}
+	expandAll(&s.Bucket, &s.Region, &s.Endpoint, &s.APIEndpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID)
 	if s.Bucket == "" {
 		return errors.New("bucket is required")
 	}
@@ -154,7 +151,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if err := s.buildOrigin(); err != nil {
 		return err
 	}
-	provider, err := s.credentialsProvider(ctx, repl)
+	provider, err := s.credentialsProvider(ctx)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // Namespace is the Caddy module namespace of profile kinds.
@@ -127,3 +130,17 @@ type Signed struct {
 // (a provider down or slow, a role refused). It is not the caller's fault and
 // it passes: the handler answers 503 with Retry-After.
 var ErrCredentials = errors.New("credentials unavailable")
+
+// expand is a config value with its placeholders ({env.VAR}, {file.path})
+// replaced, as Caddy knows them at start, and white space trimmed: how every
+// profile reads its text options and secrets at provision.
+func expand(v string) string {
+	return strings.TrimSpace(caddy.NewReplacer().ReplaceAll(v, ""))
+}
+
+// expandAll expands each of the fields in place.
+func expandAll(fields ...*string) {
+	for _, f := range fields {
+		*f = expand(*f)
+	}
+}
