@@ -48,6 +48,22 @@ func flagArg(d *caddyfile.Dispenser, dst *bool) error {
 	return nil
 }
 
+// flagOptArg reads a flag subdirective with one optional argument
+// (`cookies [<domain>]`, `browse [<template file>]`): it sets *flag, and
+// *arg when the argument is given; what names the argument in the error.
+func flagOptArg(d *caddyfile.Dispenser, flag *bool, arg *string, what string) error {
+	opt := d.Val()
+	args := d.RemainingArgs()
+	if len(args) > 1 {
+		return d.Errf("%s takes at most one argument, %s", opt, what)
+	}
+	*flag = true
+	if len(args) == 1 {
+		*arg = args[0]
+	}
+	return nil
+}
+
 // DurationArg reads the single duration argument of the current
 // subdirective (Caddy's syntax: 90s, 15m, 1h, 7d), which must be positive.
 func DurationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {

@@ -128,29 +128,13 @@ var ruleOptions = []ruleOption{
 	// cookies [<domain>]
 	{"cookies", []string{"cloudfront"}, func(o *Options) bool { return o.Cookies },
 		func(d *caddyfile.Dispenser, o *Options) error {
-			args := d.RemainingArgs()
-			if len(args) > 1 {
-				return d.Errf("cookies takes at most one argument, the cookie domain")
-			}
-			o.Cookies = true
-			if len(args) == 1 {
-				o.CookieDomain = args[0]
-			}
-			return nil
+			return flagOptArg(d, &o.Cookies, &o.CookieDomain, "the cookie domain")
 		}},
 	{"cookie_domain", []string{"cloudfront"}, func(o *Options) bool { return o.CookieDomain != "" }, nil},
 	// browse [<template file>]
 	{"browse", []string{"s3"}, func(o *Options) bool { return o.Browse },
 		func(d *caddyfile.Dispenser, o *Options) error {
-			args := d.RemainingArgs()
-			if len(args) > 1 {
-				return d.Errf("browse takes at most one argument, the template file")
-			}
-			o.Browse = true
-			if len(args) == 1 {
-				o.BrowseTemplate = args[0]
-			}
-			return nil
+			return flagOptArg(d, &o.Browse, &o.BrowseTemplate, "the template file")
 		}},
 	{"browse_template", []string{"s3"}, func(o *Options) bool { return o.BrowseTemplate != "" }, nil},
 	// check_exists [<window>]
