@@ -30,14 +30,22 @@ func (h *Handler) checkExists(ctx context.Context, w http.ResponseWriter, rule *
 	return nil
 }
 
-// storeFailure answers a failed request to the rule's store: its
-// StoreError's status (502, or 503 with Retry-After when the credentials
-// cannot be had), logged at error level.
-func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error) error {
+// storeErrorOf is the StoreError that err, the error of a call to a
+// profile's store, holds: its status and reason for the client. The
+// profiles return nothing else; anything else would be a 502 too.
+func storeErrorOf(err error) *signers.StoreError {
 	var se *signers.StoreError
 	if !errors.As(err, &se) {
 		se = &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store failed", Err: err}
 	}
+	return se
+}
+
+// storeFailure answers a failed request to the rule's store: its
+// StoreError's status (502, or 503 with Retry-After when the credentials
+// cannot be had), logged at error level.
+func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error) error {
+	se := storeErrorOf(err)
 	if se.Status == http.StatusServiceUnavailable {
 		count[outcomeUnavailable].Inc()
 		w.Header().Set("Retry-After", retryAfter)

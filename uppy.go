@@ -311,13 +311,11 @@ func badRequest(reason string) *uppyError {
 	return &uppyError{status: http.StatusBadRequest, reason: reason}
 }
 
-// storeFailure turns the error of a profile's API call into an answer.
+// storeFailure turns the error of a profile's API call into an answer,
+// with the status and reason that browse and check_exists give too.
 func storeFailure(err error) *uppyError {
-	var se *signers.StoreError
-	if errors.As(err, &se) {
-		return &uppyError{status: se.Status, reason: se.Reason, err: err}
-	}
-	return &uppyError{status: http.StatusInternalServerError, reason: "internal error", err: err}
+	se := storeErrorOf(err)
+	return &uppyError{status: se.Status, reason: se.Reason, err: err}
 }
 
 // signFailure turns the error of presigning into an answer.
