@@ -35,6 +35,20 @@ var cfClock = time.Unix(1767225600, 0)
 // expiry 1767229200 (cfClock + 1h): see signers/cloudfront_test.go.
 const cfBotocoreCanned = "https://d111111abcdef8.cloudfront.net/images/cat.jpg?Expires=1767229200&Signature=l61BkkEPGNIxmvnzgyKZucd03xa3hNh3HJIOmp9pLfAYSMdIzKbS9jjaZ5rgAp11dUNds-OJ2atjrq5fS1nWs5lL2ze-xz7yRZ4QU0dL7uJZ6n-RAqqWeH-qdFEqd4o-00VIYFd0n7UwZkprQX9sWHvlsHLb5P8jHJENDTpg7HA-haB7jOBuPVLboHSGD5mXlriWK2qxcjKOoZW9F0REh94YcA3YNUTj96cq4y4OyH4JDeqTlSKuVzyiJQoGAVCn019Sly1AMQALmJY13-4NJoWyq73liLJyQ6B5qR48O7WTMcOwtXkTGvAnVg750hbzbSnVzK9xmvACxrQN~pbyKw__&Key-Pair-Id=K2JCJMDEHXQW5F"
 
+// cfRuleConfig is a presign block with the CloudFront profile "cdn" on
+// cfDist and one rule on it: its path patterns, then its lines after
+// "profile cdn".
+func cfRuleConfig(t testing.TB, patterns string, lines ...string) string {
+	t.Helper()
+	return `presign {
+		` + cfProfile(t, "cdn", cfDist) + `
+		rule ` + patterns + ` {
+			profile cdn
+			` + strings.Join(lines, "\n\t\t\t") + `
+		}
+	}`
+}
+
 // cfProfile is a Caddyfile CloudFront profile block with the test key.
 func cfProfile(t testing.TB, name, domain string, extra ...string) string {
 	t.Helper()
@@ -121,13 +135,7 @@ func cfPolicy(t testing.TB, policy, signature string) (resource string, epoch in
 // with Cache-Control: no-store and a Location on the configured domain,
 // byte-equal to botocore's canned URL; HEAD too; PUT is 405.
 func TestCloudFrontRedirect(t *testing.T) {
-	h := newHandler(t, `presign {
-		`+cfProfile(t, "cdn", cfDist)+`
-		rule /dl/* {
-			profile cdn
-			strip_prefix /dl
-		}
-	}`)
+	h := newHandler(t, cfRuleConfig(t, "/dl/*", "strip_prefix /dl"))
 	at(h, cfClock)
 	a := serve(t, h, "GET", "/dl/images/cat.jpg")
 	if a.Code != http.StatusFound {
@@ -169,14 +177,7 @@ func TestCloudFrontRedirect(t *testing.T) {
 // determined (here the remote address; X-Forwarded-For from an untrusted
 // peer is ignored) into a custom policy, /32 for IPv4 and /128 for IPv6.
 func TestCloudFrontBindClientIP(t *testing.T) {
-	h := newHandler(t, `presign {
-		`+cfProfile(t, "cdn", cfDist)+`
-		rule /dl/* {
-			profile cdn
-			strip_prefix /dl
-			bind_client_ip
-		}
-	}`)
+	h := newHandler(t, cfRuleConfig(t, "/dl/*", "strip_prefix /dl", "bind_client_ip"))
 	at(h, cfClock)
 	for remote, want := range map[string]string{
 		"192.0.2.10:5555":          "192.0.2.10/32",
@@ -316,16 +317,7 @@ func TestCloudFrontResourcePlaceholders(t *testing.T) {
 // TestCloudFrontStable: with stable, two requests within a window get the
 // same URL (the same policy, the same signature), the next window another.
 func TestCloudFrontStable(t *testing.T) {
-	h := newHandler(t, `presign {
-		`+cfProfile(t, "cdn", cfDist)+`
-		rule /img/* {
-			profile cdn
-			strip_prefix /img
-			expires 10m
-			stable 1m
-			bind_client_ip
-		}
-	}`)
+	h := newHandler(t, cfRuleConfig(t, "/img/*", "strip_prefix /img", "expires 10m", "stable 1m", "bind_client_ip"))
 	start := cfClock
 	ip := func(r *http.Request) { r.RemoteAddr = "192.0.2.1:1234" }
 	at(h, start.Add(5*time.Second))

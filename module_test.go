@@ -42,15 +42,6 @@ func TestRuleRefusedJSON(t *testing.T) {
 // whose URLs may fall inside start.
 func TestResourceMustCoverURLs(t *testing.T) {
 	const zarr = "https://" + cfDist + "/results/experiment.zarr/*"
-	cfg := func(lines ...string) string {
-		return `presign {
-		` + cfProfile(t, "cdn", cfDist) + `
-		rule ` + lines[0] + ` {
-			profile cdn
-			` + strings.Join(lines[1:], "\n\t\t\t") + `
-		}
-	}`
-	}
 	for name, c := range map[string]struct {
 		lines []string
 		want  string // "" for accepted
@@ -74,7 +65,7 @@ func TestResourceMustCoverURLs(t *testing.T) {
 		"escaped key prefix differs":       {[]string{"/a/*", `key "a b/{presign.path}"`, "resource https://" + cfDist + "/a+b/*"}, `this rule's URLs start with "https://` + cfDist + `/a%20b/"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			h, err := parseBlock(cfg(c.lines...))
+			h, err := parseBlock(cfRuleConfig(t, c.lines[0], c.lines[1:]...))
 			if err != nil {
 				t.Fatal(err)
 			}

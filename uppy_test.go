@@ -228,13 +228,7 @@ func TestUppyKeyAllowed(t *testing.T) {
 // TestUppyConfig: what an uppy rule cannot be is refused at start.
 func TestUppyConfig(t *testing.T) {
 	for _, c := range []struct{ block, want string }{
-		{`presign {
-			` + cfProfile(t, "cf", "d111111abcdef8.cloudfront.net") + `
-			rule /u/* {
-				profile cf
-				uppy
-			}
-		}`, "cannot run uppy uploads"},
+		{cfRuleConfig(t, "/u/*", "uppy"), "cannot run uppy uploads"},
 		{uppyBlock("http://127.0.0.1:9", "key x/{presign.path}"), "cannot use {presign.path}"},
 		{uppyBlock("http://127.0.0.1:9", "methods GET"), "do not apply to an uppy rule"},
 		{uppyBlock("http://127.0.0.1:9", "content_disposition inline"), "no uppy"},

@@ -122,6 +122,22 @@ func mustSign(t testing.TB, cf *CloudFront, r Request) *Signed {
 	return s
 }
 
+// cfCacheCase is the requests of cfCacheRequests, all in one slot of
+// cached's answer cache when collide, and their answers from plain, a
+// profile whose cache is unused.
+func cfCacheCase(t *testing.T, plain, cached *CloudFront, collide bool) ([]Request, []*Signed) {
+	t.Helper()
+	rs := cfCacheRequests()
+	if collide {
+		rs = sameSlot(cached, rs)
+	}
+	want := make([]*Signed, len(rs))
+	for i, r := range rs {
+		want[i] = signFreshCF(t, plain, r)
+	}
+	return rs, want
+}
+
 // TestCloudFrontAnswerCacheIdentical: with every request asked several
 // times in a row (the second stores, the third hits), the answers are those
 // of a profile without the cache; and so across a window change, and with
@@ -133,14 +149,7 @@ func TestCloudFrontAnswerCacheIdentical(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/collide=%v", keyFile, collide), func(t *testing.T) {
 				plain := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = keyFile })
 				cached := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = keyFile })
-				rs := cfCacheRequests()
-				if collide {
-					rs = sameSlot(cached, rs)
-				}
-				want := make([]*Signed, len(rs))
-				for i, r := range rs {
-					want[i] = signFreshCF(t, plain, r)
-				}
+				rs, want := cfCacheCase(t, plain, cached, collide)
 				for round := 0; round < 2; round++ {
 					for i, r := range rs {
 						var last *Signed
@@ -321,14 +330,7 @@ func TestCloudFrontAnswerCacheConcurrent(t *testing.T) {
 	plain := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = cfECPKCS8 })
 	for _, collide := range []bool{true, false} {
 		cached := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = cfECPKCS8 })
-		rs := cfCacheRequests()
-		if collide {
-			rs = sameSlot(cached, rs)
-		}
-		want := make([]*Signed, len(rs))
-		for i, r := range rs {
-			want[i] = signFreshCF(t, plain, r)
-		}
+		rs, want := cfCacheCase(t, plain, cached, collide)
 		var wg sync.WaitGroup
 		for g := 0; g < 8; g++ {
 			wg.Add(1)

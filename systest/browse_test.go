@@ -217,21 +217,6 @@ func deadAPI(t *testing.T) []string {
 	return []string{"api_endpoint http://127.0.0.1:" + strconv.Itoa(harness.Port(t)), "api_timeout 2s"}
 }
 
-// TestBrowseStoreDown: a listing the store cannot give is 502, not a page.
-func TestBrowseStoreDown(t *testing.T) {
-	s := harness.StartS3(t)
-	s.CreateBucket(t, "media")
-	base := loadSite(t, presignBlock(s.Profile("media", "media", deadAPI(t)...), `rule /files/* {
-			profile media
-			strip_prefix /files
-			browse
-		}`))
-	code, _, body := harness.Fetch(t, "GET", base+"/files/", nil, acceptJSON)
-	if code != http.StatusBadGateway && code != http.StatusServiceUnavailable {
-		t.Errorf("store down: %d %q, want 502 or 503", code, body)
-	}
-}
-
 // errorsPage is a handle_errors block that renders the site's own page.
 const errorsPage = `handle_errors {
 		respond "site error page {err.status_code}" {err.status_code}
@@ -281,18 +266,26 @@ func TestCheckExists(t *testing.T) {
 	}
 }
 
-// TestCheckExistsStoreDown: a store that cannot be asked is 502 (or 503),
-// never a 404 that would read as absence.
-func TestCheckExistsStoreDown(t *testing.T) {
+// TestStoreDown: a store that cannot be asked makes a listing 502 (or
+// 503), not a page, and an existence check 502 (or 503), never a 404 that
+// would read as absence.
+func TestStoreDown(t *testing.T) {
 	s := harness.StartS3(t)
 	s.CreateBucket(t, "media")
-	base := loadSite(t, presignBlock(s.Profile("media", "media", deadAPI(t)...), `rule /dl/* {
+	base := loadSite(t, presignBlock(s.Profile("media", "media", deadAPI(t)...), `rule /files/* {
+			profile media
+			strip_prefix /files
+			browse
+		}
+		rule /dl/* {
 			profile media
 			strip_prefix /dl
 			check_exists
 		}`)+"\n\t"+errorsPage)
-	code, _, body := harness.Fetch(t, "GET", base+"/dl/any.txt", nil)
-	if code != http.StatusBadGateway && code != http.StatusServiceUnavailable {
-		t.Errorf("store down: %d %q, want 502 or 503", code, body)
+	for _, c := range []struct{ what, target string }{{"browse", "/files/"}, {"check_exists", "/dl/any.txt"}} {
+		code, _, body := harness.Fetch(t, "GET", base+c.target, nil, acceptJSON)
+		if code != http.StatusBadGateway && code != http.StatusServiceUnavailable {
+			t.Errorf("%s, store down: %d %q, want 502 or 503", c.what, code, body)
+		}
 	}
 }
