@@ -13,12 +13,15 @@ import (
 const Chromium = "/usr/bin/chromium"
 
 // Browser starts headless Chromium (Chromium, looked up with LookTool) for
-// chromedp under ctx and returns the browser's context; the browser ends
-// with the test. It reaches nothing but what the test points it at: no
-// background networking, component updates, sync, QUIC, first-run pages,
-// default apps or extensions. Its sandbox is off when the tests run as
-// root, where Chromium refuses to start with it. extra options come last
-// (e.g. chromedp.WindowSize).
+// chromedp and returns a context for its actions, which ends with ctx. The
+// browser itself lives until the test ends and is then closed gracefully
+// (killed after 10 s), so that it and its helper processes are gone before
+// its profile is removed: ending ctx, as a test's deferred cancel does,
+// stops the actions, not the process. It reaches nothing but what the test
+// points it at: no background networking, component updates, sync, QUIC,
+// first-run pages, default apps or extensions. Its sandbox is off when the
+// tests run as root, where Chromium refuses to start with it. extra options
+// come last (e.g. chromedp.WindowSize).
 func Browser(t testing.TB, ctx context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	profile := userDataDir(t)
@@ -40,11 +43,25 @@ func Browser(t testing.TB, ctx context.Context, extra ...chromedp.ExecAllocatorO
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox)
 	}
-	actx, acancel := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
+	life, kill := context.WithCancel(context.WithoutCancel(ctx))
+	actx, acancel := chromedp.NewExecAllocator(life, append(opts, extra...)...)
 	t.Cleanup(acancel) // registered after userDataDir: the browser ends before its profile is removed
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(bcancel)
-	return bctx
+	t.Cleanup(func() {
+		stop := time.AfterFunc(10*time.Second, kill)
+		defer stop.Stop()
+		bcancel() // Browser.close, then wait for the process to exit
+		kill()
+	})
+	// start the browser now, under its own lifetime: the first Run binds
+	// the process to the context it is given
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatalf("harness: starting Chromium: %v", err)
+	}
+	actions, cancel := context.WithCancel(bctx)
+	t.Cleanup(cancel)
+	context.AfterFunc(ctx, cancel)
+	return actions
 }
 
 // userDataDir is a fresh Chromium profile folder, removed when the test
