@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -118,11 +117,7 @@ func (h *Handler) serveBrowse(w http.ResponseWriter, r *http.Request, rule *Rule
 		count[outcomeError].Inc()
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s: browse template: %v", rule.name, err))
 	}
-	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(http.StatusOK)
-	_, err = buf.WriteTo(w)
-	return err
+	return writeBody(w, http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
 }
 
 // checkToken returns why a continuation token from the client cannot be

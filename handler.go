@@ -245,13 +245,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
-	return writeJSONBody(w, status, append(b, '\n'))
+	return writeBody(w, status, "application/json", append(b, '\n'))
 }
 
-// writeJSONBody writes b, a JSON document, as the answer with status.
-func writeJSONBody(w http.ResponseWriter, status int, b []byte) error {
+// writeBody answers with status and b, a whole document of the given
+// Content-Type (JSON answers, browse's HTML page).
+func writeBody(w http.ResponseWriter, status int, contentType string, b []byte) error {
 	hdr := w.Header()
-	hdr["Content-Type"] = []string{"application/json"}
+	hdr["Content-Type"] = []string{contentType}
 	hdr["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, err := w.Write(b)

@@ -611,7 +611,7 @@ func (c *uppyCall) signParts(list string, batch bool) *uppyError {
 	}
 	b = append(b, "}}\n"...)
 	c.logAnswer(uppyBatch)
-	if err := writeJSONBody(c.w, http.StatusOK, b); err != nil {
+	if err := writeBody(c.w, http.StatusOK, "application/json", b); err != nil {
 		c.h.logger.Debug("writing an uppy answer", zap.Error(err))
 	}
 	return nil
