@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,14 +141,10 @@ func (g *GCS) buildOrigin() error {
 		}
 		endpoint = gcsDefaultEndpoint
 	}
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("endpoint %q is not an http(s) URL such as %s", shownEndpoint(endpoint), gcsDefaultEndpoint)
+	var err error
+	if g.scheme, g.host, err = parseEndpoint("endpoint", endpoint, gcsDefaultEndpoint, true); err != nil {
+		return err
 	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("endpoint %q must be scheme://host[:port] only, without path, query or user", shownEndpoint(endpoint))
-	}
-	g.scheme, g.host = u.Scheme, strings.ToLower(u.Host)
 	switch g.URLStyle {
 	case "", "path":
 		g.URLStyle = "path"

@@ -168,12 +168,15 @@ func (s *S3) Cleanup() error {
 	return nil
 }
 
+// s3ExampleEndpoint is the example of an S3 endpoint in errors.
+const s3ExampleEndpoint = "https://s3.example.com"
+
 // buildOrigin works out the scheme, host and path prefix of every URL.
 func (s *S3) buildOrigin() error {
 	s.scheme, s.host = "https", "s3."+s.Region+".amazonaws.com"
 	if s.Endpoint != "" {
 		var err error
-		if s.scheme, s.host, err = parseEndpoint("endpoint", s.Endpoint); err != nil {
+		if s.scheme, s.host, err = parseEndpoint("endpoint", s.Endpoint, s3ExampleEndpoint, false); err != nil {
 			return err
 		}
 	}
@@ -192,19 +195,21 @@ func (s *S3) buildOrigin() error {
 	return nil
 }
 
-// parseEndpoint checks an endpoint option (named opt in errors) and returns
-// its scheme and host[:port], lower case and without a default port (SigV4
-// signs the host without one; the URL and the signature must agree).
-func parseEndpoint(opt, raw string) (scheme, host string, err error) {
+// parseEndpoint checks an endpoint option (named opt in errors, with an
+// example of a good one) and returns its scheme and host[:port], lower case.
+// A default port (:443 on https, :80 on http) is dropped unless keepPort:
+// SigV4 signs the host without one, so S3 URLs leave it out; GCS V4 signs
+// without it too, but Google's signers keep it in the URL, and so do we.
+func parseEndpoint(opt, raw, example string, keepPort bool) (scheme, host string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", "", fmt.Errorf("%s %q is not an http(s) URL such as https://s3.example.com", opt, shownEndpoint(raw))
+		return "", "", fmt.Errorf("%s %q is not an http(s) URL such as %s", opt, shownEndpoint(raw), example)
 	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return "", "", fmt.Errorf("%s %q must be scheme://host[:port] only, without path, query or user", opt, shownEndpoint(raw))
 	}
 	scheme, host = u.Scheme, strings.ToLower(u.Host)
-	if p := u.Port(); p == "443" && scheme == "https" || p == "80" && scheme == "http" {
+	if p := u.Port(); !keepPort && (p == "443" && scheme == "https" || p == "80" && scheme == "http") {
 		host = strings.TrimSuffix(host, ":"+p)
 	}
 	return scheme, host, nil

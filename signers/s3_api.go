@@ -38,7 +38,7 @@ func (s *S3) provisionAPI() error {
 		endpoint = s.Endpoint
 	}
 	if endpoint != "" {
-		if _, _, err := parseEndpoint("api_endpoint", endpoint); err != nil {
+		if _, _, err := parseEndpoint("api_endpoint", endpoint, s3ExampleEndpoint, false); err != nil {
 			return err
 		}
 		o.BaseEndpoint = aws.String(endpoint)

@@ -50,6 +50,7 @@ func TestS3APIEndpoint(t *testing.T) {
 		{"https://s3.example.com", "http://10.0.0.5:9000", ""},
 		{"https://s3.example.com", "ftp://x", `api_endpoint "ftp://x" is not an http(s) URL`},
 		{"https://s3.example.com", "http://h/p", `must be scheme://host[:port] only`},
+		{"https://s3.example.com?", "", `endpoint "https://s3.example.com?" must be scheme://host[:port] only`},
 	} {
 		s := &S3{Bucket: "bucket1", Region: "us-east-1", Endpoint: c.endpoint, APIEndpoint: c.api,
 			AccessKeyID: "AKID", SecretAccessKey: "secret", PathStyle: true}
