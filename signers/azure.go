@@ -129,7 +129,7 @@ func (a *Azure) Provision(caddy.Context) error {
 	a.resource = "/blob/" + a.Account + "/" + a.Container + "/"
 
 	if a.Expires == 0 {
-		a.Expires = caddy.Duration(s3DefaultExpires)
+		a.Expires = caddy.Duration(defaultExpires)
 	}
 	if a.CredentialsTimeout == 0 {
 		a.CredentialsTimeout = caddy.Duration(5 * time.Second)

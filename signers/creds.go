@@ -39,6 +39,10 @@ type credEntry struct {
 	refreshAt time.Time // zero: never (static credentials)
 }
 
+// refreshAhead is the usual renew-ahead window of a credential cache: a
+// kind sizes its own from it and its URLs' lifetime.
+const refreshAhead = 5 * time.Minute
+
 // CredentialsBackoff is how long after a failed fetch of credentials a
 // profile answers requests with that failure (ErrCredentials) before it asks
 // the provider again. The handler's 503 answers say it in Retry-After.

@@ -60,18 +60,6 @@ func (p credCacheProvider) Retrieve(ctx context.Context) (aws.Credentials, error
 	return p.c.Get(ctx)
 }
 
-// StoreError is a failed call to the store's API, classified for the
-// answer: Status is the HTTP status to answer with, Reason a short
-// explanation for the client that holds no secret.
-type StoreError struct {
-	Status int
-	Reason string
-	Err    error
-}
-
-func (e *StoreError) Error() string { return e.Reason + ": " + e.Err.Error() }
-func (e *StoreError) Unwrap() error { return e.Err }
-
 // storeError classifies err, the error of an S3 API call: credentials that
 // cannot be had are 503; what the store says about the request keeps its
 // meaning (a missing upload or object 404, a bad part 400); anything else,

@@ -84,6 +84,9 @@ func checkExpires(d, max time.Duration, whose string) error {
 	return nil
 }
 
+// defaultExpires is the URLs' lifetime of a profile that sets no expires.
+const defaultExpires = 15 * time.Minute
+
 // Request is one thing to sign, built by the handler for a matched request.
 type Request struct {
 	// Method is one of the rule's methods, which CheckRule accepted: GET,

@@ -223,10 +223,10 @@ func TestS3URLEntryMatches(t *testing.T) {
 	r := Request{Method: "GET", Key: "a/b.pdf", SignTime: t0, Expires: time.Hour,
 		Options: &Options{ContentDisposition: "attachment", ContentType: "application/pdf", CacheControl: "no-cache"}}
 	creds := aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", SessionToken: "token"}
-	e := &s3URL{method: "GET", key: "a/b.pdf", signSec: t0.Unix(), expires: 3600,
+	e := &cachedURL[awsKeys]{method: "GET", key: "a/b.pdf", signSec: t0.Unix(), expires: 3600,
 		cacheControl: "no-cache", disposition: "attachment", contentType: "application/pdf",
-		accessKey: "AKID", secret: "secret", token: "token", expiresAt: t0.Add(time.Hour)}
-	if !e.matches(&r, t0.Unix(), 3600, &creds, t0.Add(time.Hour)) {
+		cred: awsKeys{"AKID", "secret", "token"}, expiresAt: t0.Add(time.Hour)}
+	if !e.matches(&r, t0.Unix(), 3600, awsKeysOf(&creds), t0.Add(time.Hour)) {
 		t.Fatal("the entry does not match its own request")
 	}
 	type variant struct {
@@ -260,7 +260,7 @@ func TestS3URLEntryMatches(t *testing.T) {
 	add("secret", func(v *variant) { v.creds.SecretAccessKey = "secret2" })
 	add("session token", func(v *variant) { v.creds.SessionToken = "" })
 	for _, v := range vs {
-		if e.matches(&v.r, v.signSec, v.expires, &v.creds, v.expireAt) {
+		if e.matches(&v.r, v.signSec, v.expires, awsKeysOf(&v.creds), v.expireAt) {
 			t.Errorf("another %s: the entry matches", v.name)
 		}
 	}
