@@ -100,7 +100,7 @@ type S3 struct {
 	host   string // the URL's host[:port]
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
-	creds  *credCache
+	creds  *credCache[aws.Credentials]
 	urls   *urlCache[awsKeys] // recent GET, HEAD and PUT URLs
 	keys   *v4KeyCache        // SigV4 signing keys derived from the credentials
 	api    *s3.Client         // the S3 API, for the calls Caddy makes itself
@@ -150,7 +150,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
+	s.creds = newCredCache(awsFetch(provider), time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
 	s.urls = newURLCache[awsKeys]()
 	s.exists = newExistsCache()
 	return s.provisionAPI()

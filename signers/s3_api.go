@@ -54,7 +54,7 @@ func (s *S3) apiContext(ctx context.Context) (context.Context, context.CancelFun
 
 // credCacheProvider lets the SDK's API client take its credentials from
 // the profile's credential cache.
-type credCacheProvider struct{ c *credCache }
+type credCacheProvider struct{ c *credCache[aws.Credentials] }
 
 func (p credCacheProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return p.c.Get(ctx)

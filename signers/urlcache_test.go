@@ -42,8 +42,8 @@ func urlCacheTwins(t testing.TB) (cached, fresh *S3, set func(aws.Credentials)) 
 	t.Helper()
 	cached, fresh = newTestS3(t), newTestS3(t)
 	set = func(c aws.Credentials) {
-		cached.creds.cur.Store(&credEntry{creds: c})
-		fresh.creds.cur.Store(&credEntry{creds: c})
+		storeAWS(cached.creds, c)
+		storeAWS(fresh.creds, c)
 	}
 	set(aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
 	return cached, fresh, set
