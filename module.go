@@ -107,7 +107,9 @@ type Rule struct {
 	name       string // "rule 2 (/dl/*)", for logs and errors
 	match      caddyhttp.MatchPath
 	signer     signers.Signer
-	origin     string // the signer's Origin(): every URL sent starts with it
+	binder     signers.Binder  // the signer when it reads more of the request than the key; else nil
+	checker    signers.Checker // the signer when it checks its answers for mistakes of the config; else nil
+	origin     string          // the signer's Origin(): every URL sent starts with it
 	methods    methodSet
 	allow      string // the Allow header
 	key        keyTemplate
@@ -118,7 +120,7 @@ type Rule struct {
 	metrics    *ruleMetrics
 	store      signers.Store      // browse and check_exists: the profile's store
 	browseTpl  *template.Template // browse: the HTML page
-	mistaken   atomic.Bool        // checkResource logged a URL outside the resource
+	mistaken   atomic.Bool        // checker found a mistake of the config, which was logged
 	uppy       *uppyRule          // nil unless Uppy
 }
 
@@ -217,6 +219,8 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		sort.Strings(known)
 		return fmt.Errorf("unknown profile %q (profiles: %s)", r.Profile, strings.Join(known, ", "))
 	}
+	r.binder, _ = r.signer.(signers.Binder)
+	r.checker, _ = r.signer.(signers.Checker)
 	r.origin = r.signer.Origin()
 	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {
 		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)

@@ -479,7 +479,7 @@ func (c *uppyCall) params() *uppyError {
 		return e
 	}
 	sreq := c.signRequest(http.MethodPost)
-	signed, err := sign(c.r.Context(), c.rule.signer, &sreq)
+	signed, err := c.rule.signer.Sign(c.r.Context(), sreq)
 	if err != nil {
 		return signFailure(err)
 	}

@@ -214,7 +214,8 @@ func (a *Azure) CheckRule(r *RuleInfo) error {
 }
 
 // Sign implements Signer.
-func (a *Azure) Sign(ctx context.Context, r *Request) (*Signed, error) {
+func (a *Azure) Sign(ctx context.Context, req Request) (*Signed, error) {
+	r := &req
 	perm := "r"
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:

@@ -277,6 +277,8 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ Signer                = (*CloudFront)(nil)
+	_ Binder                = (*CloudFront)(nil)
+	_ Checker               = (*CloudFront)(nil)
 	_ caddy.Provisioner     = (*CloudFront)(nil)
 	_ caddyfile.Unmarshaler = (*CloudFront)(nil)
 )

@@ -62,7 +62,7 @@ func newCloudFront(t testing.TB, mod func(*CloudFront)) *CloudFront {
 // cfSign signs a GET of key at cfSignTime for 1h with opts.
 func cfSign(t testing.TB, c *CloudFront, key string, opts Options, resource string, ip netip.Addr) *Signed {
 	t.Helper()
-	s, err := c.Sign(context.Background(), &Request{
+	s, err := c.Sign(context.Background(), Request{
 		Method: "GET", Key: key, SignTime: cfSignTime, Expires: time.Hour,
 		Options: &opts, Resource: resource, ClientIP: ip,
 	})
@@ -180,7 +180,7 @@ func TestCloudFrontCustomPolicies(t *testing.T) {
 			}
 		})
 	}
-	_, err := cf.Sign(context.Background(), &Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{BindClientIP: true}})
+	_, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{BindClientIP: true}})
 	if err == nil || !strings.Contains(err.Error(), "no client IP") {
 		t.Errorf("bind_client_ip without a client IP: %v", err)
 	}
@@ -241,7 +241,7 @@ func TestCloudFrontCookies(t *testing.T) {
 	t.Run("stable window start", func(t *testing.T) {
 		// with stable the signing time is the window's start, in the past:
 		// Max-Age counts from it, so it never falls short of the policy
-		s, err := cf.Sign(context.Background(), &Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
+		s, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
 			Options: &Options{Cookies: true}})
 		if err != nil {
 			t.Fatal(err)
@@ -683,7 +683,7 @@ func TestCloudFrontSignatureCache(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := cf.Sign(context.Background(), &Request{Method: "GET", Key: "hot.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}})
+			s, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "hot.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}})
 			if err != nil || s.URL != first {
 				t.Errorf("concurrent request: %v, %v", s, err)
 			}
@@ -747,7 +747,7 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 			for b.Loop() {
 				i++
 				req.SignTime = cfSignTime.Add(time.Duration(i) * time.Second) // a new policy
-				if _, err := cf.Sign(context.Background(), &req); err != nil {
+				if _, err := cf.Sign(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -756,7 +756,7 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 			b.ReportAllocs()
 			req := Request{Method: "GET", Key: "images/cat.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}}
 			for b.Loop() {
-				if _, err := cf.Sign(context.Background(), &req); err != nil {
+				if _, err := cf.Sign(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -764,13 +764,13 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 	}
 }
 
-// TestResourceCovers: ResourceCovers agrees with the verifier's
+// TestResourceCovers: resourceCovers agrees with the verifier's
 // independent matcher (CloudFront's * and ?) on its table and on many
 // random patterns and URLs over a small alphabet.
 func TestResourceCovers(t *testing.T) {
 	for _, c := range wildcardCases {
-		if got := ResourceCovers(c.p, c.s); got != c.want {
-			t.Errorf("ResourceCovers(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
+		if got := resourceCovers(c.p, c.s); got != c.want {
+			t.Errorf("resourceCovers(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
 		}
 	}
 	rng := mrand.New(mrand.NewPCG(1, 2))
@@ -783,8 +783,8 @@ func TestResourceCovers(t *testing.T) {
 	}
 	for range 50000 {
 		p, u := word("ab/*?", 8), word("ab/", 10)
-		if got, want := ResourceCovers(p, u), wildcardMatch(p, u); got != want {
-			t.Fatalf("ResourceCovers(%q, %q) = %v, want %v", p, u, got, want)
+		if got, want := resourceCovers(p, u), wildcardMatch(p, u); got != want {
+			t.Fatalf("resourceCovers(%q, %q) = %v, want %v", p, u, got, want)
 		}
 	}
 }

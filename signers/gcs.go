@@ -258,7 +258,8 @@ func (g *GCS) CheckRule(r *RuleInfo) error {
 }
 
 // Sign implements Signer.
-func (g *GCS) Sign(_ context.Context, r *Request) (*Signed, error) {
+func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
+	r := &req
 	expiresAt := r.SignTime.Add(r.Expires)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodPut:

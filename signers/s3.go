@@ -215,7 +215,8 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 }
 
 // Sign implements Signer.
-func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
+func (s *S3) Sign(ctx context.Context, req Request) (*Signed, error) {
+	r := &req
 	creds, expires, expiresAt, err := s.credsFor(ctx, r)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
 
 // Namespace is the Caddy module namespace of profile kinds.
@@ -29,10 +30,12 @@ const Namespace = "http.handlers.presign.profiles"
 
 // Signer presigns requests for one profile: a bucket or a distribution.
 type Signer interface {
-	// Sign presigns r. An error that wraps ErrCredentials means credentials
+	// Sign presigns r, which it gets by value: a Request passed through
+	// an interface by pointer would escape to the heap, one allocation per
+	// request. An error that wraps ErrCredentials means credentials
 	// could not be had right now (the handler answers 503); any other error
 	// is a bug or a request the profile cannot serve (500).
-	Sign(ctx context.Context, r *Request) (*Signed, error)
+	Sign(ctx context.Context, r Request) (*Signed, error)
 
 	// Origin is the scheme://host[/path] that every URL returned by Sign
 	// starts with, followed by '/', '?' or nothing: the request can change
@@ -47,6 +50,16 @@ type Signer interface {
 	// names the offending method or option and is shown to the user at
 	// start; it is nil when all is well.
 	CheckRule(r *RuleInfo) error
+}
+
+// Binder is a Signer whose URLs depend on more of the client's request
+// than the key: its placeholders, or Caddy's client IP. The handler calls
+// Bind before Sign for each request of a rule whose profile is one.
+type Binder interface {
+	// Bind returns r with what the kind reads of hr, the client's request
+	// (its placeholders, among them presign.path, which is path, and
+	// presign.key, r.Key), filled in. r travels by value, as in Sign.
+	Bind(r Request, hr *http.Request, path string) Request
 }
 
 // RuleInfo is what a profile is told of a rule at start, to check that it
@@ -104,10 +117,11 @@ type Request struct {
 	// Options are the rule's options; never nil.
 	Options *Options
 	// Resource is Options.Resource with its placeholders expanded ("" when
-	// the rule has none).
+	// the rule has none); set by Bind.
 	Resource string
 	// ClientIP is the client's address (Caddy's client IP, which honours
-	// trusted_proxies); valid only when Options.BindClientIP is set.
+	// trusted_proxies); valid only when Options.BindClientIP is set; set by
+	// Bind.
 	ClientIP netip.Addr
 }
 
@@ -127,6 +141,25 @@ type Signed struct {
 	// a redirect cannot add (Azure's x-ms-blob-type for uploads); JSON
 	// answers carry them. Shared between answers: never modified.
 	Headers map[string]string
+}
+
+// Checker is a Signer that can tell, from an answer, a mistake of the
+// rule's config that could not be seen at start (a URL outside the
+// resource of its policy, which the store will refuse). The handler asks
+// after each answer until it has logged one mistake for the rule; the
+// answer still goes out.
+type Checker interface {
+	// Check returns the mistake that s, the answer to r, shows; nil when
+	// there is none.
+	Check(r Request, s *Signed) *Mistake
+}
+
+// Mistake is a mistake of a rule's config that an answer shows: what is
+// wrong and how to fix it, and the log fields that show it (never a
+// signature).
+type Mistake struct {
+	Message string
+	Fields  []zap.Field
 }
 
 // ErrCredentials is wrapped by errors that mean credentials could not be had

@@ -32,7 +32,7 @@ func newTestS3(t testing.TB) *S3 {
 // cache is emptied first. Not for concurrent use of s.
 func signFresh(s *S3, r *Request) (*Signed, error) {
 	s.urls.reset()
-	return s.Sign(context.Background(), r)
+	return s.Sign(context.Background(), *r)
 }
 
 // urlCacheTwins returns two S3 profiles alike: the tests use the first's
@@ -59,7 +59,7 @@ func signBoth(t testing.TB, cached, fresh *S3, r Request) (*Signed, bool) {
 		t.Fatalf("fresh %s %s: %v", r.Method, r.Key, err)
 	}
 	before := cachedURLs(cached)
-	got, err := cached.Sign(context.Background(), &r)
+	got, err := cached.Sign(context.Background(), r)
 	if err != nil {
 		t.Fatalf("cached %s %s: %v", r.Method, r.Key, err)
 	}
@@ -297,7 +297,7 @@ func TestS3URLCacheRandom(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				got, err := cached.Sign(context.Background(), &r)
+				got, err := cached.Sign(context.Background(), r)
 				if err != nil {
 					t.Error(err)
 					return
