@@ -22,6 +22,10 @@ func init() {
 	caddy.RegisterModule(Azure{})
 }
 
+// azureKind is the azure kind: its name, and the rule options it serves.
+var azureKind = registerKind("azure", 3,
+	"content_disposition", "content_type", "cache_control")
+
 // Azure is a profile for a container of Azure Blob Storage. It answers
 // downloads (GET, HEAD) and uploads (PUT, as Put Blob of a block blob) with
 // a service SAS for exactly one blob: sr=b, sp=r for downloads and sp=cw
@@ -91,7 +95,7 @@ const (
 // CaddyModule returns the Caddy module information.
 func (Azure) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  Namespace + ".azure",
+		ID:  caddy.ModuleID(azureKind.moduleID()),
 		New: func() caddy.Module { return new(Azure) },
 	}
 }
@@ -210,7 +214,7 @@ func (a *Azure) CheckRule(r *RuleInfo) error {
 	if a.udk != nil {
 		max = azureUDKMaxExpires
 	}
-	return r.check("azure", max)
+	return r.check(azureKind, max)
 }
 
 // Sign implements Signer.
@@ -392,7 +396,7 @@ func azureCanonicalKey(key string) string {
 //		...
 //	}
 func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, "azure", []subdirective{
+	return profileBlock(d, azureKind.name, []subdirective{
 		{"account", func() error { return OneArg(d, &a.Account) }},
 		{"container", func() error { return OneArg(d, &a.Container) }},
 		{"account_key", func() error { return secretArg(d, &a.AccountKey) }},

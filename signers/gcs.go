@@ -30,6 +30,10 @@ func init() {
 	caddy.RegisterModule(GCS{})
 }
 
+// gcsKind is the gcs kind: its name, and the rule options it serves.
+var gcsKind = registerKind("gcs", 4,
+	"content_disposition", "content_type", "max_size", "content_type_prefix")
+
 // GCS is a profile for a Google Cloud Storage bucket, signed natively: V4
 // signatures (GOOG4-RSA-SHA256) with a service account's private key. It
 // presigns GET, HEAD and PUT as signed URLs (downloads with
@@ -97,7 +101,7 @@ const (
 // CaddyModule returns the Caddy module information.
 func (GCS) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  Namespace + ".gcs",
+		ID:  caddy.ModuleID(gcsKind.moduleID()),
 		New: func() caddy.Module { return new(GCS) },
 	}
 }
@@ -254,7 +258,7 @@ func (g *GCS) DefaultExpires() time.Duration { return time.Duration(g.Expires) }
 // CheckRule implements Signer. Cloud Storage presigns every method a rule
 // can have.
 func (g *GCS) CheckRule(r *RuleInfo) error {
-	return r.check("gcs", gcsMaxExpires)
+	return r.check(gcsKind, gcsMaxExpires)
 }
 
 // Sign implements Signer.
@@ -531,7 +535,7 @@ func appendJSONASCII(b []byte, s string) []byte {
 //		...
 //	}
 func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, "gcs", []subdirective{
+	return profileBlock(d, gcsKind.name, []subdirective{
 		{"bucket", func() error { return OneArg(d, &g.Bucket) }},
 		{"service_account_file", func() error { return OneArg(d, &g.ServiceAccountFile) }},
 		{"service_account", func() error { return secretArg(d, &g.ServiceAccount) }},

@@ -17,6 +17,11 @@ func init() {
 	caddy.RegisterModule(S3{})
 }
 
+// s3Kind is the s3 kind: its name, and the rule options it serves.
+var s3Kind = registerKind("s3", 1,
+	"content_disposition", "content_type", "cache_control", "max_size", "content_type_prefix",
+	"uppy", "browse", "browse_template", "check_exists")
+
 // S3 is a profile for an S3 or S3-compatible bucket (AWS, MinIO,
 // DigitalOcean Spaces, Cloudflare R2, Google Cloud Storage's S3
 // interoperability, versitygw, ...). It presigns GET, HEAD and PUT requests
@@ -113,7 +118,7 @@ const s3MaxExpires = 7 * 24 * time.Hour
 // CaddyModule returns the Caddy module information.
 func (S3) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  Namespace + ".s3",
+		ID:  caddy.ModuleID(s3Kind.moduleID()),
 		New: func() caddy.Module { return new(S3) },
 	}
 }
@@ -198,7 +203,7 @@ func (s *S3) DefaultExpires() time.Duration { return time.Duration(s.Expires) }
 
 // CheckRule implements Signer. S3 presigns every method a rule can have.
 func (s *S3) CheckRule(r *RuleInfo) error {
-	if err := r.check("s3", s3MaxExpires); err != nil {
+	if err := r.check(s3Kind, s3MaxExpires); err != nil {
 		return err
 	}
 	o := r.Options
@@ -295,7 +300,7 @@ func (s *S3) credsFor(ctx context.Context, r *Request) (creds aws.Credentials, e
 //		...
 //	}
 func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, "s3", []subdirective{
+	return profileBlock(d, s3Kind.name, []subdirective{
 		{"bucket", func() error { return OneArg(d, &s.Bucket) }},
 		{"region", func() error { return OneArg(d, &s.Region) }},
 		{"endpoint", func() error { return OneArg(d, &s.Endpoint) }},
