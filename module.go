@@ -1,12 +1,3 @@
-// Package presign is a Caddy HTTP handler that answers requests for private
-// objects with redirects to freshly presigned URLs: S3 SigV4 query auth for
-// GET, HEAD and PUT, S3 POST policy forms for browser uploads, and CloudFront
-// signed URLs and cookies.
-//
-// Profiles name the places to sign for (a bucket with its credentials, a
-// CloudFront distribution with its key pair); rules map request paths to
-// object keys in a profile. A request that no rule matches goes on to the
-// next handler untouched.
 package presign
 
 import (

@@ -1,15 +1,3 @@
-// Package signers holds what turns a validated object key into a presigned
-// URL: one small interface, Signer, the rules' signing Options, and the
-// implementations: S3 (s3*.go; SigV4 query auth in sigv4.go, credentials
-// in creds*.go), CloudFront signed URLs and cookies (cloudfront*.go), Azure
-// Blob Storage SAS (azure*.go) and Google Cloud Storage V4 signing (gcs.go).
-//
-// Each implementation is also a Caddy module in the namespace
-// "http.handlers.presign.profiles" and is named in the handler's JSON config
-// by its "type" (s3, cloudfront, azure, gcs). Adding a kind of signer means
-// one new file here that registers one more module, and the kind's name in
-// the rows of ruleOptions it serves: the handler, the Caddyfile parser and
-// the JSON config need no change.
 package signers
 
 import (
