@@ -2,16 +2,12 @@ package presign
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
-	"github.com/caddy-presign/presign/signers"
 )
 
 // checkExists answers, for a rule with check_exists, whether key may be
@@ -21,38 +17,11 @@ import (
 func (h *Handler) checkExists(ctx context.Context, w http.ResponseWriter, rule *Rule, key string, now time.Time, count *[numOutcomes]prometheus.Counter) error {
 	ok, err := rule.store.Exists(ctx, key, now, time.Duration(rule.CheckExists))
 	if err != nil {
-		return h.storeFailure(w, rule, count, err)
+		return h.fail(w, rule, count, err, true)
 	}
 	if !ok {
 		count[outcomeNotFound].Inc()
 		return caddyhttp.Error(http.StatusNotFound, fmt.Errorf("%s: no object %q", rule.name, key))
 	}
 	return nil
-}
-
-// storeErrorOf is the StoreError that err, the error of a call to a
-// profile's store, holds: its status and reason for the client. The
-// profiles return nothing else; anything else would be a 502 too.
-func storeErrorOf(err error) *signers.StoreError {
-	var se *signers.StoreError
-	if !errors.As(err, &se) {
-		se = &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store failed", Err: err}
-	}
-	return se
-}
-
-// storeFailure answers a failed request to the rule's store: its
-// StoreError's status (502, or 503 with Retry-After when the credentials
-// cannot be had), logged at error level.
-func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error) error {
-	se := storeErrorOf(err)
-	if se.Status == http.StatusServiceUnavailable {
-		count[outcomeUnavailable].Inc()
-		w.Header().Set("Retry-After", retryAfter)
-	} else {
-		count[outcomeStoreError].Inc()
-	}
-	h.logger.Error("store request failed",
-		zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Int("status", se.Status), zap.Error(err))
-	return caddyhttp.Error(se.Status, fmt.Errorf("%s: %w", rule.name, se))
 }

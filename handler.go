@@ -17,10 +17,6 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// retryAfter is the Retry-After of 503 answers: the credential cache's
-// backoff, after which it asks the provider again, in whole seconds.
-var retryAfter = strconv.FormatInt(int64((signers.CredentialsBackoff+time.Second-1)/time.Second), 10)
-
 // ServeHTTP answers a request that one of the rules matches with a presigned
 // URL, and passes every other request on to next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -88,15 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	signed, err := rule.signer.Sign(r.Context(), sreq)
 	rule.metrics.signing.Observe(time.Since(signStart).Seconds())
 	if err != nil {
-		if errors.Is(err, signers.ErrCredentials) {
-			count[outcomeUnavailable].Inc()
-			h.logger.Error("cannot presign: credentials unavailable",
-				zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Error(err))
-			hdr.Set("Retry-After", retryAfter)
-			return caddyhttp.Error(http.StatusServiceUnavailable, err)
-		}
-		count[outcomeError].Inc()
-		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s: %w", rule.name, err))
+		return h.fail(w, rule, count, err, false)
 	}
 	if !underOrigin(signed.URL, rule.origin) {
 		// a bug in the profile's kind, never the request's doing: the URL

@@ -299,31 +299,15 @@ func parsePartNumber(s string) int32 {
 	return int32(n)
 }
 
-// uppyError is an answer other than 200: its status and the short reason
-// sent as {"error": reason}.
-type uppyError struct {
-	status int
-	reason string
-	err    error // for the log; nil when the reason says it all
+func badRequest(reason string) *failure {
+	return &failure{status: http.StatusBadRequest, reason: reason}
 }
 
-func badRequest(reason string) *uppyError {
-	return &uppyError{status: http.StatusBadRequest, reason: reason}
-}
-
-// storeFailure turns the error of a profile's API call into an answer,
-// with the status and reason that browse and check_exists give too.
-func storeFailure(err error) *uppyError {
-	se := storeErrorOf(err)
-	return &uppyError{status: se.Status, reason: se.Reason, err: err}
-}
-
-// signFailure turns the error of presigning into an answer.
-func signFailure(err error) *uppyError {
-	if errors.Is(err, signers.ErrCredentials) {
-		return &uppyError{status: http.StatusServiceUnavailable, reason: "credentials unavailable", err: err}
-	}
-	return &uppyError{status: http.StatusInternalServerError, reason: "internal error", err: err}
+// failed is the answer to a call whose signing or (fromStore) store call
+// failed.
+func failed(err error, fromStore bool) *failure {
+	f := failureOf(err, fromStore)
+	return &f
 }
 
 // uppyCall is one request of the protocol being answered.
@@ -353,35 +337,28 @@ func (h *Handler) serveUppy(w http.ResponseWriter, r *http.Request, rule *Rule) 
 	if e == nil {
 		return nil
 	}
-	fields := []zap.Field{zap.String("rule", rule.name), zap.String("profile", rule.Profile),
-		zap.String("call", uppyCallNames[call]), zap.Int("status", e.status), zap.String("reason", e.reason)}
+	fields := []zap.Field{zap.String("call", uppyCallNames[call])}
 	if c.key != "" {
 		fields = append(fields, zap.String("key", c.key))
 	}
-	if e.err != nil {
-		fields = append(fields, zap.Error(e.err))
-	}
-	if e.status >= 500 {
-		h.logger.Error("uppy call failed", fields...)
-	} else if ce := h.logger.Check(zapcore.DebugLevel, "uppy call refused"); ce != nil {
-		ce.Write(fields...)
-	}
-	if e.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", retryAfter)
+	if !e.answer(h, w, rule, "uppy call failed", fields...) {
+		if ce := h.logger.Check(zapcore.DebugLevel, "uppy call refused"); ce != nil {
+			ce.Write(e.fields(rule, fields)...)
+		}
 	}
 	return writeJSON(w, e.status, map[string]string{"error": e.reason})
 }
 
 // route finds the call of the path p ({presign.path}) and the request's
 // method, and checks the upload ID of the path.
-func (c *uppyCall) route(p string) (int, *uppyError) {
+func (c *uppyCall) route(p string) (int, *failure) {
 	m := c.r.Method
 	rest, ok := strings.CutPrefix(p, "s3/multipart")
 	switch {
 	case p == "s3/params":
 		return c.method(uppyParams, m == http.MethodGet, "GET")
 	case !ok || rest != "" && rest[0] != '/':
-		return uppyUnknown, &uppyError{status: http.StatusNotFound, reason: "not an uppy call"}
+		return uppyUnknown, &failure{status: http.StatusNotFound, reason: "not an uppy call"}
 	case rest == "":
 		return c.method(uppyCreate, m == http.MethodPost, "POST")
 	}
@@ -408,16 +385,16 @@ func (c *uppyCall) route(p string) (int, *uppyError) {
 }
 
 // method is call when ok, else a 405 that allows allow.
-func (c *uppyCall) method(call int, ok bool, allow string) (int, *uppyError) {
+func (c *uppyCall) method(call int, ok bool, allow string) (int, *failure) {
 	if ok {
 		return call, nil
 	}
 	c.w.Header().Set("Allow", allow)
-	return call, &uppyError{status: http.StatusMethodNotAllowed, reason: "method not allowed"}
+	return call, &failure{status: http.StatusMethodNotAllowed, reason: "method not allowed"}
 }
 
 // serve answers the call, routed already.
-func (c *uppyCall) serve(call int) *uppyError {
+func (c *uppyCall) serve(call int) *failure {
 	repl, _ := c.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
@@ -429,7 +406,7 @@ func (c *uppyCall) serve(call int) *uppyError {
 			return badRequest("missing key")
 		}
 		if checkKey(c.key) != "" || !keyAllowed(c.pieces, c.key) {
-			return &uppyError{status: http.StatusForbidden, reason: "key not allowed"}
+			return &failure{status: http.StatusForbidden, reason: "key not allowed"}
 		}
 	}
 	switch call {
@@ -451,7 +428,7 @@ func (c *uppyCall) serve(call int) *uppyError {
 
 // newKey checks the client's file name and content type and returns the
 // key of a new upload.
-func (c *uppyCall) newKey(name, contentType string) *uppyError {
+func (c *uppyCall) newKey(name, contentType string) *failure {
 	if why := checkFilename(name); why != "" {
 		return badRequest(why)
 	}
@@ -469,7 +446,7 @@ func (c *uppyCall) newKey(name, contentType string) *uppyError {
 }
 
 // params answers GET s3/params with a POST policy form for one request.
-func (c *uppyCall) params() *uppyError {
+func (c *uppyCall) params() *failure {
 	q := c.r.URL.Query()
 	contentType := q.Get("type")
 	if contentType == "" {
@@ -481,7 +458,7 @@ func (c *uppyCall) params() *uppyError {
 	sreq := c.signRequest(http.MethodPost)
 	signed, err := c.rule.signer.Sign(c.r.Context(), sreq)
 	if err != nil {
-		return signFailure(err)
+		return failed(err, false)
 	}
 	// Uppy appends only the file: the Content-Type the policy asks for
 	// must be among the fields
@@ -496,7 +473,7 @@ func (c *uppyCall) params() *uppyError {
 }
 
 // create answers POST s3/multipart: CreateMultipartUpload.
-func (c *uppyCall) create() *uppyError {
+func (c *uppyCall) create() *failure {
 	var body struct {
 		Filename string         `json:"filename"`
 		Type     string         `json:"type"`
@@ -513,7 +490,7 @@ func (c *uppyCall) create() *uppyError {
 	}
 	id, err := c.rule.uppy.mp.CreateMultipart(c.r.Context(), c.key, body.Type, userMetadata(body.Metadata))
 	if err != nil {
-		return storeFailure(err)
+		return failed(err, true)
 	}
 	c.uploadID = id
 	c.logAnswer(uppyCreate)
@@ -568,7 +545,7 @@ func printableASCII(s string) bool {
 // signParts answers GET s3/multipart/{id}/{n} ({"url","expires"}), and
 // for batch GET s3/multipart/{id}/batch?partNumbers=1,2
 // ({"presignedUrls":{"1":url,...}}).
-func (c *uppyCall) signParts(list string, batch bool) *uppyError {
+func (c *uppyCall) signParts(list string, batch bool) *failure {
 	if list == "" {
 		return badRequest("no part number")
 	}
@@ -586,7 +563,7 @@ func (c *uppyCall) signParts(list string, batch bool) *uppyError {
 	sreq := c.signRequest(http.MethodPut)
 	urls, expiresAt, err := c.rule.uppy.mp.SignParts(c.r.Context(), &sreq, c.uploadID, parts)
 	if err != nil {
-		return signFailure(err)
+		return failed(err, false)
 	}
 	if !batch {
 		c.logAnswer(uppySignPart)
@@ -618,10 +595,10 @@ func (c *uppyCall) signParts(list string, batch bool) *uppyError {
 }
 
 // list answers GET s3/multipart/{id}: every part so far.
-func (c *uppyCall) list() *uppyError {
+func (c *uppyCall) list() *failure {
 	parts, err := c.rule.uppy.mp.ListParts(c.r.Context(), c.key, c.uploadID)
 	if err != nil {
-		return storeFailure(err)
+		return failed(err, true)
 	}
 	type part struct {
 		PartNumber int32  `json:"PartNumber"`
@@ -638,7 +615,7 @@ func (c *uppyCall) list() *uppyError {
 
 // complete answers POST s3/multipart/{id}/complete: with max_size, the
 // parts are listed first, and an upload over it is aborted (413).
-func (c *uppyCall) complete() *uppyError {
+func (c *uppyCall) complete() *failure {
 	var body struct {
 		Parts []struct {
 			PartNumber int32  `json:"PartNumber"`
@@ -668,7 +645,7 @@ func (c *uppyCall) complete() *uppyError {
 	if max := c.rule.MaxSize; max > 0 {
 		listed, err := mp.ListParts(ctx, c.key, c.uploadID)
 		if err != nil {
-			return storeFailure(err)
+			return failed(err, true)
 		}
 		sizes := make(map[int32]int64, len(listed))
 		for _, p := range listed {
@@ -680,24 +657,24 @@ func (c *uppyCall) complete() *uppyError {
 		}
 		if total > max {
 			if err := mp.AbortMultipart(ctx, c.key, c.uploadID); err != nil {
-				return storeFailure(err)
+				return failed(err, true)
 			}
-			return &uppyError{status: http.StatusRequestEntityTooLarge,
+			return &failure{status: http.StatusRequestEntityTooLarge,
 				reason: fmt.Sprintf("upload of %d bytes is over max_size %d; aborted", total, max)}
 		}
 	}
 	location, err := mp.CompleteMultipart(ctx, c.key, c.uploadID, parts)
 	if err != nil {
-		return storeFailure(err)
+		return failed(err, true)
 	}
 	c.logAnswer(uppyComplete)
 	return c.answer(map[string]string{"location": location, "key": c.key})
 }
 
 // abort answers DELETE s3/multipart/{id}.
-func (c *uppyCall) abort() *uppyError {
+func (c *uppyCall) abort() *failure {
 	if err := c.rule.uppy.mp.AbortMultipart(c.r.Context(), c.key, c.uploadID); err != nil {
-		return storeFailure(err)
+		return failed(err, true)
 	}
 	c.logAnswer(uppyAbort)
 	return c.answer(struct{}{})
@@ -721,13 +698,13 @@ func (c *uppyCall) secondsLeft(t time.Time) int64 {
 }
 
 // readJSON decodes the request's JSON body of at most limit bytes into v.
-func (c *uppyCall) readJSON(limit int64, v any) *uppyError {
+func (c *uppyCall) readJSON(limit int64, v any) *failure {
 	b, err := io.ReadAll(io.LimitReader(c.r.Body, limit+1))
 	if err != nil {
 		return badRequest("cannot read the body")
 	}
 	if int64(len(b)) > limit {
-		return &uppyError{status: http.StatusRequestEntityTooLarge, reason: "body too large"}
+		return &failure{status: http.StatusRequestEntityTooLarge, reason: "body too large"}
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return badRequest("body is not the expected JSON")
@@ -736,7 +713,7 @@ func (c *uppyCall) readJSON(limit int64, v any) *uppyError {
 }
 
 // answer writes v as the 200 answer.
-func (c *uppyCall) answer(v any) *uppyError {
+func (c *uppyCall) answer(v any) *failure {
 	if err := writeJSON(c.w, http.StatusOK, v); err != nil {
 		c.h.logger.Debug("writing an uppy answer", zap.Error(err))
 	}

@@ -1,0 +1,99 @@
+package presign
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// retryAfter is the Retry-After of 503 answers: the credential cache's
+// backoff, after which it asks the provider again, in whole seconds.
+var retryAfter = strconv.FormatInt(int64((signers.CredentialsBackoff+time.Second-1)/time.Second), 10)
+
+// failure is the answer to a request that failed: its status, a short
+// reason for the client that holds no secret, and the error for the log.
+type failure struct {
+	status int
+	reason string
+	err    error
+}
+
+// failureOf maps err, an error of signing or (fromStore) of a call to
+// the profile's store, to its answer: a StoreError's own status and reason
+// (the store unreachable 502, a missing upload 404, a bad part 400, no
+// credentials 503); 503 when credentials cannot be had
+// (signers.ErrCredentials); else 502 for a store's call, which the
+// profiles never return, and 500 for signing, which is a bug.
+func failureOf(err error, fromStore bool) failure {
+	var se *signers.StoreError
+	switch {
+	case errors.As(err, &se):
+		return failure{status: se.Status, reason: se.Reason, err: err}
+	case errors.Is(err, signers.ErrCredentials):
+		return failure{status: http.StatusServiceUnavailable, reason: "credentials unavailable", err: err}
+	case fromStore:
+		return failure{status: http.StatusBadGateway, reason: "the store failed", err: err}
+	}
+	return failure{status: http.StatusInternalServerError, reason: "internal error", err: err}
+}
+
+// fail answers a request of a rule's redirects, browse or check_exists
+// that failed with err (fromStore: in a call to the rule's store): it
+// counts the outcome, answers as failure.answer does, and returns the
+// error that Caddy's error handling answers with.
+func (h *Handler) fail(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error, fromStore bool) error {
+	f := failureOf(err, fromStore)
+	count[f.outcome()].Inc()
+	msg := "cannot presign"
+	if fromStore {
+		msg = "store request failed"
+	}
+	f.answer(h, w, rule, msg)
+	return caddyhttp.Error(f.status, fmt.Errorf("%s: %w", rule.name, err))
+}
+
+// answer does for f what every failed request's answer does, whichever
+// part of the handler it fails in (redirects, browse, check_exists, uppy):
+// a 503 says when to try again (Retry-After), and a 5xx is logged at error
+// level as msg, with the rule, the profile, the status, the reason, the
+// given fields and the error. It returns whether it was logged.
+func (f *failure) answer(h *Handler, w http.ResponseWriter, rule *Rule, msg string, fields ...zap.Field) bool {
+	if f.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	if f.status < 500 {
+		return false
+	}
+	h.logger.Error(msg, f.fields(rule, fields)...)
+	return true
+}
+
+// fields are the log fields of f for rule, with extra ones before the
+// error.
+func (f *failure) fields(rule *Rule, extra []zap.Field) []zap.Field {
+	fs := append([]zap.Field{zap.String("rule", rule.name), zap.String("profile", rule.Profile),
+		zap.Int("status", f.status), zap.String("reason", f.reason)}, extra...)
+	if f.err != nil {
+		fs = append(fs, zap.Error(f.err))
+	}
+	return fs
+}
+
+// outcome is the outcome of a rule's answer that f is, for its metrics.
+func (f *failure) outcome() int {
+	switch f.status {
+	case http.StatusServiceUnavailable:
+		return outcomeUnavailable
+	case http.StatusInternalServerError:
+		return outcomeError
+	}
+	return outcomeStoreError
+}
