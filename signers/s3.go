@@ -279,11 +279,16 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		return s.signPOST(r, creds, expiresAt)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(expires/time.Second)
-	e, cacheHash, admit := s.urls.lookup(r, signSec, expSec, &creds, expiresAt)
-	if e != nil {
-		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
+	var cacheHash uint64
+	admit := false
+	if r.ContentType == "" { // a typed PUT's type is the client's: not cached
+		var e *s3URL
+		if e, cacheHash, admit = s.urls.lookup(r, signSec, expSec, &creds, expiresAt); e != nil {
+			return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
+		}
 	}
 	in := s.v4Input(r.Method, r.Key, creds, r.SignTime, expSec)
+	in.ContentType = r.ContentType
 	if r.Method == "GET" || r.Method == "HEAD" {
 		in.Query = responseOverrides(r.Options, r.Key)
 	}
@@ -292,7 +297,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		return nil, fmt.Errorf("presigning %s: %v", r.Method, err)
 	}
 	if !admit {
-		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
+		return &Signed{URL: u, ExpiresAt: expiresAt, Headers: contentTypeHeader(r.ContentType)}, nil
 	}
 	return s.urls.add(cacheHash, r, signSec, expSec, &creds, u, expiresAt), nil
 }
