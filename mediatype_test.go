@@ -157,16 +157,7 @@ func TestBrowseNotAListing(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = w.Write([]byte(body))
 		}))
-		h := newHandler(t, `presign {
-			`+s3Static("p", "bkt", "us-east-1", "endpoint "+srv.URL, "path_style")+`
-			rule /files/* {
-				profile p
-				strip_prefix /files
-				key pub/{presign.path}
-				browse
-			}
-		}`)
-		a := serve(t, h, "GET", "/files/", func(r *http.Request) { r.Header.Set("Accept", "application/json") })
+		a := browseStore(t, srv.URL)
 		if a.Code != http.StatusBadGateway {
 			t.Errorf("%s: %d %q, want 502", name, a.Code, a.Body)
 		}
@@ -178,8 +169,17 @@ func TestBrowseNotAListing(t *testing.T) {
 			`<KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated></ListBucketResult>`))
 	}))
 	defer srv.Close()
+	if a := browseStore(t, srv.URL); a.Code != http.StatusOK {
+		t.Errorf("an empty listing: %d %q, want 200", a.Code, a.Body)
+	}
+}
+
+// browseStore is a JSON browse of the folder pub/ of bucket bkt on the S3
+// API at endpoint.
+func browseStore(t *testing.T, endpoint string) answer {
+	t.Helper()
 	h := newHandler(t, `presign {
-		`+s3Static("p", "bkt", "us-east-1", "endpoint "+srv.URL, "path_style")+`
+		`+s3Static("p", "bkt", "us-east-1", "endpoint "+endpoint, "path_style")+`
 		rule /files/* {
 			profile p
 			strip_prefix /files
@@ -187,7 +187,5 @@ func TestBrowseNotAListing(t *testing.T) {
 			browse
 		}
 	}`)
-	if a := serve(t, h, "GET", "/files/", func(r *http.Request) { r.Header.Set("Accept", "application/json") }); a.Code != http.StatusOK {
-		t.Errorf("an empty listing: %d %q, want 200", a.Code, a.Body)
-	}
+	return serve(t, h, "GET", "/files/", func(r *http.Request) { r.Header.Set("Accept", "application/json") })
 }

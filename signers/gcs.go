@@ -268,13 +268,9 @@ func (g *GCS) Sign(_ context.Context, r *Request) (*Signed, error) {
 		return nil, fmt.Errorf("cloud storage signs GET, HEAD, PUT and POST, not %s", r.Method)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(r.Expires/time.Second)
-	var h uint64
-	admit := false
-	if r.ContentType == "" { // a typed PUT's type is the client's: not cached
-		var e *s3URL
-		if e, h, admit = g.urls.lookup(r, signSec, expSec, &noCredentials, expiresAt); e != nil {
-			return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
-		}
+	e, h, admit := g.urls.lookup(r, signSec, expSec, &noCredentials, expiresAt)
+	if e != nil {
+		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
 	in := gcsInput{
 		Method:      r.Method,

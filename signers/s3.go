@@ -279,13 +279,9 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		return s.signPOST(r, creds, expiresAt)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(expires/time.Second)
-	var cacheHash uint64
-	admit := false
-	if r.ContentType == "" { // a typed PUT's type is the client's: not cached
-		var e *s3URL
-		if e, cacheHash, admit = s.urls.lookup(r, signSec, expSec, &creds, expiresAt); e != nil {
-			return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
-		}
+	e, cacheHash, admit := s.urls.lookup(r, signSec, expSec, &creds, expiresAt)
+	if e != nil {
+		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
 	in := s.v4Input(r.Method, r.Key, creds, r.SignTime, expSec)
 	in.ContentType = r.ContentType
