@@ -79,6 +79,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rule.binder != nil {
 		sreq = rule.binder.Bind(sreq, r, path)
 	}
+	if rule.ContentTypePrefix != "" && r.Method == http.MethodPut {
+		if sreq.ContentType, err = uploadType(r, rule); err != nil {
+			count[outcomeBadKey].Inc()
+			return err
+		}
+	}
 
 	signStart := time.Now()
 	signed, err := rule.signer.Sign(r.Context(), sreq)
