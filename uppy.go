@@ -34,12 +34,6 @@ import (
 // No state is kept between calls: a key sent by the client is accepted
 // only when the rule's template could have produced it for this request.
 
-// The placeholders of uppy key templates.
-const (
-	filenamePlaceholder = "{presign.filename}"
-	uuidPlaceholder     = "{presign.uuid}"
-)
-
 // S3's limits of multipart uploads.
 const (
 	maxParts    = 10000
@@ -101,16 +95,7 @@ func uppyOutcome(status int) int {
 // uppyRule is what a rule with the uppy option needs beyond a rule.
 type uppyRule struct {
 	mp      signers.Multipart
-	key     []keyPiece // the key template
 	answers *[numUppyCalls][numUppyOutcomes]prometheus.Counter
-}
-
-// keyPiece is a piece of an uppy key template: literal text and other
-// placeholders (expanded per request), or one of the parts the client
-// chooses.
-type keyPiece struct {
-	text string // free == 0: the template text, placeholders included
-	free byte   // 'f': {presign.filename}; 'u': {presign.uuid}
 }
 
 // provisionUppy checks a rule with the uppy option and prepares it, before
@@ -130,96 +115,8 @@ func (r *Rule) provisionUppy() error {
 	if r.Stable != 0 || r.Respond != "" || r.Status != 0 || len(r.Methods) != 0 {
 		return errors.New("methods, stable, respond and status do not apply to an uppy rule")
 	}
-	r.uppy = &uppyRule{mp: mp, key: parseUppyKey(r.Key)}
+	r.uppy = &uppyRule{mp: mp}
 	return nil
-}
-
-// parseUppyKey splits t at {presign.filename} and {presign.uuid}.
-func parseUppyKey(t string) []keyPiece {
-	var pieces []keyPiece
-	for t != "" {
-		i, free, n := len(t), byte(0), 0
-		if j := strings.Index(t, filenamePlaceholder); j >= 0 {
-			i, free, n = j, 'f', len(filenamePlaceholder)
-		}
-		if j := strings.Index(t, uuidPlaceholder); j >= 0 && j < i {
-			i, free, n = j, 'u', len(uuidPlaceholder)
-		}
-		if i > 0 {
-			pieces = append(pieces, keyPiece{text: t[:i]})
-		}
-		if free != 0 {
-			pieces = append(pieces, keyPiece{free: free})
-		}
-		t = t[i+n:]
-	}
-	return pieces
-}
-
-// expandUppyKey expands the request's own placeholders of the pieces;
-// the free pieces stay.
-func expandUppyKey(pieces []keyPiece, repl *caddy.Replacer) []keyPiece {
-	out := make([]keyPiece, len(pieces))
-	for i, p := range pieces {
-		out[i] = p
-		if p.free == 0 && strings.IndexByte(p.text, '{') >= 0 {
-			out[i].text = repl.ReplaceAll(p.text, "")
-		}
-	}
-	return out
-}
-
-// uppyKey is the key of a new upload of the file name, with a fresh
-// random ID.
-func uppyKey(pieces []keyPiece, name string) string {
-	var b strings.Builder
-	id := newUUID()
-	for _, p := range pieces {
-		switch p.free {
-		case 'f':
-			b.WriteString(name)
-		case 'u':
-			b.WriteString(id)
-		default:
-			b.WriteString(p.text)
-		}
-	}
-	return b.String()
-}
-
-// keyAllowed tells whether the expanded pieces could have produced key:
-// the literal pieces equal, each free piece a valid file name or UUID,
-// and a placeholder used twice the same value both times.
-func keyAllowed(pieces []keyPiece, key string) bool {
-	return matchPieces(pieces, key, "", "")
-}
-
-func matchPieces(pieces []keyPiece, key, name, id string) bool {
-	if len(pieces) == 0 {
-		return key == ""
-	}
-	p := pieces[0]
-	switch p.free {
-	case 0:
-		return strings.HasPrefix(key, p.text) && matchPieces(pieces[1:], key[len(p.text):], name, id)
-	case 'u':
-		if len(key) < 36 || !validUUID(key[:36]) || id != "" && key[:36] != id {
-			return false
-		}
-		return matchPieces(pieces[1:], key[36:], name, key[:36])
-	}
-	// a file name: no "/", so it ends before the next one at the latest
-	end := strings.IndexByte(key, '/')
-	if end < 0 {
-		end = len(key)
-	}
-	for i := end; i > 0; i-- {
-		v := key[:i]
-		if (name == "" || v == name) && checkFilename(v) == "" && matchPieces(pieces[1:], key[i:], v, id) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkFilename returns why name cannot be {presign.filename}, or "" when
@@ -316,7 +213,7 @@ type uppyCall struct {
 	rule     *Rule
 	w        http.ResponseWriter
 	r        *http.Request
-	pieces   []keyPiece // the key template, the request's placeholders expanded
+	pieces   keyPieces // the key template, the request's placeholders expanded
 	uploadID string
 	sub      string // what follows the upload ID in the path: a part number, batch, complete
 	key      string
@@ -395,13 +292,13 @@ func (c *uppyCall) serve(call int) *failure {
 	if repl == nil {
 		repl = caddy.NewReplacer()
 	}
-	c.pieces = expandUppyKey(c.rule.uppy.key, repl)
+	c.pieces = c.rule.key.pieces.expand(repl)
 	if call != uppyParams && call != uppyCreate {
 		c.key = c.r.URL.Query().Get("key")
 		if c.key == "" {
 			return badRequest("missing key")
 		}
-		if checkKey(c.key) != "" || !keyAllowed(c.pieces, c.key) {
+		if checkKey(c.key) != "" || !c.pieces.allows(c.key) {
 			return &failure{status: http.StatusForbidden, reason: "key not allowed"}
 		}
 	}
@@ -431,7 +328,7 @@ func (c *uppyCall) newKey(name, contentType string) *failure {
 	if why, _ := checkContentType(contentType, c.rule.ContentTypePrefix); why != "" {
 		return badRequest(why)
 	}
-	c.key = uppyKey(c.pieces, name)
+	c.key = c.pieces.fill(name, newUUID())
 	if why := checkKey(c.key); why != "" {
 		return badRequest(why)
 	}
