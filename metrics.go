@@ -97,3 +97,15 @@ func (m *metrics) forRule(profile, rule string) *ruleMetrics {
 	}
 	return rm
 }
+
+// forUppy resolves an uppy rule's collectors: its calls are answers too,
+// each with its own method label and the outcomes of uppyOutcomeNames.
+func (m *metrics) forUppy(profile, rule string) *[numUppyCalls][numUppyOutcomes]prometheus.Counter {
+	var a [numUppyCalls][numUppyOutcomes]prometheus.Counter
+	for i, call := range uppyCallNames {
+		for o, outcome := range uppyOutcomeNames {
+			a[i][o] = m.answers.WithLabelValues(profile, rule, call, outcome)
+		}
+	}
+	return &a
+}
