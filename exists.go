@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddy-presign/presign/signers"
@@ -18,13 +17,13 @@ import (
 // presigned at now: nil when the object exists; a 404 (which Caddy's
 // handle_errors renders) when it does not; a 502 or 503 when the store
 // cannot tell, never a 404.
-func (h *Handler) checkExists(ctx context.Context, w http.ResponseWriter, rule *Rule, key string, now time.Time, count *[numOutcomes]prometheus.Counter) error {
+func (h *Handler) checkExists(ctx context.Context, w http.ResponseWriter, rule *Rule, key string, now time.Time, count answerCounter) error {
 	ok, err := rule.store.Exists(ctx, key, now, time.Duration(rule.CheckExists))
 	if err != nil {
 		return h.storeFailure(w, rule, count, err)
 	}
 	if !ok {
-		count[outcomeNotFound].Inc()
+		count.inc(outcomeNotFound)
 		return caddyhttp.Error(http.StatusNotFound, fmt.Errorf("%s: no object %q", rule.name, key))
 	}
 	return nil
@@ -44,13 +43,13 @@ func storeErrorOf(err error) *signers.StoreError {
 // storeFailure answers a failed request to the rule's store: its
 // StoreError's status (502, or 503 with Retry-After when the credentials
 // cannot be had), logged at error level.
-func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error) error {
+func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count answerCounter, err error) error {
 	se := storeErrorOf(err)
 	if se.Status == http.StatusServiceUnavailable {
-		count[outcomeUnavailable].Inc()
+		count.inc(outcomeUnavailable)
 		w.Header().Set("Retry-After", retryAfter)
 	} else {
-		count[outcomeStoreError].Inc()
+		count.inc(outcomeStoreError)
 	}
 	h.logger.Error("store request failed",
 		zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Int("status", se.Status), zap.Error(err))
