@@ -292,6 +292,29 @@ func (c *Caddy) Metrics() string {
 	return string(b)
 }
 
+// LiveHeap is the process's live heap in bytes: the Go runtime's HeapAlloc
+// just after a forced garbage collection (the admin API's
+// /debug/pprof/heap?gc=1, whose text form ends with the runtime's MemStats).
+func (c *Caddy) LiveHeap() int64 {
+	c.t.Helper()
+	c.mustBeProcess("LiveHeap")
+	resp, err := http.Get("http://" + c.Admin + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		c.t.Fatalf("harness: heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	c.t.Fatalf("harness: no HeapAlloc in the heap profile (%d): %s", resp.StatusCode, Clipped(string(b), 200))
+	return 0
+}
+
 // Metric is the value of one sample of Metrics (see MetricValue); its
 // absence fails the test.
 func (c *Caddy) Metric(series string) float64 {
