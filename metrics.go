@@ -74,7 +74,7 @@ func (c answerCounter) inc(outcome int) {
 	c.rm.inc(&c.rm.answers[c.method][outcome], methodLabels[c.method], outcomeNames[outcome])
 }
 
-// counter returns the counter of the rule's answers to method r.Method.
+// counter returns the counter of the rule's answers to method.
 func (rm *ruleMetrics) counter(method string) answerCounter {
 	return answerCounter{rm, methodIndex(method)}
 }

@@ -292,27 +292,34 @@ func (c *Caddy) Metrics() string {
 	return string(b)
 }
 
-// LiveHeap is the process's live heap in bytes: the Go runtime's HeapAlloc
-// just after a forced garbage collection (the admin API's
-// /debug/pprof/heap?gc=1, whose text form ends with the runtime's MemStats).
+// LiveHeap is the process's live heap in bytes (see AdminLiveHeap).
 func (c *Caddy) LiveHeap() int64 {
 	c.t.Helper()
 	c.mustBeProcess("LiveHeap")
-	resp, err := http.Get("http://" + c.Admin + "/debug/pprof/heap?gc=1&debug=1")
+	n, err := AdminLiveHeap(c.Admin)
 	if err != nil {
-		c.t.Fatalf("harness: heap profile: %v", err)
+		c.t.Fatalf("harness: %v", err)
+	}
+	return n
+}
+
+// AdminLiveHeap is the live heap in bytes of the Caddy whose admin API is
+// at admin (host:port): the Go runtime's HeapAlloc just after a forced
+// garbage collection, from /debug/pprof/heap?gc=1, whose text form ends
+// with the runtime's MemStats.
+func AdminLiveHeap(admin string) (int64, error) {
+	resp, err := http.Get("http://" + admin + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return 0, fmt.Errorf("heap profile: %w", err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				return n
-			}
+			return strconv.ParseInt(v, 10, 64)
 		}
 	}
-	c.t.Fatalf("harness: no HeapAlloc in the heap profile (%d): %s", resp.StatusCode, Clipped(string(b), 200))
-	return 0
+	return 0, fmt.Errorf("heap profile: %d, no HeapAlloc in %q", resp.StatusCode, Clipped(string(b), 200))
 }
 
 // Metric is the value of one sample of Metrics (see MetricValue); its

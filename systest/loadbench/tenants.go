@@ -208,16 +208,8 @@ func (c *config) tenantsOnce(dir, kind string) (tenantsRun, error) {
 	if r.rssReload, err = harness.VmRSS(proc.Pid()); err != nil {
 		return r, err
 	}
-	heap, err := get(adminClient, "http://"+admin+"/debug/pprof/heap?gc=1&debug=1")
-	if err != nil {
-		return r, err
-	}
-	for _, line := range strings.Split(heap, "\n") {
-		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
-			r.heapReload, _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return r, nil
+	r.heapReload, err = harness.AdminLiveHeap(admin)
+	return r, err
 }
 
 // get returns the body of a GET of u that answers 200.
