@@ -14,8 +14,8 @@ import (
 // TestMetricsCountAnswers: answers are counted in Caddy's registry by
 // profile, rule (its name, or else its path patterns), method and outcome,
 // signing time is observed, a client cannot add series with made-up
-// methods, and only the series of answers given exist: none for a rule
-// that answered nothing.
+// methods, rules with the same name count together, and only the series of
+// answers given exist: none for a rule that answered nothing.
 func TestMetricsCountAnswers(t *testing.T) {
 	h, err := parseBlock(`presign {
 		profile p s3 {
@@ -28,6 +28,11 @@ func TestMetricsCountAnswers(t *testing.T) {
 			profile p
 		}
 		rule /up/* /up2/* {
+			profile p
+			name uploads
+			methods PUT
+		}
+		rule /up3/* {
 			profile p
 			name uploads
 			methods PUT
@@ -48,7 +53,7 @@ func TestMetricsCountAnswers(t *testing.T) {
 	}
 	for _, req := range [][2]string{{"GET", "/dl/a"}, {"GET", "/dl/b"}, {"HEAD", "/dl/a"}, {"GET", "/dl/a//b"},
 		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"},
-		{"PUT", "/up2/a"}, {"GET", "/up/a"}} {
+		{"PUT", "/up2/a"}, {"GET", "/up/a"}, {"PUT", "/up3/a"}} {
 		serve(t, h2, req[0], req[1])
 	}
 	fams, err := ctx.GetMetricsRegistry().Gather()
@@ -73,7 +78,7 @@ func TestMetricsCountAnswers(t *testing.T) {
 		"method=GET,outcome=bad_key,profile=p,rule=/dl/*":              1,
 		"method=PUT,outcome=method_not_allowed,profile=p,rule=/dl/*":   1,
 		"method=other,outcome=method_not_allowed,profile=p,rule=/dl/*": 2,
-		"method=PUT,outcome=signed,profile=p,rule=uploads":             1,
+		"method=PUT,outcome=signed,profile=p,rule=uploads":             2,
 		"method=GET,outcome=method_not_allowed,profile=p,rule=uploads": 1,
 	}
 	if len(got) != len(want) {
@@ -84,8 +89,8 @@ func TestMetricsCountAnswers(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	if observed != 4 {
-		t.Errorf("signing time observed %d times, want 4 (one per signed answer)", observed)
+	if observed != 5 {
+		t.Errorf("signing time observed %d times, want 5 (one per signed answer)", observed)
 	}
 }
 
