@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-presign/presign/signers"
 )
@@ -40,18 +41,29 @@ func storeErrorOf(err error) *signers.StoreError {
 	return se
 }
 
-// storeFailure answers a failed request to the rule's store: its
-// StoreError's status (502, or 503 with Retry-After when the credentials
-// cannot be had), logged at error level.
+// storeFailure answers a failed request to the rule's store with its
+// StoreError's status: a refusal the request caused (a key the store
+// cannot hold, 400) logged at debug level; the store's failure (502, or
+// 503 with Retry-After when the credentials cannot be had) at error level.
+// The error that Caddy's error handling sees ({err.message}) holds the
+// rule and the reason only: the store's error, which may name its internal
+// address, the bucket or an upload, goes to the log.
 func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count answerCounter, err error) error {
 	se := storeErrorOf(err)
-	if se.Status == http.StatusServiceUnavailable {
+	fields := []zap.Field{zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Int("status", se.Status), zap.Error(err)}
+	switch {
+	case se.Status < 500:
+		count.inc(outcomeBadKey)
+		if ce := h.logger.Check(zapcore.DebugLevel, "store refused the request"); ce != nil {
+			ce.Write(fields...)
+		}
+	case se.Status == http.StatusServiceUnavailable:
 		count.inc(outcomeUnavailable)
 		w.Header().Set("Retry-After", retryAfter)
-	} else {
+		h.logger.Error("store request failed", fields...)
+	default:
 		count.inc(outcomeStoreError)
+		h.logger.Error("store request failed", fields...)
 	}
-	h.logger.Error("store request failed",
-		zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Int("status", se.Status), zap.Error(err))
-	return caddyhttp.Error(se.Status, fmt.Errorf("%s: %w", rule.name, se))
+	return caddyhttp.Error(se.Status, fmt.Errorf("%s: %s", rule.name, se.Reason))
 }

@@ -93,6 +93,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rule.BindClientIP {
 		sreq.ClientIP = clientIP(r)
 	}
+	if rule.ContentTypePrefix != "" && r.Method == http.MethodPut {
+		if sreq.ContentType, err = uploadType(r, rule); err != nil {
+			count.inc(outcomeBadKey)
+			return err
+		}
+	}
 
 	signStart := time.Now()
 	signed, err := sign(r.Context(), rule.signer, &sreq)

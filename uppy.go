@@ -455,11 +455,8 @@ func (c *uppyCall) newKey(name, contentType string) *uppyError {
 	if why := checkFilename(name); why != "" {
 		return badRequest(why)
 	}
-	if contentType == "" || len(contentType) > 255 || !printableASCII(contentType) {
-		return badRequest("bad content type")
-	}
-	if !strings.HasPrefix(contentType, c.rule.ContentTypePrefix) {
-		return badRequest("content type must start with " + c.rule.ContentTypePrefix)
+	if why, _ := checkContentType(contentType, c.rule.ContentTypePrefix); why != "" {
+		return badRequest(why)
 	}
 	c.key = uppyKey(c.pieces, name)
 	if why := checkKey(c.key); why != "" {
@@ -636,8 +633,14 @@ func (c *uppyCall) list() *uppyError {
 	return c.answer(out)
 }
 
-// complete answers POST s3/multipart/{id}/complete: with max_size, the
-// parts are listed first, and an upload over it is aborted (413).
+// complete answers POST s3/multipart/{id}/complete. It completes the
+// upload with the parts as ListParts returned them, never with the
+// client's ETags, in this order: the client's parts must each be listed,
+// with the listed ETag (else 400, and nothing is completed); with max_size,
+// the listed sizes of those parts must not sum over it (else the upload is
+// aborted, 413); then, with max_size, the completed object is measured
+// (HeadObject) and deleted when over it (413), which holds whatever the
+// store did between listing and completing.
 func (c *uppyCall) complete() *uppyError {
 	var body struct {
 		Parts []struct {
@@ -651,47 +654,80 @@ func (c *uppyCall) complete() *uppyError {
 	if len(body.Parts) == 0 || len(body.Parts) > maxParts {
 		return badRequest("parts: 1 to 10000 are needed")
 	}
-	parts := make([]signers.Part, len(body.Parts))
-	for i, p := range body.Parts {
+	for _, p := range body.Parts {
 		if p.PartNumber < 1 || p.PartNumber > maxParts {
 			return badRequest("part numbers are 1 to 10000")
 		}
 		if p.ETag == "" || len(p.ETag) > 256 || !printableASCII(p.ETag) {
 			return badRequest("bad ETag")
 		}
-		if p.ETag[0] != '"' { // Uppy sends the ETag without its quotes
-			p.ETag = `"` + p.ETag + `"`
-		}
-		parts[i] = signers.Part{PartNumber: p.PartNumber, ETag: p.ETag}
 	}
 	mp, ctx := c.rule.uppy.mp, c.r.Context()
-	if max := c.rule.MaxSize; max > 0 {
-		listed, err := mp.ListParts(ctx, c.key, c.uploadID)
-		if err != nil {
+	listed, err := mp.ListParts(ctx, c.key, c.uploadID)
+	if err != nil {
+		return storeFailure(err)
+	}
+	byNumber := make(map[int32]signers.Part, len(listed))
+	for _, p := range listed {
+		byNumber[p.PartNumber] = p
+	}
+	parts := make([]signers.Part, len(body.Parts))
+	var total int64
+	for i, p := range body.Parts {
+		l, ok := byNumber[p.PartNumber]
+		if !ok {
+			return badRequest(fmt.Sprintf("part %d was not uploaded", p.PartNumber))
+		}
+		// Uppy sends the ETag without its quotes
+		if strings.Trim(p.ETag, `"`) != strings.Trim(l.ETag, `"`) {
+			return badRequest(fmt.Sprintf("part %d: the ETag is not the uploaded part's", p.PartNumber))
+		}
+		parts[i] = l
+		total += l.Size
+	}
+	max := c.rule.MaxSize
+	if max > 0 && total > max {
+		if err := mp.AbortMultipart(ctx, c.key, c.uploadID); err != nil {
 			return storeFailure(err)
 		}
-		sizes := make(map[int32]int64, len(listed))
-		for _, p := range listed {
-			sizes[p.PartNumber] = p.Size
-		}
-		var total int64
-		for _, p := range parts {
-			total += sizes[p.PartNumber]
-		}
-		if total > max {
-			if err := mp.AbortMultipart(ctx, c.key, c.uploadID); err != nil {
-				return storeFailure(err)
-			}
-			return &uppyError{status: http.StatusRequestEntityTooLarge,
-				reason: fmt.Sprintf("upload of %d bytes is over max_size %d; aborted", total, max)}
-		}
+		return tooLarge(total, max, "aborted")
 	}
 	location, err := mp.CompleteMultipart(ctx, c.key, c.uploadID, parts)
 	if err != nil {
 		return storeFailure(err)
 	}
+	if max > 0 {
+		if e := c.checkCompleted(max); e != nil {
+			return e
+		}
+	}
 	c.logAnswer(uppyComplete)
 	return c.answer(map[string]string{"location": location, "key": c.key})
+}
+
+// checkCompleted measures the object an upload completed into and deletes
+// it when it is over max (413), or when it cannot be measured (the store's
+// failure): no object over max_size is left behind.
+func (c *uppyCall) checkCompleted(max int64) *uppyError {
+	mp, ctx := c.rule.uppy.mp, c.r.Context()
+	size, err := mp.ObjectSize(ctx, c.key)
+	if err == nil && size <= max {
+		return nil
+	}
+	if derr := mp.DeleteObject(ctx, c.key); derr != nil {
+		return storeFailure(derr)
+	}
+	if err != nil {
+		return storeFailure(err)
+	}
+	return tooLarge(size, max, "deleted")
+}
+
+// tooLarge is the 413 of an upload of size bytes over max, and what was
+// done about it.
+func tooLarge(size, max int64, done string) *uppyError {
+	return &uppyError{status: http.StatusRequestEntityTooLarge,
+		reason: fmt.Sprintf("upload of %d bytes is over max_size %d; %s", size, max, done)}
 }
 
 // abort answers DELETE s3/multipart/{id}.

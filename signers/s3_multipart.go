@@ -37,6 +37,13 @@ type Multipart interface {
 
 	// AbortMultipart aborts the upload and discards its parts.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
+
+	// ObjectSize asks the store (uncached) for the size of the object key,
+	// as it is now.
+	ObjectSize(ctx context.Context, key string) (int64, error)
+
+	// DeleteObject deletes the object key.
+	DeleteObject(ctx context.Context, key string) error
 }
 
 // Part is one part of a multipart upload.
@@ -133,6 +140,27 @@ func (s *S3) AbortMultipart(ctx context.Context, key, uploadID string) error {
 		Bucket: aws.String(s.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
 	})
 	if err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+// ObjectSize implements Multipart with HeadObject, bounded by api_timeout.
+func (s *S3) ObjectSize(ctx context.Context, key string) (int64, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return 0, storeError(err)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// DeleteObject implements Multipart.
+func (s *S3) DeleteObject(ctx context.Context, key string) error {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	if _, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)}); err != nil {
 		return storeError(err)
 	}
 	return nil

@@ -61,8 +61,13 @@ func (c *s3URLCache) hash(method, key string, signSec, expires int64) uint64 {
 
 // lookup returns the cached URL of r, signed at signSec for expires seconds
 // with creds and answered with expiresAt; or nil, and then whether a fresh
-// signature should be stored (with store(h, ...)).
+// signature should be stored (with store(h, ...)). A typed PUT
+// (Request.ContentType) is neither found nor stored: its type is the
+// client's.
 func (c *s3URLCache) lookup(r *Request, signSec, expires int64, creds *aws.Credentials, expiresAt time.Time) (e *s3URL, h uint64, admit bool) {
+	if r.ContentType != "" {
+		return nil, 0, false
+	}
 	h = c.hash(r.Method, r.Key, signSec, expires)
 	e, admit = c.find(h, func(e *s3URL) bool { return e.matches(r, signSec, expires, creds, expiresAt) })
 	return e, h, admit

@@ -106,6 +106,11 @@ type Request struct {
 	// ClientIP is the client's address (Caddy's client IP, which honours
 	// trusted_proxies); valid only when Options.BindClientIP is set.
 	ClientIP netip.Addr
+	// ContentType is, on a PUT of a rule with content_type_prefix, the
+	// request's Content-Type, checked by the handler: the URL signs it as
+	// a header, so that the store takes the upload with that type only,
+	// and the answer's Headers carry it. "" otherwise.
+	ContentType string
 }
 
 // Signed is a signer's answer.
@@ -121,9 +126,19 @@ type Signed struct {
 	// Cookies are CloudFront's signed cookies (Options.Cookies only).
 	Cookies []*http.Cookie
 	// Headers are request headers the client must send with the URL, which
-	// a redirect cannot add (Azure's x-ms-blob-type for uploads); JSON
-	// answers carry them. Shared between answers: never modified.
+	// a redirect cannot add (Azure's x-ms-blob-type for uploads, the signed
+	// Content-Type of a PUT); JSON answers carry them. Shared between
+	// answers: never modified.
 	Headers map[string]string
+}
+
+// contentTypeHeader is the Headers of a URL that signs the Content-Type
+// ct (Request.ContentType), or nil when ct is "".
+func contentTypeHeader(ct string) map[string]string {
+	if ct == "" {
+		return nil
+	}
+	return map[string]string{"Content-Type": ct}
 }
 
 // ErrCredentials is wrapped by errors that mean credentials could not be had
