@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -19,13 +18,13 @@ import (
 // presigned at now: nil when the object exists; a 404 (which Caddy's
 // handle_errors renders) when it does not; a 502 or 503 when the store
 // cannot tell, never a 404.
-func (h *Handler) checkExists(ctx context.Context, w http.ResponseWriter, rule *Rule, key string, now time.Time, count *[numOutcomes]prometheus.Counter) error {
+func (h *Handler) checkExists(ctx context.Context, w http.ResponseWriter, rule *Rule, key string, now time.Time, count answerCounter) error {
 	ok, err := rule.store.Exists(ctx, key, now, time.Duration(rule.CheckExists))
 	if err != nil {
 		return h.storeFailure(w, rule, count, err)
 	}
 	if !ok {
-		count[outcomeNotFound].Inc()
+		count.inc(outcomeNotFound)
 		return caddyhttp.Error(http.StatusNotFound, fmt.Errorf("%s: no object %q", rule.name, key))
 	}
 	return nil
@@ -49,21 +48,21 @@ func storeErrorOf(err error) *signers.StoreError {
 // The error that Caddy's error handling sees ({err.message}) holds the
 // rule and the reason only: the store's error, which may name its internal
 // address, the bucket or an upload, goes to the log.
-func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error) error {
+func (h *Handler) storeFailure(w http.ResponseWriter, rule *Rule, count answerCounter, err error) error {
 	se := storeErrorOf(err)
 	fields := []zap.Field{zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Int("status", se.Status), zap.Error(err)}
 	switch {
 	case se.Status < 500:
-		count[outcomeBadKey].Inc()
+		count.inc(outcomeBadKey)
 		if ce := h.logger.Check(zapcore.DebugLevel, "store refused the request"); ce != nil {
 			ce.Write(fields...)
 		}
 	case se.Status == http.StatusServiceUnavailable:
-		count[outcomeUnavailable].Inc()
+		count.inc(outcomeUnavailable)
 		w.Header().Set("Retry-After", retryAfter)
 		h.logger.Error("store request failed", fields...)
 	default:
-		count[outcomeStoreError].Inc()
+		count.inc(outcomeStoreError)
 		h.logger.Error("store request failed", fields...)
 	}
 	return caddyhttp.Error(se.Status, fmt.Errorf("%s: %s", rule.name, se.Reason))

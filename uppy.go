@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -101,8 +100,8 @@ func uppyOutcome(status int) int {
 // uppyRule is what a rule with the uppy option needs beyond a rule.
 type uppyRule struct {
 	mp      signers.Multipart
-	key     []keyPiece // the key template
-	answers *[numUppyCalls][numUppyOutcomes]prometheus.Counter
+	key     []keyPiece                                 // the key template
+	answers [numUppyCalls][numUppyOutcomes]counterSlot // see ruleMetrics
 }
 
 // keyPiece is a piece of an uppy key template: literal text and other
@@ -349,7 +348,8 @@ func (h *Handler) serveUppy(w http.ResponseWriter, r *http.Request, rule *Rule) 
 	if e != nil {
 		status = e.status
 	}
-	rule.uppy.answers[call][uppyOutcome(status)].Inc()
+	o := uppyOutcome(status)
+	rule.metrics.inc(&rule.uppy.answers[call][o], uppyCallNames[call], uppyOutcomeNames[o])
 	if e == nil {
 		return nil
 	}
@@ -785,16 +785,4 @@ func (c *uppyCall) logAnswer(call int) {
 		ce.Write(zap.String("rule", c.rule.name), zap.String("profile", c.rule.Profile),
 			zap.String("call", uppyCallNames[call]), zap.String("key", c.key), zap.String("upload_id", c.uploadID))
 	}
-}
-
-// forUppy resolves an uppy rule's collectors: its calls are answers too,
-// each with its own method label and the outcomes of uppyOutcomeNames.
-func (m *metrics) forUppy(profile, rule string) *[numUppyCalls][numUppyOutcomes]prometheus.Counter {
-	var a [numUppyCalls][numUppyOutcomes]prometheus.Counter
-	for i, call := range uppyCallNames {
-		for o, outcome := range uppyOutcomeNames {
-			a[i][o] = m.answers.WithLabelValues(profile, rule, call, outcome)
-		}
-	}
-	return &a
 }
