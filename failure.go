@@ -12,7 +12,6 @@ import (
 
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // retryAfter is the Retry-After of 503 answers: the credential cache's
@@ -52,9 +51,9 @@ func failureOf(err error, fromStore bool) failure {
 // error that Caddy's error handling answers with. A store's error may name
 // its internal address, the bucket or an upload: that error holds the
 // rule and the reason only, the store's error goes to the log.
-func (h *Handler) fail(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error, fromStore bool) error {
+func (h *Handler) fail(w http.ResponseWriter, rule *Rule, count answerCounter, err error, fromStore bool) error {
 	f := failureOf(err, fromStore)
-	count[f.outcome()].Inc()
+	count.inc(f.outcome())
 	if !fromStore {
 		f.answer(h, w, rule, "cannot presign", "")
 		return caddyhttp.Error(f.status, fmt.Errorf("%s: %w", rule.name, err))

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/caddy-presign/presign/signers"
 )
 
@@ -89,7 +87,7 @@ func uppyOutcome(status int) int {
 // uppyRule is what a rule with the uppy option needs beyond a rule.
 type uppyRule struct {
 	mp      signers.Multipart
-	answers *[numUppyCalls][numUppyOutcomes]prometheus.Counter
+	answers [numUppyCalls][numUppyOutcomes]counterSlot // see ruleMetrics
 }
 
 // provisionUppy checks a rule with the uppy option and prepares it, before

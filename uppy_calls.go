@@ -54,7 +54,8 @@ func (h *Handler) serveUppy(w http.ResponseWriter, r *http.Request, rule *Rule) 
 	if e != nil {
 		status = e.status
 	}
-	rule.uppy.answers[call][uppyOutcome(status)].Inc()
+	o := uppyOutcome(status)
+	rule.metrics.inc(&rule.uppy.answers[call][o], uppyCallNames[call], uppyOutcomeNames[o])
 	if e == nil {
 		return nil
 	}

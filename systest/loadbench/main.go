@@ -112,7 +112,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds per scenario, in alternating order")
 	flag.IntVar(&c.conns, "conns", 32, "wrk connections")
 	flag.IntVar(&c.threads, "threads", 2, "wrk threads")
-	scen := flag.String("scenarios", "", "comma-separated scenarios to run (default: all but static-aa, the A/A calibration)")
+	scen := flag.String("scenarios", "", "comma-separated scenarios to run, tenants-10000 included (default: all but static-aa, the A/A calibration)")
 	flag.StringVar(&c.rsaBench, "rsa-bench", "", "the test binary of loadbench (go test -c ./loadbench in systest), run for the raw RSA rate of cf-unique")
 	flag.Float64Var(&c.maxLoad, "max-load", 1.5, "wait (up to -wait-load) for the 1-minute load average to fall under this before measuring")
 	flag.DurationVar(&c.waitLoad, "wait-load", 0, "how long to wait for a low load at most")
@@ -166,6 +166,11 @@ func (c *config) main() error {
 	}
 	if c.memDuration > 0 {
 		if err := c.memory(&b); err != nil {
+			return err
+		}
+	}
+	if len(c.only) == 0 || slices.Contains(c.only, tenantsScenario) {
+		if err := c.tenants(&b); err != nil {
 			return err
 		}
 	}
