@@ -124,7 +124,7 @@ cat <<BANNER
     Browse     a folder of the bucket: open a subfolder, download a file
     Upload     a picture, through a signed form, straight to the bucket
     Uppy       large files in parts, each PUT straight to the bucket
-  Caddy logs errors only; DEMO_VERBOSE=1 ./demo.sh shows every request.
+  $(if [[ "$DEMO_LOG_LEVEL" == INFO ]]; then echo "Caddy logs every request (DEMO_VERBOSE=1)."; else echo "Caddy logs errors only; DEMO_VERBOSE=1 ./demo.sh shows every request."; fi)
   Ctrl-C (or SIGTERM) stops Caddy and versitygw.
 
 BANNER
