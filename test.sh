@@ -29,8 +29,12 @@ work="$(mktemp -d -t test.sh.XXXXXX)"
 counts="$work/counts" # one line per step: module step run passed failed skipped
 report="$work/testreport"
 heartbeat_pid=""
-cleanup() {
-  if [[ -n "$heartbeat_pid" ]]; then kill "$heartbeat_pid" 2>/dev/null; fi
+fuzz_build_pid=""
+cleanup() { # (an apt-get under way is left to finish)
+  local pid
+  for pid in "$heartbeat_pid" "$fuzz_build_pid"; do
+    if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -81,16 +85,17 @@ end() {
   echo "<== $(date -u +%H:%M:%S) $step_name $verdict in $(took "$secs")"
   summary+=("$step_name $verdict $(took "$secs")")
 }
-# gotest NAME MODULE ARGS...: go test -json ARGS in MODULE, through testreport.
-gotest() {
-  local name=$1 mod=$2
-  shift 2
-  (cd "$mod" && go test -json "$@" 2>&1) | "$report" -step "$name" -module "$mod" -counts "$counts"
-  local rc=("${PIPESTATUS[@]}")
-  if [[ "${rc[0]}" != 0 && "${rc[1]}" == 0 ]]; then # go test failed, no test did
+# reported NAME MODULE DIR COMMAND...: COMMAND, which prints go test -json,
+# run in DIR through testreport; the step ends with its result.
+reported() {
+  local name=$1 mod=$2 dir=$3
+  shift 3
+  (cd "$dir" && "$@" 2>&1) | "$report" -step "$name" -module "$mod" -counts "$counts"
+  local st=("${PIPESTATUS[@]}")
+  if [[ "${st[0]}" != 0 && "${st[1]}" == 0 ]]; then # the command failed, no test did
     echo "$mod $name 0 0 1 0" >>"$counts"
   fi
-  end $((rc[0] || rc[1]))
+  end $((st[0] || st[1]))
 }
 # check RC: the end of a step that is not a test; its failure is counted.
 check() {
@@ -99,8 +104,12 @@ check() {
 }
 
 t0=$SECONDS
-begin tools . "scripts/tools.sh all"
-if ! ./scripts/tools.sh all; then
+begin tools . "scripts/tools.sh go, npm (and apt in the background, until the system tests)"
+# The Debian packages are for the system tests only: apt-get downloads and
+# unpacks them while the Go tools, vet and the unit tests build.
+./scripts/tools.sh apt >"$work/apt.log" 2>&1 &
+apt_pid=$!
+if ! ./scripts/tools.sh go || ! ./scripts/tools.sh npm; then
   end 1
   echo "test.sh: scripts/tools.sh failed; not running the tests" >&2
   exit 1
@@ -115,6 +124,47 @@ if ! (cd systest && go build -o "$report" ./testreport); then
   exit 1
 fi
 end 0
+
+# Fuzz targets: every `func FuzzXxx(f *testing.F)` in a _test.go file, as
+# "module package-dir name label".
+fuzz=()
+if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
+  while read -r dir name; do
+    label="${dir#./}"
+    [[ "$label" == . ]] && label=root
+    # each in its own module: systest/... from systest, the rest from here
+    mod=.
+    case "$dir" in ./systest | ./systest/*) mod=systest dir=".${dir#./systest}" ;; esac
+    fuzz+=("$mod $dir $name $label")
+  done < <(
+    grep -rEo --include='*_test.go' --exclude-dir=.git --exclude-dir=.tools --exclude-dir=node_modules --exclude-dir=vendor --exclude-dir=testdata \
+      '^func Fuzz[A-Za-z0-9_]*\([A-Za-z0-9_]+ \*testing\.F\)' . |
+      sed -E 's#^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\1 \2#' | sort -u
+  )
+fi
+
+# The fuzz test binaries (built with the fuzzing instrumentation: every
+# package again) build once per package, in the background at the lowest
+# priority from now on: they take the CPU that the other steps leave idle
+# (links, apt-get, the system tests' waits).
+if ((${#fuzz[@]})); then
+  mkdir -p "$work/fuzz"
+  (
+    gopid=""
+    trap 'kill $gopid 2>/dev/null; exit 1' TERM
+    rc=0
+    for entry in "${fuzz[@]}"; do
+      read -r mod dir _ label <<<"$entry"
+      bin="$work/fuzz/$mod-$label.test"
+      [[ -e "$bin" ]] && continue
+      (cd "$mod" && exec nice -n 19 go test -c -fuzz=. -o "$bin" "$dir") &
+      gopid=$!
+      wait "$gopid" || rc=1
+    done
+    exit $rc
+  ) >"$work/fuzz/build.log" 2>&1 &
+  fuzz_build_pid=$!
+fi
 
 begin gofmt . "gofmt -l (both modules)"
 mapfile -t gofiles < <(find . \( -name .git -o -name .tools -o -name node_modules -o -name vendor -o -name testdata \) -prune -o -name '*.go' -type f -print | sort)
@@ -139,32 +189,43 @@ for mod in "${modules[@]}"; do
 done
 
 for mod in "${modules[@]}"; do
+  if [[ "$mod" == systest && -n "$apt_pid" ]]; then
+    begin tools:apt . "waiting for scripts/tools.sh apt (the Debian packages of the system tests)"
+    wait "$apt_pid"
+    rc=$?
+    apt_pid=""
+    cat "$work/apt.log"
+    check $rc
+    if [[ $rc != 0 ]]; then
+      echo "test.sh: scripts/tools.sh apt failed; not running the system tests" >&2
+      "$report" -summary "$counts"
+      exit 1
+    fi
+  fi
   begin "test:$mod" "$mod" --quiet "go test -race -count=1 -timeout $TEST_TIMEOUT ./... (in $mod)"
-  gotest "test:$mod" "$mod" -race -count=1 -timeout "$TEST_TIMEOUT" ./...
+  reported "test:$mod" "$mod" "$mod" go test -json -race -count=1 -timeout "$TEST_TIMEOUT" ./...
 done
 
-# Fuzz targets: every `func FuzzXxx(f *testing.F)` in a _test.go file.
-if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
-  mapfile -t targets < <(
-    grep -rEo --include='*_test.go' --exclude-dir=.git --exclude-dir=.tools --exclude-dir=node_modules --exclude-dir=vendor --exclude-dir=testdata \
-      '^func Fuzz[A-Za-z0-9_]*\([A-Za-z0-9_]+ \*testing\.F\)' . |
-      sed -E 's#^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\1 \2#' | sort -u
-  )
-  if ((${#targets[@]} == 0)); then
-    echo; echo "==> fuzz: no Fuzz* targets found"
-  fi
-  for entry in "${targets[@]}"; do
-    read -r dir name <<<"$entry"
-    label="${dir#./}"
-    [[ "$label" == . ]] && label=root
-    # run it in its own module: systest/... from systest, the rest from here
-    mod=.
-    case "$dir" in ./systest | ./systest/*) mod=systest dir=".${dir#./systest}" ;; esac
-    begin "fuzz:$label.$name" "$mod" --quiet "go test -fuzz $name for $FUZZTIME (in $mod, package $dir)"
-    gotest "fuzz:$label.$name" "$mod" -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$TEST_TIMEOUT" "$dir"
+if ((${#fuzz[@]})); then
+  begin fuzz:build . "waiting for the fuzz test binaries, building in the background since the tools step"
+  wait "$fuzz_build_pid"
+  rc=$?
+  fuzz_build_pid=""
+  cat "$work/fuzz/build.log"
+  check $rc
+  for entry in "${fuzz[@]}"; do
+    read -r mod dir name label <<<"$entry"
+    bin="$work/fuzz/$mod-$label.test"
+    begin "fuzz:$label.$name" "$mod" --quiet "fuzz $name for $FUZZTIME (in $mod, package $dir)"
+    # what go test -fuzz runs, from the package's folder (its testdata/fuzz
+    # corpus, where a failing input is written), with go test's fuzz cache
+    pkg="$(cd "$mod" && go list "$dir")"
+    reported "fuzz:$label.$name" "$mod" "$mod/$dir" go tool test2json -t -p "$pkg" "$bin" -test.v=test2json \
+      -test.paniconexit0 -test.run='^$' -test.fuzz="^${name}\$" -test.fuzztime="$FUZZTIME" \
+      -test.timeout="$TEST_TIMEOUT" -test.fuzzcachedir="$(go env GOCACHE)/fuzz/$pkg"
   done
 else
-  echo; echo "==> fuzz: disabled (FUZZTIME=$FUZZTIME)"
+  echo; echo "==> fuzz: none (FUZZTIME=$FUZZTIME, ${#fuzz[@]} targets)"
 fi
 
 echo
