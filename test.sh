@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The one command that runs every check of caddy-presign on a fresh machine,
 # in both modules: the module itself (.) and its system tests (systest/):
-#   1. scripts/tools.sh      installs missing tools (versitygw, xcaddy, the npm
-#                            packages; Debian's chromium, wrk, python3-botocore,
-#                            python3-boto3 with apt-get: root or sudo)
+#   1. scripts/tools.sh      installs missing tools: versitygw, xcaddy, the npm
+#                            packages; and, in the background until the system
+#                            tests need them, Debian's chromium, wrk,
+#                            python3-botocore, python3-boto3 (apt-get: root or sudo)
 #   2. gofmt                 fails listing unformatted files (both modules)
 #   3. go vet ./...          in . and in systest/
 #   4. go test -race -count=1 ./...   in . (unit tests, seconds) and in
 #                            systest/ (versitygw, Caddy processes, Chromium: minutes)
-#   5. every Fuzz* target of both modules, each for $FUZZTIME (default 30s; FUZZTIME=0 skips)
+#   5. every Fuzz* target of both modules, each for $FUZZTIME (default 30s;
+#      FUZZTIME=0 skips); their test binaries build once per package, in the
+#      background at the lowest priority from step 2 on
 # Each step prints a line when it starts and when it ends, with its time, and
 # a line a minute while it runs (for the tests: which ones are running).
 # The tests' output goes through systest/testreport (go test -json): a line
