@@ -6,12 +6,14 @@
 #                            tests need them, Debian's chromium, wrk,
 #                            python3-botocore, python3-boto3 (apt-get: root or sudo)
 #   2. gofmt                 fails listing unformatted files (both modules)
-#   3. go vet ./...          in . and in systest/
+#   3. go vet -race ./...    in . and in systest/
 #   4. go test -race -count=1 ./...   in . (unit tests, seconds) and in
 #                            systest/ (versitygw, Caddy processes, Chromium: minutes)
 #   5. every Fuzz* target of both modules, each for $FUZZTIME (default 30s;
-#      FUZZTIME=0 skips); their test binaries build once per package, in the
-#      background at the lowest priority from step 2 on
+#      FUZZTIME=0 skips)
+# Built ahead, in the background at the lowest priority from step 2 on: the
+# packages of the Caddy binary of the process tests (without -race), and the
+# fuzz test binaries, once per package.
 # Each step prints a line when it starts and when it ends, with its time, and
 # a line a minute while it runs (for the tests: which ones are running).
 # The tests' output goes through systest/testreport (go test -json): a line
@@ -32,10 +34,10 @@ work="$(mktemp -d -t test.sh.XXXXXX)"
 counts="$work/counts" # one line per step: module step run passed failed skipped
 report="$work/testreport"
 heartbeat_pid=""
-fuzz_build_pid=""
+ahead_pid=""
 cleanup() { # (an apt-get under way is left to finish)
   local pid
-  for pid in "$heartbeat_pid" "$fuzz_build_pid"; do
+  for pid in "$heartbeat_pid" "$ahead_pid"; do
     if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; fi
   done
   rm -rf "$work"
@@ -146,28 +148,36 @@ if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
   )
 fi
 
-# The fuzz test binaries (built with the fuzzing instrumentation: every
-# package again) build once per package, in the background at the lowest
-# priority from now on: they take the CPU that the other steps leave idle
-# (links, apt-get, the system tests' waits).
-if ((${#fuzz[@]})); then
-  mkdir -p "$work/fuzz"
-  (
-    gopid=""
-    trap 'kill $gopid 2>/dev/null; exit 1' TERM
-    rc=0
-    for entry in "${fuzz[@]}"; do
-      read -r mod dir _ label <<<"$entry"
-      bin="$work/fuzz/$mod-$label.test"
-      [[ -e "$bin" ]] && continue
-      (cd "$mod" && exec nice -n 19 go test -c -fuzz=. -o "$bin" "$dir") &
-      gopid=$!
-      wait "$gopid" || rc=1
-    done
-    exit $rc
-  ) >"$work/fuzz/build.log" 2>&1 &
-  fuzz_build_pid=$!
-fi
+# Built ahead, in the background at the lowest priority from now on, on the
+# CPU that the other steps leave idle (links, apt-get, the system tests'
+# waits), each once:
+#   - the packages of the Caddy binary that the process tests run (without
+#     -race: vet and the tests build with it), waited for before the system
+#     tests, whose harness then only links it;
+#   - the fuzz test binaries (with the fuzzing instrumentation, every package
+#     again), one per package, waited for before the fuzzing.
+mkdir -p "$work/ahead"
+(
+  gopid=""
+  trap 'kill $gopid 2>/dev/null; exit 1' TERM
+  ahead() { # LOG DIR ARGS...: nice go ARGS in DIR, its errors in LOG
+    local log=$1 dir=$2
+    shift 2
+    (cd "$dir" && exec nice -n 19 go "$@") >/dev/null 2>>"$log" &
+    gopid=$!
+    wait "$gopid"
+  }
+  ahead "$work/ahead/caddy.log" . list -export -deps ./cmd/caddy # compiles, does not link
+  echo $? >"$work/ahead/caddy.rc.new" && mv "$work/ahead/caddy.rc.new" "$work/ahead/caddy.rc"
+  rc=0
+  for entry in "${fuzz[@]}"; do
+    read -r mod dir _ label <<<"$entry"
+    bin="$work/ahead/$mod-$label.test"
+    [[ -e "$bin" ]] || ahead "$work/ahead/fuzz.log" "$mod" test -c -fuzz=. -o "$bin" "$dir" || rc=1
+  done
+  exit $rc
+) &
+ahead_pid=$!
 
 begin gofmt . "gofmt -l (both modules)"
 mapfile -t gofiles < <(find . \( -name .git -o -name .tools -o -name node_modules -o -name vendor -o -name testdata \) -prune -o -name '*.go' -type f -print | sort)
@@ -186,17 +196,18 @@ fi
 modules=(. systest)
 
 for mod in "${modules[@]}"; do
-  begin "vet:$mod" "$mod" "go vet ./... (in $mod)"
-  (cd "$mod" && go vet ./...)
+  # with -race, the tests' build: the packages compile once for both (no
+  # file of ours has a race build constraint: vet reads the same files)
+  begin "vet:$mod" "$mod" "go vet -race ./... (in $mod)"
+  (cd "$mod" && go vet -race ./...)
   check $?
 done
 
 for mod in "${modules[@]}"; do
-  if [[ "$mod" == systest && -n "$apt_pid" ]]; then
+  if [[ "$mod" == systest ]]; then # what the background brings the system tests
     begin tools:apt . "waiting for scripts/tools.sh apt (the Debian packages of the system tests)"
     wait "$apt_pid"
     rc=$?
-    apt_pid=""
     cat "$work/apt.log"
     check $rc
     if [[ $rc != 0 ]]; then
@@ -204,6 +215,10 @@ for mod in "${modules[@]}"; do
       "$report" -summary "$counts"
       exit 1
     fi
+    begin caddy:build . "waiting for the packages of the system tests' Caddy binary, building in the background since the tools step"
+    while [[ ! -e "$work/ahead/caddy.rc" ]] && kill -0 "$ahead_pid" 2>/dev/null; do sleep 1; done
+    cat "$work/ahead/caddy.log" 2>/dev/null
+    check "$(cat "$work/ahead/caddy.rc" 2>/dev/null || echo 1)"
   fi
   begin "test:$mod" "$mod" --quiet "go test -race -count=1 -timeout $TEST_TIMEOUT ./... (in $mod)"
   reported "test:$mod" "$mod" "$mod" go test -json -race -count=1 -timeout "$TEST_TIMEOUT" ./...
@@ -211,14 +226,14 @@ done
 
 if ((${#fuzz[@]})); then
   begin fuzz:build . "waiting for the fuzz test binaries, building in the background since the tools step"
-  wait "$fuzz_build_pid"
+  wait "$ahead_pid"
   rc=$?
-  fuzz_build_pid=""
-  cat "$work/fuzz/build.log"
+  ahead_pid=""
+  cat "$work/ahead/fuzz.log" 2>/dev/null
   check $rc
   for entry in "${fuzz[@]}"; do
     read -r mod dir name label <<<"$entry"
-    bin="$work/fuzz/$mod-$label.test"
+    bin="$work/ahead/$mod-$label.test"
     begin "fuzz:$label.$name" "$mod" --quiet "fuzz $name for $FUZZTIME (in $mod, package $dir)"
     # what go test -fuzz runs, from the package's folder (its testdata/fuzz
     # corpus, where a failing input is written), with go test's fuzz cache
