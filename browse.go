@@ -98,7 +98,7 @@ func (h *Handler) serveBrowse(w http.ResponseWriter, r *http.Request, rule *Rule
 	}
 	l, err := rule.store.List(r.Context(), prefix, token)
 	if err != nil {
-		return h.storeFailure(w, rule, count, err)
+		return h.fail(w, rule, count, err, true)
 	}
 
 	page := newBrowsePage(l, prefix, r.URL.Path, path, q.Get("sort"), q.Get("order"), token)

@@ -31,7 +31,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	presign [<matcher>] {
-//		profile <name> <s3|cloudfront> {
+//		profile <name> <kind> {
 //			...
 //		}
 //		rule <path pattern>... {
@@ -68,14 +68,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // to the kind's module, so that a new kind needs no change here.
 func (h *Handler) unmarshalProfile(d *caddyfile.Dispenser) error {
 	if !d.NextArg() {
-		return d.Errf("profile needs a name and a kind: profile <name> s3|cloudfront { ... }")
+		return d.Errf("profile needs a name and a kind: profile <name> <%s> { ... }", strings.Join(profileKinds(), "|"))
 	}
 	name := d.Val()
 	if _, dup := h.ProfilesRaw[name]; dup {
 		return d.Errf("duplicate profile %q", name)
 	}
 	if !d.NextArg() {
-		return d.Errf("profile %q needs a kind: s3 or cloudfront", name)
+		return d.Errf("profile %q needs a kind: %s", name, strings.Join(profileKinds(), ", "))
 	}
 	kind := d.Val()
 	if _, err := caddy.GetModule(signers.Namespace + "." + kind); err != nil {

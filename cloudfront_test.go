@@ -1,13 +1,9 @@
 package presign
 
 import (
-	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
@@ -17,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/internal/cfverify"
 )
 
 // The CloudFront test key pair (test-only keys, see signers/testdata).
@@ -82,7 +80,7 @@ func cfParams(t testing.TB, u string) map[string]string {
 // cfUnb64 undoes CloudFront's base64 ('-' '_' '~' for '+' '=' '/').
 func cfUnb64(t testing.TB, s string) []byte {
 	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(strings.NewReplacer("-", "+", "_", "=", "~", "/").Replace(s))
+	b, err := cfverify.Decode(s)
 	if err != nil {
 		t.Fatalf("%q is not CloudFront base64: %v", s, err)
 	}
@@ -90,22 +88,20 @@ func cfUnb64(t testing.TB, s string) []byte {
 }
 
 // cfPolicy decodes and checks a custom policy and its signature with the
-// test public key (SHA-1, RSA PKCS #1 v1.5, as CloudFront documents), and
-// returns the statement.
+// test public key (the verifier of internal/cfverify), and returns the
+// statement.
 func cfPolicy(t testing.TB, policy, signature string) (resource string, epoch int64, sourceIP string) {
 	t.Helper()
-	raw := cfUnb64(t, policy)
-	b, err := os.ReadFile(cfPublicKey)
+	pub, err := cfverify.LoadPublicKey(cfPublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(b)
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
+	v := cfverify.Verifier{KeyID: cfKeyID, Pub: pub}
+	raw, err := v.Policy(policy, signature)
+	if raw == nil {
 		t.Fatal(err)
 	}
-	digest := sha1.Sum(raw)
-	if err := rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), crypto.SHA1, digest[:], cfUnb64(t, signature)); err != nil {
+	if err != nil {
 		t.Errorf("the policy's signature does not verify: %v", err)
 	}
 	var p struct {

@@ -1,13 +1,10 @@
 package presign
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -19,10 +16,6 @@ import (
 
 	"github.com/caddy-presign/presign/signers"
 )
-
-// retryAfter is the Retry-After of 503 answers: the credential cache's
-// backoff, after which it asks the provider again, in whole seconds.
-var retryAfter = strconv.FormatInt(int64((signers.CredentialsBackoff+time.Second-1)/time.Second), 10)
 
 // ServeHTTP answers a request that one of the rules matches with a presigned
 // URL, and passes every other request on to next.
@@ -48,8 +41,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			fmt.Errorf("%s answers %s, not %s", rule.name, rule.allow, r.Method))
 	}
 
-	var repl *caddy.Replacer // needed only by templates and resources
-	if !rule.key.simple || rule.Resource != "" {
+	var repl *caddy.Replacer // needed only by templates
+	if !rule.key.simple {
 		repl = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	}
 	path := rule.presignPath(r.URL.Path)
@@ -83,15 +76,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		sreq.SignTime = time.Unix(start, 0).UTC()
 		windowEnd = start + win
 	}
-	if rule.Resource != "" {
-		repl.Set("presign.path", path)
-		repl.Set("presign.key", key)
-		// placeholder values are URL-escaped like the key in the URL, so
-		// that a '*' or '?' from the request is no wildcard
-		sreq.Resource, _ = repl.ReplaceFunc(rule.Resource, resourceValue)
-	}
-	if rule.BindClientIP {
-		sreq.ClientIP = clientIP(r)
+	if rule.binder != nil {
+		sreq = rule.binder.Bind(sreq, r, path)
 	}
 	if rule.ContentTypePrefix != "" && r.Method == http.MethodPut {
 		if sreq.ContentType, err = uploadType(r, rule); err != nil {
@@ -101,18 +87,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	signStart := time.Now()
-	signed, err := sign(r.Context(), rule.signer, &sreq)
+	signed, err := rule.signer.Sign(r.Context(), sreq)
 	rule.metrics.observeSigning(time.Since(signStart))
 	if err != nil {
-		if errors.Is(err, signers.ErrCredentials) {
-			count.inc(outcomeUnavailable)
-			h.logger.Error("cannot presign: credentials unavailable",
-				zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.Error(err))
-			hdr.Set("Retry-After", retryAfter)
-			return caddyhttp.Error(http.StatusServiceUnavailable, err)
-		}
-		count.inc(outcomeError)
-		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s: %w", rule.name, err))
+		return h.fail(w, rule, count, err, false)
 	}
 	if !underOrigin(signed.URL, rule.origin) {
 		// a bug in the profile's kind, never the request's doing: the URL
@@ -125,8 +103,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			fmt.Errorf("%s: profile %q signed a URL outside its origin %s", rule.name, rule.Profile, rule.origin))
 	}
 	count.inc(outcomeSigned)
-	if rule.Resource != "" && !rule.mistaken.Load() {
-		h.checkResource(rule, sreq.Resource, signed.URL)
+	if rule.checker != nil && !rule.mistaken.Load() {
+		h.check(rule, sreq, signed)
 	}
 	if ce := h.logger.Check(zapcore.DebugLevel, "presigned"); ce != nil {
 		ce.Write(zap.String("rule", rule.name), zap.String("profile", rule.Profile),
@@ -158,19 +136,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-// checkResource logs, on the first such answer of the rule, a URL that the
-// resource pattern of its policy does not cover: CloudFront refuses it. It
-// is a mistake of the config that the patterns could not show at start;
-// the answer still goes out.
-func (h *Handler) checkResource(rule *Rule, resource, u string) {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		u = u[:i] // the signature
-	}
-	if signers.ResourceCovers(resource, u) || !rule.mistaken.CompareAndSwap(false, true) {
+// check logs, on the first such answer of the rule, a mistake of the
+// config that the answer shows; the answer still goes out.
+func (h *Handler) check(rule *Rule, sreq signers.Request, signed *signers.Signed) {
+	m := rule.checker.Check(sreq, signed)
+	if m == nil || !rule.mistaken.CompareAndSwap(false, true) {
 		return
 	}
-	h.logger.Error("CloudFront will refuse this URL: it is outside the resource of its policy; make strip_prefix, key and resource agree (logged once per rule)",
-		zap.String("rule", rule.name), zap.String("profile", rule.Profile), zap.String("url", u), zap.String("resource", resource))
+	h.logger.Error(m.Message+" (logged once per rule)",
+		append([]zap.Field{zap.String("rule", rule.name), zap.String("profile", rule.Profile)}, m.Fields...)...)
 }
 
 // underOrigin tells whether u starts with origin followed by '/', '?' or
@@ -193,21 +167,6 @@ func urlStart(u string, n int) string {
 		u = u[:n]
 	}
 	return u
-}
-
-// sign has s sign req. S3 and CloudFront, the kinds whose hot path is
-// measured against Caddy's own redir, are called directly, which keeps req
-// on the caller's stack; through the interface it escapes to the heap, one
-// allocation per request, which the other kinds pay.
-func sign(ctx context.Context, s signers.Signer, req *signers.Request) (*signers.Signed, error) {
-	switch s := s.(type) {
-	case *signers.S3:
-		return s.Sign(ctx, req)
-	case *signers.CloudFront:
-		return s.Sign(ctx, req)
-	}
-	r := *req
-	return s.Sign(ctx, &r)
 }
 
 // matchRule returns the first rule whose path patterns match r, or nil.
@@ -263,28 +222,4 @@ func writeBody(w http.ResponseWriter, status int, contentType string, b []byte) 
 	w.WriteHeader(status)
 	_, err := w.Write(b)
 	return err
-}
-
-// resourceValue is a placeholder's value in a CloudFront resource pattern:
-// percent-encoded as object keys are in URLs, so that the pattern matches
-// the URL CloudFront receives and a '*' or '?' that comes from the request
-// (a key, a user name) cannot widen the policy. {env.*} and {file.*} are
-// the operator's and are taken as they are.
-func resourceValue(name string, v any) (any, error) {
-	s := caddy.ToString(v)
-	if strings.HasPrefix(name, "env.") || strings.HasPrefix(name, "file.") {
-		return s, nil
-	}
-	return signers.EscapeResourceValue(s), nil
-}
-
-// clientIP is Caddy's client IP of r, which honours trusted_proxies, or
-// the remote address when Caddy set none.
-func clientIP(r *http.Request) netip.Addr {
-	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	if s == "" {
-		s, _, _ = net.SplitHostPort(r.RemoteAddr)
-	}
-	a, _ := netip.ParseAddr(s)
-	return a.Unmap()
 }

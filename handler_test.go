@@ -26,7 +26,7 @@ type fixedSigner struct {
 	err error
 }
 
-func (f fixedSigner) Sign(ctx context.Context, r *signers.Request) (*signers.Signed, error) {
+func (f fixedSigner) Sign(ctx context.Context, r signers.Request) (*signers.Signed, error) {
 	s, err := f.Signer.Sign(ctx, r)
 	if f.err != nil || err != nil {
 		return nil, errors.Join(f.err, err)

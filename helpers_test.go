@@ -113,7 +113,7 @@ type countingSigner struct {
 	n *int
 }
 
-func (c countingSigner) Sign(ctx context.Context, r *signers.Request) (*signers.Signed, error) {
+func (c countingSigner) Sign(ctx context.Context, r signers.Request) (*signers.Signed, error) {
 	*c.n++
 	return c.Signer.Sign(ctx, r)
 }

@@ -117,7 +117,7 @@ func FuzzKeyExpansion(f *testing.F) {
 				continue
 			}
 			checkAcceptedKey(t, key, tc.prefix)
-			signed, err := tc.rule.signer.Sign(context.Background(), &signers.Request{
+			signed, err := tc.rule.signer.Sign(context.Background(), signers.Request{
 				Method: "GET", Key: key, SignTime: signTime, Expires: time.Minute, Options: &tc.rule.Options,
 			})
 			if err != nil {

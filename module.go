@@ -1,12 +1,3 @@
-// Package presign is a Caddy HTTP handler that answers requests for private
-// objects with redirects to freshly presigned URLs: S3 SigV4 query auth for
-// GET, HEAD and PUT, S3 POST policy forms for browser uploads, and CloudFront
-// signed URLs and cookies.
-//
-// Profiles name the places to sign for (a bucket with its credentials, a
-// CloudFront distribution with its key pair); rules map request paths to
-// object keys in a profile. A request that no rule matches goes on to the
-// next handler untouched.
 package presign
 
 import (
@@ -112,7 +103,9 @@ type Rule struct {
 	name       string // "rule 2 (/dl/*)", for logs and errors
 	match      caddyhttp.MatchPath
 	signer     signers.Signer
-	origin     string // the signer's Origin(): every URL sent starts with it
+	binder     signers.Binder  // the signer when the rule's URLs need more of the request than the key; else nil
+	checker    signers.Checker // the signer when it checks the rule's answers for mistakes of the config; else nil
+	origin     string          // the signer's Origin(): every URL sent starts with it
 	methods    methodSet
 	allow      string // the Allow header
 	key        keyTemplate
@@ -123,7 +116,7 @@ type Rule struct {
 	metrics    ruleMetrics
 	store      signers.Store      // browse and check_exists: the profile's store
 	browseTpl  *template.Template // browse: the HTML page
-	mistaken   atomic.Bool        // checkResource logged a URL outside the resource
+	mistaken   atomic.Bool        // checker found a mistake of the config, which was logged
 	uppy       *uppyRule          // nil unless Uppy
 }
 
@@ -218,6 +211,12 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		}
 		sort.Strings(known)
 		return fmt.Errorf("unknown profile %q (profiles: %s)", r.Profile, strings.Join(known, ", "))
+	}
+	if b, ok := r.signer.(signers.Binder); ok && b.Binds(&r.Options) {
+		r.binder = b
+	}
+	if c, ok := r.signer.(signers.Checker); ok && c.Checks(&r.Options) {
+		r.checker = c
 	}
 	r.origin = r.signer.Origin()
 	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {

@@ -3,11 +3,14 @@ package presign
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // TestREADMEExamples: the README's JSON example and every complete
@@ -68,5 +71,56 @@ func TestREADMEExamples(t *testing.T) {
 	}
 	if err := caddy.Validate(&c); err != nil {
 		t.Errorf("the README's JSON example: %v", err)
+	}
+}
+
+// TestDevelopmentKindSteps: the README's "Development" list of what a new
+// kind touches holds for every registered kind: its file in signers/
+// declares it with registerKind, it has its unit tests in signers/, its
+// golden adapt file in testdata/, a profile example and a row in "What
+// each kind supports" in the README; and the list names these steps in
+// this order.
+func TestDevelopmentKindSteps(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	dev := readme[strings.Index(readme, "## Development"):]
+	last := -1
+	for _, step := range []string{"1. `signers/<kind>.go`", "registerKind", "2. `signers/<kind>_test.go`",
+		"3. `testdata/<kind>.caddyfiletest`", "4. This README", "What each kind supports"} {
+		i := strings.Index(dev, step)
+		if i <= last {
+			t.Errorf("the Development section does not name %q after the steps before it", step)
+		}
+		last = i
+	}
+
+	mods := caddy.GetModules(signers.Namespace)
+	if len(mods) < 4 {
+		t.Fatalf("%d kinds registered", len(mods))
+	}
+	for _, m := range mods {
+		kind := m.ID.Name()
+		src, err := os.ReadFile(filepath.Join("signers", kind+".go"))
+		if err != nil {
+			t.Errorf("kind %s: %v", kind, err)
+		} else if !strings.Contains(string(src), `registerKind("`+kind+`"`) {
+			t.Errorf("kind %s: signers/%s.go does not declare it with registerKind", kind, kind)
+		}
+		if _, err := os.Stat(filepath.Join("signers", kind+"_test.go")); err != nil {
+			t.Errorf("kind %s: %v", kind, err)
+		}
+		golden, _ := filepath.Glob(filepath.Join("testdata", kind+"*.caddyfiletest"))
+		if len(golden) == 0 {
+			t.Errorf("kind %s: no testdata/%s.caddyfiletest", kind, kind)
+		}
+		if !regexp.MustCompile(`(?m)^\s*profile \S+ ` + kind + ` \{`).MatchString(readme) {
+			t.Errorf("kind %s: the README has no profile example", kind)
+		}
+		if !strings.Contains(readme, "| `"+kind+"` |") {
+			t.Errorf("kind %s: no row in the README's \"What each kind supports\"", kind)
+		}
 	}
 }

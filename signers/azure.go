@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -22,6 +21,10 @@ import (
 func init() {
 	caddy.RegisterModule(Azure{})
 }
+
+// azureKind is the azure kind: its name, and the rule options it serves.
+var azureKind = registerKind("azure", 3,
+	"content_disposition", "content_type", "cache_control")
 
 // Azure is a profile for a container of Azure Blob Storage. It answers
 // downloads (GET, HEAD) and uploads (PUT, as Put Blob of a block blob) with
@@ -73,9 +76,9 @@ type Azure struct {
 
 	origin   string // scheme://host[/path]/container
 	https    bool
-	resource string          // "/blob/<account>/<container>/", the SAS's canonical resource before the blob
-	macs     *sync.Pool      // HMAC-SHA256 under the account key; nil without it
-	udk      *azureUDKSource // nil with account_key
+	resource string                // "/blob/<account>/<container>/", the SAS's canonical resource before the blob
+	macs     *sync.Pool            // HMAC-SHA256 under the account key; nil without it
+	udk      *credCache[*azureUDK] // the user delegation key; nil with account_key
 }
 
 const (
@@ -92,7 +95,7 @@ const (
 // CaddyModule returns the Caddy module information.
 func (Azure) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  Namespace + ".azure",
+		ID:  caddy.ModuleID(azureKind.moduleID()),
 		New: func() caddy.Module { return new(Azure) },
 	}
 }
@@ -129,7 +132,7 @@ func (a *Azure) Provision(caddy.Context) error {
 	a.resource = "/blob/" + a.Account + "/" + a.Container + "/"
 
 	if a.Expires == 0 {
-		a.Expires = caddy.Duration(s3DefaultExpires)
+		a.Expires = caddy.Duration(defaultExpires)
 	}
 	if a.CredentialsTimeout == 0 {
 		a.CredentialsTimeout = caddy.Duration(5 * time.Second)
@@ -142,7 +145,7 @@ func (a *Azure) Provision(caddy.Context) error {
 		if err := checkExpires(time.Duration(a.Expires), azureUDKMaxExpires, "the user delegation key's"); err != nil {
 			return err
 		}
-		src, err := newAzureUDKSource(base, time.Duration(a.CredentialsTimeout), time.Duration(a.Expires))
+		src, err := newAzureUDKCache(base, time.Duration(a.CredentialsTimeout), time.Duration(a.Expires))
 		if err != nil {
 			return err
 		}
@@ -214,11 +217,12 @@ func (a *Azure) CheckRule(r *RuleInfo) error {
 	if a.udk != nil {
 		max = azureUDKMaxExpires
 	}
-	return r.check("azure", max)
+	return r.check(azureKind, max)
 }
 
 // Sign implements Signer.
-func (a *Azure) Sign(ctx context.Context, r *Request) (*Signed, error) {
+func (a *Azure) Sign(ctx context.Context, req Request) (*Signed, error) {
+	r := &req
 	perm := "r"
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -237,7 +241,7 @@ func (a *Azure) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	}
 	macs := a.macs
 	if a.udk != nil {
-		k, err := a.udk.get(ctx)
+		k, err := a.udk.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -395,7 +399,7 @@ func azureCanonicalKey(key string) string {
 //		...
 //	}
 func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, "azure", []subdirective{
+	return profileBlock(d, azureKind.name, []subdirective{
 		{"account", func() error { return OneArg(d, &a.Account) }},
 		{"container", func() error { return OneArg(d, &a.Container) }},
 		{"account_key", func() error { return secretArg(d, &a.AccountKey) }},
@@ -403,41 +407,6 @@ func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{"expires", func() error { return DurationArg(d, &a.Expires) }},
 		{"credentials_timeout", func() error { return DurationArg(d, &a.CredentialsTimeout) }},
 	})
-}
-
-// azureUDK is a user delegation key, ready to sign with.
-type azureUDK struct {
-	value     string    // the key, base64: what identifies it
-	expiry    time.Time // ske
-	stsFields string    // the lines skoid ... skv, saoid, suoid, scid (these three empty) of the string to sign, each with its '\n'
-	query     string    // "&ske=...&skoid=...&sks=...&skt=...&sktid=...&skv=..."
-	macs      sync.Pool // hash.Hash: HMAC-SHA256 under the key
-}
-
-// azureUDKSource hands out the current user delegation key: the credential
-// cache keeps it fresh (renewed ahead of expiry, in the background; a
-// failure answered for a second; requests wait for a missing key at most
-// the credentials timeout), and the parsed key is kept until it changes.
-type azureUDKSource struct {
-	creds *credCache
-	cur   atomic.Pointer[azureUDK]
-}
-
-// get returns the current key, or an error wrapping ErrCredentials.
-func (s *azureUDKSource) get(ctx context.Context) (*azureUDK, error) {
-	c, err := s.creds.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if k := s.cur.Load(); k != nil && k.value == c.SecretAccessKey {
-		return k, nil
-	}
-	k, err := parseAzureUDK(c.SecretAccessKey, c.SessionToken)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCredentials, err)
-	}
-	s.cur.Store(k)
-	return k, nil
 }
 
 // Interface guards

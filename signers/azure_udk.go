@@ -12,12 +12,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 const (
@@ -35,7 +35,7 @@ const (
 // whose blob service is at base (scheme://host[/path]), with the Azure
 // default credential chain. Keys are renewed when less than the profile's
 // URL lifetime (at least refreshAhead) is left of them.
-func newAzureUDKSource(base string, timeout, expires time.Duration) (*azureUDKSource, error) {
+func newAzureUDKCache(base string, timeout, expires time.Duration) (*credCache[*azureUDK], error) {
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	if err != nil {
 		return nil, fmt.Errorf("no account_key, and the Azure default credential chain cannot be set up: %v", err)
@@ -47,14 +47,11 @@ func newAzureUDKSource(base string, timeout, expires time.Duration) (*azureUDKSo
 		timeout: 4 * timeout,
 		now:     time.Now,
 	}
-	return &azureUDKSource{creds: newCredCache(p, timeout, max(expires, refreshAhead))}, nil
+	return newCredCache(p.fetch, timeout, max(expires, refreshAhead)), nil
 }
 
 // azureUDKProvider gets user delegation keys (Get User Delegation Key, with
-// a token for the storage scope). It is an aws.CredentialsProvider so that
-// the credential cache of the S3 profiles keeps the key: a key travels as
-// aws.Credentials with SecretAccessKey its value, SessionToken its other
-// fields (azureUDKFields) and Expires its expiry.
+// a token for the storage scope) for the profile's credential cache.
 type azureUDKProvider struct {
 	cred    azcore.TokenCredential
 	client  *http.Client
@@ -64,7 +61,7 @@ type azureUDKProvider struct {
 }
 
 // azureUDKFields are the fields of a user delegation key other than its
-// value, as the service returns them, joined by '\n' in this order.
+// value, as the service returns them.
 type azureUDKFields struct {
 	SignedOid     string `xml:"SignedOid"`
 	SignedTid     string `xml:"SignedTid"`
@@ -74,21 +71,21 @@ type azureUDKFields struct {
 	SignedVersion string `xml:"SignedVersion"`
 }
 
-// Retrieve implements aws.CredentialsProvider. Its errors hold neither the
-// token nor the key.
-func (p *azureUDKProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+// fetch is the credential cache's fetch: a fresh key, ready to sign with,
+// and its expiry. Its errors hold neither the token nor the key.
+func (p *azureUDKProvider) fetch(ctx context.Context) (*azureUDK, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	tok, err := p.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{azureStorageScope}})
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("azure token for the storage account: %v", err)
+		return nil, time.Time{}, fmt.Errorf("azure token for the storage account: %v", err)
 	}
 	now := p.now().UTC().Truncate(time.Second)
 	body := `<?xml version="1.0" encoding="utf-8"?><KeyInfo><Start>` + now.Add(-azureUDKSkew).Format(azureTimeLayout) +
 		`</Start><Expiry>` + now.Add(azureUDKLifetime).Format(azureTimeLayout) + `</Expiry></KeyInfo>`
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, strings.NewReader(body))
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("get user delegation key: %v", err)
+		return nil, time.Time{}, fmt.Errorf("get user delegation key: %v", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	req.Header.Set("x-ms-version", azureSASVersion)
@@ -96,16 +93,16 @@ func (p *azureUDKProvider) Retrieve(ctx context.Context) (aws.Credentials, error
 	req.Header.Set("Content-Type", "application/xml")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("get user delegation key: %v", err)
+		return nil, time.Time{}, fmt.Errorf("get user delegation key: %v", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("get user delegation key: reading the answer: %v", err)
+		return nil, time.Time{}, fmt.Errorf("get user delegation key: reading the answer: %v", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		// the error code only: the body may echo request details
-		return aws.Credentials{}, fmt.Errorf("get user delegation key: %s (%s); the identity needs the Storage Blob Delegator role on the account",
+		return nil, time.Time{}, fmt.Errorf("get user delegation key: %s (%s); the identity needs the Storage Blob Delegator role on the account",
 			resp.Status, resp.Header.Get("x-ms-error-code"))
 	}
 	var key struct {
@@ -113,48 +110,39 @@ func (p *azureUDKProvider) Retrieve(ctx context.Context) (aws.Credentials, error
 		Value string `xml:"Value"`
 	}
 	if err := xml.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &key); err != nil {
-		return aws.Credentials{}, errors.New("get user delegation key: the answer is not a UserDelegationKey")
+		return nil, time.Time{}, errors.New("get user delegation key: the answer is not a UserDelegationKey")
 	}
 	f := key.azureUDKFields
 	expiry, err := time.Parse(time.RFC3339, f.SignedExpiry)
 	if err != nil || key.Value == "" || f.SignedOid == "" || f.SignedTid == "" || f.SignedService == "" || f.SignedVersion == "" {
-		return aws.Credentials{}, errors.New("get user delegation key: the answer lacks fields of a UserDelegationKey")
+		return nil, time.Time{}, errors.New("get user delegation key: the answer lacks fields of a UserDelegationKey")
 	}
-	return aws.Credentials{
-		AccessKeyID:     f.SignedOid,
-		SecretAccessKey: key.Value,
-		SessionToken:    strings.Join([]string{f.SignedOid, f.SignedTid, f.SignedStart, f.SignedExpiry, f.SignedService, f.SignedVersion}, "\n"),
-		Source:          "azure user delegation key",
-		CanExpire:       true,
-		Expires:         expiry,
-	}, nil
+	k, err := newAzureUDK(key.Value, f)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return k, expiry, nil
 }
 
-// parseAzureUDK makes a key ready to sign with from its value (base64) and
-// its other fields (azureUDKProvider's SessionToken). The times are
-// written as the Azure SDK writes them (whole seconds, UTC), the same in
-// the string to sign and the query.
-func parseAzureUDK(value, fields string) (*azureUDK, error) {
-	f := strings.Split(fields, "\n")
-	if len(f) != 6 {
-		return nil, errors.New("malformed user delegation key")
-	}
+// newAzureUDK makes a key ready to sign with from its value (base64) and
+// its other fields. The times are written as the Azure SDK writes them
+// (whole seconds, UTC), the same in the string to sign and the query.
+func newAzureUDK(value string, f azureUDKFields) (*azureUDK, error) {
 	secret, err := base64.StdEncoding.DecodeString(value)
 	if err != nil || len(secret) == 0 {
 		return nil, errors.New("the user delegation key's value is not base64")
 	}
 	var times [2]string
 	var expiry time.Time
-	for i, s := range f[2:4] {
+	for i, s := range []string{f.SignedStart, f.SignedExpiry} {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			return nil, fmt.Errorf("the user delegation key's time %q is not RFC 3339", s)
 		}
 		times[i], expiry = t.UTC().Format(azureTimeLayout), t
 	}
-	oid, tid, service, version := f[0], f[1], f[4], f[5]
+	oid, tid, service, version := f.SignedOid, f.SignedTid, f.SignedService, f.SignedVersion
 	k := &azureUDK{
-		value:     value,
 		expiry:    expiry.Truncate(time.Second),
 		stsFields: strings.Join([]string{oid, tid, times[0], times[1], service, version, "", "", ""}, "\n") + "\n",
 	}
@@ -168,4 +156,12 @@ func parseAzureUDK(value, fields string) (*azureUDK, error) {
 	k.query = string(q)
 	k.macs.New = func() any { return hmac.New(sha256.New, secret) }
 	return k, nil
+}
+
+// azureUDK is a user delegation key, ready to sign with.
+type azureUDK struct {
+	expiry    time.Time // ske
+	stsFields string    // the lines skoid ... skv, saoid, suoid, scid (these three empty) of the string to sign, each with its '\n'
+	query     string    // "&ske=...&skoid=...&sks=...&skt=...&sktid=...&skv=..."
+	macs      sync.Pool // hash.Hash: HMAC-SHA256 under the key
 }

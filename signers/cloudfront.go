@@ -20,6 +20,10 @@ func init() {
 	caddy.RegisterModule(CloudFront{})
 }
 
+// cloudFrontKind is the cloudfront kind: its name, and the rule options it serves.
+var cloudFrontKind = registerKind("cloudfront", 2,
+	"resource", "bind_client_ip", "cookies", "cookie_domain")
+
 // CloudFront is a profile for an Amazon CloudFront distribution whose
 // behaviors require signed URLs or signed cookies (a trusted key group). It
 // signs downloads (GET, HEAD) with a canned policy, or with a custom policy
@@ -76,7 +80,7 @@ const cfDefaultExpires = time.Hour
 // CaddyModule returns the Caddy module information.
 func (CloudFront) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  Namespace + ".cloudfront",
+		ID:  caddy.ModuleID(cloudFrontKind.moduleID()),
 		New: func() caddy.Module { return new(CloudFront) },
 	}
 }
@@ -179,7 +183,7 @@ func (c *CloudFront) CheckRule(ri *RuleInfo) error {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}
 	}
-	if err := ri.check("cloudfront", 0); err != nil {
+	if err := ri.check(cloudFrontKind, 0); err != nil {
 		return err
 	}
 	o := ri.Options
@@ -255,7 +259,7 @@ func validResource(r string) bool {
 //		...
 //	}
 func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, "cloudfront", []subdirective{
+	return profileBlock(d, cloudFrontKind.name, []subdirective{
 		{"domain", func() error { return OneArg(d, &c.Domain) }},
 		{"key_pair_id", func() error { return OneArg(d, &c.KeyPairID) }},
 		{"private_key_file", func() error { return OneArg(d, &c.PrivateKeyFile) }},
@@ -277,6 +281,8 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ Signer                = (*CloudFront)(nil)
+	_ Binder                = (*CloudFront)(nil)
+	_ Checker               = (*CloudFront)(nil)
 	_ caddy.Provisioner     = (*CloudFront)(nil)
 	_ caddyfile.Unmarshaler = (*CloudFront)(nil)
 )

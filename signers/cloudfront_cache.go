@@ -15,7 +15,7 @@ const cfCacheSize = 4096
 // (the signed URL, or the cookies and the unsigned URL), so that a hot key
 // is answered without building them again, taking a lock or allocating:
 // the signature cache saves the signature, this one everything else. It is
-// the design of the S3 profile's s3URLCache.
+// the design of urlCache.
 //
 // An answer is a pure function of the profile (origin, key pair ID and
 // key, fixed at provisioning) and of the request's key, signing time,

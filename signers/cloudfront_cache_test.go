@@ -115,7 +115,7 @@ func sameSlot(cf *CloudFront, rs []Request) []Request {
 
 func mustSign(t testing.TB, cf *CloudFront, r Request) *Signed {
 	t.Helper()
-	s, err := cf.Sign(context.Background(), &r)
+	s, err := cf.Sign(context.Background(), r)
 	if err != nil {
 		t.Fatalf("%+v: %v", r, err)
 	}
@@ -310,7 +310,7 @@ func TestCloudFrontAnswerCacheHit(t *testing.T) {
 			mustSign(t, cf, r)
 		}
 		allocs := testing.AllocsPerRun(100, func() {
-			if _, err := cf.Sign(context.Background(), &r); err != nil {
+			if _, err := cf.Sign(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -338,7 +338,7 @@ func TestCloudFrontAnswerCacheConcurrent(t *testing.T) {
 				defer wg.Done()
 				for n := 0; n < 300; n++ {
 					i := (n/3*(g+1) + g) % len(rs) // each request about 3 times in a row
-					s, err := cached.Sign(context.Background(), &rs[i])
+					s, err := cached.Sign(context.Background(), rs[i])
 					if err != nil {
 						t.Error(err)
 						return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -11,19 +12,82 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 )
 
-// EscapeResourceValue percent-encodes a placeholder's value for a
-// CloudFront resource pattern exactly as an object key is encoded in the
-// URL (every byte but A-Z a-z 0-9 - . _ ~ and /), so that the pattern
-// matches the URL CloudFront receives, and a '*' or '?' that comes from the
-// request is a literal character, never a wildcard.
-func EscapeResourceValue(v string) string { return escapePath(v) }
+// Binds implements Binder: rules with a resource or bind_client_ip.
+func (c *CloudFront) Binds(o *Options) bool { return o.Resource != "" || o.BindClientIP }
+
+// Bind implements Binder: the resource of a custom policy with its
+// placeholders expanded, and the client IP for bind_client_ip.
+func (c *CloudFront) Bind(r Request, hr *http.Request, path string) Request {
+	o := r.Options
+	if o.Resource != "" {
+		repl := hr.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		repl.Set("presign.path", path)
+		repl.Set("presign.key", r.Key)
+		// placeholder values are URL-escaped like the key in the URL, so
+		// that a '*' or '?' from the request is no wildcard
+		r.Resource, _ = repl.ReplaceFunc(o.Resource, resourceValue)
+	}
+	if o.BindClientIP {
+		r.ClientIP = clientIP(hr)
+	}
+	return r
+}
+
+// Checks implements Checker: rules with a resource.
+func (c *CloudFront) Checks(o *Options) bool { return o.Resource != "" }
+
+// Check implements Checker: a URL outside the resource of its custom
+// policy, which CloudFront refuses; the patterns could not show it at
+// start.
+func (c *CloudFront) Check(r Request, s *Signed) *Mistake {
+	u := s.URL
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i] // the signature
+	}
+	if resourceCovers(r.Resource, u) {
+		return nil
+	}
+	return &Mistake{
+		Message: "CloudFront will refuse this URL: it is outside the resource of its policy; make strip_prefix, key and resource agree",
+		Fields:  []zap.Field{zap.String("url", u), zap.String("resource", r.Resource)},
+	}
+}
+
+// resourceValue is a placeholder's value in a CloudFront resource pattern:
+// percent-encoded exactly as an object key is in the URL (every byte but
+// A-Z a-z 0-9 - . _ ~ and /), so that the pattern matches the URL
+// CloudFront receives and a '*' or '?' that comes from the request (a key,
+// a user name) is a literal character, never a wildcard. {env.*} and
+// {file.*} are the operator's and are taken as they are.
+func resourceValue(name string, v any) (any, error) {
+	s := caddy.ToString(v)
+	if strings.HasPrefix(name, "env.") || strings.HasPrefix(name, "file.") {
+		return s, nil
+	}
+	return escapePath(s), nil
+}
+
+// clientIP is Caddy's client IP of r, which honours trusted_proxies, or
+// the remote address when Caddy set none.
+func clientIP(r *http.Request) netip.Addr {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if s == "" {
+		s, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	a, _ := netip.ParseAddr(s)
+	return a.Unmap()
+}
 
 // Sign implements Signer. The answer may be shared with other requests
 // (it comes from the answer cache): the caller must not modify it, nor
 // its cookies.
-func (c *CloudFront) Sign(_ context.Context, r *Request) (*Signed, error) {
+func (c *CloudFront) Sign(_ context.Context, req Request) (*Signed, error) {
+	r := &req
 	o := r.Options
 	expiresAt := r.SignTime.Add(r.Expires)
 	var ip netip.Addr
@@ -100,12 +164,12 @@ func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) 
 	return &Signed{URL: b.String(), ExpiresAt: expiresAt}, nil
 }
 
-// ResourceCovers tells whether a policy's resource pattern (Request.Resource)
+// resourceCovers tells whether a policy's resource pattern (Request.Resource)
 // covers url, the URL without its query, as CloudFront compares them: '*'
 // stands for any run of characters (none too), '?' for exactly one, any
 // other character for itself. CloudFront refuses a URL outside the
 // resource of its policy.
-func ResourceCovers(pattern, url string) bool {
+func resourceCovers(pattern, url string) bool {
 	p, u := 0, 0
 	star, mark := -1, 0 // the last '*' seen, and where in url its run ends
 	for u < len(url) {

@@ -28,6 +28,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-presign/presign/internal/cfverify"
 )
 
 const (
@@ -62,7 +64,7 @@ func newCloudFront(t testing.TB, mod func(*CloudFront)) *CloudFront {
 // cfSign signs a GET of key at cfSignTime for 1h with opts.
 func cfSign(t testing.TB, c *CloudFront, key string, opts Options, resource string, ip netip.Addr) *Signed {
 	t.Helper()
-	s, err := c.Sign(context.Background(), &Request{
+	s, err := c.Sign(context.Background(), Request{
 		Method: "GET", Key: key, SignTime: cfSignTime, Expires: time.Hour,
 		Options: &opts, Resource: resource, ClientIP: ip,
 	})
@@ -96,7 +98,7 @@ const (
 // with a wildcard resource give exactly botocore's URLs, with the key in
 // PKCS#1 and in PKCS#8, and the independent verifier accepts them.
 func TestCloudFrontCannedAndWildcardGolden(t *testing.T) {
-	v := &cfVerifier{keyID: cfTestKeyID, pub: loadPublicKey(t, cfRSAPublic)}
+	v := &cfverify.Verifier{KeyID: cfTestKeyID, Pub: loadPublicKey(t, cfRSAPublic)}
 	for _, keyFile := range []string{cfRSAPKCS1, cfRSAPKCS8} {
 		for _, c := range []struct {
 			name, domain, key, resource, want string
@@ -118,7 +120,7 @@ func TestCloudFrontCannedAndWildcardGolden(t *testing.T) {
 				if want := time.Unix(cfTestExpires, 0); !s.ExpiresAt.Equal(want) {
 					t.Errorf("ExpiresAt %s, want %s", s.ExpiresAt, want)
 				}
-				if _, err := v.check(cfRequest{URL: s.URL, Time: cfSignTime.Add(59 * time.Minute)}); err != nil {
+				if _, err := v.Check(cfverify.Request{URL: s.URL, Time: cfSignTime.Add(59 * time.Minute)}); err != nil {
 					t.Errorf("verifier refuses %s: %v", s.URL, err)
 				}
 			})
@@ -133,7 +135,7 @@ func TestCloudFrontCannedAndWildcardGolden(t *testing.T) {
 // Signature and Key-Pair-Id and nothing else.
 func TestCloudFrontCustomPolicies(t *testing.T) {
 	cf := newCloudFront(t, nil)
-	v := &cfVerifier{keyID: cfTestKeyID, pub: loadPublicKey(t, cfRSAPublic)}
+	v := &cfverify.Verifier{KeyID: cfTestKeyID, Pub: loadPublicKey(t, cfRSAPublic)}
 	for _, c := range []struct {
 		name, key, resource, ip, wantPolicy, otherIP string
 	}{
@@ -168,19 +170,19 @@ func TestCloudFrontCustomPolicies(t *testing.T) {
 			if got := strings.Join(names, " "); got != "Policy Signature Key-Pair-Id" {
 				t.Errorf("query parameters %q, want Policy Signature Key-Pair-Id", got)
 			}
-			policy, err := v.check(cfRequest{URL: s.URL, Time: cfSignTime, IP: ip})
+			policy, err := v.Check(cfverify.Request{URL: s.URL, Time: cfSignTime, IP: ip})
 			if err != nil {
 				t.Fatalf("verifier refuses: %v", err)
 			}
 			if string(policy) != c.wantPolicy {
 				t.Errorf("policy\n got %s\nwant %s", policy, c.wantPolicy)
 			}
-			if _, err := v.check(cfRequest{URL: s.URL, Time: cfSignTime, IP: netip.MustParseAddr(c.otherIP)}); err == nil || !strings.Contains(err.Error(), "is not in") {
+			if _, err := v.Check(cfverify.Request{URL: s.URL, Time: cfSignTime, IP: netip.MustParseAddr(c.otherIP)}); err == nil || !strings.Contains(err.Error(), "is not in") {
 				t.Errorf("from another IP: %v, want an IP refusal", err)
 			}
 		})
 	}
-	_, err := cf.Sign(context.Background(), &Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{BindClientIP: true}})
+	_, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{BindClientIP: true}})
 	if err == nil || !strings.Contains(err.Error(), "no client IP") {
 		t.Errorf("bind_client_ip without a client IP: %v", err)
 	}
@@ -193,7 +195,7 @@ func TestCloudFrontCustomPolicies(t *testing.T) {
 // expiry matching the policy's; the verifier accepts the cookies for URLs
 // under the resource and refuses others.
 func TestCloudFrontCookies(t *testing.T) {
-	v := &cfVerifier{keyID: cfTestKeyID, pub: loadPublicKey(t, cfRSAPublic)}
+	v := &cfverify.Verifier{KeyID: cfTestKeyID, Pub: loadPublicKey(t, cfRSAPublic)}
 	cf := newCloudFront(t, func(c *CloudFront) { c.Domain = "https://cdn.example.com" })
 	golden, _ := url.ParseQuery(strings.SplitN(goldenWildcard, "?", 2)[1])
 
@@ -210,11 +212,11 @@ func TestCloudFrontCookies(t *testing.T) {
 		}
 		checkCookies(t, s, want, "", 3600)
 		for _, u := range []string{s.URL, "https://" + cfTestDomain + "/results/experiment.zarr/0/1/2"} {
-			if _, err := v.check(cfRequest{URL: u, Cookies: s.Cookies, Time: cfSignTime}); err != nil {
+			if _, err := v.Check(cfverify.Request{URL: u, Cookies: s.Cookies, Time: cfSignTime}); err != nil {
 				t.Errorf("cookies refused for %s: %v", u, err)
 			}
 		}
-		if _, err := v.check(cfRequest{URL: "https://" + cfTestDomain + "/results/other.zarr/x", Cookies: s.Cookies, Time: cfSignTime}); err == nil {
+		if _, err := v.Check(cfverify.Request{URL: "https://" + cfTestDomain + "/results/other.zarr/x", Cookies: s.Cookies, Time: cfSignTime}); err == nil {
 			t.Errorf("cookies accepted outside the resource")
 		}
 	})
@@ -231,17 +233,17 @@ func TestCloudFrontCookies(t *testing.T) {
 			"CloudFront-Signature":   q.Get("Signature"),
 			"CloudFront-Key-Pair-Id": cfTestKeyID,
 		}, "example.com", 3600)
-		if _, err := v.check(cfRequest{URL: s.URL, Cookies: s.Cookies, Time: cfSignTime}); err != nil {
+		if _, err := v.Check(cfverify.Request{URL: s.URL, Cookies: s.Cookies, Time: cfSignTime}); err != nil {
 			t.Errorf("canned cookies refused: %v", err)
 		}
-		if _, err := v.check(cfRequest{URL: "https://cdn.example.com/a%20b/other.bin", Cookies: s.Cookies, Time: cfSignTime}); err == nil {
+		if _, err := v.Check(cfverify.Request{URL: "https://cdn.example.com/a%20b/other.bin", Cookies: s.Cookies, Time: cfSignTime}); err == nil {
 			t.Errorf("canned cookies accepted for another object")
 		}
 	})
 	t.Run("stable window start", func(t *testing.T) {
 		// with stable the signing time is the window's start, in the past:
 		// Max-Age counts from it, so it never falls short of the policy
-		s, err := cf.Sign(context.Background(), &Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
+		s, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
 			Options: &Options{Cookies: true}})
 		if err != nil {
 			t.Fatal(err)
@@ -293,13 +295,13 @@ func checkCookies(t *testing.T, s *Signed, want map[string]string, domain string
 // signature is deterministic (RFC 6979), so both key files and repeated
 // requests give the same URL.
 func TestCloudFrontECDSA(t *testing.T) {
-	v := &cfVerifier{keyID: cfTestKeyID, pub: loadPublicKey(t, cfECPublic)}
+	v := &cfverify.Verifier{KeyID: cfTestKeyID, Pub: loadPublicKey(t, cfECPublic)}
 	var urls []string
 	for _, keyFile := range []string{cfECSEC1, cfECPKCS8} {
 		cf := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = keyFile })
 		for _, opts := range []Options{{}, {Resource: wildcardResource, BindClientIP: true}} {
 			s := cfSign(t, cf, "results/experiment.zarr/.zgroup", opts, opts.Resource, netip.MustParseAddr("192.0.2.1"))
-			if _, err := v.check(cfRequest{URL: s.URL, Time: cfSignTime, IP: netip.MustParseAddr("192.0.2.1")}); err != nil {
+			if _, err := v.Check(cfverify.Request{URL: s.URL, Time: cfSignTime, IP: netip.MustParseAddr("192.0.2.1")}); err != nil {
 				t.Errorf("%s %+v: verifier refuses %s: %v", keyFile, opts, s.URL, err)
 			}
 			urls = append(urls, s.URL)
@@ -313,7 +315,7 @@ func TestCloudFrontECDSA(t *testing.T) {
 		t.Errorf("SEC 1 and PKCS#8 forms of one key sign differently")
 	}
 	sig, _ := url.ParseQuery(strings.SplitN(urls[0], "?", 2)[1])
-	if der, _ := cfDecode(sig.Get("Signature")); len(der) < 8 || der[0] != 0x30 {
+	if der, _ := cfverify.Decode(sig.Get("Signature")); len(der) < 8 || der[0] != 0x30 {
 		t.Errorf("ECDSA signature is not DER: % x", der)
 	}
 }
@@ -324,12 +326,12 @@ func TestCloudFrontECDSA(t *testing.T) {
 // another object), an unknown key pair ID and a URL signed by another key.
 func TestCloudFrontVerifierRejects(t *testing.T) {
 	cf := newCloudFront(t, nil)
-	v := &cfVerifier{keyID: cfTestKeyID, pub: loadPublicKey(t, cfRSAPublic)}
+	v := &cfverify.Verifier{KeyID: cfTestKeyID, Pub: loadPublicKey(t, cfRSAPublic)}
 	ip := netip.MustParseAddr("203.0.113.9")
 	canned := cfSign(t, cf, "images/cat.jpg", Options{}, "", netip.Addr{}).URL
 	custom := cfSign(t, cf, "results/experiment.zarr/.zattrs", Options{Resource: wildcardResource, BindClientIP: true}, wildcardResource, ip).URL
 	for _, u := range []string{canned, custom} {
-		if _, err := v.check(cfRequest{URL: u, Time: cfSignTime, IP: ip}); err != nil {
+		if _, err := v.Check(cfverify.Request{URL: u, Time: cfSignTime, IP: ip}); err != nil {
 			t.Fatalf("verifier refuses a good URL %s: %v", u, err)
 		}
 	}
@@ -353,26 +355,26 @@ func TestCloudFrontVerifierRejects(t *testing.T) {
 	other := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = cfECPKCS8 })
 	for _, c := range []struct {
 		name string
-		req  cfRequest
+		req  cfverify.Request
 		want string
 	}{
-		{"tampered canned signature", cfRequest{URL: flip(canned, "Signature"), Time: cfSignTime}, "bad signature"},
-		{"tampered custom signature", cfRequest{URL: flip(custom, "Signature"), Time: cfSignTime, IP: ip}, "bad signature"},
-		{"tampered Expires", cfRequest{URL: replaceParam(canned, "Expires", "1767239200"), Time: cfSignTime}, "bad signature"},
-		{"tampered policy", cfRequest{URL: replaceParam(custom, "Policy", cfEncode(strings.Replace(cfDecodeString(t, policyOf(custom)), "203.0.113.9/32", "0.0.0.0/0", 1))), Time: cfSignTime, IP: ip}, "bad signature"},
-		{"expired canned", cfRequest{URL: canned, Time: time.Unix(cfTestExpires, 0)}, "expired"},
-		{"expired custom", cfRequest{URL: custom, Time: time.Unix(cfTestExpires+60, 0), IP: ip}, "expired"},
-		{"wrong IP", cfRequest{URL: custom, Time: cfSignTime, IP: netip.MustParseAddr("203.0.113.10")}, "is not in"},
-		{"no IP", cfRequest{URL: custom, Time: cfSignTime}, "is not in"},
-		{"out of the resource's tree", cfRequest{URL: strings.Replace(custom, "/results/experiment.zarr/", "/results/secret/", 1), Time: cfSignTime, IP: ip}, "does not cover"},
-		{"canned moved to another object", cfRequest{URL: strings.Replace(canned, "/cat.jpg", "/dog.jpg", 1), Time: cfSignTime}, "bad signature"},
-		{"query added to a canned URL", cfRequest{URL: strings.Replace(canned, "?", "?x=1&", 1), Time: cfSignTime}, "bad signature"},
-		{"unknown key pair ID", cfRequest{URL: replaceParam(canned, "Key-Pair-Id", "KOTHER"), Time: cfSignTime}, "unknown key pair"},
-		{"another key", cfRequest{URL: cfSign(t, other, "images/cat.jpg", Options{}, "", netip.Addr{}).URL, Time: cfSignTime}, "bad signature"},
-		{"no signature", cfRequest{URL: strings.SplitN(canned, "?", 2)[0], Time: cfSignTime}, "unknown key pair"},
+		{"tampered canned signature", cfverify.Request{URL: flip(canned, "Signature"), Time: cfSignTime}, "bad signature"},
+		{"tampered custom signature", cfverify.Request{URL: flip(custom, "Signature"), Time: cfSignTime, IP: ip}, "bad signature"},
+		{"tampered Expires", cfverify.Request{URL: replaceParam(canned, "Expires", "1767239200"), Time: cfSignTime}, "bad signature"},
+		{"tampered policy", cfverify.Request{URL: replaceParam(custom, "Policy", cfEncode(strings.Replace(cfDecodeString(t, policyOf(custom)), "203.0.113.9/32", "0.0.0.0/0", 1))), Time: cfSignTime, IP: ip}, "bad signature"},
+		{"expired canned", cfverify.Request{URL: canned, Time: time.Unix(cfTestExpires, 0)}, "expired"},
+		{"expired custom", cfverify.Request{URL: custom, Time: time.Unix(cfTestExpires+60, 0), IP: ip}, "expired"},
+		{"wrong IP", cfverify.Request{URL: custom, Time: cfSignTime, IP: netip.MustParseAddr("203.0.113.10")}, "is not in"},
+		{"no IP", cfverify.Request{URL: custom, Time: cfSignTime}, "is not in"},
+		{"out of the resource's tree", cfverify.Request{URL: strings.Replace(custom, "/results/experiment.zarr/", "/results/secret/", 1), Time: cfSignTime, IP: ip}, "does not cover"},
+		{"canned moved to another object", cfverify.Request{URL: strings.Replace(canned, "/cat.jpg", "/dog.jpg", 1), Time: cfSignTime}, "bad signature"},
+		{"query added to a canned URL", cfverify.Request{URL: strings.Replace(canned, "?", "?x=1&", 1), Time: cfSignTime}, "bad signature"},
+		{"unknown key pair ID", cfverify.Request{URL: replaceParam(canned, "Key-Pair-Id", "KOTHER"), Time: cfSignTime}, "unknown key pair"},
+		{"another key", cfverify.Request{URL: cfSign(t, other, "images/cat.jpg", Options{}, "", netip.Addr{}).URL, Time: cfSignTime}, "bad signature"},
+		{"no signature", cfverify.Request{URL: strings.SplitN(canned, "?", 2)[0], Time: cfSignTime}, "unknown key pair"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := v.check(c.req)
+			_, err := v.Check(c.req)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("got %v, want an error with %q", err, c.want)
 			}
@@ -385,7 +387,7 @@ func cfEncode(s string) string {
 }
 
 func cfDecodeString(t testing.TB, s string) string {
-	b, err := cfDecode(s)
+	b, err := cfverify.Decode(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -683,7 +685,7 @@ func TestCloudFrontSignatureCache(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := cf.Sign(context.Background(), &Request{Method: "GET", Key: "hot.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}})
+			s, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "hot.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}})
 			if err != nil || s.URL != first {
 				t.Errorf("concurrent request: %v, %v", s, err)
 			}
@@ -747,7 +749,7 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 			for b.Loop() {
 				i++
 				req.SignTime = cfSignTime.Add(time.Duration(i) * time.Second) // a new policy
-				if _, err := cf.Sign(context.Background(), &req); err != nil {
+				if _, err := cf.Sign(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -756,7 +758,7 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 			b.ReportAllocs()
 			req := Request{Method: "GET", Key: "images/cat.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}}
 			for b.Loop() {
-				if _, err := cf.Sign(context.Background(), &req); err != nil {
+				if _, err := cf.Sign(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -764,13 +766,13 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 	}
 }
 
-// TestResourceCovers: ResourceCovers agrees with the verifier's
+// TestResourceCovers: resourceCovers agrees with the verifier's
 // independent matcher (CloudFront's * and ?) on its table and on many
 // random patterns and URLs over a small alphabet.
 func TestResourceCovers(t *testing.T) {
 	for _, c := range wildcardCases {
-		if got := ResourceCovers(c.p, c.s); got != c.want {
-			t.Errorf("ResourceCovers(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
+		if got := resourceCovers(c.p, c.s); got != c.want {
+			t.Errorf("resourceCovers(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
 		}
 	}
 	rng := mrand.New(mrand.NewPCG(1, 2))
@@ -783,8 +785,8 @@ func TestResourceCovers(t *testing.T) {
 	}
 	for range 50000 {
 		p, u := word("ab/*?", 8), word("ab/", 10)
-		if got, want := ResourceCovers(p, u), wildcardMatch(p, u); got != want {
-			t.Fatalf("ResourceCovers(%q, %q) = %v, want %v", p, u, got, want)
+		if got, want := resourceCovers(p, u), cfverify.WildcardMatch(p, u); got != want {
+			t.Fatalf("resourceCovers(%q, %q) = %v, want %v", p, u, got, want)
 		}
 	}
 }

@@ -7,26 +7,26 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// credCache holds a provider's current credentials. It answers from memory
-// while they are valid, starts a refresh in the background when their
-// remaining life falls under the refresh-ahead window (so that requests never
-// wait for a rotation), and waits for the provider only when it holds nothing
-// valid, at most for timeout.
+// credCache holds a profile's current credential, of whatever type its
+// kind signs with (C: AWS credentials, an Azure user delegation key), with
+// its expiry. It answers from memory while the credential is valid, starts
+// a renewal in the background when its remaining life falls under the
+// renew-ahead window (so that requests never wait for a rotation), and
+// waits for the source only when it holds nothing valid, at most for
+// timeout. One fetch runs at a time, and a failed one is answered for
+// CredentialsBackoff before the source is asked again.
 //
-// The SDK's aws.CredentialsCache is not used on top of providers built here
-// because it reports Expires moved earlier by its refresh window, and the
-// handler needs the credentials' true expiry to cut URL lifetimes to it.
-type credCache struct {
-	provider aws.CredentialsProvider
-	timeout  time.Duration // the longest a request waits for the provider
-	ahead    time.Duration // refresh this long before expiry (at most half the lifetime)
-	now      func() time.Time
+// The cache keeps the credential's true expiry, which the kinds need to cut
+// URL lifetimes to it.
+type credCache[C any] struct {
+	fetchCred credFetch[C]
+	timeout   time.Duration // the longest a request waits for the source
+	ahead     time.Duration // renew this long before expiry (at most half the lifetime)
+	now       func() time.Time
 
-	cur atomic.Pointer[credEntry]
+	cur atomic.Pointer[credEntry[C]]
 
 	mu       sync.Mutex
 	inflight chan struct{} // closed when the running fetch ends; nil when none
@@ -34,48 +34,63 @@ type credCache struct {
 	errUntil time.Time
 }
 
-type credEntry struct {
-	creds     aws.Credentials
-	refreshAt time.Time // zero: never (static credentials)
+// credFetch asks a kind's credential source for a fresh credential and
+// when it expires (zero: never). Its errors hold no secret.
+type credFetch[C any] func(ctx context.Context) (cred C, expires time.Time, err error)
+
+type credEntry[C any] struct {
+	cred      C
+	expires   time.Time // zero: never (static credentials)
+	refreshAt time.Time // zero: never
 }
+
+// valid tells whether e can be used at now.
+func (e *credEntry[C]) valid(now time.Time) bool {
+	return e.expires.IsZero() || now.Before(e.expires)
+}
+
+// refreshAhead is the usual renew-ahead window of a credential cache: a
+// kind sizes its own from it and its URLs' lifetime.
+const refreshAhead = 5 * time.Minute
 
 // CredentialsBackoff is how long after a failed fetch of credentials a
 // profile answers requests with that failure (ErrCredentials) before it asks
 // the provider again. The handler's 503 answers say it in Retry-After.
 const CredentialsBackoff = time.Second
 
-func newCredCache(p aws.CredentialsProvider, timeout, ahead time.Duration) *credCache {
-	return &credCache{provider: p, timeout: timeout, ahead: ahead, now: time.Now}
+func newCredCache[C any](fetch credFetch[C], timeout, ahead time.Duration) *credCache[C] {
+	return &credCache[C]{fetchCred: fetch, timeout: timeout, ahead: ahead, now: time.Now}
 }
 
-// Get returns valid credentials, or an error wrapping ErrCredentials.
-func (c *credCache) Get(ctx context.Context) (aws.Credentials, error) {
+// Get returns a valid credential, or an error wrapping ErrCredentials.
+func (c *credCache[C]) Get(ctx context.Context) (C, error) {
+	var none C
 	e := c.cur.Load()
-	if e != nil && !e.creds.CanExpire {
-		return e.creds, nil // static credentials: no clock needed
+	if e != nil && e.expires.IsZero() {
+		return e.cred, nil // static credentials: no clock needed
 	}
 	now := c.now()
-	if e != nil && valid(&e.creds, now) {
+	if e != nil && e.valid(now) {
 		if !e.refreshAt.IsZero() && !now.Before(e.refreshAt) {
-			c.start(now) // rotate ahead of expiry; this request uses the current ones
+			c.start(now) // rotate ahead of expiry; this request uses the current one
 		}
-		return e.creds, nil
+		return e.cred, nil
 	}
 	done, err := c.start(now)
 	if err != nil {
-		return aws.Credentials{}, err
+		return none, err
 	}
 	t := time.NewTimer(c.timeout)
 	defer t.Stop()
 	select {
 	case <-done:
 	case <-t.C:
-		return aws.Credentials{}, fmt.Errorf("%w: no answer from the credential provider within %s", ErrCredentials, c.timeout)
+		return none, fmt.Errorf("%w: no answer from the credential provider within %s", ErrCredentials, c.timeout)
 	case <-ctx.Done():
-		return aws.Credentials{}, fmt.Errorf("%w: %v", ErrCredentials, ctx.Err())
+		return none, fmt.Errorf("%w: %v", ErrCredentials, ctx.Err())
 	}
-	if e := c.cur.Load(); e != nil && valid(&e.creds, c.now()) {
-		return e.creds, nil
+	if e := c.cur.Load(); e != nil && e.valid(c.now()) {
+		return e.cred, nil
 	}
 	c.mu.Lock()
 	err = c.lastErr
@@ -83,17 +98,13 @@ func (c *credCache) Get(ctx context.Context) (aws.Credentials, error) {
 	if err == nil {
 		err = fmt.Errorf("%w: the provider gave no valid credentials", ErrCredentials)
 	}
-	return aws.Credentials{}, err
-}
-
-func valid(c *aws.Credentials, now time.Time) bool {
-	return c.HasKeys() && (!c.CanExpire || now.Before(c.Expires))
+	return none, err
 }
 
 // start begins a fetch unless one is running or the last one failed less than
 // CredentialsBackoff ago (then it returns that failure). It returns a channel closed
 // when the fetch ends.
-func (c *credCache) start(now time.Time) (<-chan struct{}, error) {
+func (c *credCache[C]) start(now time.Time) (<-chan struct{}, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inflight != nil {
@@ -108,23 +119,15 @@ func (c *credCache) start(now time.Time) (<-chan struct{}, error) {
 	return done, nil
 }
 
-// fetch asks the provider once. It is bounded by a context of its own, longer
-// than the request's wait, so that a hung provider frees the slot and a
+// fetch asks the source once. It is bounded by a context of its own, longer
+// than the request's wait, so that a hung source frees the slot and a
 // later request tries again: the cache recovers by itself.
-func (c *credCache) fetch(done chan struct{}) {
+func (c *credCache[C]) fetch(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*c.timeout)
 	defer cancel()
-	// A provider with a cache of its own (the SDK's default chain wraps
-	// every provider in an aws.CredentialsCache, which renews only at
-	// expiry) would answer a refresh ahead of expiry with the credentials
-	// held already: URLs would then be cut to seconds, and fail, near each
-	// expiry. Make it fetch new ones.
-	if inv, ok := c.provider.(interface{ Invalidate() }); ok {
-		inv.Invalidate()
-	}
-	creds, err := c.provider.Retrieve(ctx)
+	cred, expires, err := c.fetchCred(ctx)
 	now := c.now()
-	if err == nil && !valid(&creds, now) {
+	if err == nil && !expires.IsZero() && !now.Before(expires) {
 		err = errors.New("the provider returned expired or empty credentials")
 	}
 	c.mu.Lock()
@@ -133,10 +136,10 @@ func (c *credCache) fetch(done chan struct{}) {
 		c.lastErr = fmt.Errorf("%w: %v", ErrCredentials, err)
 		c.errUntil = now.Add(CredentialsBackoff)
 	} else {
-		e := &credEntry{creds: creds}
-		if creds.CanExpire {
-			ahead := min(c.ahead, creds.Expires.Sub(now)/2)
-			e.refreshAt = creds.Expires.Add(-ahead)
+		e := &credEntry[C]{cred: cred, expires: expires}
+		if !expires.IsZero() {
+			ahead := min(c.ahead, expires.Sub(now)/2)
+			e.refreshAt = expires.Add(-ahead)
 		}
 		c.cur.Store(e)
 		c.lastErr = nil

@@ -81,6 +81,35 @@ func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, er
 	}), nil
 }
 
+// awsFetch is the credential cache's fetch from an AWS credentials
+// provider. The expiry is the credentials' own: the SDK's
+// aws.CredentialsCache is not used on top of providers built here because
+// it reports Expires moved earlier by its refresh window.
+func awsFetch(p aws.CredentialsProvider) credFetch[aws.Credentials] {
+	return func(ctx context.Context) (aws.Credentials, time.Time, error) {
+		// A provider with a cache of its own (the SDK's default chain wraps
+		// every provider in an aws.CredentialsCache, which renews only at
+		// expiry) would answer a renewal ahead of expiry with the
+		// credentials held already: URLs would then be cut to seconds, and
+		// fail, near each expiry. Make it fetch new ones.
+		if inv, ok := p.(interface{ Invalidate() }); ok {
+			inv.Invalidate()
+		}
+		creds, err := p.Retrieve(ctx)
+		if err != nil {
+			return creds, time.Time{}, err
+		}
+		if !creds.HasKeys() || creds.CanExpire && creds.Expires.IsZero() {
+			return creds, time.Time{}, errors.New("the provider returned expired or empty credentials")
+		}
+		var expires time.Time
+		if creds.CanExpire {
+			expires = creds.Expires
+		}
+		return creds, expires, nil
+	}
+}
+
 // deadline bounds every SDK call made for credentials (container endpoint,
 // instance metadata, STS, SSO), retries included. The SDK's credential cache
 // hides the caller's context from providers, so without it a provider that

@@ -47,7 +47,7 @@ func TestCredCacheRefreshesAhead(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	p := &stepProvider{clock: clock, lifetime: time.Hour}
-	c := newCredCache(p, time.Second, 5*time.Minute)
+	c := newCredCache(awsFetch(p), time.Second, 5*time.Minute)
 	c.now = clock
 
 	got, err := c.Get(context.Background())
@@ -115,7 +115,7 @@ func TestCredCacheStatic(t *testing.T) {
 		n.Add(1)
 		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil
 	})
-	c := newCredCache(p, time.Second, 5*time.Minute)
+	c := newCredCache(awsFetch(p), time.Second, 5*time.Minute)
 	for i := 0; i < 100; i++ {
 		if _, err := c.Get(context.Background()); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,9 @@
 package signers
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // unreserved holds RFC 3986's unreserved bytes, A-Z a-z 0-9 - . _ ~: the
 // bytes that percent-encoding leaves as they are, in URLs, SigV4's
@@ -89,4 +92,74 @@ func appendFormEscaped[S string | []byte](b []byte, s S) []byte {
 		b = append(b, '+')
 		s = s[i+1:]
 	}
+}
+
+// queryParam is one extra query parameter to sign, neither key nor value
+// encoded (e.g. response-content-disposition).
+type queryParam struct {
+	Name, Value string
+}
+
+// compareEncoded compares a and b as appendEscaped with unreserved would
+// encode them,
+// without encoding: it returns -1, 0 or +1.
+//
+// Encoding maps each byte to its own code independently, so the first
+// differing byte decides. An unreserved byte's code is itself and never
+// '%'; an escaped byte's code is '%' and two upper-case hex digits, which
+// sort as the byte's value. So an unreserved byte u and an escaped byte e
+// compare as u and '%', and two escaped bytes as their values.
+func compareEncoded(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		ka, kb := uint16(ca)<<8, uint16(cb)<<8
+		if !unreserved[ca] {
+			ka = '%'<<8 | uint16(ca)
+		}
+		if !unreserved[cb] {
+			kb = '%'<<8 | uint16(cb)
+		}
+		if ka < kb {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+// isHex tells whether c is a hexadecimal digit.
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// maxPooledBuf is the largest buffer kept in a pooled v4Scratch.
+const maxPooledBuf = 16 << 10
+
+// appendBasicTime appends t (UTC) in the X-Amz-Date layout, as t.Format would.
+func appendBasicTime(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, v4TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b = append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10),
+		byte('0'+int(month)/10), byte('0'+int(month)%10),
+		byte('0'+day/10), byte('0'+day%10),
+		'T',
+		byte('0'+hour/10), byte('0'+hour%10),
+		byte('0'+minute/10), byte('0'+minute%10),
+		byte('0'+sec/10), byte('0'+sec%10),
+		'Z')
+	return b
 }

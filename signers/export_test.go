@@ -1,5 +1,7 @@
 package signers
 
+import "github.com/aws/aws-sdk-go-v2/aws"
+
 // Test hooks: what tests need of the production types and no production
 // code calls.
 
@@ -29,4 +31,13 @@ func (c *v4KeyCache) len() int {
 		}
 	}
 	return n
+}
+
+// storeAWS puts creds into c as a fetch would, without a renewal ahead.
+func storeAWS(c *credCache[aws.Credentials], creds aws.Credentials) {
+	e := &credEntry[aws.Credentials]{cred: creds}
+	if creds.CanExpire {
+		e.expires = creds.Expires
+	}
+	c.cur.Store(e)
 }

@@ -30,6 +30,10 @@ func init() {
 	caddy.RegisterModule(GCS{})
 }
 
+// gcsKind is the gcs kind: its name, and the rule options it serves.
+var gcsKind = registerKind("gcs", 4,
+	"content_disposition", "content_type", "max_size", "content_type_prefix")
+
 // GCS is a profile for a Google Cloud Storage bucket, signed natively: V4
 // signatures (GOOG4-RSA-SHA256) with a service account's private key. It
 // presigns GET, HEAD and PUT as signed URLs (downloads with
@@ -83,7 +87,7 @@ type GCS struct {
 	origin     string // scheme://host + prefix
 	email      string // the service account, X-Goog-Credential's first part
 	key        *rsa.PrivateKey
-	urls       *s3URLCache // recent GET, HEAD and PUT URLs, without credentials
+	urls       *urlCache[struct{}] // recent GET, HEAD and PUT URLs; the key never changes
 }
 
 const (
@@ -97,7 +101,7 @@ const (
 // CaddyModule returns the Caddy module information.
 func (GCS) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  Namespace + ".gcs",
+		ID:  caddy.ModuleID(gcsKind.moduleID()),
 		New: func() caddy.Module { return new(GCS) },
 	}
 }
@@ -113,7 +117,7 @@ func (g *GCS) Provision(caddy.Context) error {
 		return fmt.Errorf("bucket %q is not a valid bucket name (3 to 63 lower-case letters, digits, '.', '-' and '_')", g.Bucket)
 	}
 	if g.Expires == 0 {
-		g.Expires = caddy.Duration(s3DefaultExpires)
+		g.Expires = caddy.Duration(defaultExpires)
 	}
 	if err := checkExpires(time.Duration(g.Expires), gcsMaxExpires, "the"); err != nil {
 		return err
@@ -128,7 +132,7 @@ func (g *GCS) Provision(caddy.Context) error {
 	if g.email, g.key, err = parseServiceAccount(data); err != nil {
 		return fmt.Errorf("%s: %v", from, err)
 	}
-	g.urls = newS3URLCache()
+	g.urls = newURLCache[struct{}]()
 	return nil
 }
 
@@ -158,7 +162,7 @@ func (g *GCS) buildOrigin() error {
 	default:
 		return fmt.Errorf("url_style must be path, virtual_hosted or bucket_bound, got %q", g.URLStyle)
 	}
-	g.signedHost = v4SignedHost(g.scheme, g.host)
+	g.signedHost = signedHostHeader(g.scheme, g.host)
 	g.origin = g.scheme + "://" + g.host + g.prefix
 	return nil
 }
@@ -254,11 +258,12 @@ func (g *GCS) DefaultExpires() time.Duration { return time.Duration(g.Expires) }
 // CheckRule implements Signer. Cloud Storage presigns every method a rule
 // can have.
 func (g *GCS) CheckRule(r *RuleInfo) error {
-	return r.check("gcs", gcsMaxExpires)
+	return r.check(gcsKind, gcsMaxExpires)
 }
 
 // Sign implements Signer.
-func (g *GCS) Sign(_ context.Context, r *Request) (*Signed, error) {
+func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
+	r := &req
 	expiresAt := r.SignTime.Add(r.Expires)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodPut:
@@ -268,7 +273,7 @@ func (g *GCS) Sign(_ context.Context, r *Request) (*Signed, error) {
 		return nil, fmt.Errorf("cloud storage signs GET, HEAD, PUT and POST, not %s", r.Method)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(r.Expires/time.Second)
-	e, h, admit := g.urls.lookup(r, signSec, expSec, &noCredentials, expiresAt)
+	e, h, admit := g.urls.lookup(r, signSec, expSec, struct{}{}, expiresAt)
 	if e != nil {
 		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
@@ -289,7 +294,7 @@ func (g *GCS) Sign(_ context.Context, r *Request) (*Signed, error) {
 	if !admit {
 		return &Signed{URL: u, ExpiresAt: expiresAt, Headers: contentTypeHeader(r.ContentType)}, nil
 	}
-	return g.urls.add(h, r, signSec, expSec, &noCredentials, u, expiresAt), nil
+	return g.urls.add(h, r, signSec, expSec, struct{}{}, u, expiresAt), nil
 }
 
 // gcsInput is one V4 signed URL to make.
@@ -322,7 +327,7 @@ func (g *GCS) signURL(in *gcsInput) (string, error) {
 		}
 	}()
 	var arr [16]byte
-	date := appendAmzDate(arr[:0], in.SignTime.UTC()) // 20060102T150405Z, as X-Goog-Date
+	date := appendBasicTime(arr[:0], in.SignTime.UTC()) // 20060102T150405Z, as X-Goog-Date
 	day := string(date[:8])
 	var expires [20]byte
 	signedHeaders := "host"
@@ -444,7 +449,7 @@ func (g *GCS) signPOST(r *Request, expiresAt time.Time) (*Signed, error) {
 // hex RSA-SHA256 signature of that base64.
 func (g *GCS) postPolicy(key string, signTime, expiresAt time.Time, conds []gcsCondition) (map[string]string, error) {
 	var arr [16]byte
-	date := string(appendAmzDate(arr[:0], signTime.UTC()))
+	date := string(appendBasicTime(arr[:0], signTime.UTC()))
 	credential := g.email + "/" + date[:8] + gcsScopeSuffix
 	fields := map[string]string{
 		"key":               key,
@@ -544,7 +549,7 @@ func appendJSONASCII(b []byte, s string) []byte {
 //		...
 //	}
 func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, "gcs", []subdirective{
+	return profileBlock(d, gcsKind.name, []subdirective{
 		{"bucket", func() error { return OneArg(d, &g.Bucket) }},
 		{"service_account_file", func() error { return OneArg(d, &g.ServiceAccountFile) }},
 		{"service_account", func() error { return secretArg(d, &g.ServiceAccount) }},

@@ -170,7 +170,7 @@ func TestGCSConformanceSignedURLs(t *testing.T) {
 			g := gcsProfileFor(t, c.Scheme, c.URLStyle, c.BucketBoundHostname, c.ClientEndpoint, c.Bucket)
 			var got string
 			if c.Object != nil && *c.Object != "" && !strings.HasPrefix(*c.Object, "/") && len(c.QueryParameters) == 0 {
-				s, err := g.Sign(context.Background(), &Request{Method: c.Method, Key: *c.Object, SignTime: c.Timestamp,
+				s, err := g.Sign(context.Background(), Request{Method: c.Method, Key: *c.Object, SignTime: c.Timestamp,
 					Expires: time.Duration(c.Expiration) * time.Second, Options: &Options{}})
 				if err != nil {
 					t.Fatal(err)

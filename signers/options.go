@@ -20,8 +20,9 @@ import (
 // CheckRule those it does not support.
 //
 // Adding an option is a field here and its row in ruleOptions; the kinds
-// that use it check its value in CheckRule (RuleInfo.check, for the values
-// they check alike), and the others refuse it.
+// that serve it name it in their registerKind and check its value in
+// CheckRule (RuleInfo.check, for the values they check alike), and the
+// others refuse it.
 type Options struct {
 	// S3, Azure, GCS: "attachment" or "inline": sets the download's
 	// Content-Disposition (S3 and GCS: response-content-disposition, Azure:
@@ -108,40 +109,40 @@ type Options struct {
 const DefaultCheckExists = 10 * time.Second
 
 // ruleOptions are the options, one row each, in the order error messages
-// list them: the JSON name, which is also the Caddyfile subdirective, the
-// profile kinds that use it (a kind refuses the options of the others that
-// are set), and how the Caddyfile sets it.
+// list them: the JSON name, which is also the Caddyfile subdirective, and
+// how the Caddyfile sets it. Each kind names the options it serves in its
+// own file (registerKind), and refuses the others that are set.
 var ruleOptions = []ruleOption{
-	{"content_disposition", []string{"s3", "azure", "gcs"}, func(o *Options) bool { return o.ContentDisposition != "" },
+	{"content_disposition", func(o *Options) bool { return o.ContentDisposition != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) }},
-	{"content_type", []string{"s3", "azure", "gcs"}, func(o *Options) bool { return o.ContentType != "" },
+	{"content_type", func(o *Options) bool { return o.ContentType != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentType) }},
-	{"cache_control", []string{"s3", "azure"}, func(o *Options) bool { return o.CacheControl != "" },
+	{"cache_control", func(o *Options) bool { return o.CacheControl != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) }},
-	{"max_size", []string{"s3", "gcs"}, func(o *Options) bool { return o.MaxSize != 0 },
+	{"max_size", func(o *Options) bool { return o.MaxSize != 0 },
 		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
-	{"content_type_prefix", []string{"s3", "gcs"}, func(o *Options) bool { return o.ContentTypePrefix != "" },
+	{"content_type_prefix", func(o *Options) bool { return o.ContentTypePrefix != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentTypePrefix) }},
-	{"uppy", []string{"s3"}, func(o *Options) bool { return o.Uppy },
+	{"uppy", func(o *Options) bool { return o.Uppy },
 		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.Uppy) }},
-	{"resource", []string{"cloudfront"}, func(o *Options) bool { return o.Resource != "" },
+	{"resource", func(o *Options) bool { return o.Resource != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
-	{"bind_client_ip", []string{"cloudfront"}, func(o *Options) bool { return o.BindClientIP },
+	{"bind_client_ip", func(o *Options) bool { return o.BindClientIP },
 		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.BindClientIP) }},
 	// cookies [<domain>]
-	{"cookies", []string{"cloudfront"}, func(o *Options) bool { return o.Cookies },
+	{"cookies", func(o *Options) bool { return o.Cookies },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			return flagOptArg(d, &o.Cookies, &o.CookieDomain, "the cookie domain")
 		}},
-	{"cookie_domain", []string{"cloudfront"}, func(o *Options) bool { return o.CookieDomain != "" }, nil},
+	{"cookie_domain", func(o *Options) bool { return o.CookieDomain != "" }, nil},
 	// browse [<template file>]
-	{"browse", []string{"s3"}, func(o *Options) bool { return o.Browse },
+	{"browse", func(o *Options) bool { return o.Browse },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			return flagOptArg(d, &o.Browse, &o.BrowseTemplate, "the template file")
 		}},
-	{"browse_template", []string{"s3"}, func(o *Options) bool { return o.BrowseTemplate != "" }, nil},
+	{"browse_template", func(o *Options) bool { return o.BrowseTemplate != "" }, nil},
 	// check_exists [<window>]
-	{"check_exists", []string{"s3"}, func(o *Options) bool { return o.CheckExists != 0 },
+	{"check_exists", func(o *Options) bool { return o.CheckExists != 0 },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			if d.CountRemainingArgs() == 0 {
 				o.CheckExists = caddy.Duration(DefaultCheckExists)
@@ -154,24 +155,22 @@ var ruleOptions = []ruleOption{
 // ruleOption is one option's row.
 type ruleOption struct {
 	name  string
-	kinds []string // the module names of the kinds that use it
 	isSet func(o *Options) bool
 	parse func(d *caddyfile.Dispenser, o *Options) error // nil: set by another subdirective
 }
 
 // check checks what every kind checks of a rule alike, for a profile of
-// kind (a module name) whose URLs live at most max (0: no limit): the
-// rule's lifetime, that it sets no option of another kind, and the values
-// of the options the kinds share. The kind checks its methods and its own
-// options itself.
-func (r *RuleInfo) check(kind string, max time.Duration) error {
+// kind k whose URLs live at most max (0: no limit): the rule's lifetime,
+// that it sets no option k does not serve, and the values of the options
+// the kinds share. The kind checks its methods and its own options itself.
+func (r *RuleInfo) check(k *kind, max time.Duration) error {
 	if err := checkExpires(r.Expires, max, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
 		return err
 	}
 	o := r.Options
 	for _, ro := range ruleOptions {
-		if !slices.Contains(ro.kinds, kind) && ro.isSet(o) {
-			return fmt.Errorf("%s is an option of %s profiles, not of %s ones", ro.name, joinKinds(ro.kinds), kind)
+		if !k.serves(ro.name) && ro.isSet(o) {
+			return fmt.Errorf("%s is an option of %s profiles, not of %s ones", ro.name, joinKinds(servers(ro.name)), k.name)
 		}
 	}
 	if !r.downloads() && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {

@@ -80,7 +80,11 @@ func TestOptionsCaddyfile(t *testing.T) {
 			t.Errorf("field %s (%s) has no row", typ.Field(i).Name, tag)
 			continue
 		}
-		for _, kind := range ruleOptions[j].kinds {
+		kinds := servers(tag)
+		if len(kinds) == 0 {
+			t.Errorf("%s: no kind serves it", tag)
+		}
+		for _, kind := range kinds {
 			if _, err := caddy.GetModule(Namespace + "." + kind); err != nil {
 				t.Errorf("%s: kind %q: %v", tag, kind, err)
 			}

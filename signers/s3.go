@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,6 +16,11 @@ import (
 func init() {
 	caddy.RegisterModule(S3{})
 }
+
+// s3Kind is the s3 kind: its name, and the rule options it serves.
+var s3Kind = registerKind("s3", 1,
+	"content_disposition", "content_type", "cache_control", "max_size", "content_type_prefix",
+	"uppy", "browse", "browse_template", "check_exists")
 
 // S3 is a profile for an S3 or S3-compatible bucket (AWS, MinIO,
 // DigitalOcean Spaces, Cloudflare R2, Google Cloud Storage's S3
@@ -102,23 +105,20 @@ type S3 struct {
 	host   string // the URL's host[:port]
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
-	creds  *credCache
-	urls   *s3URLCache  // recent GET, HEAD and PUT URLs
-	keys   *v4KeyCache  // SigV4 signing keys derived from the credentials
-	api    *s3.Client   // the S3 API, for the calls Caddy makes itself
-	exists *existsCache // recent answers of Exists (check_exists)
+	creds  *credCache[aws.Credentials]
+	urls   *urlCache[awsKeys] // recent GET, HEAD and PUT URLs
+	keys   *v4KeyCache        // SigV4 signing keys derived from the credentials
+	api    *s3.Client         // the S3 API, for the calls Caddy makes itself
+	exists *existsCache       // recent answers of Exists (check_exists)
 }
 
-const (
-	s3DefaultExpires = 15 * time.Minute
-	s3MaxExpires     = 7 * 24 * time.Hour
-	refreshAhead     = 5 * time.Minute
-)
+// s3MaxExpires is SigV4's limit on a presigned URL's lifetime.
+const s3MaxExpires = 7 * 24 * time.Hour
 
 // CaddyModule returns the Caddy module information.
 func (S3) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  Namespace + ".s3",
+		ID:  caddy.ModuleID(s3Kind.moduleID()),
 		New: func() caddy.Module { return new(S3) },
 	}
 }
@@ -137,7 +137,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 		return errors.New("region is required")
 	}
 	if s.Expires == 0 {
-		s.Expires = caddy.Duration(s3DefaultExpires)
+		s.Expires = caddy.Duration(defaultExpires)
 	}
 	if err := checkExpires(time.Duration(s.Expires), s3MaxExpires, "the"); err != nil {
 		return err
@@ -155,8 +155,8 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	s.creds = newCredCache(provider, time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
-	s.urls = newS3URLCache()
+	s.creds = newCredCache(awsFetch(provider), time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
+	s.urls = newURLCache[awsKeys]()
 	s.exists = newExistsCache()
 	return s.provisionAPI()
 }
@@ -195,56 +195,6 @@ func (s *S3) buildOrigin() error {
 	return nil
 }
 
-// parseEndpoint checks an endpoint option (named opt in errors, with an
-// example of a good one) and returns its scheme and host[:port], lower case.
-// A default port (:443 on https, :80 on http) is dropped unless keepPort:
-// SigV4 signs the host without one, so S3 URLs leave it out; GCS V4 signs
-// without it too, but Google's signers keep it in the URL, and so do we.
-func parseEndpoint(opt, raw, example string, keepPort bool) (scheme, host string, err error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", "", fmt.Errorf("%s %q is not an http(s) URL such as %s", opt, shownEndpoint(raw), example)
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-		return "", "", fmt.Errorf("%s %q must be scheme://host[:port] only, without path, query or user", opt, shownEndpoint(raw))
-	}
-	scheme, host = u.Scheme, strings.ToLower(u.Host)
-	if p := u.Port(); !keepPort && (p == "443" && scheme == "https" || p == "80" && scheme == "http") {
-		host = strings.TrimSuffix(host, ":"+p)
-	}
-	return scheme, host, nil
-}
-
-// shownEndpoint is an endpoint for error messages: its user info, which may
-// hold credentials (https://KEY:SECRET@host), becomes "xxxxx". Everything up
-// to the last '@' goes, as a secret may hold '/'.
-func shownEndpoint(raw string) string {
-	at := strings.LastIndexByte(raw, '@')
-	if at < 0 {
-		return raw
-	}
-	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 && i < at {
-		start = i + 3
-	}
-	return raw[:start] + "xxxxx" + raw[at:]
-}
-
-// validBucket accepts S3's bucket names, plus upper case and '_' that some
-// S3-compatible stores allow in path-style use.
-func validBucket(b string) bool {
-	if len(b) < 3 || len(b) > 63 {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // Origin implements Signer.
 func (s *S3) Origin() string { return s.origin }
 
@@ -253,7 +203,7 @@ func (s *S3) DefaultExpires() time.Duration { return time.Duration(s.Expires) }
 
 // CheckRule implements Signer. S3 presigns every method a rule can have.
 func (s *S3) CheckRule(r *RuleInfo) error {
-	if err := r.check("s3", s3MaxExpires); err != nil {
+	if err := r.check(s3Kind, s3MaxExpires); err != nil {
 		return err
 	}
 	o := r.Options
@@ -270,7 +220,8 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 }
 
 // Sign implements Signer.
-func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
+func (s *S3) Sign(ctx context.Context, req Request) (*Signed, error) {
+	r := &req
 	creds, expires, expiresAt, err := s.credsFor(ctx, r)
 	if err != nil {
 		return nil, err
@@ -279,7 +230,7 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 		return s.signPOST(r, creds, expiresAt)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(expires/time.Second)
-	e, cacheHash, admit := s.urls.lookup(r, signSec, expSec, &creds, expiresAt)
+	e, cacheHash, admit := s.urls.lookup(r, signSec, expSec, awsKeysOf(&creds), expiresAt)
 	if e != nil {
 		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
@@ -295,7 +246,15 @@ func (s *S3) Sign(ctx context.Context, r *Request) (*Signed, error) {
 	if !admit {
 		return &Signed{URL: u, ExpiresAt: expiresAt, Headers: contentTypeHeader(r.ContentType)}, nil
 	}
-	return s.urls.add(cacheHash, r, signSec, expSec, &creds, u, expiresAt), nil
+	return s.urls.add(cacheHash, r, signSec, expSec, awsKeysOf(&creds), u, expiresAt), nil
+}
+
+// awsKeys are what identifies the credentials a URL was signed with, in the
+// URL cache: the access key, the secret and the session token.
+type awsKeys struct{ id, secret, token string }
+
+func awsKeysOf(c *aws.Credentials) awsKeys {
+	return awsKeys{c.AccessKeyID, c.SecretAccessKey, c.SessionToken}
 }
 
 // v4Input is what SigV4 signs of a request for key with method: the
@@ -334,56 +293,6 @@ func (s *S3) credsFor(ctx context.Context, r *Request) (creds aws.Credentials, e
 	return creds, expires, expiresAt, nil
 }
 
-// responseOverrides are the response-* parameters of a download.
-func responseOverrides(o *Options, key string) []queryParam {
-	if o.ContentDisposition == "" && o.ContentType == "" && o.CacheControl == "" {
-		return nil
-	}
-	q := make([]queryParam, 0, 3)
-	if o.CacheControl != "" {
-		q = append(q, queryParam{"response-cache-control", o.CacheControl})
-	}
-	if o.ContentDisposition != "" {
-		q = append(q, queryParam{"response-content-disposition", contentDisposition(o.ContentDisposition, key)})
-	}
-	if o.ContentType != "" {
-		q = append(q, queryParam{"response-content-type", o.ContentType})
-	}
-	return q
-}
-
-// contentDisposition returns a Content-Disposition value of the given type
-// ("attachment" or "inline") that names the file after the key's last
-// segment: a quoted ASCII filename, and for other names also the RFC 6266
-// filename* parameter (UTF-8, percent-encoded) that browsers prefer.
-func contentDisposition(typ, key string) string {
-	name := key[strings.LastIndexByte(key, '/')+1:]
-	b := make([]byte, 0, len(typ)+len(name)+16)
-	b = append(b, typ...)
-	b = append(b, `; filename="`...)
-	ascii := true
-	for _, r := range name {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\')
-			b = utf8.AppendRune(b, r)
-		case r < 0x20 || r == 0x7f:
-			b = append(b, '_')
-		case r >= 0x80:
-			ascii = false
-			b = append(b, '_')
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	b = append(b, '"')
-	if !ascii {
-		b = append(b, "; filename*=UTF-8''"...)
-		b = appendEscaped(b, name, &unreserved)
-	}
-	return string(b)
-}
-
 // UnmarshalCaddyfile sets up the profile from Caddyfile tokens. The
 // dispenser stands on the kind ("s3") of
 //
@@ -392,7 +301,7 @@ func contentDisposition(typ, key string) string {
 //		...
 //	}
 func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, "s3", []subdirective{
+	return profileBlock(d, s3Kind.name, []subdirective{
 		{"bucket", func() error { return OneArg(d, &s.Bucket) }},
 		{"region", func() error { return OneArg(d, &s.Region) }},
 		{"endpoint", func() error { return OneArg(d, &s.Endpoint) }},

@@ -55,23 +55,11 @@ func (s *S3) apiContext(ctx context.Context) (context.Context, context.CancelFun
 
 // credCacheProvider lets the SDK's API client take its credentials from
 // the profile's credential cache.
-type credCacheProvider struct{ c *credCache }
+type credCacheProvider struct{ c *credCache[aws.Credentials] }
 
 func (p credCacheProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return p.c.Get(ctx)
 }
-
-// StoreError is a failed call to the store's API, classified for the
-// answer: Status is the HTTP status to answer with, Reason a short
-// explanation for the client that holds no secret.
-type StoreError struct {
-	Status int
-	Reason string
-	Err    error
-}
-
-func (e *StoreError) Error() string { return e.Reason + ": " + e.Err.Error() }
-func (e *StoreError) Unwrap() error { return e.Err }
 
 // configFault are the codes of 400 answers that blame the profile (its
 // credentials, region or bucket), not the request: they stay 502.

@@ -13,47 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// Store is a profile kind whose store Caddy can ask itself: list a prefix
-// (browse) and check that an object exists (check_exists). The handler
-// type-asserts a rule's profile to it at start; a kind that does not
-// implement it refuses the browse and check_exists options in CheckRule.
-//
-// Errors are *StoreError: its Status is the answer (502, or 503 when the
-// credentials cannot be had).
-type Store interface {
-	// List returns one page, at most ListPageSize entries, of the objects
-	// and folders (common prefixes) directly under prefix ("" or ending in
-	// "/"), from the continuation token of the previous page ("" for the
-	// first). Every key and folder it returns starts with prefix.
-	List(ctx context.Context, prefix, token string) (*Listing, error)
-
-	// Exists tells whether the object key exists at now (the handler's
-	// clock). An answer given less than window before now may come from a
-	// cache; failures are errors, never "false".
-	Exists(ctx context.Context, key string, now time.Time, window time.Duration) (bool, error)
-}
-
-// ListPageSize is the most entries (objects and folders) a page of List
-// holds: what one ListObjectsV2 request returns.
-const ListPageSize = 1000
-
-// Listing is one page of a listing.
-type Listing struct {
-	// Folders are the common prefixes: full keys ending in "/".
-	Folders []string
-	// Objects are the objects directly under the prefix.
-	Objects []Object
-	// Next is the continuation token of the next page; "" on the last.
-	Next string
-}
-
-// Object is one object of a listing.
-type Object struct {
-	Key     string
-	Size    int64
-	ModTime time.Time
-}
-
 // List implements Store with one ListObjectsV2 request, bounded by
 // api_timeout.
 func (s *S3) List(ctx context.Context, prefix, token string) (*Listing, error) {

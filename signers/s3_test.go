@@ -110,7 +110,7 @@ func TestS3SigningKeysPerProfile(t *testing.T) {
 	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
 	a, b := newTestS3(t), newTestS3(t)
 	for _, s := range []*S3{a, b} {
-		s.creds.cur.Store(&credEntry{creds: creds})
+		storeAWS(s.creds, creds)
 	}
 	r := Request{Method: "GET", Key: "k", SignTime: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Expires: time.Hour, Options: &Options{}}
 	sign := func(s *S3) string {

@@ -1,15 +1,3 @@
-// Package signers holds what turns a validated object key into a presigned
-// URL: one small interface, Signer, the rules' signing Options, and the
-// implementations: S3 (s3*.go; SigV4 query auth in sigv4.go, credentials
-// in creds*.go), CloudFront signed URLs and cookies (cloudfront*.go), Azure
-// Blob Storage SAS (azure*.go) and Google Cloud Storage V4 signing (gcs.go).
-//
-// Each implementation is also a Caddy module in the namespace
-// "http.handlers.presign.profiles" and is named in the handler's JSON config
-// by its "type" (s3, cloudfront, azure, gcs). Adding a kind of signer means
-// one new file here that registers one more module, and the kind's name in
-// the rows of ruleOptions it serves: the handler, the Caddyfile parser and
-// the JSON config need no change.
 package signers
 
 import (
@@ -22,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
 
 // Namespace is the Caddy module namespace of profile kinds.
@@ -29,10 +18,12 @@ const Namespace = "http.handlers.presign.profiles"
 
 // Signer presigns requests for one profile: a bucket or a distribution.
 type Signer interface {
-	// Sign presigns r. An error that wraps ErrCredentials means credentials
+	// Sign presigns r, which it gets by value: a Request passed through
+	// an interface by pointer would escape to the heap, one allocation per
+	// request. An error that wraps ErrCredentials means credentials
 	// could not be had right now (the handler answers 503); any other error
 	// is a bug or a request the profile cannot serve (500).
-	Sign(ctx context.Context, r *Request) (*Signed, error)
+	Sign(ctx context.Context, r Request) (*Signed, error)
 
 	// Origin is the scheme://host[/path] that every URL returned by Sign
 	// starts with, followed by '/', '?' or nothing: the request can change
@@ -47,6 +38,19 @@ type Signer interface {
 	// names the offending method or option and is shown to the user at
 	// start; it is nil when all is well.
 	CheckRule(r *RuleInfo) error
+}
+
+// Binder is a Signer whose URLs may depend on more of the client's request
+// than the key: its placeholders, or Caddy's client IP. The handler calls
+// Bind before Sign for each request of a rule that Binds.
+type Binder interface {
+	// Binds tells, at start, whether rules with options o need Bind.
+	Binds(o *Options) bool
+
+	// Bind returns r with what the kind reads of hr, the client's request
+	// (its placeholders, among them presign.path, which is path, and
+	// presign.key, r.Key), filled in. r travels by value, as in Sign.
+	Bind(r Request, hr *http.Request, path string) Request
 }
 
 // RuleInfo is what a profile is told of a rule at start, to check that it
@@ -84,6 +88,9 @@ func checkExpires(d, max time.Duration, whose string) error {
 	return nil
 }
 
+// defaultExpires is the URLs' lifetime of a profile that sets no expires.
+const defaultExpires = 15 * time.Minute
+
 // Request is one thing to sign, built by the handler for a matched request.
 type Request struct {
 	// Method is one of the rule's methods, which CheckRule accepted: GET,
@@ -101,10 +108,11 @@ type Request struct {
 	// Options are the rule's options; never nil.
 	Options *Options
 	// Resource is Options.Resource with its placeholders expanded ("" when
-	// the rule has none).
+	// the rule has none); set by Bind.
 	Resource string
 	// ClientIP is the client's address (Caddy's client IP, which honours
-	// trusted_proxies); valid only when Options.BindClientIP is set.
+	// trusted_proxies); valid only when Options.BindClientIP is set; set by
+	// Bind.
 	ClientIP netip.Addr
 	// ContentType is, on a PUT of a rule with content_type_prefix, the
 	// request's Content-Type, checked by the handler: the URL signs it as
@@ -130,6 +138,29 @@ type Signed struct {
 	// Content-Type of a PUT); JSON answers carry them. Shared between
 	// answers: never modified.
 	Headers map[string]string
+}
+
+// Checker is a Signer that can tell, from an answer, a mistake of the
+// rule's config that could not be seen at start (a URL outside the
+// resource of its policy, which the store will refuse). The handler asks,
+// for a rule that Checks, after each answer until it has logged one
+// mistake for the rule; the answer still goes out.
+type Checker interface {
+	// Checks tells, at start, whether the answers of rules with options o
+	// need Check.
+	Checks(o *Options) bool
+
+	// Check returns the mistake that s, the answer to r, shows; nil when
+	// there is none.
+	Check(r Request, s *Signed) *Mistake
+}
+
+// Mistake is a mistake of a rule's config that an answer shows: what is
+// wrong and how to fix it, and the log fields that show it (never a
+// signature).
+type Mistake struct {
+	Message string
+	Fields  []zap.Field
 }
 
 // contentTypeHeader is the Headers of a URL that signs the Content-Type

@@ -19,12 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// queryParam is one extra query parameter to sign, neither key nor value
-// encoded (e.g. response-content-disposition).
-type queryParam struct {
-	Name, Value string
-}
-
 // v4Input is one SigV4 query-auth presign for S3.
 type v4Input struct {
 	Method      string       // GET, HEAD, PUT
@@ -107,9 +101,6 @@ type v4Scratch struct {
 	sum [sha256.Size]byte          // HMAC's inner, then outer, digest
 }
 
-// maxPooledBuf is the largest buffer kept in a pooled v4Scratch.
-const maxPooledBuf = 16 << 10
-
 // v4ScratchPool holds *v4Scratch.
 var v4ScratchPool = sync.Pool{New: func() any {
 	h := sha256.New()
@@ -163,7 +154,7 @@ func (s *v4Scratch) presign(dst []byte, keys *v4KeyCache, in *v4Input) ([]byte, 
 	out = append(out, '?')
 
 	var arr [48]byte
-	amzDate := appendAmzDate(arr[:0], in.SignTime.UTC())
+	amzDate := appendBasicTime(arr[:0], in.SignTime.UTC())
 	shortDate := amzDate[:len(amzDate)-len("T150405Z")]
 	expires := strconv.AppendInt(amzDate[len(amzDate):], in.Expires, 10)
 	k := keys.get(in.Creds.SecretAccessKey, shortDate, in.Region, in.Service, in.Creds.SessionToken)
@@ -182,11 +173,11 @@ func (s *v4Scratch) presign(dst []byte, keys *v4KeyCache, in *v4Input) ([]byte, 
 	b = append(b, '\n')
 	if in.ContentType != "" {
 		b = append(b, "content-type:"...)
-		b = append(b, strings.TrimSpace(v4StripExcessSpaces(in.ContentType))...)
+		b = append(b, strings.TrimSpace(stripExcessSpaces(in.ContentType))...)
 		b = append(b, '\n')
 	}
 	b = append(b, "host:"...)
-	b = append(b, v4SignedHost(in.Scheme, in.Host)...)
+	b = append(b, signedHostHeader(in.Scheme, in.Host)...)
 	b = append(b, "\n\n"...)
 	b = append(b, v4SignedHeadersOf(in)...)
 	b = append(b, "\n"+v4UnsignedHash...)
@@ -304,25 +295,6 @@ func appendScope(b, shortDate []byte, region, service string) []byte {
 	return append(b, "/"+v4Terminator...)
 }
 
-// appendAmzDate appends t (UTC) in the X-Amz-Date layout, as t.Format would.
-func appendAmzDate(b []byte, t time.Time) []byte {
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		return t.AppendFormat(b, v4TimeLayout)
-	}
-	hour, minute, sec := t.Clock()
-	b = append(b,
-		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10),
-		byte('0'+int(month)/10), byte('0'+int(month)%10),
-		byte('0'+day/10), byte('0'+day%10),
-		'T',
-		byte('0'+hour/10), byte('0'+hour%10),
-		byte('0'+minute/10), byte('0'+minute%10),
-		byte('0'+sec/10), byte('0'+sec%10),
-		'Z')
-	return b
-}
-
 // v4Plain tells whether scheme, host and path are in the form net/url
 // writes back unchanged, so the SDK's URL is scheme://host+path and its
 // canonical URI is path: scheme http or https, a non-empty host of
@@ -347,135 +319,6 @@ func v4Plain(scheme, host, path string) bool {
 		}
 	}
 	return true
-}
-
-// isHex tells whether c is a hexadecimal digit.
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// compareEncoded compares a and b as appendEscaped with unreserved would
-// encode them,
-// without encoding: it returns -1, 0 or +1.
-//
-// Encoding maps each byte to its own code independently, so the first
-// differing byte decides. An unreserved byte's code is itself and never
-// '%'; an escaped byte's code is '%' and two upper-case hex digits, which
-// sort as the byte's value. So an unreserved byte u and an escaped byte e
-// compare as u and '%', and two escaped bytes as their values.
-func compareEncoded(a, b string) int {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		ca, cb := a[i], b[i]
-		if ca == cb {
-			continue
-		}
-		ka, kb := uint16(ca)<<8, uint16(cb)<<8
-		if !unreserved[ca] {
-			ka = '%'<<8 | uint16(ca)
-		}
-		if !unreserved[cb] {
-			kb = '%'<<8 | uint16(cb)
-		}
-		if ka < kb {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case len(a) < len(b):
-		return -1
-	case len(a) > len(b):
-		return 1
-	}
-	return 0
-}
-
-// v4SignedHost returns the value of the signed host header for a URL with
-// this scheme and host, as the SDK computes it: SanitizeHostForHeader strips
-// the port when it is the scheme's default (80 for http, 443 for https), the
-// URL's host is used again if that leaves nothing, and StripExcessSpaces
-// trims spaces and collapses runs of them. The URL itself keeps the port.
-func v4SignedHost(scheme, host string) string {
-	h := host
-	if port := v4PortOnly(h); port != "" && v4IsDefaultPort(scheme, port) {
-		h = v4StripPort(h)
-	}
-	if h == "" {
-		h = host
-	}
-	if strings.IndexByte(h, ' ') >= 0 {
-		h = v4StripExcessSpaces(h)
-	}
-	return h
-}
-
-// v4StripPort is the SDK's stripPort (the Go 1.8 url.URL.Hostname): host
-// without any port, and an IPv6 literal without its brackets.
-func v4StripPort(hostport string) string {
-	colon := strings.IndexByte(hostport, ':')
-	if colon == -1 {
-		return hostport
-	}
-	if i := strings.IndexByte(hostport, ']'); i != -1 {
-		return strings.TrimPrefix(hostport[:i], "[")
-	}
-	return hostport[:colon]
-}
-
-// v4PortOnly is the SDK's portOnly (the Go 1.8 url.URL.Port): the port
-// after the colon, or "".
-func v4PortOnly(hostport string) string {
-	colon := strings.IndexByte(hostport, ':')
-	if colon == -1 {
-		return ""
-	}
-	if i := strings.Index(hostport, "]:"); i != -1 {
-		return hostport[i+len("]:"):]
-	}
-	if strings.Contains(hostport, "]") {
-		return ""
-	}
-	return hostport[colon+len(":"):]
-}
-
-// v4IsDefaultPort is the SDK's isDefaultPort.
-func v4IsDefaultPort(scheme, port string) bool {
-	if port == "" {
-		return true
-	}
-	lower := strings.ToLower(scheme)
-	return lower == "http" && port == "80" || lower == "https" && port == "443"
-}
-
-// v4StripExcessSpaces is the SDK's StripExcessSpaces: str without leading
-// and trailing spaces and with each inner run of spaces cut to one.
-func v4StripExcessSpaces(str string) string {
-	var j, k, l, m, spaces int
-	for j = len(str) - 1; j >= 0 && str[j] == ' '; j-- {
-	}
-	for k = 0; k < j && str[k] == ' '; k++ {
-	}
-	str = str[k : j+1]
-	j = strings.Index(str, "  ")
-	if j < 0 {
-		return str
-	}
-	buf := []byte(str)
-	for k, m, l = j, j, len(buf); k < l; k++ {
-		if buf[k] == ' ' {
-			if spaces == 0 {
-				buf[m] = buf[k]
-				m++
-			}
-			spaces++
-		} else {
-			spaces = 0
-			buf[m] = buf[k]
-			m++
-		}
-	}
-	return string(buf[:m])
 }
 
 // v4KeyCacheSize bounds the signing-key cache: one entry per (secret,

@@ -334,8 +334,8 @@ func TestV4StripExcessSpaces(t *testing.T) {
 		"   ":         "",
 		"a  b":        "a b",
 	} {
-		if got := v4StripExcessSpaces(in); got != want {
-			t.Errorf("v4StripExcessSpaces(%q) = %q, want %q", in, got, want)
+		if got := stripExcessSpaces(in); got != want {
+			t.Errorf("stripExcessSpaces(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

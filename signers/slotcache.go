@@ -11,7 +11,7 @@ const (
 	slotCacheSize = 1 << slotCacheBits
 )
 
-// slotCache is the mechanism of the profiles' hot-key caches (s3URLCache,
+// slotCache is the mechanism of the profiles' hot-key caches (urlCache,
 // cfAnswerCache): a direct-mapped, lock-free cache of immutable entries.
 //
 // A slot per hash of a request, holding the last hash seen there (a tag)

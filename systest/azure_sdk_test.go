@@ -43,7 +43,7 @@ func newRefAzure(t testing.TB, account, container, key, endpoint string) *signer
 // key's name); the SDK signs it as given.
 func checkAgainstSDK(t testing.TB, a *signers.Azure, account, container, key string, https bool, r *signers.Request) {
 	t.Helper()
-	s, err := a.Sign(context.Background(), r)
+	s, err := a.Sign(context.Background(), *r)
 	if err != nil {
 		t.Fatalf("Sign(%q): %v", r.Key, err)
 	}

@@ -150,7 +150,7 @@ func TestAzureExpiredSAS(t *testing.T) {
 		signed time.Time
 		want   int
 	}{{now, http.StatusOK}, {now.Add(-time.Hour), http.StatusForbidden}} {
-		s, err := az.Sign(context.Background(), &signers.Request{Method: "GET", Key: "hello.txt", SignTime: c.signed,
+		s, err := az.Sign(context.Background(), signers.Request{Method: "GET", Key: "hello.txt", SignTime: c.signed,
 			Expires: 15 * time.Minute, Options: &signers.Options{}})
 		if err != nil {
 			t.Fatal(err)

@@ -32,7 +32,7 @@ func newTestS3(t testing.TB) *S3 {
 // cache is emptied first. Not for concurrent use of s.
 func signFresh(s *S3, r *Request) (*Signed, error) {
 	s.urls.reset()
-	return s.Sign(context.Background(), r)
+	return s.Sign(context.Background(), *r)
 }
 
 // urlCacheTwins returns two S3 profiles alike: the tests use the first's
@@ -42,8 +42,8 @@ func urlCacheTwins(t testing.TB) (cached, fresh *S3, set func(aws.Credentials)) 
 	t.Helper()
 	cached, fresh = newTestS3(t), newTestS3(t)
 	set = func(c aws.Credentials) {
-		cached.creds.cur.Store(&credEntry{creds: c})
-		fresh.creds.cur.Store(&credEntry{creds: c})
+		storeAWS(cached.creds, c)
+		storeAWS(fresh.creds, c)
 	}
 	set(aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
 	return cached, fresh, set
@@ -59,7 +59,7 @@ func signBoth(t testing.TB, cached, fresh *S3, r Request) (*Signed, bool) {
 		t.Fatalf("fresh %s %s: %v", r.Method, r.Key, err)
 	}
 	before := cachedURLs(cached)
-	got, err := cached.Sign(context.Background(), &r)
+	got, err := cached.Sign(context.Background(), r)
 	if err != nil {
 		t.Fatalf("cached %s %s: %v", r.Method, r.Key, err)
 	}
@@ -223,10 +223,10 @@ func TestS3URLEntryMatches(t *testing.T) {
 	r := Request{Method: "GET", Key: "a/b.pdf", SignTime: t0, Expires: time.Hour,
 		Options: &Options{ContentDisposition: "attachment", ContentType: "application/pdf", CacheControl: "no-cache"}}
 	creds := aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", SessionToken: "token"}
-	e := &s3URL{method: "GET", key: "a/b.pdf", signSec: t0.Unix(), expires: 3600,
+	e := &cachedURL[awsKeys]{method: "GET", key: "a/b.pdf", signSec: t0.Unix(), expires: 3600,
 		cacheControl: "no-cache", disposition: "attachment", contentType: "application/pdf",
-		accessKey: "AKID", secret: "secret", token: "token", expiresAt: t0.Add(time.Hour)}
-	if !e.matches(&r, t0.Unix(), 3600, &creds, t0.Add(time.Hour)) {
+		cred: awsKeys{"AKID", "secret", "token"}, expiresAt: t0.Add(time.Hour)}
+	if !e.matches(&r, t0.Unix(), 3600, awsKeysOf(&creds), t0.Add(time.Hour)) {
 		t.Fatal("the entry does not match its own request")
 	}
 	type variant struct {
@@ -260,7 +260,7 @@ func TestS3URLEntryMatches(t *testing.T) {
 	add("secret", func(v *variant) { v.creds.SecretAccessKey = "secret2" })
 	add("session token", func(v *variant) { v.creds.SessionToken = "" })
 	for _, v := range vs {
-		if e.matches(&v.r, v.signSec, v.expires, &v.creds, v.expireAt) {
+		if e.matches(&v.r, v.signSec, v.expires, awsKeysOf(&v.creds), v.expireAt) {
 			t.Errorf("another %s: the entry matches", v.name)
 		}
 	}
@@ -297,7 +297,7 @@ func TestS3URLCacheRandom(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				got, err := cached.Sign(context.Background(), &r)
+				got, err := cached.Sign(context.Background(), r)
 				if err != nil {
 					t.Error(err)
 					return

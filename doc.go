@@ -1,0 +1,24 @@
+// Package presign is a Caddy HTTP handler that answers requests for private
+// objects with freshly presigned URLs: redirects, JSON answers and upload
+// forms, for the profile kinds of the signers package (S3, CloudFront,
+// Azure Blob Storage, Google Cloud Storage), which it never names.
+//
+// Profiles name the places to sign for (a bucket with its credentials, a
+// CloudFront distribution with its key pair); rules map request paths to
+// object keys in a profile. A request that no rule matches goes on to the
+// next handler untouched.
+//
+// The files:
+//
+//	module.go       the Handler and Rule config, Provision
+//	handler.go      ServeHTTP: match a rule, expand the key, sign, answer
+//	caddyfile.go    the Caddyfile parser
+//	keys.go         key templates ({presign.path} and placeholders) and key checks
+//	ruleindex.go    the rule lookup: an index of the rules' path patterns
+//	browse.go       folder listings (browse; browse.html is the built-in page)
+//	exists.go       check_exists
+//	failure.go      one mapping from an error to its answer (status, Retry-After, log line)
+//	uppy.go         Uppy's S3 protocol (the uppy option): calls, outcomes, validators
+//	uppy_calls.go   its handlers: one uppyCall per request
+//	metrics.go      Prometheus collectors and their resolvers
+package presign

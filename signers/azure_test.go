@@ -1,0 +1,126 @@
+package signers
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// azureTestKey is Azurite's well-known development account key.
+const azureTestKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+func newTestAzure(t testing.TB, a *Azure) *Azure {
+	t.Helper()
+	if err := a.Provision(caddy.Context{}); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestAzureProvision: the origin is the account's blob service (or the
+// endpoint, with its path) and the container; names, endpoints and keys
+// Azure would refuse are refused at start, and an endpoint's user info is
+// never shown.
+func TestAzureProvision(t *testing.T) {
+	for _, c := range []struct {
+		a      Azure
+		origin string
+	}{
+		{Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey}, "https://media01.blob.core.windows.net/photos"},
+		{Azure{Account: "devstoreaccount1", Container: "media", AccountKey: azureTestKey, Endpoint: "http://127.0.0.1:10000/devstoreaccount1/"},
+			"http://127.0.0.1:10000/devstoreaccount1/media"},
+	} {
+		a := newTestAzure(t, &c.a)
+		if a.Origin() != c.origin {
+			t.Errorf("origin %q, want %q", a.Origin(), c.origin)
+		}
+		if a.DefaultExpires() != defaultExpires {
+			t.Errorf("default expires %s, want %s", a.DefaultExpires(), defaultExpires)
+		}
+	}
+	for _, c := range []struct {
+		a    Azure
+		want string
+	}{
+		{Azure{Account: "Media", Container: "photos", AccountKey: azureTestKey}, "must be a storage account name"},
+		{Azure{Account: "media01", Container: "a--b", AccountKey: azureTestKey}, "must be a container name"},
+		{Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey, Endpoint: "ftp://x"}, "is not an http(s) URL"},
+		{Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey, Endpoint: "https://u:hunter2@h/?q"}, "without query"},
+		{Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey, Endpoint: "https://h/a/../b"}, "the path must be clean"},
+		{Azure{Account: "media01", Container: "photos", AccountKey: "not base64!"}, "is not a storage account key"},
+		{Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey, Expires: caddy.Duration(1500 * time.Millisecond)}, "whole seconds"},
+	} {
+		err := c.a.Provision(caddy.Context{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.a, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the endpoint's password: %v", err)
+		}
+	}
+}
+
+// TestAzureCheckRule: Azure serves GET, HEAD and PUT with the download
+// overrides, refuses POST and the options of other kinds, naming the kinds
+// that serve them.
+func TestAzureCheckRule(t *testing.T) {
+	a := newTestAzure(t, &Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey})
+	for _, c := range []struct {
+		methods []string
+		o       Options
+		want    string // "": accepted
+	}{
+		{[]string{"GET", "HEAD", "PUT"}, Options{}, ""},
+		{[]string{"GET"}, Options{ContentDisposition: "attachment", ContentType: "a/b", CacheControl: "no-cache"}, ""},
+		{[]string{"POST"}, Options{}, "method POST: Azure Blob Storage has no browser upload form"},
+		{[]string{"PUT"}, Options{MaxSize: 10}, "max_size is an option of s3 and gcs profiles, not of azure ones"},
+		{[]string{"GET"}, Options{Cookies: true}, "cookies is an option of cloudfront profiles, not of azure ones"},
+		{[]string{"GET"}, Options{Browse: true}, "browse is an option of s3 profiles, not of azure ones"},
+	} {
+		err := a.CheckRule(&RuleInfo{Profile: "az", Methods: c.methods, Expires: time.Hour, Options: &c.o})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%v %+v: %v, want %q", c.methods, c.o, err, c.want)
+		}
+	}
+}
+
+// TestAzureSignShape: a download's SAS reads the blob (sp=r) and carries
+// the overrides; an upload's creates and writes it (sp=cw) and names the
+// header Put Blob needs; both end at SignTime + Expires. (Azurite checks
+// the signatures themselves: systest's TestAzure*.)
+func TestAzureSignShape(t *testing.T) {
+	a := newTestAzure(t, &Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey})
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	get, err := a.Sign(context.Background(), Request{Method: "GET", Key: "a b/c.pdf", SignTime: t0, Expires: time.Hour,
+		Options: &Options{ContentDisposition: "attachment"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(get.URL)
+	if err != nil || u.Host != "media01.blob.core.windows.net" || u.EscapedPath() != "/photos/a%20b/c.pdf" {
+		t.Fatalf("URL %s: %v", get.URL, err)
+	}
+	q := u.Query()
+	if q.Get("sp") != "r" || q.Get("sr") != "b" || q.Get("spr") != "https" || q.Get("se") != "2026-03-01T13:00:00Z" ||
+		q.Get("rscd") != `attachment; filename="c.pdf"` || q.Get("sig") == "" || get.Headers != nil {
+		t.Errorf("download SAS %s, headers %v", get.URL, get.Headers)
+	}
+	if !get.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("expires at %s", get.ExpiresAt)
+	}
+	put, err := a.Sign(context.Background(), Request{Method: "PUT", Key: "up/x", SignTime: t0, Expires: time.Minute, Options: &Options{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq, _ := url.ParseQuery(put.URL[strings.IndexByte(put.URL, '?')+1:])
+	if pq.Get("sp") != "cw" || put.Headers["x-ms-blob-type"] != "BlockBlob" {
+		t.Errorf("upload SAS %s, headers %v", put.URL, put.Headers)
+	}
+	if _, err := a.Sign(context.Background(), Request{Method: "POST", Key: "x", SignTime: t0, Expires: time.Minute, Options: &Options{}}); err == nil {
+		t.Error("a POST was signed")
+	}
+}
