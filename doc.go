@@ -18,6 +18,7 @@
 //	browse.go       folder listings (browse; browse.html is the built-in page)
 //	exists.go       check_exists
 //	failure.go      one mapping from an error to its answer (status, Retry-After, log line)
+//	mediatype.go    the Content-Type of an upload: one media type, then content_type_prefix
 //	uppy.go         Uppy's S3 protocol (the uppy option): calls, outcomes, validators
 //	uppy_calls.go   its handlers: one uppyCall per request
 //	metrics.go      Prometheus collectors and their resolvers
