@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/internal/gcsverify"
 )
 
 // gcsTestAccountFile writes the V4 conformance tests' service account (see
@@ -87,14 +89,14 @@ func TestGCSThroughHandler(t *testing.T) {
 		if a.Code/100 != 3 || !strings.HasPrefix(loc, origin) {
 			t.Fatalf("%s %s: %d %q, want a redirect to %s...", method, path, a.Code, loc, origin)
 		}
-		if _, err := verifyGCSURL(pub, method, loc); err != nil {
+		if _, err := gcsverify.URL(pub, method, loc); err != nil {
 			t.Fatalf("%s %s: the URL does not verify: %v\n%s", method, path, err, loc)
 		}
-		if _, err := verifyGCSURL(pub, method, tamperGoog(t, loc)); err == nil {
+		if _, err := gcsverify.URL(pub, method, tamperGoog(t, loc)); err == nil {
 			t.Fatalf("%s %s: a tampered URL verifies", method, path)
 		}
 		if method == "GET" {
-			if _, err := verifyGCSURL(pub, "PUT", loc); err == nil {
+			if _, err := gcsverify.URL(pub, "PUT", loc); err == nil {
 				t.Fatalf("a GET URL verifies as a PUT")
 			}
 		}
