@@ -84,19 +84,38 @@ func TestGCSThroughHandler(t *testing.T) {
 	}`)
 	check := func(method, path, origin string) string {
 		t.Helper()
-		a := serve(t, h, method, path)
+		ct := ""
+		if method == "PUT" { // content_type_prefix image/: signed
+			ct = "image/png;  q=1"
+		}
+		a := serve(t, h, method, path, func(r *http.Request) {
+			if ct != "" {
+				r.Header.Set("Content-Type", ct)
+			}
+		})
 		loc := a.Header.Get("Location")
 		if a.Code/100 != 3 || !strings.HasPrefix(loc, origin) {
 			t.Fatalf("%s %s: %d %q, want a redirect to %s...", method, path, a.Code, loc, origin)
 		}
-		if _, err := gcsverify.URL(pub, method, loc); err != nil {
+		if _, err := gcsverify.URL(pub, method, loc, ct); err != nil {
 			t.Fatalf("%s %s: the URL does not verify: %v\n%s", method, path, err, loc)
 		}
-		if _, err := gcsverify.URL(pub, method, tamperGoog(t, loc)); err == nil {
+		if _, err := gcsverify.URL(pub, method, tamperGoog(t, loc), ct); err == nil {
 			t.Fatalf("%s %s: a tampered URL verifies", method, path)
 		}
+		if ct != "" {
+			if _, err := gcsverify.URL(pub, method, loc, "text/html"); err == nil {
+				t.Fatalf("%s %s: the URL verifies with another Content-Type", method, path)
+			}
+			if _, err := gcsverify.URL(pub, method, loc, ""); err == nil {
+				t.Fatalf("%s %s: the URL verifies without its Content-Type", method, path)
+			}
+			if a := serve(t, h, method, path, func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }); a.Code != http.StatusUnsupportedMediaType {
+				t.Fatalf("%s %s with text/html: %d, want 415", method, path, a.Code)
+			}
+		}
 		if method == "GET" {
-			if _, err := gcsverify.URL(pub, "PUT", loc); err == nil {
+			if _, err := gcsverify.URL(pub, "PUT", loc, ""); err == nil {
 				t.Fatalf("a GET URL verifies as a PUT")
 			}
 		}

@@ -96,18 +96,18 @@ func TestGCSVerifierConformance(t *testing.T) {
 			continue // signs other headers, or a host the URL does not go to
 		}
 		checked++
-		cr, err := gcsverify.URL(pub, c.Method, c.ExpectedURL)
+		cr, err := gcsverify.URL(pub, c.Method, c.ExpectedURL, "")
 		if err != nil || cr != c.ExpectedCanonicalRequest {
 			t.Errorf("%s: %v; canonical request\n%s\nwant\n%s", c.Description, err, cr, c.ExpectedCanonicalRequest)
 		}
-		if _, err := gcsverify.URL(pub, c.Method, tamperGoog(t, c.ExpectedURL)); err == nil {
+		if _, err := gcsverify.URL(pub, c.Method, tamperGoog(t, c.ExpectedURL), ""); err == nil {
 			t.Errorf("%s: a tampered URL verifies", c.Description)
 		}
 		other := "PUT"
 		if c.Method == "PUT" {
 			other = "GET"
 		}
-		if _, err := gcsverify.URL(pub, other, c.ExpectedURL); err == nil {
+		if _, err := gcsverify.URL(pub, other, c.ExpectedURL, ""); err == nil {
 			t.Errorf("%s: verifies as %s too", c.Description, other)
 		}
 	}

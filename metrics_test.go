@@ -12,8 +12,10 @@ import (
 )
 
 // TestMetricsCountAnswers: answers are counted in Caddy's registry by
-// profile, rule, method and outcome, signing time is observed, and a client
-// cannot add series with made-up methods.
+// profile, rule (its name, or else its path patterns), method and outcome,
+// signing time is observed, a client cannot add series with made-up
+// methods, rules with the same name count together, and only the series of
+// answers given exist: none for a rule that answered nothing.
 func TestMetricsCountAnswers(t *testing.T) {
 	h, err := parseBlock(`presign {
 		profile p s3 {
@@ -23,6 +25,19 @@ func TestMetricsCountAnswers(t *testing.T) {
 			secret_access_key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 		}
 		rule /dl/* {
+			profile p
+		}
+		rule /up/* /up2/* {
+			profile p
+			name uploads
+			methods PUT
+		}
+		rule /up3/* {
+			profile p
+			name uploads
+			methods PUT
+		}
+		rule /idle/* {
 			profile p
 		}
 	}`)
@@ -37,33 +52,34 @@ func TestMetricsCountAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, req := range [][2]string{{"GET", "/dl/a"}, {"GET", "/dl/b"}, {"HEAD", "/dl/a"}, {"GET", "/dl/a//b"},
-		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"}} {
+		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"},
+		{"PUT", "/up2/a"}, {"GET", "/up/a"}, {"PUT", "/up3/a"}} {
 		serve(t, h2, req[0], req[1])
 	}
 	fams, err := ctx.GetMetricsRegistry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]float64{}
+	got := map[string]float64{} // every series, counted or not
 	var observed uint64
 	for _, f := range fams {
 		for _, m := range f.GetMetric() {
 			switch f.GetName() {
 			case "caddy_presign_answers_total":
-				if v := m.GetCounter().GetValue(); v > 0 {
-					got[labels(m)] = v
-				}
+				got[labels(m)] = m.GetCounter().GetValue()
 			case "caddy_presign_sign_duration_seconds":
 				observed += m.GetHistogram().GetSampleCount()
 			}
 		}
 	}
 	want := map[string]float64{
-		"method=GET,outcome=signed,profile=p,rule=rule 1 (/dl/*)":               2,
-		"method=HEAD,outcome=signed,profile=p,rule=rule 1 (/dl/*)":              1,
-		"method=GET,outcome=bad_key,profile=p,rule=rule 1 (/dl/*)":              1,
-		"method=PUT,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)":   1,
-		"method=other,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)": 2,
+		"method=GET,outcome=signed,profile=p,rule=/dl/*":               2,
+		"method=HEAD,outcome=signed,profile=p,rule=/dl/*":              1,
+		"method=GET,outcome=bad_key,profile=p,rule=/dl/*":              1,
+		"method=PUT,outcome=method_not_allowed,profile=p,rule=/dl/*":   1,
+		"method=other,outcome=method_not_allowed,profile=p,rule=/dl/*": 2,
+		"method=PUT,outcome=signed,profile=p,rule=uploads":             2,
+		"method=GET,outcome=method_not_allowed,profile=p,rule=uploads": 1,
 	}
 	if len(got) != len(want) {
 		t.Errorf("series with counts: %v\nwant %v", got, want)
@@ -73,8 +89,8 @@ func TestMetricsCountAnswers(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	if observed != 3 {
-		t.Errorf("signing time observed %d times, want 3 (one per signed answer)", observed)
+	if observed != 5 {
+		t.Errorf("signing time observed %d times, want 5 (one per signed answer)", observed)
 	}
 }
 

@@ -52,6 +52,11 @@ type Rule struct {
 	// The name of the profile that signs for this rule. Required.
 	Profile string `json:"profile,omitempty"`
 
+	// The rule's label in the metrics (rule="..."). Default: its path
+	// patterns, joined by spaces. Rules with the same label and profile
+	// share their series, and so are counted together.
+	Name string `json:"name,omitempty"`
+
 	// The methods the rule answers: GET, HEAD, PUT, POST. Others get 405
 	// with an Allow header. Default: GET and HEAD.
 	Methods []string `json:"methods,omitempty"`
@@ -98,8 +103,8 @@ type Rule struct {
 	name       string // "rule 2 (/dl/*)", for logs and errors
 	match      caddyhttp.MatchPath
 	signer     signers.Signer
-	binder     signers.Binder  // the signer when it reads more of the request than the key; else nil
-	checker    signers.Checker // the signer when it checks its answers for mistakes of the config; else nil
+	binder     signers.Binder  // the signer when the rule's URLs need more of the request than the key; else nil
+	checker    signers.Checker // the signer when it checks the rule's answers for mistakes of the config; else nil
 	origin     string          // the signer's Origin(): every URL sent starts with it
 	methods    methodSet
 	allow      string // the Allow header
@@ -108,7 +113,7 @@ type Rule struct {
 	stable     time.Duration
 	json       bool
 	stripLower string
-	metrics    *ruleMetrics
+	metrics    ruleMetrics
 	store      signers.Store      // browse and check_exists: the profile's store
 	browseTpl  *template.Template // browse: the HTML page
 	mistaken   atomic.Bool        // checker found a mistake of the config, which was logged
@@ -174,10 +179,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err := r.provision(ctx, h.profiles); err != nil {
 			return fmt.Errorf("%s: %v", r.name, err)
 		}
-		r.metrics = m.forRule(r.Profile, r.name)
-		if r.uppy != nil {
-			r.uppy.answers = m.forUppy(r.Profile, r.name)
-		}
+		m.forRule(&r.metrics, r.Profile, ruleLabel(r))
 	}
 	if len(h.Rules) > scanRules {
 		h.index = newRuleIndex(h.Rules)
@@ -210,8 +212,12 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		sort.Strings(known)
 		return fmt.Errorf("unknown profile %q (profiles: %s)", r.Profile, strings.Join(known, ", "))
 	}
-	r.binder, _ = r.signer.(signers.Binder)
-	r.checker, _ = r.signer.(signers.Checker)
+	if b, ok := r.signer.(signers.Binder); ok && b.Binds(&r.Options) {
+		r.binder = b
+	}
+	if c, ok := r.signer.(signers.Checker); ok && c.Checks(&r.Options) {
+		r.checker = c
+	}
 	r.origin = r.signer.Origin()
 	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {
 		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)

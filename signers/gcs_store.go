@@ -54,7 +54,7 @@ func (g *GCS) List(ctx context.Context, prefix, token string) (*Listing, error) 
 	if resp.StatusCode != http.StatusOK {
 		return nil, gcsRefused(resp)
 	}
-	return parseListObjectsV2(resp.Body, prefix)
+	return parseListObjectsV2(resp.Body, g.Bucket, prefix)
 }
 
 // Exists implements Store with a HEAD of the object, signed and bounded as

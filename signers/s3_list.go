@@ -29,6 +29,11 @@ func (s *S3) List(ctx context.Context, prefix, token string) (*Listing, error) {
 	if err != nil {
 		return nil, storeError(err)
 	}
+	// The SDK reads any 200 body, an HTML page, JSON or nothing, as an
+	// empty listing: a ListBucketResult names the bucket and the prefix.
+	if err := listingOf(aws.ToString(out.Name), aws.ToString(out.Prefix), s.Bucket, prefix); err != nil {
+		return nil, err
+	}
 	l := &Listing{Folders: make([]string, 0, len(out.CommonPrefixes)), Objects: make([]Object, 0, len(out.Contents))}
 	for _, p := range out.CommonPrefixes {
 		l.Folders = append(l.Folders, aws.ToString(p.Prefix))

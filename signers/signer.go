@@ -40,10 +40,13 @@ type Signer interface {
 	CheckRule(r *RuleInfo) error
 }
 
-// Binder is a Signer whose URLs depend on more of the client's request
+// Binder is a Signer whose URLs may depend on more of the client's request
 // than the key: its placeholders, or Caddy's client IP. The handler calls
-// Bind before Sign for each request of a rule whose profile is one.
+// Bind before Sign for each request of a rule that Binds.
 type Binder interface {
+	// Binds tells, at start, whether rules with options o need Bind.
+	Binds(o *Options) bool
+
 	// Bind returns r with what the kind reads of hr, the client's request
 	// (its placeholders, among them presign.path, which is path, and
 	// presign.key, r.Key), filled in. r travels by value, as in Sign.
@@ -111,6 +114,11 @@ type Request struct {
 	// trusted_proxies); valid only when Options.BindClientIP is set; set by
 	// Bind.
 	ClientIP netip.Addr
+	// ContentType is, on a PUT of a rule with content_type_prefix, the
+	// request's Content-Type, checked by the handler: the URL signs it as
+	// a header, so that the store takes the upload with that type only,
+	// and the answer's Headers carry it. "" otherwise.
+	ContentType string
 }
 
 // Signed is a signer's answer.
@@ -126,17 +134,22 @@ type Signed struct {
 	// Cookies are CloudFront's signed cookies (Options.Cookies only).
 	Cookies []*http.Cookie
 	// Headers are request headers the client must send with the URL, which
-	// a redirect cannot add (Azure's x-ms-blob-type for uploads); JSON
-	// answers carry them. Shared between answers: never modified.
+	// a redirect cannot add (Azure's x-ms-blob-type for uploads, the signed
+	// Content-Type of a PUT); JSON answers carry them. Shared between
+	// answers: never modified.
 	Headers map[string]string
 }
 
 // Checker is a Signer that can tell, from an answer, a mistake of the
 // rule's config that could not be seen at start (a URL outside the
-// resource of its policy, which the store will refuse). The handler asks
-// after each answer until it has logged one mistake for the rule; the
-// answer still goes out.
+// resource of its policy, which the store will refuse). The handler asks,
+// for a rule that Checks, after each answer until it has logged one
+// mistake for the rule; the answer still goes out.
 type Checker interface {
+	// Checks tells, at start, whether the answers of rules with options o
+	// need Check.
+	Checks(o *Options) bool
+
 	// Check returns the mistake that s, the answer to r, shows; nil when
 	// there is none.
 	Check(r Request, s *Signed) *Mistake
@@ -148,6 +161,15 @@ type Checker interface {
 type Mistake struct {
 	Message string
 	Fields  []zap.Field
+}
+
+// contentTypeHeader is the Headers of a URL that signs the Content-Type
+// ct (Request.ContentType), or nil when ct is "".
+func contentTypeHeader(ct string) map[string]string {
+	if ct == "" {
+		return nil
+	}
+	return map[string]string{"Content-Type": ct}
 }
 
 // ErrCredentials is wrapped by errors that mean credentials could not be had

@@ -39,6 +39,9 @@ const maxListBody = 16 << 20
 // listObjectsV2 is the ListObjectsV2 answer (ListBucketResult), as far as
 // a Listing needs it.
 type listObjectsV2 struct {
+	XMLName               xml.Name
+	Name                  string `xml:"Name"`
+	Prefix                string `xml:"Prefix"`
 	IsTruncated           bool   `xml:"IsTruncated"`
 	NextContinuationToken string `xml:"NextContinuationToken"`
 	Contents              []struct {
@@ -51,9 +54,20 @@ type listObjectsV2 struct {
 	} `xml:"CommonPrefixes"`
 }
 
-// parseListObjectsV2 reads a ListObjectsV2 answer for prefix into a
-// checked Listing.
-func parseListObjectsV2(body io.Reader, prefix string) (*Listing, error) {
+// listingOf refuses an answer that is no listing of bucket and prefix: a
+// ListBucketResult names them (a client reads any 200 body, an HTML page,
+// JSON or nothing, as an empty listing).
+func listingOf(gotBucket, gotPrefix, bucket, prefix string) error {
+	if gotBucket != bucket || gotPrefix != prefix {
+		return &StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
+			Err: fmt.Errorf("a ListObjectsV2 answer of bucket %q and prefix %q, not of %q and %q", gotBucket, gotPrefix, bucket, prefix)}
+	}
+	return nil
+}
+
+// parseListObjectsV2 reads a ListObjectsV2 answer for bucket and prefix
+// into a checked Listing.
+func parseListObjectsV2(body io.Reader, bucket, prefix string) (*Listing, error) {
 	var doc listObjectsV2
 	b, err := io.ReadAll(io.LimitReader(body, maxListBody+1))
 	if err != nil {
@@ -66,6 +80,12 @@ func parseListObjectsV2(body io.Reader, prefix string) (*Listing, error) {
 	}
 	if err != nil {
 		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be read", Err: err}
+	}
+	if doc.XMLName.Local != "ListBucketResult" {
+		doc.Name = "" // another document
+	}
+	if err := listingOf(doc.Name, doc.Prefix, bucket, prefix); err != nil {
+		return nil, err
 	}
 	l := &Listing{Folders: make([]string, 0, len(doc.CommonPrefixes)), Objects: make([]Object, 0, len(doc.Contents))}
 	for _, p := range doc.CommonPrefixes {

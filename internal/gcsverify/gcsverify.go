@@ -24,9 +24,10 @@ type Error string
 
 func (e Error) Error() string { return string(e) }
 
-// URL checks a V4 signed URL as sent with method (see Request); the host
-// is the URL's, without a default port.
-func URL(pub *rsa.PublicKey, method, raw string) (string, error) {
+// URL checks a V4 signed URL as sent with method and the Content-Type
+// contentType (see Request); the host is the URL's, without a default
+// port.
+func URL(pub *rsa.PublicKey, method, raw, contentType string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", err
@@ -35,7 +36,7 @@ func URL(pub *rsa.PublicKey, method, raw string) (string, error) {
 	if p := u.Port(); p == "443" && u.Scheme == "https" || p == "80" && u.Scheme == "http" {
 		host = u.Hostname()
 	}
-	cr, _, err := Request(pub, method, host, u.EscapedPath(), u.RawQuery)
+	cr, _, err := Request(pub, method, host, contentType, u.EscapedPath(), u.RawQuery)
 	return cr, err
 }
 
@@ -43,9 +44,12 @@ func URL(pub *rsa.PublicKey, method, raw string) (string, error) {
 // from the request alone (method, path as sent, query parameters but
 // X-Goog-Signature decoded, RFC 3986-encoded and sorted, the host header
 // as given, UNSIGNED-PAYLOAD), its string to sign with the credential's
-// scope, and the RSA PKCS #1 v1.5 SHA-256 signature in hex under pub. It
-// returns the canonical request and the decoded query parameters.
-func Request(pub *rsa.PublicKey, method, host, escapedPath, rawQuery string) (string, map[string]string, error) {
+// scope, and the RSA PKCS #1 v1.5 SHA-256 signature in hex under pub. A
+// request with the Content-Type contentType must sign it too ("": none,
+// and the signature covers the host header alone); Google canonicalizes a
+// header's value trimmed, with runs of spaces as one. It returns the
+// canonical request and the decoded query parameters.
+func Request(pub *rsa.PublicKey, method, host, contentType, escapedPath, rawQuery string) (string, map[string]string, error) {
 	var sig []byte
 	var pairs []string
 	q := map[string]string{}
@@ -71,10 +75,14 @@ func Request(pub *rsa.PublicKey, method, host, escapedPath, rawQuery string) (st
 		pairs = append(pairs, enc(name)+"="+enc(value))
 	}
 	sort.Strings(pairs)
-	if q["X-Goog-Algorithm"] != "GOOG4-RSA-SHA256" || q["X-Goog-SignedHeaders"] != "host" || sig == nil {
-		return "", q, Error("not a V4 URL signed over the host header alone")
+	signed, headers := "host", ""
+	if contentType != "" {
+		signed, headers = "content-type;host", "content-type:"+strings.Join(strings.Fields(contentType), " ")+"\n"
 	}
-	cr := method + "\n" + escapedPath + "\n" + strings.Join(pairs, "&") + "\nhost:" + host + "\n\nhost\nUNSIGNED-PAYLOAD"
+	if q["X-Goog-Algorithm"] != "GOOG4-RSA-SHA256" || q["X-Goog-SignedHeaders"] != signed || sig == nil {
+		return "", q, Error("not a V4 URL signed over the headers " + signed)
+	}
+	cr := method + "\n" + escapedPath + "\n" + strings.Join(pairs, "&") + "\n" + headers + "host:" + host + "\n\n" + signed + "\nUNSIGNED-PAYLOAD"
 	_, scope, ok := strings.Cut(q["X-Goog-Credential"], "/")
 	if !ok {
 		return cr, q, Error("no credential scope")

@@ -159,7 +159,11 @@ func (s *GCSServer) serve(w http.ResponseWriter, r *http.Request) {
 		writeGCSError(w, http.StatusForbidden, "AccessDenied", "the request is not signed")
 		return
 	}
-	_, q, err := gcsverify.Request(s.account.Public, r.Method, r.Host, rawPath, rawQuery)
+	contentType := "" // signed on an upload only
+	if r.Method == http.MethodPut {
+		contentType = r.Header.Get("Content-Type")
+	}
+	_, q, err := gcsverify.Request(s.account.Public, r.Method, r.Host, contentType, rawPath, rawQuery)
 	if err == nil {
 		err = gcsverify.Valid(q, s.account.Email, time.Now())
 	}
