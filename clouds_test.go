@@ -2,10 +2,8 @@ package presign
 
 import (
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,32 +14,15 @@ import (
 	"github.com/caddy-presign/presign/internal/gcsverify"
 )
 
-// gcsTestAccountFile writes the V4 conformance tests' service account (see
-// signers/testdata/gcs/README.md; the comma its published file lacks is
-// added) to a temporary file, and returns its path and public key.
+// gcsTestAccountFile writes the V4 conformance tests' service account to
+// a temporary file, and returns its path and public key.
 func gcsTestAccountFile(t testing.TB) (string, *rsa.PublicKey) {
 	t.Helper()
-	b, err := os.ReadFile("signers/testdata/gcs/service-account")
+	a, err := gcsverify.WriteAccount("signers/testdata/gcs/service-account", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := strings.Replace(string(b), "public.\"\n", "public.\",\n", 1)
-	var sa struct {
-		PrivateKey string `json:"private_key"`
-	}
-	if err := json.Unmarshal([]byte(s), &sa); err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode([]byte(sa.PrivateKey))
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "sa.json")
-	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p, &k.(*rsa.PrivateKey).PublicKey
+	return a.File, a.Public
 }
 
 // TestGCSThroughHandler: every URL the GCS profile gives through the handler

@@ -9,21 +9,13 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 )
-
-// gcsDefaultAPITimeout is the default deadline of a Cloud Storage call.
-const gcsDefaultAPITimeout = 10 * time.Second
 
 // provisionAPI prepares the calls Caddy makes itself (listings and
 // existence checks): their deadline, client and answer cache.
 func (g *GCS) provisionAPI() error {
-	if g.APITimeout == 0 {
-		g.APITimeout = caddy.Duration(gcsDefaultAPITimeout)
-	}
-	if g.APITimeout < 0 {
-		return errors.New("api_timeout must be positive")
+	if err := fillAPITimeout(&g.APITimeout); err != nil {
+		return err
 	}
 	g.api = &http.Client{Transport: http.DefaultTransport}
 	g.exists = newExistsCache()

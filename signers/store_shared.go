@@ -9,12 +9,30 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // What the kinds' Stores share: the checks of the browse and check_exists
 // options, the ListObjectsV2 document (S3's shape, which Cloud Storage's
 // XML API serves too), the check of a page before it is shown, and the
 // cache of existence checks.
+
+// defaultAPITimeout is the default deadline of a call Caddy makes to a
+// store itself (api_timeout).
+const defaultAPITimeout = 10 * time.Second
+
+// fillAPITimeout fills a profile's api_timeout with the default, and
+// refuses a negative one.
+func fillAPITimeout(d *caddy.Duration) error {
+	if *d == 0 {
+		*d = caddy.Duration(defaultAPITimeout)
+	}
+	if *d < 0 {
+		return errors.New("api_timeout must be positive")
+	}
+	return nil
+}
 
 // checkStoreOptions checks browse, browse_template and check_exists, for
 // a kind that serves them.

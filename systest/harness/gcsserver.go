@@ -2,12 +2,8 @@ package harness
 
 import (
 	"crypto/md5"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"encoding/xml"
 	"io"
 	"net"
@@ -27,40 +23,18 @@ import (
 )
 
 // GCSAccount is the service account of Google's V4 signing conformance
-// tests (signers/testdata/gcs): File is its key file (with the comma the
-// published file lacks), Email its client_email, Public its public key.
-type GCSAccount struct {
-	File   string
-	Email  string
-	Public *rsa.PublicKey
-}
+// tests (signers/testdata/gcs): its key File, Email and Public key.
+type GCSAccount = gcsverify.Account
 
 // GCSTestAccount writes the conformance service account to a temporary
 // file and returns it.
 func GCSTestAccount(t testing.TB) GCSAccount {
 	t.Helper()
-	b, err := os.ReadFile(RepoPath("signers/testdata/gcs/service-account"))
+	a, err := gcsverify.WriteAccount(RepoPath("signers/testdata/gcs/service-account"), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := strings.Replace(string(b), "public.\"\n", "public.\",\n", 1)
-	var sa struct {
-		ClientEmail string `json:"client_email"`
-		PrivateKey  string `json:"private_key"`
-	}
-	if err := json.Unmarshal([]byte(s), &sa); err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode([]byte(sa.PrivateKey))
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "sa.json")
-	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return GCSAccount{File: p, Email: sa.ClientEmail, Public: &k.(*rsa.PrivateKey).PublicKey}
+	return a
 }
 
 // GCSServer is the tests' Cloud Storage: one in-memory bucket served on
