@@ -185,3 +185,31 @@ func TestGCSStoreFailures(t *testing.T) {
 	}
 	s.verify(t, g)
 }
+
+// TestGCSCheckRuleStore: a gcs rule takes browse, browse_template and
+// check_exists on downloads, and refuses them as S3 does elsewhere.
+func TestGCSCheckRuleStore(t *testing.T) {
+	g := newTestGCS(t, &GCS{Bucket: "my-bucket"})
+	for _, c := range []struct {
+		methods []string
+		o       Options
+		want    string // "": accepted
+	}{
+		{[]string{"GET", "HEAD"}, Options{Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Second)}, ""},
+		{[]string{"PUT"}, Options{Browse: true}, "browse and check_exists answer GET and HEAD"},
+		{[]string{"PUT"}, Options{CheckExists: caddy.Duration(time.Second)}, "browse and check_exists answer GET and HEAD"},
+		{[]string{"GET"}, Options{BrowseTemplate: "list.html"}, "browse_template is the page of browse"},
+		{[]string{"GET"}, Options{CheckExists: caddy.Duration(-time.Second)}, "check_exists must be a positive window"},
+	} {
+		err := g.CheckRule(&RuleInfo{Profile: "g", Methods: c.methods, Expires: time.Hour, Options: &c.o})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%v %+v: %v, want %q", c.methods, c.o, err, c.want)
+		}
+	}
+	bad := &GCS{Bucket: "my-bucket", APITimeout: caddy.Duration(-time.Second), ServiceAccount: gcsTestAccount(t)}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := bad.Provision(ctx); err == nil || !strings.Contains(err.Error(), "api_timeout must be positive") {
+		t.Errorf("a negative api_timeout: %v", err)
+	}
+}
