@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-presign/presign/internal/gcsverify"
 )
 
 // gcsStoreServer is a store for one test: it verifies each request's V4
@@ -22,7 +23,6 @@ type gcsStoreServer struct {
 	*httptest.Server
 	mu     sync.Mutex
 	asked  []string // "METHOD host path?query"
-	errs   []error
 	answer func(w http.ResponseWriter, r *http.Request)
 }
 
