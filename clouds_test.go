@@ -2,44 +2,27 @@ package presign
 
 import (
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/internal/gcsverify"
 )
 
-// gcsTestAccountFile writes the V4 conformance tests' service account (see
-// signers/testdata/gcs/README.md; the comma its published file lacks is
-// added) to a temporary file, and returns its path and public key.
+// gcsTestAccountFile writes the V4 conformance tests' service account to
+// a temporary file, and returns its path and public key.
 func gcsTestAccountFile(t testing.TB) (string, *rsa.PublicKey) {
 	t.Helper()
-	b, err := os.ReadFile("signers/testdata/gcs/service-account")
+	a, err := gcsverify.WriteAccount("signers/testdata/gcs/service-account", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := strings.Replace(string(b), "public.\"\n", "public.\",\n", 1)
-	var sa struct {
-		PrivateKey string `json:"private_key"`
-	}
-	if err := json.Unmarshal([]byte(s), &sa); err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode([]byte(sa.PrivateKey))
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "sa.json")
-	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p, &k.(*rsa.PrivateKey).PublicKey
+	return a.File, a.Public
 }
 
 // TestGCSThroughHandler: every URL the GCS profile gives through the handler
@@ -95,17 +78,17 @@ func TestGCSThroughHandler(t *testing.T) {
 		if a.Code/100 != 3 || !strings.HasPrefix(loc, origin) {
 			t.Fatalf("%s %s: %d %q, want a redirect to %s...", method, path, a.Code, loc, origin)
 		}
-		if _, err := verifyGCSURLTyped(pub, method, loc, ct); err != nil {
+		if _, err := gcsverify.URL(pub, method, loc, ct); err != nil {
 			t.Fatalf("%s %s: the URL does not verify: %v\n%s", method, path, err, loc)
 		}
-		if _, err := verifyGCSURLTyped(pub, method, tamperGoog(t, loc), ct); err == nil {
+		if _, err := gcsverify.URL(pub, method, tamperGoog(t, loc), ct); err == nil {
 			t.Fatalf("%s %s: a tampered URL verifies", method, path)
 		}
 		if ct != "" {
-			if _, err := verifyGCSURLTyped(pub, method, loc, "text/html"); err == nil {
+			if _, err := gcsverify.URL(pub, method, loc, "text/html"); err == nil {
 				t.Fatalf("%s %s: the URL verifies with another Content-Type", method, path)
 			}
-			if _, err := verifyGCSURL(pub, method, loc); err == nil {
+			if _, err := gcsverify.URL(pub, method, loc, ""); err == nil {
 				t.Fatalf("%s %s: the URL verifies without its Content-Type", method, path)
 			}
 			if a := serve(t, h, method, path, func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }); a.Code != http.StatusUnsupportedMediaType {
@@ -113,7 +96,7 @@ func TestGCSThroughHandler(t *testing.T) {
 			}
 		}
 		if method == "GET" {
-			if _, err := verifyGCSURL(pub, "PUT", loc); err == nil {
+			if _, err := gcsverify.URL(pub, "PUT", loc, ""); err == nil {
 				t.Fatalf("a GET URL verifies as a PUT")
 			}
 		}

@@ -2,7 +2,8 @@
 # Installs, when missing, every tool the tests and the demo need:
 #   Go tools into <repo>/.tools/bin (versitygw, xcaddy), pinned versions;
 #   Debian packages chromium, wrk, python3-botocore, python3-boto3;
-#   npm packages (Uppy's browser bundle, the Azurite emulator) into
+#   npm packages (Uppy's browser bundle, the Azurite emulator, Google's
+#   @google-cloud/storage, which signs the URLs the GCS test server checks) into
 #   <repo>/.tools/npm with npm ci from scripts/npm/package.json +
 #   package-lock.json (pinned versions).
 # Idempotent: when everything is present it only checks and exits (< 1 s).
@@ -134,7 +135,7 @@ if [[ "$mode" == all || "$mode" == apt ]]; then
   done
 fi
 if [[ "$mode" == all || "$mode" == npm ]]; then
-  for f in uppy/dist/uppy.min.js .bin/azurite-blob; do
+  for f in uppy/dist/uppy.min.js .bin/azurite-blob @google-cloud/storage/package.json; do
     [[ -e "$root/.tools/npm/node_modules/$f" ]] || {
       echo "tools.sh: .tools/npm/node_modules/$f missing after npm ci" >&2
       exit 1

@@ -9,6 +9,8 @@
 //	doc.go          this overview
 //	signer.go       Signer, Request, Signed, RuleInfo; the optional Binder and Checker
 //	store.go        Store, Listing, Object, StoreError: a store Caddy asks itself (browse, check_exists)
+//	store_shared.go what the Stores share: their options' checks, the ListObjectsV2
+//	                document, a page's check, the cache of existence checks
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
 //	kinds.go        registerKind: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.check
@@ -29,7 +31,8 @@
 //	cloudfront.go   CloudFront signed URLs and cookies (cloudfront_sign.go, its key in
 //	                cloudfront_key.go, its caches in cloudfront_cache.go)
 //	azure.go        Azure Blob Storage SAS (user delegation keys in azure_udk.go)
-//	gcs.go          Google Cloud Storage V4 signed URLs and POST policies
+//	gcs.go          Google Cloud Storage V4 signed URLs and POST policies, and Store
+//	                through the XML API, signed the same way (gcs_store.go)
 //
 // Adding a kind is its file here, its test, its golden adapt file and the
 // README (its "Development" section lists the steps): the handler, the

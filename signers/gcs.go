@@ -32,13 +32,16 @@ func init() {
 
 // gcsKind is the gcs kind: its name, and the rule options it serves.
 var gcsKind = registerKind("gcs", 4,
-	"content_disposition", "content_type", "max_size", "content_type_prefix")
+	"content_disposition", "content_type", "max_size", "content_type_prefix",
+	"browse", "browse_template", "check_exists")
 
 // GCS is a profile for a Google Cloud Storage bucket, signed natively: V4
 // signatures (GOOG4-RSA-SHA256) with a service account's private key. It
 // presigns GET, HEAD and PUT as signed URLs (downloads with
 // response-content-disposition and response-content-type) and browser
-// uploads as a V4 POST policy form.
+// uploads as a V4 POST policy form. It lists folders (browse) and checks
+// objects (check_exists) through the XML API, each request V4-signed in its
+// query string with the same key (gcs_store.go).
 //
 // The key comes from service_account_file or service_account, or else from
 // Application Default Credentials when they are a service account key
@@ -80,6 +83,11 @@ type GCS struct {
 	// Default 15m; at most 7 days (V4 signing's limit).
 	Expires caddy.Duration `json:"expires,omitempty"`
 
+	// The deadline of each call Caddy makes to the store itself (browse's
+	// listings, check_exists's checks), sent to endpoint as signed URLs.
+	// Default 10s.
+	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
+
 	scheme     string // "https" or "http"
 	host       string // the URL's host[:port]
 	signedHost string // host as signed: without a default port
@@ -88,6 +96,8 @@ type GCS struct {
 	email      string // the service account, X-Goog-Credential's first part
 	key        *rsa.PrivateKey
 	urls       *urlCache[struct{}] // recent GET, HEAD and PUT URLs; the key never changes
+	api        *http.Client        // the store's calls (gcs_store.go)
+	exists     *existsCache        // recent answers of Exists (check_exists)
 }
 
 const (
@@ -133,7 +143,7 @@ func (g *GCS) Provision(caddy.Context) error {
 		return fmt.Errorf("%s: %v", from, err)
 	}
 	g.urls = newURLCache[struct{}]()
-	return nil
+	return g.provisionAPI()
 }
 
 // buildOrigin works out the scheme, hosts and path prefix of every URL.
@@ -258,7 +268,10 @@ func (g *GCS) DefaultExpires() time.Duration { return time.Duration(g.Expires) }
 // CheckRule implements Signer. Cloud Storage presigns every method a rule
 // can have.
 func (g *GCS) CheckRule(r *RuleInfo) error {
-	return r.check(gcsKind, gcsMaxExpires)
+	if err := r.check(gcsKind, gcsMaxExpires); err != nil {
+		return err
+	}
+	return checkStoreOptions(r)
 }
 
 // Sign implements Signer.
@@ -556,12 +569,14 @@ func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{"endpoint", func() error { return OneArg(d, &g.Endpoint) }},
 		{"url_style", func() error { return OneArg(d, &g.URLStyle) }},
 		{"expires", func() error { return DurationArg(d, &g.Expires) }},
+		{"api_timeout", func() error { return DurationArg(d, &g.APITimeout) }},
 	})
 }
 
 // Interface guards
 var (
 	_ Signer                = (*GCS)(nil)
+	_ Store                 = (*GCS)(nil)
 	_ caddy.Provisioner     = (*GCS)(nil)
 	_ caddyfile.Unmarshaler = (*GCS)(nil)
 )

@@ -10,11 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/caddyserver/caddy/v2"
 )
-
-// s3DefaultAPITimeout is the default deadline of an S3 API call.
-const s3DefaultAPITimeout = 10 * time.Second
 
 // provisionAPI builds the client of the S3 API calls Caddy makes itself
 // (multipart uploads, listings, existence checks). It uses the profile's
@@ -22,11 +18,8 @@ const s3DefaultAPITimeout = 10 * time.Second
 // of credentials and one truth about their expiry, and api_endpoint when
 // Caddy must reach the store at another address than browsers do.
 func (s *S3) provisionAPI() error {
-	if s.APITimeout == 0 {
-		s.APITimeout = caddy.Duration(s3DefaultAPITimeout)
-	}
-	if s.APITimeout < 0 {
-		return errors.New("api_timeout must be positive")
+	if err := fillAPITimeout(&s.APITimeout); err != nil {
+		return err
 	}
 	o := s3.Options{
 		Region:       s.Region,

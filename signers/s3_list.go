@@ -2,11 +2,7 @@ package signers
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"hash/maphash"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,9 +31,8 @@ func (s *S3) List(ctx context.Context, prefix, token string) (*Listing, error) {
 	}
 	// The SDK reads any 200 body, an HTML page, JSON or nothing, as an
 	// empty listing: a ListBucketResult names the bucket and the prefix.
-	if aws.ToString(out.Name) != s.Bucket || aws.ToString(out.Prefix) != prefix {
-		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
-			Err: fmt.Errorf("a ListObjectsV2 answer of bucket %q and prefix %q, not of %q and %q", aws.ToString(out.Name), aws.ToString(out.Prefix), s.Bucket, prefix)}
+	if err := listingOf(aws.ToString(out.Name), aws.ToString(out.Prefix), s.Bucket, prefix); err != nil {
+		return nil, err
 	}
 	l := &Listing{Folders: make([]string, 0, len(out.CommonPrefixes)), Objects: make([]Object, 0, len(out.Contents))}
 	for _, p := range out.CommonPrefixes {
@@ -49,42 +44,14 @@ func (s *S3) List(ctx context.Context, prefix, token string) (*Listing, error) {
 	if aws.ToBool(out.IsTruncated) {
 		l.Next = aws.ToString(out.NextContinuationToken)
 	}
-	if err := l.check(prefix, aws.ToBool(out.IsTruncated)); err != nil {
-		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be shown", Err: err}
-	}
-	return l, nil
-}
-
-// check refuses a page that would be shown wrong: entries outside the
-// prefix, more than a page, or a truncated page without the token of the
-// next one (a partial listing passed off as a whole).
-func (l *Listing) check(prefix string, truncated bool) error {
-	if len(l.Folders)+len(l.Objects) > ListPageSize {
-		return fmt.Errorf("%d entries in one page, more than %d", len(l.Folders)+len(l.Objects), ListPageSize)
-	}
-	if truncated && l.Next == "" {
-		return errors.New("a truncated page without a continuation token")
-	}
-	for _, f := range l.Folders {
-		if !strings.HasPrefix(f, prefix) || !strings.HasSuffix(f, "/") {
-			return fmt.Errorf("folder %q is not under the prefix %q", f, prefix)
-		}
-	}
-	for _, o := range l.Objects {
-		if !strings.HasPrefix(o.Key, prefix) {
-			return fmt.Errorf("key %q is not under the prefix %q", o.Key, prefix)
-		}
-	}
-	return nil
+	return l.checked(prefix, aws.ToBool(out.IsTruncated))
 }
 
 // Exists implements Store with HeadObject, bounded by api_timeout; the
 // answers, "exists" and "does not", are cached for window.
 func (s *S3) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
-	now := at.UnixNano()
-	h := s.exists.hash(key)
-	if e := s.exists.lookup(h, key, now, int64(window)); e != nil {
-		return e.exists, nil
+	if exists, hit := s.exists.cached(key, at, window); hit {
+		return exists, nil
 	}
 	ctx, cancel := s.apiContext(ctx)
 	defer cancel()
@@ -95,42 +62,6 @@ func (s *S3) Exists(ctx context.Context, key string, at time.Time, window time.D
 			return false, se
 		}
 	}
-	s.exists.store(h, &existsEntry{key: key, exists: exists, at: now})
+	s.exists.remember(key, exists, at)
 	return exists, nil
-}
-
-// existsCache remembers Exists's answers: a slotCache hashed by key, whose
-// entries say when the store was asked. Unlike the URL caches, it stores
-// every answer at once: an answer costs a request to the store, not a
-// signature, and a key asked once is worth remembering for its window
-// (a page of links, a download retried). A hit is two atomic loads and a
-// comparison, without allocation or lock.
-type existsCache struct{ slotCache[existsEntry] }
-
-// existsEntry is one answer of the store.
-type existsEntry struct {
-	key    string
-	exists bool
-	at     int64 // when the store was asked, Unix nanoseconds
-}
-
-func newExistsCache() *existsCache {
-	c := new(existsCache)
-	c.init()
-	return c
-}
-
-func (c *existsCache) hash(key string) uint64 {
-	return c.finish(maphash.String(c.seed, key))
-}
-
-// lookup returns the answer for key in h's slot if it was given less than
-// window nanoseconds before now, or nil. A clock that went back makes no
-// entry younger than it is.
-func (c *existsCache) lookup(h uint64, key string, now, window int64) *existsEntry {
-	e, _ := c.find(h, func(e *existsEntry) bool {
-		age := now - e.at
-		return e.key == key && age >= 0 && age < window
-	})
-	return e
 }

@@ -179,9 +179,17 @@ func TestBrowsePerUser(t *testing.T) {
 			browse
 		}`))
 	putMany(t, s, "home", []string{"users/alice/a.txt", "users/alice/docs/d.txt", "users/bob/secret-of-bob.txt", "top-level.txt"})
-	as := func(u string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, password) } }
+	checkPerUserListing(t, base, "/files/")
+}
 
-	items, _ := listJSON(t, base+"/files/", as("alice"))
+// checkPerUserListing checks a per-user browse rule at root (a path such
+// as "/files/") over the objects users/alice/a.txt, users/alice/docs/d.txt,
+// users/bob/secret-of-bob.txt and top-level.txt: alice lists her own
+// prefix alone, bob his, and dot segments, raw or percent-encoded, list
+// nothing.
+func checkPerUserListing(t *testing.T, base, root string) {
+	t.Helper()
+	items, _ := listJSON(t, base+root, as("alice"))
 	var names []string
 	for _, it := range items {
 		names = append(names, it.Name)
@@ -189,18 +197,18 @@ func TestBrowsePerUser(t *testing.T) {
 	if strings.Join(names, " ") != "docs/ a.txt" {
 		t.Errorf("alice lists %v, want docs/ a.txt", names)
 	}
-	items, _ = listJSON(t, base+"/files/", as("bob"))
+	items, _ = listJSON(t, base+root, as("bob"))
 	if len(items) != 1 || items[0].Name != "secret-of-bob.txt" {
 		t.Errorf("bob lists %+v", items)
 	}
 
 	addr := strings.TrimPrefix(base, "http://")
 	auth := "Authorization: Basic " + basic("alice")
-	for _, p := range []string{"/files/../", "/files/docs/../", "/files/%2e%2e/", "/files/docs/%2e%2e/", "/files/%2E%2E/bob/", "/files/docs/%2e%2e/%2e%2e/", "/files//"} {
-		a := harness.RawRequest(t, addr, "GET "+p+" HTTP/1.1\n"+auth)
+	for _, p := range []string{"../", "docs/../", "%2e%2e/", "docs/%2e%2e/", "%2E%2E/bob/", "docs/%2e%2e/%2e%2e/", "/"} {
+		a := harness.RawRequest(t, addr, "GET "+root+p+" HTTP/1.1\n"+auth)
 		b := string(a.Body)
 		if a.Code == http.StatusOK || strings.Contains(b, "secret-of-bob") || strings.Contains(b, "top-level") || strings.Contains(b, "alice") {
-			t.Errorf("%s: %d %q, want no listing", p, a.Code, harness.Clipped(b, 200))
+			t.Errorf("%s: %d %q, want no listing", root+p, a.Code, harness.Clipped(b, 200))
 		}
 	}
 }

@@ -4,7 +4,8 @@
 // tool skips a test locally but fails it in CI, hands out free loopback
 // ports, builds Caddy with the module once per test binary, runs it (as a
 // process, or in the test binary with caddy.Load), starts throw-away S3
-// servers (versitygw) and Azure blob services (Azurite), and holds the HTTP client helpers and the Chromium
+// servers (versitygw), Azure blob services (Azurite) and an in-memory Cloud
+// Storage of its own (GCSServer, gcsserver.go), and holds the HTTP client helpers and the Chromium
 // options the tests share.
 package harness
 

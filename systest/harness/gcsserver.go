@@ -1,0 +1,336 @@
+package harness
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-presign/presign/internal/gcsverify"
+)
+
+// GCSAccount is the service account of Google's V4 signing conformance
+// tests (signers/testdata/gcs): its key File, Email and Public key.
+type GCSAccount = gcsverify.Account
+
+// GCSTestAccount writes the conformance service account to a temporary
+// file and returns it.
+func GCSTestAccount(t testing.TB) GCSAccount {
+	t.Helper()
+	a, err := gcsverify.WriteAccount(RepoPath("signers/testdata/gcs/service-account"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// GCSServer is the tests' Cloud Storage: one in-memory bucket served on
+// 127.0.0.1 through the XML API's calls that presign needs: ListObjectsV2
+// (GET /<bucket>?list-type=2 with prefix, delimiter, max-keys and
+// continuation-token), and HEAD, GET, PUT and DELETE of an object, path
+// style (/<bucket>/<key>) or virtual-hosted (Host <bucket>.<anything>).
+// Every request must carry a V4 query signature (GOOG4-RSA-SHA256) of the
+// account that verifies (internal/gcsverify) and is valid now; others are
+// refused 403, and counted: Unsigned tells whether any request came
+// without a signature at all.
+type GCSServer struct {
+	// URL is the endpoint, "http://127.0.0.1:PORT".
+	URL    string
+	Bucket string
+
+	account GCSAccount
+	srv     *httptest.Server
+
+	mu       sync.Mutex
+	objects  map[string]gcsObject
+	unsigned int
+	refused  int
+	served   int
+}
+
+type gcsObject struct {
+	data    []byte
+	modTime time.Time
+}
+
+// StartGCSServer starts a server with an empty bucket, signed for by
+// account; t.Cleanup stops it.
+func StartGCSServer(t testing.TB, bucket string, account GCSAccount) *GCSServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &GCSServer{Bucket: bucket, account: account, objects: map[string]gcsObject{}}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Listener = l
+	s.srv.Start()
+	s.URL = s.srv.URL
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Stop stops the server; it may be called more than once.
+func (s *GCSServer) Stop() { s.srv.Close() }
+
+// Put stores an object directly (seeding).
+func (s *GCSServer) Put(key string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objects[key] = gcsObject{data: data, modTime: time.Now().UTC()}
+}
+
+// Has tells whether the bucket holds key.
+func (s *GCSServer) Has(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.objects[key]
+	return ok
+}
+
+// Counts are how many requests were served, refused (signature missing,
+// wrong or expired) and, of those, unsigned (no X-Goog-Signature at all).
+func (s *GCSServer) Counts() (served, refused, unsigned int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served, s.refused, s.unsigned
+}
+
+// gcsError is the XML API's error document.
+type gcsError struct {
+	XMLName xml.Name `xml:"Error"`
+	Code    string   `xml:"Code"`
+	Message string   `xml:"Message"`
+}
+
+func writeGCSError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml; charset=UTF-8")
+	w.WriteHeader(status)
+	b, _ := xml.Marshal(gcsError{Code: code, Message: msg})
+	w.Write(append([]byte(xml.Header), b...))
+}
+
+func (s *GCSServer) serve(w http.ResponseWriter, r *http.Request) {
+	rawPath, rawQuery, _ := strings.Cut(r.RequestURI, "?")
+	if !strings.Contains(rawQuery, "X-Goog-Signature=") {
+		s.mu.Lock()
+		s.unsigned++
+		s.refused++
+		s.mu.Unlock()
+		writeGCSError(w, http.StatusForbidden, "AccessDenied", "the request is not signed")
+		return
+	}
+	contentType := "" // signed on an upload only
+	if r.Method == http.MethodPut {
+		contentType = r.Header.Get("Content-Type")
+	}
+	_, q, err := gcsverify.Request(s.account.Public, r.Method, r.Host, contentType, rawPath, rawQuery)
+	if err == nil {
+		err = gcsverify.Valid(q, s.account.Email, time.Now())
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.refused++
+		s.mu.Unlock()
+		writeGCSError(w, http.StatusForbidden, "SignatureDoesNotMatch", err.Error())
+		return
+	}
+	s.mu.Lock()
+	s.served++
+	s.mu.Unlock()
+
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		writeGCSError(w, http.StatusBadRequest, "InvalidURI", "bad path encoding")
+		return
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	var key string
+	var ok bool
+	if strings.HasPrefix(host, s.Bucket+".") {
+		key, ok = strings.CutPrefix(path, "/")
+	} else if path == "/"+s.Bucket {
+		ok = true
+	} else {
+		key, ok = strings.CutPrefix(path, "/"+s.Bucket+"/")
+	}
+	if !ok {
+		writeGCSError(w, http.StatusNotFound, "NoSuchBucket", "no such bucket")
+		return
+	}
+	if key == "" {
+		if r.Method != http.MethodGet || q["list-type"] != "2" {
+			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "the bucket answers GET ?list-type=2 alone")
+			return
+		}
+		s.list(w, q)
+		return
+	}
+	s.object(w, r, key)
+}
+
+func (s *GCSServer) object(w http.ResponseWriter, r *http.Request, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[key]
+	switch r.Method {
+	case http.MethodPut:
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeGCSError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			return
+		}
+		s.objects[key] = gcsObject{data: data, modTime: time.Now().UTC()}
+		w.WriteHeader(http.StatusOK)
+		return
+	case http.MethodGet, http.MethodHead, http.MethodDelete:
+	default:
+		writeGCSError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method)
+		return
+	}
+	if !ok {
+		writeGCSError(w, http.StatusNotFound, "NoSuchKey", "no such object")
+		return
+	}
+	if r.Method == http.MethodDelete {
+		delete(s.objects, key)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	sum := md5.Sum(o.data)
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+	w.Header().Set("Last-Modified", o.modTime.Format(http.TimeFormat))
+	w.Header().Set("Content-Length", strconv.Itoa(len(o.data)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write(o.data)
+	}
+}
+
+// gcsListing is the XML API's answer to list-type=2, shaped as S3's
+// ListObjectsV2.
+type gcsListing struct {
+	XMLName        xml.Name        `xml:"http://doc.s3.amazonaws.com/2006-03-01 ListBucketResult"`
+	Name           string          `xml:"Name"`
+	Prefix         string          `xml:"Prefix"`
+	KeyCount       int             `xml:"KeyCount"`
+	MaxKeys        int             `xml:"MaxKeys"`
+	Delimiter      string          `xml:"Delimiter,omitempty"`
+	IsTruncated    bool            `xml:"IsTruncated"`
+	Contents       []gcsContent    `xml:"Contents"`
+	CommonPrefixes []gcsCommonPref `xml:"CommonPrefixes"`
+	NextToken      string          `xml:"NextContinuationToken,omitempty"`
+}
+
+type gcsContent struct {
+	Key          string `xml:"Key"`
+	LastModified string `xml:"LastModified"`
+	ETag         string `xml:"ETag"`
+	Size         int    `xml:"Size"`
+}
+
+type gcsCommonPref struct {
+	Prefix string `xml:"Prefix"`
+}
+
+// list answers one page: the keys under prefix in order, those that hold
+// the delimiter after the prefix rolled up into common prefixes, at most
+// max-keys entries (default and at most 1000) after the entry that the
+// continuation token names.
+func (s *GCSServer) list(w http.ResponseWriter, q map[string]string) {
+	prefix, delim := q["prefix"], q["delimiter"]
+	maxKeys := 1000
+	if v, ok := q["max-keys"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "bad max-keys")
+			return
+		}
+		maxKeys = min(n, 1000)
+	}
+	var after string
+	if tok := q["continuation-token"]; tok != "" {
+		b, err := base64.StdEncoding.DecodeString(tok)
+		if err != nil || len(b) == 0 {
+			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "bad continuation-token")
+			return
+		}
+		after = string(b)
+	}
+	s.mu.Lock()
+	keys := make([]string, 0, len(s.objects))
+	for k := range s.objects {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	out := gcsListing{Name: s.Bucket, Prefix: prefix, MaxKeys: maxKeys, Delimiter: delim}
+	last := ""
+	for _, k := range keys {
+		entry := k
+		if delim != "" {
+			if i := strings.Index(k[len(prefix):], delim); i >= 0 {
+				entry = k[:len(prefix)+i+len(delim)]
+			}
+		}
+		if entry == last || after != "" && (entry <= after || strings.HasSuffix(after, delim) && delim != "" && strings.HasPrefix(entry, after)) {
+			continue
+		}
+		if out.KeyCount == maxKeys {
+			out.IsTruncated = true
+			out.NextToken = base64.StdEncoding.EncodeToString([]byte(last))
+			break
+		}
+		last = entry
+		out.KeyCount++
+		if entry != k {
+			out.CommonPrefixes = append(out.CommonPrefixes, gcsCommonPref{Prefix: entry})
+			continue
+		}
+		o := s.objects[k]
+		sum := md5.Sum(o.data)
+		out.Contents = append(out.Contents, gcsContent{
+			Key: k, LastModified: o.modTime.Format("2006-01-02T15:04:05.000Z"),
+			ETag: `"` + hex.EncodeToString(sum[:]) + `"`, Size: len(o.data),
+		})
+	}
+	s.mu.Unlock()
+	b, err := xml.Marshal(out)
+	if err != nil {
+		writeGCSError(w, http.StatusInternalServerError, "InternalError", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml; charset=UTF-8")
+	w.Write(append([]byte(xml.Header), b...))
+}
+
+// GCSNodeSigner returns the command that signs URLs with Google's Node
+// library (systest/testdata/gcs_sign.js, @google-cloud/storage from
+// scripts/npm): node and its environment. A missing node or package fails
+// the test in CI and skips it otherwise.
+func GCSNodeSigner(t testing.TB) (node string, env []string) {
+	t.Helper()
+	node = LookTool(t, "node")
+	modules := filepath.Join(RepoRoot(), ".tools", "npm", "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "@google-cloud", "storage", "package.json")); err != nil {
+		Missing(t, "npm package @google-cloud/storage not found in %s", modules)
+	}
+	return node, append(os.Environ(), "NODE_PATH="+modules)
+}
