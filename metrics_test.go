@@ -13,7 +13,7 @@ import (
 
 // TestMetricsCountAnswers: answers are counted in Caddy's registry by
 // profile, rule, method and outcome, signing time is observed, and a client
-// cannot add series with made-up methods.
+// cannot add series with made-up methods. DELETE has its own label.
 func TestMetricsCountAnswers(t *testing.T) {
 	h, err := parseBlock(`presign {
 		profile p s3 {
@@ -24,6 +24,10 @@ func TestMetricsCountAnswers(t *testing.T) {
 		}
 		rule /dl/* {
 			profile p
+		}
+		rule /rm/* {
+			profile p
+			methods DELETE
 		}
 	}`)
 	if err != nil {
@@ -37,7 +41,8 @@ func TestMetricsCountAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, req := range [][2]string{{"GET", "/dl/a"}, {"GET", "/dl/b"}, {"HEAD", "/dl/a"}, {"GET", "/dl/a//b"},
-		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"}} {
+		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"},
+		{"DELETE", "/rm/a"}, {"DELETE", "/rm/a//b"}, {"DELETE", "/dl/a"}, {"GET", "/rm/a"}} {
 		serve(t, h2, req[0], req[1])
 	}
 	fams, err := ctx.GetMetricsRegistry().Gather()
@@ -59,11 +64,15 @@ func TestMetricsCountAnswers(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"method=GET,outcome=signed,profile=p,rule=rule 1 (/dl/*)":               2,
-		"method=HEAD,outcome=signed,profile=p,rule=rule 1 (/dl/*)":              1,
-		"method=GET,outcome=bad_key,profile=p,rule=rule 1 (/dl/*)":              1,
-		"method=PUT,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)":   1,
-		"method=other,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)": 2,
+		"method=GET,outcome=signed,profile=p,rule=rule 1 (/dl/*)":                2,
+		"method=HEAD,outcome=signed,profile=p,rule=rule 1 (/dl/*)":               1,
+		"method=GET,outcome=bad_key,profile=p,rule=rule 1 (/dl/*)":               1,
+		"method=PUT,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)":    1,
+		"method=other,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)":  2,
+		"method=DELETE,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)": 1,
+		"method=DELETE,outcome=signed,profile=p,rule=rule 2 (/rm/*)":             1,
+		"method=DELETE,outcome=bad_key,profile=p,rule=rule 2 (/rm/*)":            1,
+		"method=GET,outcome=method_not_allowed,profile=p,rule=rule 2 (/rm/*)":    1,
 	}
 	if len(got) != len(want) {
 		t.Errorf("series with counts: %v\nwant %v", got, want)
@@ -73,8 +82,8 @@ func TestMetricsCountAnswers(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	if observed != 3 {
-		t.Errorf("signing time observed %d times, want 3 (one per signed answer)", observed)
+	if observed != 4 {
+		t.Errorf("signing time observed %d times, want 4 (one per signed answer)", observed)
 	}
 }
 

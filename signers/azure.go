@@ -27,9 +27,9 @@ var azureKind = registerKind("azure", 3,
 	"content_disposition", "content_type", "cache_control")
 
 // Azure is a profile for a container of Azure Blob Storage. It answers
-// downloads (GET, HEAD) and uploads (PUT, as Put Blob of a block blob) with
-// a service SAS for exactly one blob: sr=b, sp=r for downloads and sp=cw
-// for uploads, spr=https on https endpoints, and rscd, rsct and rscc for the
+// downloads (GET, HEAD), uploads (PUT, as Put Blob of a block blob) and
+// deletions (DELETE) with a service SAS for exactly one blob: sr=b, sp=r
+// for downloads, sp=cw for uploads and sp=d for deletions, spr=https on https endpoints, and rscd, rsct and rscc for the
 // rule's content_disposition, content_type and cache_control.
 //
 // With account_key, the SAS is signed with the storage account's key. Without
@@ -202,7 +202,7 @@ func (a *Azure) Origin() string { return a.origin }
 // DefaultExpires implements Signer.
 func (a *Azure) DefaultExpires() time.Duration { return time.Duration(a.Expires) }
 
-// CheckRule implements Signer: GET, HEAD and PUT; with a user delegation
+// CheckRule implements Signer: GET, HEAD, PUT and DELETE; with a user delegation
 // key, lifetimes of at most 7 days (the key's own limit).
 func (a *Azure) CheckRule(r *RuleInfo) error {
 	for _, m := range r.Methods {
@@ -225,12 +225,14 @@ func (a *Azure) Sign(ctx context.Context, req Request) (*Signed, error) {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPut:
 		perm = "cw"
+	case http.MethodDelete:
+		perm = "d"
 	default:
-		return nil, fmt.Errorf("azure signs GET, HEAD and PUT, not %s", r.Method)
+		return nil, fmt.Errorf("azure signs GET, HEAD, PUT and DELETE, not %s", r.Method)
 	}
 	expiresAt := r.SignTime.Add(r.Expires)
 	in := azureSAS{perm: perm, key: r.Key, expiry: expiresAt}
-	if r.Method != http.MethodPut {
+	if perm == "r" {
 		in.cacheControl, in.contentType = r.Options.CacheControl, r.Options.ContentType
 		if r.Options.ContentDisposition != "" {
 			in.disposition = contentDisposition(r.Options.ContentDisposition, r.Key)
@@ -266,7 +268,7 @@ var azurePutHeaders = map[string]string{"x-ms-blob-type": "BlockBlob"}
 
 // azureSAS is one SAS to sign.
 type azureSAS struct {
-	perm                     string // "r" or "cw"
+	perm                     string // "r", "cw" or "d"
 	key                      string // the blob's name
 	expiry                   time.Time
 	cacheControl             string // rscc
