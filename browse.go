@@ -16,7 +16,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-presign/presign/signers"
 )
@@ -80,11 +79,11 @@ func isFolder(r *http.Request) bool {
 // serveBrowse answers a listing of the folder path ({presign.path}, "" or
 // ending in "/"): one page of the store's listing of the prefix that the
 // key template maps it to, as JSON or HTML.
-func (h *Handler) serveBrowse(w http.ResponseWriter, r *http.Request, rule *Rule, repl *caddy.Replacer, path string, count *[numOutcomes]prometheus.Counter) error {
+func (h *Handler) serveBrowse(w http.ResponseWriter, r *http.Request, rule *Rule, repl *caddy.Replacer, path string, count answerCounter) error {
 	prefix := rule.key.expand(repl, path)
 	if prefix != "" {
 		if why := checkKey(strings.TrimSuffix(prefix, "/")); why != "" || !strings.HasSuffix(prefix, "/") {
-			count[outcomeBadKey].Inc()
+			count.inc(outcomeBadKey)
 			if why == "" {
 				why = "folder prefix does not end in /"
 			}
@@ -94,7 +93,7 @@ func (h *Handler) serveBrowse(w http.ResponseWriter, r *http.Request, rule *Rule
 	q := r.URL.Query()
 	token := q.Get(continueParam)
 	if why := checkToken(token); why != "" {
-		count[outcomeBadKey].Inc()
+		count.inc(outcomeBadKey)
 		return caddyhttp.Error(http.StatusBadRequest, errors.New(why))
 	}
 	l, err := rule.store.List(r.Context(), prefix, token)
@@ -108,13 +107,13 @@ func (h *Handler) serveBrowse(w http.ResponseWriter, r *http.Request, rule *Rule
 	if page.Next != "" {
 		hdr.Set("Link", "<"+page.Next+`>; rel="next"`)
 	}
-	count[outcomeListed].Inc()
+	count.inc(outcomeListed)
 	if strings.Contains(strings.ToLower(strings.Join(r.Header["Accept"], ",")), "application/json") {
 		return writeJSON(w, http.StatusOK, page.Items)
 	}
 	var buf bytes.Buffer
 	if err := rule.browseTpl.Execute(&buf, page); err != nil {
-		count[outcomeError].Inc()
+		count.inc(outcomeError)
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s: browse template: %v", rule.name, err))
 	}
 	return writeBody(w, http.StatusOK, "text/html; charset=utf-8", buf.Bytes())

@@ -108,7 +108,7 @@ func profileKinds() []string {
 
 // ruleSubdirectives are the rule's own subdirectives; the signing options
 // (signers.Options) follow them in the error that lists the known ones.
-var ruleSubdirectives = []string{"profile", "methods", "strip_prefix", "key", "expires", "stable", "respond", "status"}
+var ruleSubdirectives = []string{"profile", "name", "methods", "strip_prefix", "key", "expires", "stable", "respond", "status"}
 
 // UnmarshalCaddyfile reads `rule <path pattern>... { ... }`; the dispenser
 // stands on "rule". The signing options are read by signers.Options.
@@ -122,6 +122,8 @@ func (r *Rule) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch opt := d.Val(); opt {
 		case "profile":
 			err = signers.OneArg(d, &r.Profile)
+		case "name":
+			err = signers.OneArg(d, &r.Name)
 		case "methods":
 			r.Methods = d.RemainingArgs()
 			if len(r.Methods) == 0 {

@@ -82,16 +82,35 @@ func TestGCSThroughHandler(t *testing.T) {
 	}`)
 	check := func(method, path, origin string) string {
 		t.Helper()
-		a := serve(t, h, method, path)
+		ct := ""
+		if method == "PUT" { // content_type_prefix image/: signed
+			ct = "image/png;  q=1"
+		}
+		a := serve(t, h, method, path, func(r *http.Request) {
+			if ct != "" {
+				r.Header.Set("Content-Type", ct)
+			}
+		})
 		loc := a.Header.Get("Location")
 		if a.Code/100 != 3 || !strings.HasPrefix(loc, origin) {
 			t.Fatalf("%s %s: %d %q, want a redirect to %s...", method, path, a.Code, loc, origin)
 		}
-		if _, err := verifyGCSURL(pub, method, loc); err != nil {
+		if _, err := verifyGCSURLTyped(pub, method, loc, ct); err != nil {
 			t.Fatalf("%s %s: the URL does not verify: %v\n%s", method, path, err, loc)
 		}
-		if _, err := verifyGCSURL(pub, method, tamperGoog(t, loc)); err == nil {
+		if _, err := verifyGCSURLTyped(pub, method, tamperGoog(t, loc), ct); err == nil {
 			t.Fatalf("%s %s: a tampered URL verifies", method, path)
+		}
+		if ct != "" {
+			if _, err := verifyGCSURLTyped(pub, method, loc, "text/html"); err == nil {
+				t.Fatalf("%s %s: the URL verifies with another Content-Type", method, path)
+			}
+			if _, err := verifyGCSURL(pub, method, loc); err == nil {
+				t.Fatalf("%s %s: the URL verifies without its Content-Type", method, path)
+			}
+			if a := serve(t, h, method, path, func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }); a.Code != http.StatusUnsupportedMediaType {
+				t.Fatalf("%s %s with text/html: %d, want 415", method, path, a.Code)
+			}
 		}
 		if method == "GET" {
 			if _, err := verifyGCSURL(pub, "PUT", loc); err == nil {

@@ -17,6 +17,8 @@
 //	ruleindex.go    the rule lookup: an index of the rules' path patterns
 //	browse.go       folder listings (browse; browse.html is the built-in page)
 //	exists.go       check_exists
-//	uppy.go         Uppy's S3 protocol (the uppy option)
-//	metrics.go      Prometheus collectors
+//	failure.go      one mapping from an error to its answer (status, Retry-After, log line)
+//	uppy.go         Uppy's S3 protocol (the uppy option): calls, outcomes, validators
+//	uppy_calls.go   its handlers: one uppyCall per request
+//	metrics.go      Prometheus collectors and their resolvers
 package presign

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // retryAfter is the Retry-After of 503 answers: the credential cache's
@@ -48,32 +48,35 @@ func failureOf(err error, fromStore bool) failure {
 // fail answers a request of a rule's redirects, browse or check_exists
 // that failed with err (fromStore: in a call to the rule's store): it
 // counts the outcome, answers as failure.answer does, and returns the
-// error that Caddy's error handling answers with.
-func (h *Handler) fail(w http.ResponseWriter, rule *Rule, count *[numOutcomes]prometheus.Counter, err error, fromStore bool) error {
+// error that Caddy's error handling answers with. A store's error may name
+// its internal address, the bucket or an upload: that error holds the
+// rule and the reason only, the store's error goes to the log.
+func (h *Handler) fail(w http.ResponseWriter, rule *Rule, count answerCounter, err error, fromStore bool) error {
 	f := failureOf(err, fromStore)
-	count[f.outcome()].Inc()
-	msg := "cannot presign"
-	if fromStore {
-		msg = "store request failed"
+	count.inc(f.outcome())
+	if !fromStore {
+		f.answer(h, w, rule, "cannot presign", "")
+		return caddyhttp.Error(f.status, fmt.Errorf("%s: %w", rule.name, err))
 	}
-	f.answer(h, w, rule, msg)
-	return caddyhttp.Error(f.status, fmt.Errorf("%s: %w", rule.name, err))
+	f.answer(h, w, rule, "store request failed", "store refused the request")
+	return caddyhttp.Error(f.status, fmt.Errorf("%s: %s", rule.name, f.reason))
 }
 
 // answer does for f what every failed request's answer does, whichever
 // part of the handler it fails in (redirects, browse, check_exists, uppy):
-// a 503 says when to try again (Retry-After), and a 5xx is logged at error
-// level as msg, with the rule, the profile, the status, the reason, the
-// given fields and the error. It returns whether it was logged.
-func (f *failure) answer(h *Handler, w http.ResponseWriter, rule *Rule, msg string, fields ...zap.Field) bool {
+// a 503 says when to try again (Retry-After); a 5xx, the store's or ours,
+// is logged at error level as failed, a refusal the request caused (4xx)
+// at debug level as refused; both with the rule, the profile, the status,
+// the reason, the given fields and the error.
+func (f *failure) answer(h *Handler, w http.ResponseWriter, rule *Rule, failed, refused string, fields ...zap.Field) {
 	if f.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfter)
 	}
-	if f.status < 500 {
-		return false
+	if f.status >= 500 {
+		h.logger.Error(failed, f.fields(rule, fields)...)
+	} else if ce := h.logger.Check(zapcore.DebugLevel, refused); ce != nil {
+		ce.Write(f.fields(rule, fields)...)
 	}
-	h.logger.Error(msg, f.fields(rule, fields)...)
-	return true
 }
 
 // fields are the log fields of f for rule, with extra ones before the
@@ -89,11 +92,13 @@ func (f *failure) fields(rule *Rule, extra []zap.Field) []zap.Field {
 
 // outcome is the outcome of a rule's answer that f is, for its metrics.
 func (f *failure) outcome() int {
-	switch f.status {
-	case http.StatusServiceUnavailable:
+	switch {
+	case f.status == http.StatusServiceUnavailable:
 		return outcomeUnavailable
-	case http.StatusInternalServerError:
+	case f.status == http.StatusInternalServerError:
 		return outcomeError
+	case f.status < 500:
+		return outcomeBadKey // a refusal the request caused
 	}
 	return outcomeStoreError
 }

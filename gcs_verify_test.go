@@ -25,6 +25,14 @@ import (
 // signer, and TestGCSVerifierConformance checks it against Google's own
 // signed URLs.
 func verifyGCSURL(pub *rsa.PublicKey, method, raw string) (string, error) {
+	return verifyGCSURLTyped(pub, method, raw, "")
+}
+
+// verifyGCSURLTyped is verifyGCSURL for a request that carries the
+// Content-Type contentType, which the URL must sign ("": none, and the URL
+// signs the host header alone). Google canonicalizes a header's value
+// trimmed, with runs of spaces as one.
+func verifyGCSURLTyped(pub *rsa.PublicKey, method, raw, contentType string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", err
@@ -50,14 +58,18 @@ func verifyGCSURL(pub *rsa.PublicKey, method, raw string) (string, error) {
 		pairs = append(pairs, enc(name)+"="+enc(value))
 	}
 	sort.Strings(pairs)
-	if q["X-Goog-Algorithm"] != "GOOG4-RSA-SHA256" || q["X-Goog-SignedHeaders"] != "host" || sig == nil {
-		return "", verifyError("not a V4 URL signed over the host header alone")
+	signed, headers := "host", ""
+	if contentType != "" {
+		signed, headers = "content-type;host", "content-type:"+strings.Join(strings.Fields(contentType), " ")+"\n"
+	}
+	if q["X-Goog-Algorithm"] != "GOOG4-RSA-SHA256" || q["X-Goog-SignedHeaders"] != signed || sig == nil {
+		return "", verifyError("not a V4 URL signed over the headers " + signed)
 	}
 	host := u.Host
 	if p := u.Port(); p == "443" && u.Scheme == "https" || p == "80" && u.Scheme == "http" {
 		host = u.Hostname()
 	}
-	cr := method + "\n" + u.EscapedPath() + "\n" + strings.Join(pairs, "&") + "\nhost:" + host + "\n\nhost\nUNSIGNED-PAYLOAD"
+	cr := method + "\n" + u.EscapedPath() + "\n" + strings.Join(pairs, "&") + "\n" + headers + "host:" + host + "\n\n" + signed + "\nUNSIGNED-PAYLOAD"
 	_, scope, ok := strings.Cut(q["X-Goog-Credential"], "/")
 	if !ok {
 		return cr, verifyError("no credential scope")

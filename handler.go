@@ -33,9 +33,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rule.uppy != nil {
 		return h.serveUppy(w, r, rule)
 	}
-	count := &rule.metrics.answers[methodIndex(r.Method)]
+	count := rule.metrics.counter(r.Method)
 	if rule.methods&methodBit(r.Method) == 0 {
-		count[outcomeNotAllowed].Inc()
+		count.inc(outcomeNotAllowed)
 		hdr.Set("Allow", rule.allow)
 		return caddyhttp.Error(http.StatusMethodNotAllowed,
 			fmt.Errorf("%s answers %s, not %s", rule.name, rule.allow, r.Method))
@@ -51,7 +51,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	key := rule.key.expand(repl, path)
 	if why := checkKey(key); why != "" {
-		count[outcomeBadKey].Inc()
+		count.inc(outcomeBadKey)
 		return caddyhttp.Error(http.StatusBadRequest, errors.New(why))
 	}
 
@@ -79,24 +79,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rule.binder != nil {
 		sreq = rule.binder.Bind(sreq, r, path)
 	}
+	if rule.ContentTypePrefix != "" && r.Method == http.MethodPut {
+		if sreq.ContentType, err = uploadType(r, rule); err != nil {
+			count.inc(outcomeBadKey)
+			return err
+		}
+	}
 
 	signStart := time.Now()
 	signed, err := rule.signer.Sign(r.Context(), sreq)
-	rule.metrics.signing.Observe(time.Since(signStart).Seconds())
+	rule.metrics.observeSigning(time.Since(signStart))
 	if err != nil {
 		return h.fail(w, rule, count, err, false)
 	}
 	if !underOrigin(signed.URL, rule.origin) {
 		// a bug in the profile's kind, never the request's doing: the URL
 		// (which may hold a signature) is not logged, only where it goes
-		count[outcomeError].Inc()
+		count.inc(outcomeError)
 		h.logger.Error("refusing a presigned URL outside the profile's origin",
 			zap.String("rule", rule.name), zap.String("profile", rule.Profile),
 			zap.String("origin", rule.origin), zap.String("url_start", urlStart(signed.URL, len(rule.origin)+16)))
 		return caddyhttp.Error(http.StatusInternalServerError,
 			fmt.Errorf("%s: profile %q signed a URL outside its origin %s", rule.name, rule.Profile, rule.origin))
 	}
-	count[outcomeSigned].Inc()
+	count.inc(outcomeSigned)
 	if rule.checker != nil && !rule.mistaken.Load() {
 		h.check(rule, sreq, signed)
 	}

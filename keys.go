@@ -7,22 +7,62 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// pathPlaceholder is the placeholder of the request path in key templates.
-const pathPlaceholder = "{presign.path}"
+// The handler's own placeholders of key templates: the request path, and
+// in uppy rules the client's file name and a fresh upload ID.
+const (
+	pathPlaceholder     = "{presign.path}"
+	filenamePlaceholder = "{presign.filename}"
+	uuidPlaceholder     = "{presign.uuid}"
+)
 
-// keyTemplate is a rule's key template, prepared once. The common templates
-// "prefix/{presign.path}/suffix" with no other placeholder are expanded by
-// concatenation; the rest through Caddy's replacer.
+// ownPlaceholders are the handler's own placeholders with their piece kinds.
+var ownPlaceholders = [...]struct {
+	name string
+	own  byte
+}{{pathPlaceholder, 'p'}, {filenamePlaceholder, 'f'}, {uuidPlaceholder, 'u'}}
+
+// keyTemplate is a rule's key template, prepared once: the one template
+// engine of the handler. The common templates "prefix/{presign.path}/suffix"
+// with no other placeholder are expanded by concatenation; the rest through
+// Caddy's replacer. Its pieces serve uppy rules, whose keys the client
+// chooses within the template: fill makes a new key, allows checks one.
 type keyTemplate struct {
 	raw    string
+	pieces keyPieces
 	simple bool   // only literal text around at most one {presign.path}
 	before string // literal text before {presign.path} (simple only)
 	after  string // literal text after it (simple only)
 	path   bool   // the template holds {presign.path} (simple only)
 }
 
+// keyPiece is a piece of a key template: text (Caddy's placeholders
+// included, expanded per request) or one of the handler's own
+// placeholders.
+type keyPiece struct {
+	text string // own == 0: the template text
+	own  byte   // 'p': {presign.path}; 'f': {presign.filename}; 'u': {presign.uuid}
+}
+
+// keyPieces are a template's pieces, in order.
+type keyPieces []keyPiece
+
 func parseKeyTemplate(t string) keyTemplate {
 	k := keyTemplate{raw: t}
+	for rest := t; rest != ""; {
+		i, own, n := len(rest), byte(0), 0
+		for _, o := range ownPlaceholders {
+			if j := strings.Index(rest, o.name); j >= 0 && j < i {
+				i, own, n = j, o.own, len(o.name)
+			}
+		}
+		if i > 0 {
+			k.pieces = append(k.pieces, keyPiece{text: rest[:i]})
+		}
+		if own != 0 {
+			k.pieces = append(k.pieces, keyPiece{own: own})
+		}
+		rest = rest[i+n:]
+	}
 	before, after, found := strings.Cut(t, pathPlaceholder)
 	if !strings.ContainsAny(before, "{}") && !strings.ContainsAny(after, "{}") {
 		k.simple, k.before, k.after, k.path = true, before, after, found
@@ -40,6 +80,70 @@ func (k *keyTemplate) expand(repl *caddy.Replacer, p string) string {
 	}
 	repl.Set("presign.path", p)
 	return repl.ReplaceAll(k.raw, "")
+}
+
+// expand expands the request's own placeholders of the text pieces; the
+// handler's stay.
+func (ps keyPieces) expand(repl *caddy.Replacer) keyPieces {
+	out := make(keyPieces, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		if p.own == 0 && strings.IndexByte(p.text, '{') >= 0 {
+			out[i].text = repl.ReplaceAll(p.text, "")
+		}
+	}
+	return out
+}
+
+// fill is the key of a new upload of the file name with the upload ID id.
+func (ps keyPieces) fill(name, id string) string {
+	var b strings.Builder
+	for _, p := range ps {
+		switch p.own {
+		case 'f':
+			b.WriteString(name)
+		case 'u':
+			b.WriteString(id)
+		default:
+			b.WriteString(p.text)
+		}
+	}
+	return b.String()
+}
+
+// allows tells whether the expanded pieces could have produced key: the
+// text pieces equal, each file name or upload ID a valid one, and a
+// placeholder used twice the same value both times.
+func (ps keyPieces) allows(key string) bool {
+	return ps.match(key, "", "")
+}
+
+func (ps keyPieces) match(key, name, id string) bool {
+	if len(ps) == 0 {
+		return key == ""
+	}
+	p := ps[0]
+	switch p.own {
+	case 'u':
+		if len(key) < 36 || !validUUID(key[:36]) || id != "" && key[:36] != id {
+			return false
+		}
+		return ps[1:].match(key[36:], name, key[:36])
+	case 'f':
+		// a file name: no "/", so it ends before the next one at the latest
+		end := strings.IndexByte(key, '/')
+		if end < 0 {
+			end = len(key)
+		}
+		for i := end; i > 0; i-- {
+			v := key[:i]
+			if (name == "" || v == name) && checkFilename(v) == "" && ps[1:].match(key[i:], v, id) {
+				return true
+			}
+		}
+		return false
+	}
+	return strings.HasPrefix(key, p.text) && ps[1:].match(key[len(p.text):], name, id)
 }
 
 // presignPath is {presign.path}: the request path, percent-decoded but not

@@ -2,6 +2,9 @@ package presign
 
 import (
 	"errors"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -48,11 +51,63 @@ type metrics struct {
 	signing *prometheus.HistogramVec
 }
 
-// ruleMetrics are one rule's collectors, resolved at start so that a request
-// pays no label lookup.
+// ruleMetrics are one rule's series. Each is created on its first use and
+// kept in an atomic slot: a rule that sees no traffic adds no series, and a
+// request pays no label lookup once its series exists.
 type ruleMetrics struct {
-	answers [len(methodLabels)][numOutcomes]prometheus.Counter
-	signing prometheus.Observer
+	m       *metrics
+	profile string
+	rule    string // the rule label: its name, or its path patterns
+	answers [len(methodLabels)][numOutcomes]counterSlot
+	signing atomic.Pointer[prometheus.Observer]
+}
+
+// counterSlot holds a series of caddy_presign_answers_total once it exists.
+type counterSlot = atomic.Pointer[prometheus.Counter]
+
+// answerCounter counts one rule's answers to one method.
+type answerCounter struct {
+	rm     *ruleMetrics
+	method int
+}
+
+// inc counts an answer with the given outcome.
+func (c answerCounter) inc(outcome int) {
+	c.rm.inc(&c.rm.answers[c.method][outcome], methodLabels[c.method], outcomeNames[outcome])
+}
+
+// counter returns the counter of the rule's answers to method.
+func (rm *ruleMetrics) counter(method string) answerCounter {
+	return answerCounter{rm, methodIndex(method)}
+}
+
+// inc adds one to the series of slot, the rule's series with the given
+// method and outcome labels, creating it on first use.
+func (rm *ruleMetrics) inc(slot *counterSlot, method, outcome string) {
+	c := slot.Load()
+	if c == nil {
+		c = rm.create(slot, method, outcome)
+	}
+	(*c).Inc()
+}
+
+// create fills slot with the rule's series of method and outcome. Callers
+// that race here get the same series: the vector keeps one per labels.
+func (rm *ruleMetrics) create(slot *counterSlot, method, outcome string) *prometheus.Counter {
+	c := rm.m.answers.WithLabelValues(rm.profile, rm.rule, method, outcome)
+	slot.Store(&c)
+	return &c
+}
+
+// observeSigning records the time spent signing one answer.
+func (rm *ruleMetrics) observeSigning(d time.Duration) {
+	o := rm.signing.Load()
+	if o == nil {
+		h := rm.m.signing.WithLabelValues(rm.profile)
+		o = &h
+		rm.signing.Store(o)
+	}
+	(*o).Observe(d.Seconds())
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -89,13 +144,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// forRule resolves a rule's collectors.
-func (m *metrics) forRule(profile, rule string) *ruleMetrics {
-	rm := &ruleMetrics{signing: m.signing.WithLabelValues(profile)}
-	for i, method := range methodLabels {
-		for o, outcome := range outcomeNames {
-			rm.answers[i][o] = m.answers.WithLabelValues(profile, rule, method, outcome)
-		}
+// ruleLabel is the rule label of r's series: its name, or else its path
+// patterns, which stay the same when rules are added or moved around it.
+func ruleLabel(r *Rule) string {
+	if r.Name != "" {
+		return r.Name
 	}
-	return rm
+	return strings.Join(r.Path, " ")
+}
+
+// forRule sets up rm for a rule of profile with the given label; its
+// series are created as the rule answers.
+func (m *metrics) forRule(rm *ruleMetrics, profile, label string) {
+	rm.m, rm.profile, rm.rule = m, profile, label
 }

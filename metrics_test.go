@@ -12,8 +12,11 @@ import (
 )
 
 // TestMetricsCountAnswers: answers are counted in Caddy's registry by
-// profile, rule, method and outcome, signing time is observed, and a client
-// cannot add series with made-up methods. DELETE has its own label.
+// profile, rule (its name, or else its path patterns), method and outcome,
+// signing time is observed, a client cannot add series with made-up
+// methods (DELETE has its own label), rules with the same name count
+// together, and only the series of answers given exist: none for a rule
+// that answered nothing.
 func TestMetricsCountAnswers(t *testing.T) {
 	h, err := parseBlock(`presign {
 		profile p s3 {
@@ -25,9 +28,22 @@ func TestMetricsCountAnswers(t *testing.T) {
 		rule /dl/* {
 			profile p
 		}
+		rule /up/* /up2/* {
+			profile p
+			name uploads
+			methods PUT
+		}
+		rule /up3/* {
+			profile p
+			name uploads
+			methods PUT
+		}
 		rule /rm/* {
 			profile p
 			methods DELETE
+		}
+		rule /idle/* {
+			profile p
 		}
 	}`)
 	if err != nil {
@@ -42,6 +58,7 @@ func TestMetricsCountAnswers(t *testing.T) {
 	}
 	for _, req := range [][2]string{{"GET", "/dl/a"}, {"GET", "/dl/b"}, {"HEAD", "/dl/a"}, {"GET", "/dl/a//b"},
 		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"},
+		{"PUT", "/up2/a"}, {"GET", "/up/a"}, {"PUT", "/up3/a"},
 		{"DELETE", "/rm/a"}, {"DELETE", "/rm/a//b"}, {"DELETE", "/dl/a"}, {"GET", "/rm/a"}} {
 		serve(t, h2, req[0], req[1])
 	}
@@ -49,30 +66,30 @@ func TestMetricsCountAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]float64{}
+	got := map[string]float64{} // every series, counted or not
 	var observed uint64
 	for _, f := range fams {
 		for _, m := range f.GetMetric() {
 			switch f.GetName() {
 			case "caddy_presign_answers_total":
-				if v := m.GetCounter().GetValue(); v > 0 {
-					got[labels(m)] = v
-				}
+				got[labels(m)] = m.GetCounter().GetValue()
 			case "caddy_presign_sign_duration_seconds":
 				observed += m.GetHistogram().GetSampleCount()
 			}
 		}
 	}
 	want := map[string]float64{
-		"method=GET,outcome=signed,profile=p,rule=rule 1 (/dl/*)":                2,
-		"method=HEAD,outcome=signed,profile=p,rule=rule 1 (/dl/*)":               1,
-		"method=GET,outcome=bad_key,profile=p,rule=rule 1 (/dl/*)":               1,
-		"method=PUT,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)":    1,
-		"method=other,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)":  2,
-		"method=DELETE,outcome=method_not_allowed,profile=p,rule=rule 1 (/dl/*)": 1,
-		"method=DELETE,outcome=signed,profile=p,rule=rule 2 (/rm/*)":             1,
-		"method=DELETE,outcome=bad_key,profile=p,rule=rule 2 (/rm/*)":            1,
-		"method=GET,outcome=method_not_allowed,profile=p,rule=rule 2 (/rm/*)":    1,
+		"method=GET,outcome=signed,profile=p,rule=/dl/*":                2,
+		"method=HEAD,outcome=signed,profile=p,rule=/dl/*":               1,
+		"method=GET,outcome=bad_key,profile=p,rule=/dl/*":               1,
+		"method=PUT,outcome=method_not_allowed,profile=p,rule=/dl/*":    1,
+		"method=other,outcome=method_not_allowed,profile=p,rule=/dl/*":  2,
+		"method=PUT,outcome=signed,profile=p,rule=uploads":              2,
+		"method=GET,outcome=method_not_allowed,profile=p,rule=uploads":  1,
+		"method=DELETE,outcome=method_not_allowed,profile=p,rule=/dl/*": 1,
+		"method=DELETE,outcome=signed,profile=p,rule=/rm/*":             1,
+		"method=DELETE,outcome=bad_key,profile=p,rule=/rm/*":            1,
+		"method=GET,outcome=method_not_allowed,profile=p,rule=/rm/*":    1,
 	}
 	if len(got) != len(want) {
 		t.Errorf("series with counts: %v\nwant %v", got, want)
@@ -82,8 +99,8 @@ func TestMetricsCountAnswers(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	if observed != 4 {
-		t.Errorf("signing time observed %d times, want 4 (one per signed answer)", observed)
+	if observed != 6 {
+		t.Errorf("signing time observed %d times, want 6 (one per signed answer)", observed)
 	}
 }
 

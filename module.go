@@ -52,6 +52,11 @@ type Rule struct {
 	// The name of the profile that signs for this rule. Required.
 	Profile string `json:"profile,omitempty"`
 
+	// The rule's label in the metrics (rule="..."). Default: its path
+	// patterns, joined by spaces. Rules with the same label and profile
+	// share their series, and so are counted together.
+	Name string `json:"name,omitempty"`
+
 	// The methods the rule answers: GET, HEAD, PUT, POST, DELETE. Others
 	// get 405 with an Allow header. Default: GET and HEAD.
 	Methods []string `json:"methods,omitempty"`
@@ -109,7 +114,7 @@ type Rule struct {
 	stable     time.Duration
 	json       bool
 	stripLower string
-	metrics    *ruleMetrics
+	metrics    ruleMetrics
 	store      signers.Store      // browse and check_exists: the profile's store
 	browseTpl  *template.Template // browse: the HTML page
 	mistaken   atomic.Bool        // checker found a mistake of the config, which was logged
@@ -175,10 +180,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err := r.provision(ctx, h.profiles); err != nil {
 			return fmt.Errorf("%s: %v", r.name, err)
 		}
-		r.metrics = m.forRule(r.Profile, r.name)
-		if r.uppy != nil {
-			r.uppy.answers = m.forUppy(r.Profile, r.name)
-		}
+		m.forRule(&r.metrics, r.Profile, ruleLabel(r))
 	}
 	if len(h.Rules) > scanRules {
 		h.index = newRuleIndex(h.Rules)

@@ -216,11 +216,11 @@ func TestUppyKeyAllowed(t *testing.T) {
 		{"fixed", "fixed", true},
 		{"fixed", "fixed2", false},
 	} {
-		if got := keyAllowed(parseUppyKey(c.tmpl), c.key); got != c.ok {
+		if got := parseKeyTemplate(c.tmpl).pieces.allows(c.key); got != c.ok {
 			t.Errorf("template %q, key %q: allowed %v, want %v", c.tmpl, c.key, got, c.ok)
 		}
 	}
-	if id := newUUID(); !validUUID(id) || keyAllowed(parseUppyKey("{presign.uuid}"), id) != true {
+	if id := newUUID(); !validUUID(id) || parseKeyTemplate("{presign.uuid}").pieces.allows(id) != true {
 		t.Errorf("newUUID %q is not accepted", id)
 	}
 }

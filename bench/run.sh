@@ -12,7 +12,10 @@
 #    against its static redir, several rounds in alternating order, then the
 #    memory check on a fresh Caddy; for CloudFront without stable, the raw
 #    RSA-2048 signing rate (BenchmarkRawRSA2048 in systest/loadbench) next to
-#    each run;
+#    each run; then the configuration cost of 10,000 rules (tenants-10000):
+#    fresh Caddys with a site of 10,000 presign rules over 100 S3 profiles or
+#    of 10,000 static redir routes, in alternating order: start, RSS, reload
+#    through the admin API, RSS after 3 reloads, presign series on /metrics;
 # and writes the results to bench/results/latest.md (and stdout).
 # bench/results/ is git-ignored: results are a measurement of one machine,
 # not part of the source (BENCHMARKS.md reports them).
@@ -22,7 +25,7 @@
 # (./scripts/tools.sh installs it). Overrides (environment):
 #   BENCH_DURATION=6s  BENCH_ROUNDS=5  BENCH_CONNS=32  BENCH_THREADS=2
 #   BENCH_MEM_DURATION=60s (0 skips the memory check)
-#   BENCH_SCENARIOS=s3-unique,s3-hot,... (default: every scenario but static-aa,
+#   BENCH_SCENARIOS=s3-unique,s3-hot,...,tenants-10000 (default: every scenario but static-aa,
 #     the static redir against a copy of itself, which shows the method's noise;
 #     the list is in systest/loadbench/main.go)
 #   BENCH_MAX_LOAD=1.5 BENCH_WAIT_LOAD=0s  (wait up to WAIT_LOAD for a load average under MAX_LOAD)

@@ -282,6 +282,7 @@ func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
 		EscapedPath: g.prefix + "/" + escapePath(r.Key),
 		SignTime:    r.SignTime,
 		Expires:     expSec,
+		ContentType: r.ContentType,
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		in.Query = responseOverrides(r.Options, r.Key)
@@ -291,7 +292,7 @@ func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
 		return nil, err
 	}
 	if !admit {
-		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
+		return &Signed{URL: u, ExpiresAt: expiresAt, Headers: contentTypeHeader(r.ContentType)}, nil
 	}
 	return g.urls.add(h, r, signSec, expSec, struct{}{}, u, expiresAt), nil
 }
@@ -303,6 +304,7 @@ type gcsInput struct {
 	Query       []queryParam // extra parameters, neither name nor value encoded
 	SignTime    time.Time    // whole seconds
 	Expires     int64        // X-Goog-Expires, seconds
+	ContentType string       // a Content-Type header to sign; "" for none
 }
 
 // gcsScratch is the working memory of a signed URL, pooled.
@@ -328,12 +330,16 @@ func (g *GCS) signURL(in *gcsInput) (string, error) {
 	date := appendBasicTime(arr[:0], in.SignTime.UTC()) // 20060102T150405Z, as X-Goog-Date
 	day := string(date[:8])
 	var expires [20]byte
+	signedHeaders := "host"
+	if in.ContentType != "" {
+		signedHeaders = "content-type;host"
+	}
 	params := append(make([]queryParam, 0, 5+len(in.Query)),
 		queryParam{"X-Goog-Algorithm", gcsAlgorithm},
 		queryParam{"X-Goog-Credential", g.email + "/" + day + gcsScopeSuffix},
 		queryParam{"X-Goog-Date", string(date)},
 		queryParam{"X-Goog-Expires", string(strconv.AppendInt(expires[:0], in.Expires, 10))},
-		queryParam{"X-Goog-SignedHeaders", "host"},
+		queryParam{"X-Goog-SignedHeaders", signedHeaders},
 	)
 	params = append(params, in.Query...)
 	slices.SortStableFunc(params, func(a, b queryParam) int { return compareEncoded(a.Name, b.Name) })
@@ -360,9 +366,17 @@ func (g *GCS) signURL(in *gcsInput) (string, error) {
 	b = append(b, in.EscapedPath...)
 	b = append(b, '\n')
 	b = append(b, u[qStart:]...)
-	b = append(b, "\nhost:"...)
+	b = append(b, '\n')
+	if in.ContentType != "" {
+		b = append(b, "content-type:"...)
+		b = append(b, strings.Join(strings.Fields(in.ContentType), " ")...)
+		b = append(b, '\n')
+	}
+	b = append(b, "host:"...)
 	b = append(b, g.signedHost...)
-	b = append(b, "\n\nhost\nUNSIGNED-PAYLOAD"...)
+	b = append(b, "\n\n"...)
+	b = append(b, signedHeaders...)
+	b = append(b, "\nUNSIGNED-PAYLOAD"...)
 	crHash := sha256.Sum256(b)
 
 	b = append(b[:0], gcsAlgorithm+"\n"...)

@@ -30,6 +30,13 @@ type Multipart interface {
 
 	// AbortMultipart aborts the upload and discards its parts.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
+
+	// ObjectSize asks the store (uncached) for the size of the object key,
+	// as it is now.
+	ObjectSize(ctx context.Context, key string) (int64, error)
+
+	// DeleteObject deletes the object key.
+	DeleteObject(ctx context.Context, key string) error
 }
 
 // Part is one part of a multipart upload.

@@ -45,8 +45,11 @@ type Options struct {
 	// as 100MB (1000-based) or 100MiB.
 	MaxSize int64 `json:"max_size,omitempty"`
 
-	// S3 and GCS POST, and S3 uppy: the upload's Content-Type must start
-	// with this, e.g. "image/" (uppy: checked when the upload starts, 400).
+	// S3 and GCS POST and PUT, and S3 uppy: the upload's Content-Type must
+	// be one media type whose type/subtype starts with this, e.g. "image/"
+	// (uppy: checked when the upload starts, 400; PUT: checked by Caddy,
+	// 415 or 400, and signed, so that the store refuses any other type).
+	// Azure refuses it on PUT: a SAS cannot bind the uploaded type.
 	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
 
 	// S3: the rule answers Uppy's S3 protocol (@uppy/aws-s3 with
@@ -173,8 +176,11 @@ func (r *RuleInfo) check(k *kind, max time.Duration) error {
 	if !r.downloads() && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {
 		return errors.New("content_disposition, content_type and cache_control shape downloads: the rule needs GET or HEAD, and no uppy")
 	}
-	if !o.Uppy && !slices.Contains(r.Methods, http.MethodPost) && (o.MaxSize != 0 || o.ContentTypePrefix != "") {
-		return errors.New("max_size and content_type_prefix are upload conditions: the rule needs POST or uppy")
+	if !o.Uppy && !slices.Contains(r.Methods, http.MethodPost) && o.MaxSize != 0 {
+		return errors.New("max_size is an upload condition: the rule needs POST or uppy")
+	}
+	if !o.Uppy && !slices.Contains(r.Methods, http.MethodPost) && !slices.Contains(r.Methods, http.MethodPut) && o.ContentTypePrefix != "" {
+		return errors.New("content_type_prefix is an upload condition: the rule needs POST, PUT or uppy")
 	}
 	if o.MaxSize < 0 {
 		return errors.New("max_size must be positive")

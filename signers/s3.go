@@ -235,6 +235,7 @@ func (s *S3) Sign(ctx context.Context, req Request) (*Signed, error) {
 		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
 	}
 	in := s.v4Input(r.Method, r.Key, creds, r.SignTime, expSec)
+	in.ContentType = r.ContentType
 	if r.Method == "GET" || r.Method == "HEAD" {
 		in.Query = responseOverrides(r.Options, r.Key)
 	}
@@ -243,7 +244,7 @@ func (s *S3) Sign(ctx context.Context, req Request) (*Signed, error) {
 		return nil, fmt.Errorf("presigning %s: %v", r.Method, err)
 	}
 	if !admit {
-		return &Signed{URL: u, ExpiresAt: expiresAt}, nil
+		return &Signed{URL: u, ExpiresAt: expiresAt, Headers: contentTypeHeader(r.ContentType)}, nil
 	}
 	return s.urls.add(cacheHash, r, signSec, expSec, awsKeysOf(&creds), u, expiresAt), nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -60,10 +61,20 @@ func (p credCacheProvider) Retrieve(ctx context.Context) (aws.Credentials, error
 	return p.c.Get(ctx)
 }
 
+// configFault are the codes of 400 answers that blame the profile (its
+// credentials, region or bucket), not the request: they stay 502.
+var configFault = map[string]bool{
+	"AuthorizationHeaderMalformed": true, "AuthorizationQueryParametersError": true,
+	"IncompleteSignature": true, "InvalidBucketName": true, "InvalidToken": true,
+	"ExpiredToken": true, "InvalidRegion": true, "IllegalLocationConstraintException": true,
+}
+
 // storeError classifies err, the error of an S3 API call: credentials that
 // cannot be had are 503; what the store says about the request keeps its
-// meaning (a missing upload or object 404, a bad part 400); anything else,
-// the store unreachable, slow or failing, is 502.
+// meaning (a missing upload or object 404, a bad part 400, a key the store
+// refuses 400: KeyTooLongError, InvalidArgument, InvalidObjectName, or any
+// 400 but those of configFault); anything else, the store unreachable, slow
+// or failing, is 502.
 func storeError(err error) *StoreError {
 	if errors.Is(err, ErrCredentials) {
 		return &StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
@@ -79,6 +90,13 @@ func storeError(err error) *StoreError {
 			return &StoreError{Status: http.StatusBadRequest, Reason: "invalid part", Err: err}
 		case "EntityTooSmall":
 			return &StoreError{Status: http.StatusBadRequest, Reason: "part too small", Err: err}
+		case "KeyTooLongError", "InvalidArgument", "InvalidObjectName":
+			return &StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
+		}
+		var re *smithyhttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest && !configFault[ae.ErrorCode()] {
+			// a 400 on a key the store cannot hold: the request's doing
+			return &StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
 		}
 		return &StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + ae.ErrorCode(), Err: err}
 	}

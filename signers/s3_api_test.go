@@ -7,14 +7,23 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/caddyserver/caddy/v2"
 )
 
 func TestStoreErrorStatus(t *testing.T) {
 	api := func(code string) error {
 		return fmt.Errorf("operation error S3: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
+	}
+	// an API error as the SDK returns it, with the HTTP status
+	http400 := func(code string) error {
+		return &smithy.OperationError{ServiceID: "S3", OperationName: "HeadObject", Err: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusBadRequest}},
+			Err:      &smithy.GenericAPIError{Code: code, Message: "m"},
+		}}
 	}
 	for _, c := range []struct {
 		err  error
@@ -27,6 +36,13 @@ func TestStoreErrorStatus(t *testing.T) {
 		{api("InvalidPart"), http.StatusBadRequest},
 		{api("InvalidPartOrder"), http.StatusBadRequest},
 		{api("EntityTooSmall"), http.StatusBadRequest},
+		{api("KeyTooLongError"), http.StatusBadRequest},
+		{api("InvalidArgument"), http.StatusBadRequest},
+		{api("InvalidObjectName"), http.StatusBadRequest},
+		{http400("BadRequest"), http.StatusBadRequest},
+		{http400("InvalidURI"), http.StatusBadRequest},
+		{http400("AuthorizationHeaderMalformed"), http.StatusBadGateway},
+		{http400("InvalidBucketName"), http.StatusBadGateway},
 		{api("AccessDenied"), http.StatusBadGateway},
 		{api("InternalError"), http.StatusBadGateway},
 		{fmt.Errorf("dial: %w", context.DeadlineExceeded), http.StatusBadGateway},
@@ -63,5 +79,15 @@ func TestS3APIEndpoint(t *testing.T) {
 		case err == nil && s.api == nil:
 			t.Errorf("%s/%s: no API client", c.endpoint, c.api)
 		}
+	}
+}
+
+// TestAzurePutRefusesContentTypePrefix: a SAS cannot bind the type of an
+// upload, so an azure PUT rule cannot promise content_type_prefix.
+func TestAzurePutRefusesContentTypePrefix(t *testing.T) {
+	err := new(Azure).CheckRule(&RuleInfo{Profile: "a", Methods: []string{"GET", "PUT"}, Expires: time.Hour,
+		Options: &Options{ContentTypePrefix: "image/"}})
+	if err == nil || !strings.Contains(err.Error(), "a SAS cannot bind the Content-Type") {
+		t.Errorf("azure PUT rule with content_type_prefix: %v, want the reason", err)
 	}
 }

@@ -33,6 +33,12 @@ func (s *S3) List(ctx context.Context, prefix, token string) (*Listing, error) {
 	if err != nil {
 		return nil, storeError(err)
 	}
+	// The SDK reads any 200 body, an HTML page, JSON or nothing, as an
+	// empty listing: a ListBucketResult names the bucket and the prefix.
+	if aws.ToString(out.Name) != s.Bucket || aws.ToString(out.Prefix) != prefix {
+		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
+			Err: fmt.Errorf("a ListObjectsV2 answer of bucket %q and prefix %q, not of %q and %q", aws.ToString(out.Name), aws.ToString(out.Prefix), s.Bucket, prefix)}
+	}
 	l := &Listing{Folders: make([]string, 0, len(out.CommonPrefixes)), Objects: make([]Object, 0, len(out.Contents))}
 	for _, p := range out.CommonPrefixes {
 		l.Folders = append(l.Folders, aws.ToString(p.Prefix))

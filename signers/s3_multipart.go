@@ -104,4 +104,25 @@ func (s *S3) AbortMultipart(ctx context.Context, key, uploadID string) error {
 	return nil
 }
 
+// ObjectSize implements Multipart with HeadObject, bounded by api_timeout.
+func (s *S3) ObjectSize(ctx context.Context, key string) (int64, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return 0, storeError(err)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// DeleteObject implements Multipart.
+func (s *S3) DeleteObject(ctx context.Context, key string) error {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	if _, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)}); err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
 var _ Multipart = (*S3)(nil)

@@ -111,6 +111,11 @@ type Request struct {
 	// trusted_proxies); valid only when Options.BindClientIP is set; set by
 	// Bind.
 	ClientIP netip.Addr
+	// ContentType is, on a PUT of a rule with content_type_prefix, the
+	// request's Content-Type, checked by the handler: the URL signs it as
+	// a header, so that the store takes the upload with that type only,
+	// and the answer's Headers carry it. "" otherwise.
+	ContentType string
 }
 
 // Signed is a signer's answer.
@@ -126,8 +131,9 @@ type Signed struct {
 	// Cookies are CloudFront's signed cookies (Options.Cookies only).
 	Cookies []*http.Cookie
 	// Headers are request headers the client must send with the URL, which
-	// a redirect cannot add (Azure's x-ms-blob-type for uploads); JSON
-	// answers carry them. Shared between answers: never modified.
+	// a redirect cannot add (Azure's x-ms-blob-type for uploads, the signed
+	// Content-Type of a PUT); JSON answers carry them. Shared between
+	// answers: never modified.
 	Headers map[string]string
 }
 
@@ -148,6 +154,15 @@ type Checker interface {
 type Mistake struct {
 	Message string
 	Fields  []zap.Field
+}
+
+// contentTypeHeader is the Headers of a URL that signs the Content-Type
+// ct (Request.ContentType), or nil when ct is "".
+func contentTypeHeader(ct string) map[string]string {
+	if ct == "" {
+		return nil
+	}
+	return map[string]string{"Content-Type": ct}
 }
 
 // ErrCredentials is wrapped by errors that mean credentials could not be had

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type v4Input struct {
 	Creds       aws.Credentials
 	SignTime    time.Time // whole seconds
 	Expires     int64     // X-Amz-Expires, seconds
+	ContentType string    // a Content-Type header to sign; "" for none
 }
 
 // maxV4QueryParams bounds v4Input.Query. Far above any real use, and far
@@ -45,7 +47,9 @@ var errV4TooManyParams = errors.New("sigv4: too many query parameters")
 // v4.Signer.PresignHTTP (aws-sdk-go-v2) returns for the same request with the
 // payload hash UNSIGNED-PAYLOAD and DisableURIPathEscaping, S3's settings,
 // and it fails only where that fails (an invalid escape in EscapedPath), or
-// for more than maxV4QueryParams parameters. It is safe for concurrent use.
+// for more than maxV4QueryParams parameters. A ContentType is signed as the
+// SDK signs a request's Content-Type header: X-Amz-SignedHeaders
+// content-type;host. It is safe for concurrent use.
 func presignV4(keys *v4KeyCache, in *v4Input) (string, error) {
 	s := v4ScratchPool.Get().(*v4Scratch)
 	out, err := s.presign(s.url[:0], keys, in)
@@ -63,6 +67,7 @@ const (
 	v4Algorithm     = "AWS4-HMAC-SHA256"
 	v4Terminator    = "aws4_request"
 	v4SignedHeaders = "host"
+	v4SignedTyped   = "content-type;host" // with a Content-Type
 	v4UnsignedHash  = "UNSIGNED-PAYLOAD"
 	v4TimeLayout    = "20060102T150405Z"
 	v4SignatureKey  = "&X-Amz-Signature="
@@ -165,9 +170,17 @@ func (s *v4Scratch) presign(dst []byte, keys *v4KeyCache, in *v4Input) ([]byte, 
 	b = append(b, canonicalURI...)
 	b = append(b, '\n')
 	b = append(b, query...)
-	b = append(b, "\nhost:"...)
+	b = append(b, '\n')
+	if in.ContentType != "" {
+		b = append(b, "content-type:"...)
+		b = append(b, strings.TrimSpace(stripExcessSpaces(in.ContentType))...)
+		b = append(b, '\n')
+	}
+	b = append(b, "host:"...)
 	b = append(b, signedHostHeader(in.Scheme, in.Host)...)
-	b = append(b, "\n\n"+v4SignedHeaders+"\n"+v4UnsignedHash...)
+	b = append(b, "\n\n"...)
+	b = append(b, v4SignedHeadersOf(in)...)
+	b = append(b, "\n"+v4UnsignedHash...)
 	crHash := sha256.Sum256(b)
 
 	// String to sign.
@@ -220,7 +233,7 @@ func appendCanonicalQuery(out []byte, in *v4Input, k *v4Key, amzDate, expires []
 	params = append(params,
 		v4Param{name: "X-Amz-Date", kind: v4Date},
 		v4Param{name: "X-Amz-Credential", kind: v4Credential},
-		v4Param{name: "X-Amz-SignedHeaders", value: v4SignedHeaders},
+		v4Param{name: "X-Amz-SignedHeaders", value: v4SignedHeadersOf(in)},
 	)
 	slices.SortStableFunc(params, func(a, b v4Param) int { return compareEncoded(a.name, b.name) })
 
@@ -262,6 +275,14 @@ func appendCanonicalQuery(out []byte, in *v4Input, k *v4Key, amzDate, expires []
 		}
 	}
 	return out
+}
+
+// v4SignedHeadersOf is the value of X-Amz-SignedHeaders for in.
+func v4SignedHeadersOf(in *v4Input) string {
+	if in.ContentType != "" {
+		return v4SignedTyped
+	}
+	return v4SignedHeaders
 }
 
 // appendScope appends the credential scope date/region/service/aws4_request.

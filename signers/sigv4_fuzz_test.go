@@ -38,7 +38,8 @@ const (
 // flags: bit 0 use the key bytes as EscapedPath as is (not escaped), bit 1
 // use the fuzzed host, bits 2-3 the scheme, bit 4 add
 // response-content-disposition, bit 5 response-content-type, bit 6 an extra
-// parameter named by extraName, bit 7 a non-UTC sign time.
+// parameter named by extraName, bit 7 a non-UTC sign time; a non-empty
+// signedType is signed as the Content-Type header (a typed PUT).
 func FuzzPresignV4(f *testing.F) {
 	type seed struct {
 		key                          []byte
@@ -46,7 +47,7 @@ func FuzzPresignV4(f *testing.F) {
 		unix, expires                int64
 		method, hostIdx, flags       uint8
 		host, disp, ctype, extraName string
-		extraValue                   string
+		extraValue, signedType       string
 	}
 	seeds := []seed{
 		{key: []byte("photos/cat.jpg"), region: "us-east-1", akid: "AKIAIOSFODNN7EXAMPLE", secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", unix: 1715949296, expires: 900},
@@ -58,13 +59,15 @@ func FuzzPresignV4(f *testing.F) {
 		{key: []byte("k"), region: "my region/1", akid: "k", secret: "s", token: "t o+k/e=n%", unix: 2e9, expires: 60, flags: 0x02 | 0x08, host: "b\u00fccher.example:80"},
 		{key: []byte("k"), region: "us-west-2", akid: "k", secret: "s", unix: 1.5e9, expires: 60, flags: 0x80 | 0x40, extraName: "a b\u00e9", extraValue: "\"q\";x"},
 		{key: []byte(""), region: "", akid: "", secret: "", unix: 0, expires: 0, flags: 0xff},
+		{key: []byte("up/cat.png"), region: "us-east-1", akid: "k", secret: "s", unix: 1.7e9, expires: 900, method: 2, signedType: "image/png"},
+		{key: []byte("up/v.mp4"), region: "r", akid: "k", secret: "s", token: "t", unix: 1.7e9, expires: 60, method: 2, hostIdx: 3, signedType: " video/mp4;  codecs=\"a,  b\" "},
 	}
 	for _, s := range seeds {
 		f.Add(s.key, s.region, s.akid, s.secret, s.token, s.unix, s.expires, s.method, s.hostIdx, s.flags,
-			s.host, s.disp, s.ctype, s.extraName, s.extraValue)
+			s.host, s.disp, s.ctype, s.extraName, s.extraValue, s.signedType)
 	}
 	f.Fuzz(func(t *testing.T, key []byte, region, akid, secret, token string, unix, expires int64,
-		method, hostIdx, flags uint8, host, disp, ctype, extraName, extraValue string) {
+		method, hostIdx, flags uint8, host, disp, ctype, extraName, extraValue, signedType string) {
 		in := v4Input{
 			Method:      fuzzMethods[int(method)%len(fuzzMethods)],
 			Scheme:      fuzzSchemes[int(flags>>2&3)],
@@ -75,6 +78,7 @@ func FuzzPresignV4(f *testing.F) {
 			Creds:       aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token},
 			SignTime:    time.Unix(fuzzMinUnix+mod(unix, fuzzMaxUnix-fuzzMinUnix), 0).UTC(),
 			Expires:     1 + mod(expires, 604800),
+			ContentType: signedType,
 		}
 		if flags&0x01 != 0 {
 			in.EscapedPath = string(key)

@@ -52,6 +52,9 @@ func presignV4SDKWith(signer *v4.Signer, in *v4Input) (string, error) {
 		Header: http.Header{},
 		Host:   in.Host,
 	}
+	if in.ContentType != "" {
+		req.Header.Set("Content-Type", in.ContentType)
+	}
 	u, _, err := signer.PresignHTTP(context.Background(), in.Creds, req,
 		"UNSIGNED-PAYLOAD", in.Service, in.Region, in.SignTime,
 		func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
@@ -220,6 +223,24 @@ func v4Cases() []v4Case {
 			in.Query = []queryParam{{"a b", "1"}, {"a-b", "2"}, {"a/b", "3"}, {"a~b", "4"}, {"", "empty"}, {"\u00e9", "5"}, {"A", ""}}
 		})},
 		{"root path", with("", func(in *v4Input) {})},
+		{"put content-type", with("up/cat.png", func(in *v4Input) {
+			in.Method = http.MethodPut
+			in.ContentType = "image/png"
+		})},
+		{"put content-type params and spaces", with("up/a b.mp4", func(in *v4Input) {
+			in.Method = http.MethodPut
+			in.ContentType = "  video/mp4;  codecs=\"avc1.42E01E,  mp4a.40.2\"  "
+		})},
+		{"put content-type with token", with("k", func(in *v4Input) {
+			in.Method = http.MethodPut
+			in.Creds = testCredsToken
+			in.ContentType = "Image/PNG"
+		})},
+		{"put content-type port 9000", with("k", func(in *v4Input) {
+			in.Method = http.MethodPut
+			in.Scheme, in.Host, in.EscapedPath = "http", "127.0.0.1:9000", "/bucket/k"
+			in.ContentType = "text/plain; charset=utf-8"
+		})},
 		{"long key", base(strings.Repeat("segment/\u00e9 +", 80) + "end")},
 		// Outside presignV4's contract, still identical to the SDK.
 		{"raw path lower hex", with("k", func(in *v4Input) { in.EscapedPath = "/a%c3%a9" })},

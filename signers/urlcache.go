@@ -58,8 +58,13 @@ func (c *urlCache[C]) hash(method, key string, signSec, expires int64) uint64 {
 
 // lookup returns the cached URL of r, signed at signSec for expires seconds
 // with cred and answered with expiresAt; or nil, and then whether a fresh
-// signature should be stored (with add(h, ...)).
+// signature should be stored (with add(h, ...)). A typed PUT
+// (Request.ContentType) is neither found nor stored: its type is the
+// client's.
 func (c *urlCache[C]) lookup(r *Request, signSec, expires int64, cred C, expiresAt time.Time) (e *cachedURL[C], h uint64, admit bool) {
+	if r.ContentType != "" {
+		return nil, 0, false
+	}
 	h = c.hash(r.Method, r.Key, signSec, expires)
 	e, admit = c.find(h, func(e *cachedURL[C]) bool { return e.matches(r, signSec, expires, cred, expiresAt) })
 	return e, h, admit

@@ -292,6 +292,36 @@ func (c *Caddy) Metrics() string {
 	return string(b)
 }
 
+// LiveHeap is the process's live heap in bytes (see AdminLiveHeap).
+func (c *Caddy) LiveHeap() int64 {
+	c.t.Helper()
+	c.mustBeProcess("LiveHeap")
+	n, err := AdminLiveHeap(c.Admin)
+	if err != nil {
+		c.t.Fatalf("harness: %v", err)
+	}
+	return n
+}
+
+// AdminLiveHeap is the live heap in bytes of the Caddy whose admin API is
+// at admin (host:port): the Go runtime's HeapAlloc just after a forced
+// garbage collection, from /debug/pprof/heap?gc=1, whose text form ends
+// with the runtime's MemStats.
+func AdminLiveHeap(admin string) (int64, error) {
+	resp, err := http.Get("http://" + admin + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return 0, fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("heap profile: %d, no HeapAlloc in %q", resp.StatusCode, Clipped(string(b), 200))
+}
+
 // Metric is the value of one sample of Metrics (see MetricValue); its
 // absence fails the test.
 func (c *Caddy) Metric(series string) float64 {

@@ -16,13 +16,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,9 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/caddy-presign/presign/systest/harness"
 )
@@ -112,7 +106,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds per scenario, in alternating order")
 	flag.IntVar(&c.conns, "conns", 32, "wrk connections")
 	flag.IntVar(&c.threads, "threads", 2, "wrk threads")
-	scen := flag.String("scenarios", "", "comma-separated scenarios to run (default: all but static-aa, the A/A calibration)")
+	scen := flag.String("scenarios", "", "comma-separated scenarios to run, tenants-10000 included (default: all but static-aa, the A/A calibration)")
 	flag.StringVar(&c.rsaBench, "rsa-bench", "", "the test binary of loadbench (go test -c ./loadbench in systest), run for the raw RSA rate of cf-unique")
 	flag.Float64Var(&c.maxLoad, "max-load", 1.5, "wait (up to -wait-load) for the 1-minute load average to fall under this before measuring")
 	flag.DurationVar(&c.waitLoad, "wait-load", 0, "how long to wait for a low load at most")
@@ -166,6 +160,11 @@ func (c *config) main() error {
 	}
 	if c.memDuration > 0 {
 		if err := c.memory(&b); err != nil {
+			return err
+		}
+	}
+	if len(c.only) == 0 || slices.Contains(c.only, tenantsScenario) {
+		if err := c.tenants(&b); err != nil {
 			return err
 		}
 	}
@@ -422,305 +421,6 @@ func (c *config) memory(b *strings.Builder) error {
 	return nil
 }
 
-// caddyProc is a running Caddy.
-type caddyProc struct {
-	*harness.Process
-	ports map[string]int // by route prefix: /static/, /dl/, /cf/, /cfu/
-	dir   string         // HOME, XDG directories and log
-}
-
-// routes are the route prefixes of bench/Caddyfile and their port
-// variables; routes of one server share its variable.
-var routes = []struct{ prefix, env string }{
-	{"/static/", "BENCH_PORT_STATIC"}, {"/static2/", "BENCH_PORT_STATIC2"},
-	{"/dl/", "BENCH_PORT_S3"}, {"/cf/", "BENCH_PORT_CF"}, {"/cfu/", "BENCH_PORT_CFU"},
-	{"/az/", "BENCH_PORT_AZ"}, {"/gcs/", "BENCH_PORT_GCS"}, {"/ce/", "BENCH_PORT_CE"},
-	{"/t1/", "BENCH_PORT_RULES"}, {"/t100/", "BENCH_PORT_RULES"}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES"},
-	{"/u1/", "BENCH_PORT_RULE1"},
-}
-
-// manyRules is the number of rules of the rule-lookup server.
-const manyRules = 1000
-
-// benchStore is the versitygw of the check_exists route.
-type benchStore struct {
-	*harness.S3
-	dir string
-}
-
-func (s *benchStore) stop() {
-	s.Stop()
-	os.RemoveAll(s.dir)
-}
-
-// startStore starts versitygw with the bucket bench-exists holding the
-// objects the check_exists route is asked for (hot/object.bin, and ready
-// for the start-up check), and sets the route's BENCH_S3_* variables.
-func (c *config) startStore() (*benchStore, error) {
-	dir, err := os.MkdirTemp("", "loadbench-s3-")
-	if err != nil {
-		return nil, err
-	}
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s3srv, err := harness.LaunchS3(filepath.Join(harness.ToolsBin(), "versitygw"), data, dir, "AKBENCHEXISTS", "bench-exists-secret")
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%v (install it with ./scripts/tools.sh)", err)
-	}
-	st := &benchStore{S3: s3srv, dir: dir}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := s3srv.Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench-exists")}); err != nil {
-		st.stop()
-		return nil, fmt.Errorf("versitygw: create bucket: %v", err)
-	}
-	for _, key := range []string{"hot/object.bin", "ready"} {
-		if _, err := s3srv.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench-exists"), Key: aws.String(key),
-			Body: strings.NewReader("bench")}); err != nil {
-			st.stop()
-			return nil, fmt.Errorf("versitygw: put %s: %v", key, err)
-		}
-	}
-	c.storeEnv = []string{"BENCH_S3_ENDPOINT=" + s3srv.Endpoint, "BENCH_S3_ACCESS=" + s3srv.AccessKey, "BENCH_S3_SECRET=" + s3srv.SecretKey}
-	return st, nil
-}
-
-// writeGCSKey copies the service account key of Google's conformance
-// tests to dst as valid JSON: the published file lacks the comma after its
-// "comment" line.
-func writeGCSKey(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	b = bytes.Replace(b, []byte("public.\"\n"), []byte("public.\",\n"), 1)
-	if !json.Valid(b) {
-		return fmt.Errorf("%s is not JSON even with the comma after its comment", src)
-	}
-	return os.WriteFile(dst, b, 0o600)
-}
-
-// writeManyRules writes the Caddyfile that bench/Caddyfile imports as
-// {$BENCH_MANYRULES}: the rule-lookup servers, each with one S3 profile
-// (static keys: signing is local). BENCH_PORT_RULES has manyRules rules
-// /t<i>/*, each with its own key prefix, so that requests under /t1/,
-// /t100/ and /t1000/ measure rule 1, 100 and 1000 of 1000;
-// BENCH_PORT_RULE1 has the one rule /u1/*, rule 1 of 1.
-func writeManyRules(path string) error {
-	var b strings.Builder
-	server := func(port string, rules []string) {
-		fmt.Fprintf(&b, "\nhttp://127.0.0.1:{$%s} {\n\tpresign {\n", port)
-		b.WriteString("\t\tprofile s3 s3 {\n\t\t\tbucket bench-bucket\n\t\t\tregion us-east-1\n" +
-			"\t\t\taccess_key_id AKIAIOSFODNN7EXAMPLE\n\t\t\tsecret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\t\t}\n")
-		for _, r := range rules {
-			fmt.Fprintf(&b, "\t\trule /%s/* {\n\t\t\tprofile s3\n\t\t\tstrip_prefix /%s\n\t\t\tkey %s/{presign.path}\n\t\t}\n", r, r, r)
-		}
-		b.WriteString("\t}\n}\n")
-	}
-	many := make([]string, manyRules)
-	for i := range many {
-		many[i] = fmt.Sprintf("t%d", i+1)
-	}
-	server("BENCH_PORT_RULES", many)
-	server("BENCH_PORT_RULE1", []string{"u1"})
-	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-func (c *config) startCaddy() (*caddyProc, error) {
-	ports := map[string]int{}
-	byEnv := map[string]int{}
-	env := append(os.Environ(), c.storeEnv...)
-	for _, r := range routes {
-		port, ok := byEnv[r.env]
-		if !ok {
-			var err error
-			if port, err = harness.FreePort(); err != nil {
-				return nil, err
-			}
-			byEnv[r.env] = port
-			env = append(env, r.env+"="+strconv.Itoa(port))
-		}
-		ports[r.prefix] = port
-	}
-	dir, err := os.MkdirTemp("", "loadbench-caddy-")
-	if err != nil {
-		return nil, err
-	}
-	manyRulesFile := filepath.Join(dir, "manyrules.Caddyfile")
-	if err := writeManyRules(manyRulesFile); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	env = append(env, "BENCH_MANYRULES="+manyRulesFile)
-	repo, _ := filepath.Abs(c.repo)
-	gcsKey := filepath.Join(dir, "gcs-service-account.json")
-	if err := writeGCSKey(filepath.Join(repo, "signers", "testdata", "gcs", "service-account"), gcsKey); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	client := &http.Client{Timeout: 2 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var wrong error // a route that answers, but not with its redirect
-	proc, err := harness.StartProcess(harness.ProcessSpec{
-		Path: c.caddy,
-		Args: []string{"run", "--adapter", "caddyfile", "--config", filepath.Join(repo, "bench", "Caddyfile")},
-		Env: append(env, // Caddy's data dir: nothing of the user's
-			"BENCH_CF_KEY="+filepath.Join(repo, "signers", "testdata", "cloudfront-rsa-pkcs1.pem"),
-			"BENCH_GCS_KEY="+gcsKey,
-			"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config")),
-		LogPath: filepath.Join(dir, "caddy.log"),
-		Timeout: 30 * time.Second,
-		Ready: func() bool {
-			for prefix, port := range ports {
-				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%sready", port, prefix))
-				if err != nil {
-					return false
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusFound {
-					wrong = fmt.Errorf("caddy answers %sready with %d, not 302", prefix, resp.StatusCode)
-				}
-			}
-			return true
-		},
-	})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	p := &caddyProc{Process: proc, ports: ports, dir: dir}
-	if wrong != nil {
-		p.stop()
-		return nil, wrong
-	}
-	return p, nil
-}
-
-func (p *caddyProc) stop() {
-	p.Stop(10 * time.Second)
-	os.RemoveAll(p.dir)
-}
-
-var benchLine = regexp.MustCompile(`BENCH requests=(\d+) non3xx=(\d+) errors=(\d+)`)
-var rpsLine = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-
-// wrk runs wrk against one route of p for d and returns the run with
-// Caddy's CPU time over it.
-func (c *config) wrk(p *caddyProc, prefix, mode string, d time.Duration) (run, error) {
-	r := run{load1: loadavg1()}
-	url := fmt.Sprintf("http://127.0.0.1:%d/", p.ports[prefix])
-	cmd := exec.Command("wrk", "-t", strconv.Itoa(c.threads), "-c", strconv.Itoa(c.conns),
-		"-d", fmt.Sprintf("%ds", max(1, int(d.Round(time.Second)/time.Second))), "--timeout", "5s",
-		"-s", filepath.Join(c.repo, "bench", "paths.lua"), url, "--", prefix, mode)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	before, err := cpuTime(p.Pid(), c.clkTck)
-	if err != nil {
-		return r, err
-	}
-	if err := cmd.Start(); err != nil {
-		return r, err
-	}
-	timer := time.AfterFunc(d+30*time.Second, func() { cmd.Process.Kill() })
-	err = cmd.Wait()
-	timer.Stop()
-	after, cerr := cpuTime(p.Pid(), c.clkTck)
-	if err != nil {
-		return r, fmt.Errorf("wrk: %v\n%s", err, out.String())
-	}
-	if cerr != nil {
-		return r, cerr
-	}
-	m := benchLine.FindSubmatch(out.Bytes())
-	if m == nil {
-		return r, fmt.Errorf("no BENCH line in wrk's output:\n%s", out.String())
-	}
-	r.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
-	r.non3xx, _ = strconv.ParseInt(string(m[2]), 10, 64)
-	r.errors, _ = strconv.ParseInt(string(m[3]), 10, 64)
-	if m := rpsLine.FindSubmatch(out.Bytes()); m != nil {
-		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	}
-	r.cpu = after - before
-	return r, nil
-}
-
-// cpuTime is the CPU time (user + system) process pid has used, all its
-// threads, from /proc/PID/stat.
-func cpuTime(pid int, clkTck float64) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// the command name is in parentheses and may hold spaces: fields
-	// start after the last ')'; utime and stime are fields 14 and 15
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc/PID/stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("malformed /proc/PID/stat")
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed /proc/PID/stat")
-	}
-	return time.Duration((ut + st) / clkTck * float64(time.Second)), nil
-}
-
-// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
-func clockTicks() float64 {
-	out, err := exec.Command("getconf", "CLK_TCK").Output()
-	if err == nil {
-		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
-			return v
-		}
-	}
-	return 100
-}
-
-func loadavgString() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ") + " (1, 5, 15 min)"
-}
-
-func loadavg1() float64 {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return -1
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
-}
-
-// waitForLoad waits, at most for d, until the 1-minute load average is
-// under max.
-func waitForLoad(max float64, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for l := loadavg1(); l >= max; l = loadavg1() {
-		if time.Now().After(deadline) {
-			fmt.Fprintf(os.Stderr, "loadbench: load average still %.2f after %s; measuring anyway\n", l, d)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "loadbench: load average %.2f ≥ %.2f; waiting\n", l, max)
-		time.Sleep(10 * time.Second)
-	}
-}
-
 func cpuModel() string {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
@@ -743,47 +443,3 @@ func kernel() string {
 	}
 	return "Linux " + strings.TrimSpace(string(b))
 }
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// pooledCost is the cost per request over all runs together.
-func pooledCost(runs []run) time.Duration {
-	var cpu time.Duration
-	var n int64
-	for _, r := range runs {
-		cpu += r.cpu
-		n += r.requests
-	}
-	if n == 0 {
-		return 0
-	}
-	return cpu / time.Duration(n)
-}
-
-func meanRPS(runs []run) float64 {
-	var s float64
-	for _, r := range runs {
-		s += r.rps
-	}
-	return s / float64(max(1, len(runs)))
-}
-
-func meanDuration(v []time.Duration) time.Duration {
-	var s time.Duration
-	for _, d := range v {
-		s += d
-	}
-	return s / time.Duration(max(1, len(v)))
-}
-
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

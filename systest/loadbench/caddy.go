@@ -1,0 +1,204 @@
+// The Caddy under test and what it needs: its store, its key files and
+// Caddyfiles, its process.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/caddy-presign/presign/systest/harness"
+)
+
+// caddyProc is a running Caddy.
+type caddyProc struct {
+	*harness.Process
+	ports map[string]int // by route prefix: /static/, /dl/, /cf/, /cfu/
+	dir   string         // HOME, XDG directories and log
+}
+
+// routes are the route prefixes of bench/Caddyfile and their port
+// variables; routes of one server share its variable.
+var routes = []struct{ prefix, env string }{
+	{"/static/", "BENCH_PORT_STATIC"}, {"/static2/", "BENCH_PORT_STATIC2"},
+	{"/dl/", "BENCH_PORT_S3"}, {"/cf/", "BENCH_PORT_CF"}, {"/cfu/", "BENCH_PORT_CFU"},
+	{"/az/", "BENCH_PORT_AZ"}, {"/gcs/", "BENCH_PORT_GCS"}, {"/ce/", "BENCH_PORT_CE"},
+	{"/t1/", "BENCH_PORT_RULES"}, {"/t100/", "BENCH_PORT_RULES"}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES"},
+	{"/u1/", "BENCH_PORT_RULE1"},
+}
+
+// manyRules is the number of rules of the rule-lookup server.
+const manyRules = 1000
+
+// benchStore is the versitygw of the check_exists route.
+type benchStore struct {
+	*harness.S3
+	dir string
+}
+
+func (s *benchStore) stop() {
+	s.Stop()
+	os.RemoveAll(s.dir)
+}
+
+// startStore starts versitygw with the bucket bench-exists holding the
+// objects the check_exists route is asked for (hot/object.bin, and ready
+// for the start-up check), and sets the route's BENCH_S3_* variables.
+func (c *config) startStore() (*benchStore, error) {
+	dir, err := os.MkdirTemp("", "loadbench-s3-")
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s3srv, err := harness.LaunchS3(filepath.Join(harness.ToolsBin(), "versitygw"), data, dir, "AKBENCHEXISTS", "bench-exists-secret")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%v (install it with ./scripts/tools.sh)", err)
+	}
+	st := &benchStore{S3: s3srv, dir: dir}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s3srv.Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench-exists")}); err != nil {
+		st.stop()
+		return nil, fmt.Errorf("versitygw: create bucket: %v", err)
+	}
+	for _, key := range []string{"hot/object.bin", "ready"} {
+		if _, err := s3srv.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench-exists"), Key: aws.String(key),
+			Body: strings.NewReader("bench")}); err != nil {
+			st.stop()
+			return nil, fmt.Errorf("versitygw: put %s: %v", key, err)
+		}
+	}
+	c.storeEnv = []string{"BENCH_S3_ENDPOINT=" + s3srv.Endpoint, "BENCH_S3_ACCESS=" + s3srv.AccessKey, "BENCH_S3_SECRET=" + s3srv.SecretKey}
+	return st, nil
+}
+
+// writeGCSKey copies the service account key of Google's conformance
+// tests to dst as valid JSON: the published file lacks the comma after its
+// "comment" line.
+func writeGCSKey(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	b = bytes.Replace(b, []byte("public.\"\n"), []byte("public.\",\n"), 1)
+	if !json.Valid(b) {
+		return fmt.Errorf("%s is not JSON even with the comma after its comment", src)
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+// writeManyRules writes the Caddyfile that bench/Caddyfile imports as
+// {$BENCH_MANYRULES}: the rule-lookup servers, each with one S3 profile
+// (static keys: signing is local). BENCH_PORT_RULES has manyRules rules
+// /t<i>/*, each with its own key prefix, so that requests under /t1/,
+// /t100/ and /t1000/ measure rule 1, 100 and 1000 of 1000;
+// BENCH_PORT_RULE1 has the one rule /u1/*, rule 1 of 1.
+func writeManyRules(path string) error {
+	var b strings.Builder
+	server := func(port string, rules []string) {
+		fmt.Fprintf(&b, "\nhttp://127.0.0.1:{$%s} {\n\tpresign {\n", port)
+		b.WriteString("\t\tprofile s3 s3 {\n\t\t\tbucket bench-bucket\n\t\t\tregion us-east-1\n" +
+			"\t\t\taccess_key_id AKIAIOSFODNN7EXAMPLE\n\t\t\tsecret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\t\t}\n")
+		for _, r := range rules {
+			fmt.Fprintf(&b, "\t\trule /%s/* {\n\t\t\tprofile s3\n\t\t\tstrip_prefix /%s\n\t\t\tkey %s/{presign.path}\n\t\t}\n", r, r, r)
+		}
+		b.WriteString("\t}\n}\n")
+	}
+	many := make([]string, manyRules)
+	for i := range many {
+		many[i] = fmt.Sprintf("t%d", i+1)
+	}
+	server("BENCH_PORT_RULES", many)
+	server("BENCH_PORT_RULE1", []string{"u1"})
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func (c *config) startCaddy() (*caddyProc, error) {
+	ports := map[string]int{}
+	byEnv := map[string]int{}
+	env := append(os.Environ(), c.storeEnv...)
+	for _, r := range routes {
+		port, ok := byEnv[r.env]
+		if !ok {
+			var err error
+			if port, err = harness.FreePort(); err != nil {
+				return nil, err
+			}
+			byEnv[r.env] = port
+			env = append(env, r.env+"="+strconv.Itoa(port))
+		}
+		ports[r.prefix] = port
+	}
+	dir, err := os.MkdirTemp("", "loadbench-caddy-")
+	if err != nil {
+		return nil, err
+	}
+	manyRulesFile := filepath.Join(dir, "manyrules.Caddyfile")
+	if err := writeManyRules(manyRulesFile); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	env = append(env, "BENCH_MANYRULES="+manyRulesFile)
+	repo, _ := filepath.Abs(c.repo)
+	gcsKey := filepath.Join(dir, "gcs-service-account.json")
+	if err := writeGCSKey(filepath.Join(repo, "signers", "testdata", "gcs", "service-account"), gcsKey); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	client := &http.Client{Timeout: 2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var wrong error // a route that answers, but not with its redirect
+	proc, err := harness.StartProcess(harness.ProcessSpec{
+		Path: c.caddy,
+		Args: []string{"run", "--adapter", "caddyfile", "--config", filepath.Join(repo, "bench", "Caddyfile")},
+		Env: append(env, // Caddy's data dir: nothing of the user's
+			"BENCH_CF_KEY="+filepath.Join(repo, "signers", "testdata", "cloudfront-rsa-pkcs1.pem"),
+			"BENCH_GCS_KEY="+gcsKey,
+			"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config")),
+		LogPath: filepath.Join(dir, "caddy.log"),
+		Timeout: 30 * time.Second,
+		Ready: func() bool {
+			for prefix, port := range ports {
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%sready", port, prefix))
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusFound {
+					wrong = fmt.Errorf("caddy answers %sready with %d, not 302", prefix, resp.StatusCode)
+				}
+			}
+			return true
+		},
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	p := &caddyProc{Process: proc, ports: ports, dir: dir}
+	if wrong != nil {
+		p.stop()
+		return nil, wrong
+	}
+	return p, nil
+}
+
+func (p *caddyProc) stop() {
+	p.Stop(10 * time.Second)
+	os.RemoveAll(p.dir)
+}
