@@ -80,7 +80,10 @@ func TestAzureCheckRule(t *testing.T) {
 		{[]string{"POST"}, Options{}, "method POST: Azure Blob Storage has no browser upload form"},
 		{[]string{"PUT"}, Options{MaxSize: 10}, "max_size is an option of s3 and gcs profiles, not of azure ones"},
 		{[]string{"GET"}, Options{Cookies: true}, "cookies is an option of cloudfront profiles, not of azure ones"},
-		{[]string{"GET"}, Options{Browse: true}, "browse is an option of s3 profiles, not of azure ones"},
+		{[]string{"GET"}, Options{Browse: true, BrowseTemplate: "t.html", CheckExists: caddy.Duration(time.Second)}, ""},
+		{[]string{"PUT"}, Options{CheckExists: caddy.Duration(time.Second)}, "browse and check_exists answer GET and HEAD"},
+		{[]string{"GET"}, Options{BrowseTemplate: "t.html"}, "browse_template is the page of browse"},
+		{[]string{"GET"}, Options{Uppy: true}, "uppy is an option of s3 profiles, not of azure ones"},
 	} {
 		err := a.CheckRule(&RuleInfo{Profile: "az", Methods: c.methods, Expires: time.Hour, Options: &c.o})
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {

@@ -206,17 +206,7 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 	if err := r.check(s3Kind, s3MaxExpires); err != nil {
 		return err
 	}
-	o := r.Options
-	if (o.Browse || o.CheckExists != 0) && !r.downloads() {
-		return errors.New("browse and check_exists answer GET and HEAD: the rule needs GET or HEAD")
-	}
-	if o.BrowseTemplate != "" && !o.Browse {
-		return errors.New("browse_template is the page of browse: the rule needs browse")
-	}
-	if o.CheckExists < 0 {
-		return fmt.Errorf("check_exists must be a positive window, got %s", time.Duration(o.CheckExists))
-	}
-	return nil
+	return r.checkStore()
 }
 
 // Sign implements Signer.

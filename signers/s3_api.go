@@ -13,9 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// s3DefaultAPITimeout is the default deadline of an S3 API call.
-const s3DefaultAPITimeout = 10 * time.Second
-
 // provisionAPI builds the client of the S3 API calls Caddy makes itself
 // (multipart uploads, listings, existence checks). It uses the profile's
 // credential cache, so that the calls and the presigned URLs share one set
@@ -23,7 +20,7 @@ const s3DefaultAPITimeout = 10 * time.Second
 // Caddy must reach the store at another address than browsers do.
 func (s *S3) provisionAPI() error {
 	if s.APITimeout == 0 {
-		s.APITimeout = caddy.Duration(s3DefaultAPITimeout)
+		s.APITimeout = caddy.Duration(defaultAPITimeout)
 	}
 	if s.APITimeout < 0 {
 		return errors.New("api_timeout must be positive")
