@@ -7,11 +7,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-presign/presign/signers"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // retryAfter is the Retry-After of 503 answers: the credential cache's

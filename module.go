@@ -104,8 +104,8 @@ type Rule struct {
 	name       string // "rule 2 (/dl/*)", for logs and errors
 	match      caddyhttp.MatchPath
 	signer     signers.Signer
-	binder     signers.Binder  // the signer when it reads more of the request than the key; else nil
-	checker    signers.Checker // the signer when it checks its answers for mistakes of the config; else nil
+	binder     signers.Binder  // the signer when the rule's URLs need more of the request than the key; else nil
+	checker    signers.Checker // the signer when it checks the rule's answers for mistakes of the config; else nil
 	origin     string          // the signer's Origin(): every URL sent starts with it
 	methods    methodSet
 	allow      string // the Allow header
@@ -213,8 +213,12 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		sort.Strings(known)
 		return fmt.Errorf("unknown profile %q (profiles: %s)", r.Profile, strings.Join(known, ", "))
 	}
-	r.binder, _ = r.signer.(signers.Binder)
-	r.checker, _ = r.signer.(signers.Checker)
+	if b, ok := r.signer.(signers.Binder); ok && b.Binds(&r.Options) {
+		r.binder = b
+	}
+	if c, ok := r.signer.(signers.Checker); ok && c.Checks(&r.Options) {
+		r.checker = c
+	}
 	r.origin = r.signer.Origin()
 	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {
 		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // TestREADMEExamples: the README's JSON example and every complete

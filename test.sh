@@ -1,105 +1,259 @@
 #!/usr/bin/env bash
 # The one command that runs every check of caddy-presign on a fresh machine,
 # in both modules: the module itself (.) and its system tests (systest/):
-#   1. scripts/tools.sh      installs missing tools (versitygw, xcaddy, chromium, wrk, boto3)
+#   1. scripts/tools.sh      installs missing tools: versitygw, xcaddy, the npm
+#                            packages; and, in the background until the system
+#                            tests need them, Debian's chromium, wrk,
+#                            python3-botocore, python3-boto3 (apt-get: root or sudo)
 #   2. gofmt                 fails listing unformatted files (both modules)
-#   3. go vet ./...          in . and in systest/
+#   3. go vet -race ./...    in . and in systest/
 #   4. go test -race -count=1 ./...   in . (unit tests, seconds) and in
 #                            systest/ (versitygw, Caddy processes, Chromium: minutes)
-#   5. every Fuzz* target of both modules, each for $FUZZTIME (default 30s; FUZZTIME=0 skips)
-# Every step runs even if an earlier one failed (except tools.sh); the exit
-# code is non-zero if any step failed. In CI (CI=true) no test may skip.
+#   5. every Fuzz* target of both modules, each for $FUZZTIME (default 30s;
+#      FUZZTIME=0 skips)
+# Built ahead, in the background at the lowest priority from step 2 on: the
+# packages of the Caddy binary of the process tests (without -race), and the
+# fuzz test binaries, once per package.
+# Each step prints a line when it starts and when it ends, with its time, and
+# a line a minute while it runs (for the tests: which ones are running).
+# The tests' output goes through systest/testreport (go test -json): a line
+# per package, each skipped test with its reason, each failed test's whole
+# output. At the end: the time of each step, the tests run, passed, failed
+# and skipped of each module, and a closing line "N passed, N failed,
+# N skipped", where failed also counts each check that failed outside a test
+# (gofmt, vet, a package that did not build). Every step runs even if an
+# earlier one failed (except tools.sh); the exit code is non-zero if any step
+# failed. In CI (CI=true) no test may skip.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 FUZZTIME="${FUZZTIME:-30s}"
 TEST_TIMEOUT="${TEST_TIMEOUT:-20m}"
 
+work="$(mktemp -d -t test.sh.XXXXXX)"
+counts="$work/counts" # one line per step: module step run passed failed skipped
+report="$work/testreport"
+heartbeat_pid=""
+ahead_pid=""
+cleanup() { # (an apt-get under way is left to finish)
+  local pid
+  for pid in "$heartbeat_pid" "$ahead_pid"; do
+    if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; fi
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+took() { # seconds -> 1m05s
+  if (($1 >= 60)); then printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); else printf '%ds' "$1"; fi
+}
+
+# begin NAME MODULE [--quiet] DESCRIPTION...: a step starts; --quiet is for
+# the steps whose own output says each minute what runs (testreport).
 failed=()
 summary=()
-step() { echo; echo "==> $*"; }
-result() { # name rc start
-  local secs=$((SECONDS - $3))
-  if [[ "$2" == 0 ]]; then
-    summary+=("$1 ok (${secs}s)")
-  else
-    summary+=("$1 FAILED (${secs}s)")
-    failed+=("$1")
+begin() {
+  step_name=$1 step_module=$2 step_start=$SECONDS
+  shift 2
+  local quiet=""
+  if [[ "${1:-}" == --quiet ]]; then quiet=1 && shift; fi
+  echo
+  echo "==> $(date -u +%H:%M:%S) $step_name: $*"
+  if [[ -z "$quiet" ]]; then
+    (
+      sleeper=""
+      trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+      n=0
+      while :; do
+        sleep 60 &
+        sleeper=$!
+        wait "$sleeper"
+        n=$((n + 1))
+        echo "... $step_name ${n}m: still running"
+      done
+    ) &
+    heartbeat_pid=$!
   fi
+}
+# end RC: the step ends; a failure outside the tests counts as one failed.
+end() {
+  if [[ -n "$heartbeat_pid" ]]; then
+    kill "$heartbeat_pid" 2>/dev/null
+    wait "$heartbeat_pid" 2>/dev/null
+    heartbeat_pid=""
+  fi
+  local secs=$((SECONDS - step_start)) verdict=ok
+  if [[ "$1" != 0 ]]; then
+    verdict=FAILED
+    failed+=("$step_name")
+  fi
+  echo "<== $(date -u +%H:%M:%S) $step_name $verdict in $(took "$secs")"
+  summary+=("$step_name $verdict $(took "$secs")")
+}
+# reported NAME MODULE DIR COMMAND...: COMMAND, which prints go test -json,
+# run in DIR through testreport; the step ends with its result.
+reported() {
+  local name=$1 mod=$2 dir=$3
+  shift 3
+  (cd "$dir" && "$@" 2>&1) | "$report" -step "$name" -module "$mod" -counts "$counts"
+  local st=("${PIPESTATUS[@]}")
+  if [[ "${st[0]}" != 0 && "${st[1]}" == 0 ]]; then # the command failed, no test did
+    echo "$mod $name 0 0 1 0" >>"$counts"
+  fi
+  end $((st[0] || st[1]))
+}
+# check RC: the end of a step that is not a test; its failure is counted.
+check() {
+  if [[ "$1" != 0 ]]; then echo "$step_module $step_name 0 0 1 0" >>"$counts"; fi
+  end "$1"
 }
 
 t0=$SECONDS
-step "scripts/tools.sh"
-if ! ./scripts/tools.sh all; then
+begin tools . "scripts/tools.sh go, npm (and apt in the background, until the system tests)"
+# The Debian packages are for the system tests only: apt-get downloads and
+# unpacks them while the Go tools, vet and the unit tests build.
+./scripts/tools.sh apt >"$work/apt.log" 2>&1 &
+apt_pid=$!
+if ! ./scripts/tools.sh go || ! ./scripts/tools.sh npm; then
+  end 1
   echo "test.sh: scripts/tools.sh failed; not running the tests" >&2
   exit 1
 fi
 # Tools installed into .tools/bin are found there by the tests; also expose
 # them to anything that looks in PATH.
 export PATH="$PWD/.tools/bin:$PATH"
-result tools 0 "$t0"
+# the reporter of the test steps
+if ! (cd systest && go build -o "$report" ./testreport); then
+  end 1
+  echo "test.sh: cannot build systest/testreport; not running the tests" >&2
+  exit 1
+fi
+end 0
 
-t=$SECONDS
-step "gofmt -l"
+# Fuzz targets: every `func FuzzXxx(f *testing.F)` in a _test.go file, as
+# "module package-dir name label".
+fuzz=()
+if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
+  while read -r dir name; do
+    label="${dir#./}"
+    [[ "$label" == . ]] && label=root
+    # each in its own module: systest/... from systest, the rest from here
+    mod=.
+    case "$dir" in ./systest | ./systest/*) mod=systest dir=".${dir#./systest}" ;; esac
+    fuzz+=("$mod $dir $name $label")
+  done < <(
+    grep -rEo --include='*_test.go' --exclude-dir=.git --exclude-dir=.tools --exclude-dir=node_modules --exclude-dir=vendor --exclude-dir=testdata \
+      '^func Fuzz[A-Za-z0-9_]*\([A-Za-z0-9_]+ \*testing\.F\)' . |
+      sed -E 's#^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\1 \2#' | sort -u
+  )
+fi
+
+# Built ahead, in the background at the lowest priority from now on, on the
+# CPU that the other steps leave idle (links, apt-get, the system tests'
+# waits), each once:
+#   - the packages of the Caddy binary that the process tests run (without
+#     -race: vet and the tests build with it), waited for before the system
+#     tests, whose harness then only links it;
+#   - the fuzz test binaries (with the fuzzing instrumentation, every package
+#     again), one per package, waited for before the fuzzing.
+mkdir -p "$work/ahead"
+(
+  gopid=""
+  trap 'kill $gopid 2>/dev/null; exit 1' TERM
+  ahead() { # LOG DIR ARGS...: nice go ARGS in DIR, its errors in LOG
+    local log=$1 dir=$2
+    shift 2
+    (cd "$dir" && exec nice -n 19 go "$@") >/dev/null 2>>"$log" &
+    gopid=$!
+    wait "$gopid"
+  }
+  ahead "$work/ahead/caddy.log" . list -export -deps ./cmd/caddy # compiles, does not link
+  echo $? >"$work/ahead/caddy.rc.new" && mv "$work/ahead/caddy.rc.new" "$work/ahead/caddy.rc"
+  rc=0
+  for entry in "${fuzz[@]}"; do
+    read -r mod dir _ label <<<"$entry"
+    bin="$work/ahead/$mod-$label.test"
+    [[ -e "$bin" ]] || ahead "$work/ahead/fuzz.log" "$mod" test -c -fuzz=. -o "$bin" "$dir" || rc=1
+  done
+  exit $rc
+) &
+ahead_pid=$!
+
+begin gofmt . "gofmt -l (both modules)"
 mapfile -t gofiles < <(find . \( -name .git -o -name .tools -o -name node_modules -o -name vendor -o -name testdata \) -prune -o -name '*.go' -type f -print | sort)
 unformatted="$(gofmt -l "${gofiles[@]}" 2>&1)"
 rc=$?
 if [[ $rc != 0 || -n "$unformatted" ]]; then
   echo "gofmt: these files need formatting (run: gofmt -w FILE):"
   echo "$unformatted"
-  result gofmt 1 "$t"
+  check 1
 else
   echo "gofmt: ${#gofiles[@]} files clean"
-  result gofmt 0 "$t"
+  check 0
 fi
 
 # The modules: the one users build, and its system tests.
 modules=(. systest)
 
 for mod in "${modules[@]}"; do
-  t=$SECONDS
-  step "go vet ./... (in $mod)"
-  (cd "$mod" && go vet ./...)
-  result "vet:$mod" $? "$t"
+  # with -race, the tests' build: the packages compile once for both (no
+  # file of ours has a race build constraint: vet reads the same files)
+  begin "vet:$mod" "$mod" "go vet -race ./... (in $mod)"
+  (cd "$mod" && go vet -race ./...)
+  check $?
 done
 
 for mod in "${modules[@]}"; do
-  t=$SECONDS
-  step "go test -race -count=1 -timeout $TEST_TIMEOUT ./... (in $mod)"
-  (cd "$mod" && go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...)
-  result "test:$mod" $? "$t"
+  if [[ "$mod" == systest ]]; then # what the background brings the system tests
+    begin tools:apt . "waiting for scripts/tools.sh apt (the Debian packages of the system tests)"
+    wait "$apt_pid"
+    rc=$?
+    cat "$work/apt.log"
+    check $rc
+    if [[ $rc != 0 ]]; then
+      echo "test.sh: scripts/tools.sh apt failed; not running the system tests" >&2
+      "$report" -summary "$counts"
+      exit 1
+    fi
+    begin caddy:build . "waiting for the packages of the system tests' Caddy binary, building in the background since the tools step"
+    while [[ ! -e "$work/ahead/caddy.rc" ]] && kill -0 "$ahead_pid" 2>/dev/null; do sleep 1; done
+    cat "$work/ahead/caddy.log" 2>/dev/null
+    check "$(cat "$work/ahead/caddy.rc" 2>/dev/null || echo 1)"
+  fi
+  begin "test:$mod" "$mod" --quiet "go test -race -count=1 -timeout $TEST_TIMEOUT ./... (in $mod)"
+  reported "test:$mod" "$mod" "$mod" go test -json -race -count=1 -timeout "$TEST_TIMEOUT" ./...
 done
 
-# Fuzz targets: every `func FuzzXxx(f *testing.F)` in a _test.go file.
-if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
-  mapfile -t targets < <(
-    grep -rEo --include='*_test.go' --exclude-dir=.git --exclude-dir=.tools --exclude-dir=node_modules --exclude-dir=vendor --exclude-dir=testdata \
-      '^func Fuzz[A-Za-z0-9_]*\([A-Za-z0-9_]+ \*testing\.F\)' . |
-      sed -E 's#^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\1 \2#' | sort -u
-  )
-  if ((${#targets[@]} == 0)); then
-    echo; echo "==> fuzz: no Fuzz* targets found"
-  fi
-  for entry in "${targets[@]}"; do
-    read -r dir name <<<"$entry"
-    label="${dir#./}"
-    [[ "$label" == . ]] && label=root
-    # run it in its own module: systest/... from systest, the rest from here
-    mod=.
-    case "$dir" in ./systest | ./systest/*) mod=systest dir=".${dir#./systest}" ;; esac
-    t=$SECONDS
-    step "fuzz $name in $label for $FUZZTIME"
-    (cd "$mod" && go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$TEST_TIMEOUT" "$dir")
-    result "fuzz:$label.$name" $? "$t"
+if ((${#fuzz[@]})); then
+  begin fuzz:build . "waiting for the fuzz test binaries, building in the background since the tools step"
+  wait "$ahead_pid"
+  rc=$?
+  ahead_pid=""
+  cat "$work/ahead/fuzz.log" 2>/dev/null
+  check $rc
+  for entry in "${fuzz[@]}"; do
+    read -r mod dir name label <<<"$entry"
+    bin="$work/ahead/$mod-$label.test"
+    begin "fuzz:$label.$name" "$mod" --quiet "fuzz $name for $FUZZTIME (in $mod, package $dir)"
+    # what go test -fuzz runs, from the package's folder (its testdata/fuzz
+    # corpus, where a failing input is written), with go test's fuzz cache
+    pkg="$(cd "$mod" && go list "$dir")"
+    reported "fuzz:$label.$name" "$mod" "$mod/$dir" go tool test2json -t -p "$pkg" "$bin" -test.v=test2json \
+      -test.paniconexit0 -test.run='^$' -test.fuzz="^${name}\$" -test.fuzztime="$FUZZTIME" \
+      -test.timeout="$TEST_TIMEOUT" -test.fuzzcachedir="$(go env GOCACHE)/fuzz/$pkg"
   done
 else
-  echo; echo "==> fuzz: disabled (FUZZTIME=$FUZZTIME)"
+  echo; echo "==> fuzz: none (FUZZTIME=$FUZZTIME, ${#fuzz[@]} targets)"
 fi
 
 echo
-joined="$(printf '%s, ' "${summary[@]}")"
-echo "test.sh: ${joined%, }; total $((SECONDS - t0))s"
+echo "test.sh: steps: $(printf '%s; ' "${summary[@]}")total $(took $((SECONDS - t0)))"
 if ((${#failed[@]})); then
   echo "test.sh: FAILED: ${failed[*]}"
+fi
+# the tests of each module, and the closing line "N passed, N failed, N skipped"
+"$report" -summary "$counts"
+rc=$?
+if ((${#failed[@]})) || [[ $rc != 0 ]]; then
   exit 1
 fi

@@ -6,19 +6,20 @@
 #   <repo>/.tools/npm with npm ci from scripts/npm/package.json +
 #   package-lock.json (pinned versions).
 # Idempotent: when everything is present it only checks and exits (< 1 s).
+# The Debian packages need root or sudo, and apt-get's package index.
 #
-# Usage: scripts/tools.sh [all|go|npm]     (default: all)
+# Usage: scripts/tools.sh [all|go|npm|apt]     (default: all)
 set -euo pipefail
 
 mode="${1:-all}"
 case "$mode" in
-  all | go | npm) ;;
+  all | go | npm | apt) ;;
   -h | --help)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "tools.sh: unknown mode '$mode' (use: all | go | npm)" >&2
+    echo "tools.sh: unknown mode '$mode' (use: all | go | npm | apt)" >&2
     exit 2
     ;;
 esac
@@ -39,7 +40,7 @@ log() { echo "tools.sh: $*"; }
 # the Go installs are CPU-bound) ---
 apt_pid=""
 apt_log=""
-if [[ "$mode" == all ]]; then
+if [[ "$mode" == all || "$mode" == apt ]]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
     if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
@@ -65,7 +66,7 @@ if [[ "$mode" == all ]]; then
 fi
 
 # --- Go tools ---
-if [[ "$mode" == npm ]]; then
+if [[ "$mode" == npm || "$mode" == apt ]]; then
   GO_TOOLS=()
 elif ! command -v go >/dev/null; then
   echo "tools.sh: the go command is not on PATH" >&2
@@ -123,7 +124,7 @@ for entry in "${GO_TOOLS[@]}"; do
   read -r name _ <<<"$entry"
   [[ -x "$bin/$name" ]] || { echo "tools.sh: $bin/$name missing after install" >&2; exit 1; }
 done
-if [[ "$mode" == all ]]; then
+if [[ "$mode" == all || "$mode" == apt ]]; then
   /usr/bin/python3 -I -c 'import botocore, boto3' || {
     echo "tools.sh: /usr/bin/python3 -I cannot import botocore, boto3" >&2
     exit 1

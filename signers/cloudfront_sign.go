@@ -17,6 +17,9 @@ import (
 	"go.uber.org/zap"
 )
 
+// Binds implements Binder: rules with a resource or bind_client_ip.
+func (c *CloudFront) Binds(o *Options) bool { return o.Resource != "" || o.BindClientIP }
+
 // Bind implements Binder: the resource of a custom policy with its
 // placeholders expanded, and the client IP for bind_client_ip.
 func (c *CloudFront) Bind(r Request, hr *http.Request, path string) Request {
@@ -35,13 +38,13 @@ func (c *CloudFront) Bind(r Request, hr *http.Request, path string) Request {
 	return r
 }
 
+// Checks implements Checker: rules with a resource.
+func (c *CloudFront) Checks(o *Options) bool { return o.Resource != "" }
+
 // Check implements Checker: a URL outside the resource of its custom
 // policy, which CloudFront refuses; the patterns could not show it at
 // start.
 func (c *CloudFront) Check(r Request, s *Signed) *Mistake {
-	if r.Options.Resource == "" {
-		return nil
-	}
 	u := s.URL
 	if i := strings.IndexByte(u, '?'); i >= 0 {
 		u = u[:i] // the signature

@@ -26,9 +26,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-presign/presign/internal/cfverify"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-presign/presign/internal/cfverify"
 )
 
 const (

@@ -40,10 +40,13 @@ type Signer interface {
 	CheckRule(r *RuleInfo) error
 }
 
-// Binder is a Signer whose URLs depend on more of the client's request
+// Binder is a Signer whose URLs may depend on more of the client's request
 // than the key: its placeholders, or Caddy's client IP. The handler calls
-// Bind before Sign for each request of a rule whose profile is one.
+// Bind before Sign for each request of a rule that Binds.
 type Binder interface {
+	// Binds tells, at start, whether rules with options o need Bind.
+	Binds(o *Options) bool
+
 	// Bind returns r with what the kind reads of hr, the client's request
 	// (its placeholders, among them presign.path, which is path, and
 	// presign.key, r.Key), filled in. r travels by value, as in Sign.
@@ -139,10 +142,14 @@ type Signed struct {
 
 // Checker is a Signer that can tell, from an answer, a mistake of the
 // rule's config that could not be seen at start (a URL outside the
-// resource of its policy, which the store will refuse). The handler asks
-// after each answer until it has logged one mistake for the rule; the
-// answer still goes out.
+// resource of its policy, which the store will refuse). The handler asks,
+// for a rule that Checks, after each answer until it has logged one
+// mistake for the rule; the answer still goes out.
 type Checker interface {
+	// Checks tells, at start, whether the answers of rules with options o
+	// need Check.
+	Checks(o *Options) bool
+
 	// Check returns the mistake that s, the answer to r, shows; nil when
 	// there is none.
 	Check(r Request, s *Signed) *Mistake

@@ -3,6 +3,7 @@ package systest
 import (
 	"bytes"
 	"context"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,11 +34,15 @@ import (
 // Caddy nor from the bucket; the upload form stores a picture in the bucket,
 // and the bucket's refusal of a file that is not a picture reaches the page;
 // the Browse link lists the demo folder, its subfolder opens with a click,
-// and a click on a file there downloads it under its name with its bytes.
+// and a click on a file there downloads it under its name with its bytes,
+// its footer counting "1 folder" and "12 files"; Uppy's dashboard is as
+// wide as its card.
 //
-// Set PRESIGN_DEMO_SCREENSHOT=file.png to keep a screenshot of the page.
+// Set PRESIGN_DEMO_SCREENSHOT=file.png to keep a screenshot of the page
+// (and of the browse page, as file-browse.png).
 func TestDemoInBrowser(t *testing.T) {
 	harness.LookTool(t, harness.Chromium) // before anything starts
+	uppyDist(t)                           // the page's Uppy section
 	s := harness.StartS3(t)
 
 	// The bucket's own view of what the browser fetched: a counting proxy
@@ -89,6 +94,19 @@ func TestDemoInBrowser(t *testing.T) {
 	}
 	if n != demo.GalleryCount {
 		t.Errorf("%d pictures on the page, want %d", n, demo.GalleryCount)
+	}
+	// Uppy's dashboard fills its card: its width is the card's content width
+	var widths []float64
+	if err := chromedp.Run(bctx, chromedp.Poll(`(() => {
+		const d = document.querySelector('#uppy .uppy-Dashboard-inner');
+		if (!d) return null;
+		const card = document.getElementById('uppy').closest('section'), cs = getComputedStyle(card);
+		return [d.getBoundingClientRect().width, card.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)];
+	})()`, &widths, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("Uppy's dashboard on the demo page: %v", err)
+	}
+	if math.Abs(widths[0]-widths[1]) > 2 {
+		t.Errorf("Uppy's dashboard is %.0f px wide, its card's content %.0f px; want the same (±2 px)", widths[0], widths[1])
 	}
 	for i := 1; i <= demo.GalleryCount; i++ {
 		if got := bucket.count("GET", "/demo/"+demo.GalleryKey(i)); got != 1 {
@@ -187,23 +205,19 @@ func TestDemoInBrowser(t *testing.T) {
 	if err := chromedp.Run(bctx, chromedp.FullScreenshot(&shot, 100)); err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	out := os.Getenv("PRESIGN_DEMO_SCREENSHOT")
-	if out == "" {
-		out = filepath.Join(t.TempDir(), "demo.png")
-	}
-	if err := os.WriteFile(out, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot of the demo page: %s", out)
+	t.Logf("screenshot of the demo page: %s", saveScreenshot(t, shot, ""))
 
 	// (d) browse: the Browse link lists the folder, a click on the
 	// subfolder lists it, a click on a file downloads it
-	var listed, sub string
+	var listed, footer, sub string
+	var browseShot []byte
 	if err := chromedp.Run(bctx,
 		chromedp.Navigate(page+"/"),
 		chromedp.Click("#browse", chromedp.ByQuery),
 		chromedp.WaitVisible(`a[href="./`+demo.BrowseSubfolder+`"]`, chromedp.ByQuery),
 		chromedp.Text("tbody", &listed, chromedp.ByQuery),
+		chromedp.Text("footer", &footer, chromedp.ByQuery),
+		chromedp.FullScreenshot(&browseShot, 100),
 		chromedp.Click(`a[href="./`+demo.BrowseSubfolder+`"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`a[href="./`+demo.BrowseFile+`"]`, chromedp.ByQuery),
 		chromedp.Location(&sub),
@@ -212,6 +226,10 @@ func TestDemoInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(listed, "file-01.txt") || !strings.Contains(listed, "file-12.txt") {
 		t.Errorf("the listing of /browse/ shows %q, want file-01.txt to file-12.txt", listed)
+	}
+	t.Logf("screenshot of the browse page: %s", saveScreenshot(t, browseShot, "-browse"))
+	if !strings.HasPrefix(footer, "1 folder, 12 files (") {
+		t.Errorf("the footer of /browse/ reads %q, want 1 folder, 12 files", footer)
 	}
 	if sub != page+"/browse/"+demo.BrowseSubfolder {
 		t.Errorf("the subfolder's page is %s", sub)
@@ -223,6 +241,22 @@ func TestDemoInBrowser(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(dir, demo.BrowseFile)); err != nil || !bytes.Equal(got, demo.BrowseBody(demo.BrowseFile)) {
 		t.Errorf("the downloaded file: %q, %v; want %q", got, err, demo.BrowseBody(demo.BrowseFile))
 	}
+}
+
+// saveScreenshot saves shot at PRESIGN_DEMO_SCREENSHOT (with suffix before
+// its extension), or in a temporary folder, and returns its path.
+func saveScreenshot(t *testing.T, shot []byte, suffix string) string {
+	t.Helper()
+	out := os.Getenv("PRESIGN_DEMO_SCREENSHOT")
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "demo.png")
+	}
+	ext := filepath.Ext(out)
+	out = strings.TrimSuffix(out, ext) + suffix + ext
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // countingProxy is a reverse proxy that counts the requests it passes on,
