@@ -29,8 +29,9 @@ var azureKind = registerKind("azure", 3,
 // Azure is a profile for a container of Azure Blob Storage. It answers
 // downloads (GET, HEAD), uploads (PUT, as Put Blob of a block blob) and
 // deletions (DELETE) with a service SAS for exactly one blob: sr=b, sp=r
-// for downloads, sp=cw for uploads and sp=d for deletions, spr=https on https endpoints, and rscd, rsct and rscc for the
-// rule's content_disposition, content_type and cache_control.
+// for downloads, sp=cw for uploads and sp=d for deletions, spr=https on
+// https endpoints, and rscd, rsct and rscc for the rule's
+// content_disposition, content_type and cache_control.
 //
 // With account_key, the SAS is signed with the storage account's key. Without
 // it, the Azure default credential chain (azidentity's
@@ -222,8 +223,8 @@ func (a *Azure) Origin() string { return a.origin }
 // DefaultExpires implements Signer.
 func (a *Azure) DefaultExpires() time.Duration { return time.Duration(a.Expires) }
 
-// CheckRule implements Signer: GET, HEAD, PUT and DELETE; with a user delegation
-// key, lifetimes of at most 7 days (the key's own limit).
+// CheckRule implements Signer: GET, HEAD, PUT and DELETE; with a user
+// delegation key, lifetimes of at most 7 days (the key's own limit).
 func (a *Azure) CheckRule(r *RuleInfo) error {
 	for _, m := range r.Methods {
 		if m == http.MethodPost {
@@ -275,9 +276,10 @@ func (a *Azure) Sign(ctx context.Context, req Request) (*Signed, error) {
 	return s, nil
 }
 
-// keyFor returns the MACs to sign in with: the account key's, or the user
-// delegation key's, which it sets in in, cutting in's expiry to the key's
-// own (a SAS dies with its key) but not to signTime or before.
+// keyFor returns the MACs to sign in with: the account key's, or else the
+// user delegation key's, which it adds to in. A SAS dies with its key: in's
+// expiry is cut to the key's, and a key that expires by signTime is an
+// ErrCredentials.
 func (a *Azure) keyFor(ctx context.Context, in *azureSAS, signTime time.Time) (*sync.Pool, error) {
 	if a.udk == nil {
 		return a.macs, nil

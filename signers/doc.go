@@ -8,7 +8,8 @@
 //
 //	doc.go          this overview
 //	signer.go       Signer, Request, Signed, RuleInfo; the optional Binder and Checker
-//	store.go        Store, Listing, Object, StoreError: a store Caddy asks itself (browse, check_exists)
+//	store.go        Store, Listing, Object, StoreError: a store Caddy asks itself (browse,
+//	                check_exists); RuleInfo.checkStore, the checks of their options
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
 //	kinds.go        registerKind: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.check
@@ -28,7 +29,8 @@
 //	                S3 API for Store (s3_list.go) and Multipart (s3_multipart.go, s3_api.go)
 //	cloudfront.go   CloudFront signed URLs and cookies (cloudfront_sign.go, its key in
 //	                cloudfront_key.go, its caches in cloudfront_cache.go)
-//	azure.go        Azure Blob Storage SAS (user delegation keys in azure_udk.go)
+//	azure.go        Azure Blob Storage SAS (user delegation keys in azure_udk.go), the
+//	                Blob service for Store (azure_store.go)
 //	gcs.go          Google Cloud Storage V4 signed URLs and POST policies
 //
 // Adding a kind is its file here, its test, its golden adapt file and the

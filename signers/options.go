@@ -92,9 +92,9 @@ type Options struct {
 	// s3:ListBucket (Azure: list on the container; see account_key).
 	Browse bool `json:"browse,omitempty"`
 
-	// S3, Azure: the html/template file of browse's HTML answers instead of the
-	// built-in page; parsed at start. In the Caddyfile the argument of
-	// browse.
+	// S3, Azure: the html/template file of browse's HTML answers instead
+	// of the built-in page; parsed at start. In the Caddyfile the argument
+	// of browse.
 	BrowseTemplate string `json:"browse_template,omitempty"`
 
 	// S3, Azure: before a GET or HEAD is answered, ask the store whether

@@ -25,7 +25,8 @@ var s3Kind = registerKind("s3", 1,
 // S3 is a profile for an S3 or S3-compatible bucket (AWS, MinIO,
 // DigitalOcean Spaces, Cloudflare R2, Google Cloud Storage's S3
 // interoperability, versitygw, ...). It presigns GET, HEAD, PUT and DELETE
-// requests with SigV4 query authentication and browser uploads with an S3 POST policy.
+// requests with SigV4 query authentication and browser uploads with an S3
+// POST policy.
 //
 // Credentials come, in this order of preference, from access_key_id and
 // secret_access_key (placeholders such as {env.X} and {file.P} work), from
