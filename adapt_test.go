@@ -234,8 +234,8 @@ func TestRefusedAtStart(t *testing.T) {
 		{"bad method", s3Block("a") + `
 		rule /x/* {
 			profile a
-			methods GET DELETE
-		}`, []string{"rule 1", `method "DELETE"`}},
+			methods GET PATCH
+		}`, []string{"rule 1", `method "PATCH"`}},
 		{"bad status", s3Block("a") + `
 		rule /x/* {
 			profile a

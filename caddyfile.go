@@ -127,7 +127,7 @@ func (r *Rule) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "methods":
 			r.Methods = d.RemainingArgs()
 			if len(r.Methods) == 0 {
-				return d.Errf("methods needs at least one of GET, HEAD, PUT, POST")
+				return d.Errf("methods needs at least one of GET, HEAD, PUT, POST, DELETE")
 			}
 		case "strip_prefix":
 			err = signers.OneArg(d, &r.StripPrefix)

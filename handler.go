@@ -128,7 +128,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return writeJSON(w, http.StatusOK, urlAnswer{Method: r.Method, URL: signed.URL, Headers: signed.Headers, ExpiresAt: rfc3339(signed.ExpiresAt)})
 	}
 	status := rule.Status
-	if r.Method == http.MethodPut {
+	if r.Method == http.MethodPut || r.Method == http.MethodDelete {
 		status = http.StatusTemporaryRedirect
 	}
 	hdr["Location"] = []string{signed.URL}

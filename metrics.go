@@ -26,7 +26,7 @@ var outcomeNames = [numOutcomes]string{"signed", "bad_key", "method_not_allowed"
 
 // methodLabels bounds the method label: clients choose the method, and a
 // metric label must not let them create series at will.
-var methodLabels = [...]string{"GET", "HEAD", "PUT", "POST", "other"}
+var methodLabels = [...]string{"GET", "HEAD", "PUT", "POST", "DELETE", "other"}
 
 func methodIndex(m string) int {
 	switch m {
@@ -38,8 +38,10 @@ func methodIndex(m string) int {
 		return 2
 	case "POST":
 		return 3
+	case "DELETE":
+		return 4
 	}
-	return 4
+	return 5
 }
 
 // metrics are the handler's Prometheus collectors, in Caddy's registry

@@ -14,8 +14,9 @@ import (
 // TestMetricsCountAnswers: answers are counted in Caddy's registry by
 // profile, rule (its name, or else its path patterns), method and outcome,
 // signing time is observed, a client cannot add series with made-up
-// methods, rules with the same name count together, and only the series of
-// answers given exist: none for a rule that answered nothing.
+// methods (DELETE has its own label), rules with the same name count
+// together, and only the series of answers given exist: none for a rule
+// that answered nothing.
 func TestMetricsCountAnswers(t *testing.T) {
 	h, err := parseBlock(`presign {
 		profile p s3 {
@@ -37,6 +38,10 @@ func TestMetricsCountAnswers(t *testing.T) {
 			name uploads
 			methods PUT
 		}
+		rule /rm/* {
+			profile p
+			methods DELETE
+		}
 		rule /idle/* {
 			profile p
 		}
@@ -53,7 +58,8 @@ func TestMetricsCountAnswers(t *testing.T) {
 	}
 	for _, req := range [][2]string{{"GET", "/dl/a"}, {"GET", "/dl/b"}, {"HEAD", "/dl/a"}, {"GET", "/dl/a//b"},
 		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"},
-		{"PUT", "/up2/a"}, {"GET", "/up/a"}, {"PUT", "/up3/a"}} {
+		{"PUT", "/up2/a"}, {"GET", "/up/a"}, {"PUT", "/up3/a"},
+		{"DELETE", "/rm/a"}, {"DELETE", "/rm/a//b"}, {"DELETE", "/dl/a"}, {"GET", "/rm/a"}} {
 		serve(t, h2, req[0], req[1])
 	}
 	fams, err := ctx.GetMetricsRegistry().Gather()
@@ -73,13 +79,17 @@ func TestMetricsCountAnswers(t *testing.T) {
 		}
 	}
 	want := map[string]float64{
-		"method=GET,outcome=signed,profile=p,rule=/dl/*":               2,
-		"method=HEAD,outcome=signed,profile=p,rule=/dl/*":              1,
-		"method=GET,outcome=bad_key,profile=p,rule=/dl/*":              1,
-		"method=PUT,outcome=method_not_allowed,profile=p,rule=/dl/*":   1,
-		"method=other,outcome=method_not_allowed,profile=p,rule=/dl/*": 2,
-		"method=PUT,outcome=signed,profile=p,rule=uploads":             2,
-		"method=GET,outcome=method_not_allowed,profile=p,rule=uploads": 1,
+		"method=GET,outcome=signed,profile=p,rule=/dl/*":                2,
+		"method=HEAD,outcome=signed,profile=p,rule=/dl/*":               1,
+		"method=GET,outcome=bad_key,profile=p,rule=/dl/*":               1,
+		"method=PUT,outcome=method_not_allowed,profile=p,rule=/dl/*":    1,
+		"method=other,outcome=method_not_allowed,profile=p,rule=/dl/*":  2,
+		"method=PUT,outcome=signed,profile=p,rule=uploads":              2,
+		"method=GET,outcome=method_not_allowed,profile=p,rule=uploads":  1,
+		"method=DELETE,outcome=method_not_allowed,profile=p,rule=/dl/*": 1,
+		"method=DELETE,outcome=signed,profile=p,rule=/rm/*":             1,
+		"method=DELETE,outcome=bad_key,profile=p,rule=/rm/*":            1,
+		"method=GET,outcome=method_not_allowed,profile=p,rule=/rm/*":    1,
 	}
 	if len(got) != len(want) {
 		t.Errorf("series with counts: %v\nwant %v", got, want)
@@ -89,8 +99,8 @@ func TestMetricsCountAnswers(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	if observed != 5 {
-		t.Errorf("signing time observed %d times, want 5 (one per signed answer)", observed)
+	if observed != 6 {
+		t.Errorf("signing time observed %d times, want 6 (one per signed answer)", observed)
 	}
 }
 

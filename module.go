@@ -57,8 +57,8 @@ type Rule struct {
 	// share their series, and so are counted together.
 	Name string `json:"name,omitempty"`
 
-	// The methods the rule answers: GET, HEAD, PUT, POST. Others get 405
-	// with an Allow header. Default: GET and HEAD.
+	// The methods the rule answers: GET, HEAD, PUT, POST, DELETE. Others
+	// get 405 with an Allow header. Default: GET and HEAD.
 	Methods []string `json:"methods,omitempty"`
 
 	// A prefix removed from the request path before it becomes
@@ -89,7 +89,8 @@ type Rule struct {
 	Respond string `json:"respond,omitempty"`
 
 	// The status of GET and HEAD redirects: 302 (default), 303 or 307. PUT
-	// is always redirected with 307, which keeps the method and body.
+	// and DELETE are always redirected with 307, which keeps the method
+	// (and PUT's body).
 	Status int `json:"status,omitempty"`
 
 	// The signing options (content_disposition, content_type,
@@ -237,7 +238,7 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		r.Methods[i] = m
 		bit := methodBit(m)
 		if bit == 0 {
-			return fmt.Errorf("method %q: only GET, HEAD, PUT and POST can be presigned", m)
+			return fmt.Errorf("method %q: only GET, HEAD, PUT, POST and DELETE can be presigned", m)
 		}
 		if r.methods&bit != 0 {
 			return fmt.Errorf("method %s listed twice", m)
@@ -314,6 +315,8 @@ func methodBit(m string) methodSet {
 		return 4
 	case http.MethodPost:
 		return 8
+	case http.MethodDelete:
+		return 16
 	}
 	return 0
 }

@@ -23,8 +23,8 @@ func TestRuleRefusedJSON(t *testing.T) {
 			`rule 1 (/x/*): profile "cf": cookie_domain needs cookies`},
 		"cookie_domain on S3": {`{"path": ["/x/*"], "profile": "s", "cookie_domain": "example.com"}`,
 			`rule 1 (/x/*): profile "s": cookie_domain is an option of cloudfront profiles, not of s3 ones`},
-		"method not presignable": {`{"path": ["/x/*"], "profile": "s", "methods": ["GET", "DELETE"]}`,
-			`rule 1 (/x/*): method "DELETE": only GET, HEAD, PUT and POST can be presigned`},
+		"method not presignable": {`{"path": ["/x/*"], "profile": "s", "methods": ["GET", "PATCH"]}`,
+			`rule 1 (/x/*): method "PATCH": only GET, HEAD, PUT, POST and DELETE can be presigned`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := provisionJSON(t, []byte(`{`+profiles+`, "rules": [`+c.rule+`]}`))

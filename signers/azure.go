@@ -24,13 +24,14 @@ func init() {
 
 // azureKind is the azure kind: its name, and the rule options it serves.
 var azureKind = registerKind("azure", 3,
-	"content_disposition", "content_type", "cache_control")
+	"content_disposition", "content_type", "cache_control", "browse", "browse_template", "check_exists")
 
 // Azure is a profile for a container of Azure Blob Storage. It answers
-// downloads (GET, HEAD) and uploads (PUT, as Put Blob of a block blob) with
-// a service SAS for exactly one blob: sr=b, sp=r for downloads and sp=cw
-// for uploads, spr=https on https endpoints, and rscd, rsct and rscc for the
-// rule's content_disposition, content_type and cache_control.
+// downloads (GET, HEAD), uploads (PUT, as Put Blob of a block blob) and
+// deletions (DELETE) with a service SAS for exactly one blob: sr=b, sp=r
+// for downloads, sp=cw for uploads and sp=d for deletions, spr=https on
+// https endpoints, and rscd, rsct and rscc for the rule's
+// content_disposition, content_type and cache_control.
 //
 // With account_key, the SAS is signed with the storage account's key. Without
 // it, the Azure default credential chain (azidentity's
@@ -43,6 +44,11 @@ var azureKind = registerKind("azure", 3,
 // Blob needs the request header "x-ms-blob-type: BlockBlob", which a
 // redirect cannot add: the client sends it (curl -T f -L -H
 // 'x-ms-blob-type: BlockBlob'), and JSON answers name it in "headers".
+//
+// browse and check_exists are Caddy's own calls to the blob service (List
+// Blobs, Get Blob Properties: azure_store.go), each with a short-lived SAS
+// that Caddy signs for itself with the same key: sp=l on the container,
+// sp=r on the blob.
 type Azure struct {
 	// The storage account's name, e.g. "mystorageaccount" (3 to 24
 	// lower-case letters and digits). Required.
@@ -57,7 +63,7 @@ type Azure struct {
 	// delegation key from the Azure default credential chain; the identity
 	// then needs the "Storage Blob Delegator" role on the account and a
 	// data role on the container ("Storage Blob Data Reader", or
-	// "Storage Blob Data Contributor" for uploads).
+	// "Storage Blob Data Contributor" for uploads and deletions).
 	AccountKey string `json:"account_key,omitempty"`
 
 	// The blob service endpoint as an http(s) URL, with a path for
@@ -74,11 +80,18 @@ type Azure struct {
 	// key that is not yet at hand before it is answered 503. Default 5s.
 	CredentialsTimeout caddy.Duration `json:"credentials_timeout,omitempty"`
 
+	// The deadline of each call Caddy makes itself to the blob service
+	// (browse's List Blobs, check_exists's Get Blob Properties); a service
+	// that does not answer in time gets 502. Default 10s.
+	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
+
 	origin   string // scheme://host[/path]/container
 	https    bool
 	resource string                // "/blob/<account>/<container>/", the SAS's canonical resource before the blob
 	macs     *sync.Pool            // HMAC-SHA256 under the account key; nil without it
 	udk      *credCache[*azureUDK] // the user delegation key; nil with account_key
+	api      *http.Client          // Caddy's own calls (browse, check_exists)
+	exists   *existsCache          // recent answers of Exists (check_exists)
 }
 
 const (
@@ -140,6 +153,11 @@ func (a *Azure) Provision(caddy.Context) error {
 	if a.CredentialsTimeout < 0 {
 		return errors.New("credentials_timeout must be positive")
 	}
+	if err := fillAPITimeout(&a.APITimeout); err != nil {
+		return err
+	}
+	a.api = &http.Client{Transport: http.DefaultTransport}
+	a.exists = newExistsCache()
 
 	if a.AccountKey == "" {
 		if err := checkExpires(time.Duration(a.Expires), azureUDKMaxExpires, "the user delegation key's"); err != nil {
@@ -202,8 +220,8 @@ func (a *Azure) Origin() string { return a.origin }
 // DefaultExpires implements Signer.
 func (a *Azure) DefaultExpires() time.Duration { return time.Duration(a.Expires) }
 
-// CheckRule implements Signer: GET, HEAD and PUT; with a user delegation
-// key, lifetimes of at most 7 days (the key's own limit).
+// CheckRule implements Signer: GET, HEAD, PUT and DELETE; with a user
+// delegation key, lifetimes of at most 7 days (the key's own limit).
 func (a *Azure) CheckRule(r *RuleInfo) error {
 	for _, m := range r.Methods {
 		if m == http.MethodPost {
@@ -217,7 +235,10 @@ func (a *Azure) CheckRule(r *RuleInfo) error {
 	if a.udk != nil {
 		max = azureUDKMaxExpires
 	}
-	return r.check(azureKind, max)
+	if err := r.check(azureKind, max); err != nil {
+		return err
+	}
+	return r.checkStore()
 }
 
 // Sign implements Signer.
@@ -228,39 +249,50 @@ func (a *Azure) Sign(ctx context.Context, req Request) (*Signed, error) {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPut:
 		perm = "cw"
+	case http.MethodDelete:
+		perm = "d"
 	default:
-		return nil, fmt.Errorf("azure signs GET, HEAD and PUT, not %s", r.Method)
+		return nil, fmt.Errorf("azure signs GET, HEAD, PUT and DELETE, not %s", r.Method)
 	}
 	expiresAt := r.SignTime.Add(r.Expires)
 	in := azureSAS{perm: perm, key: r.Key, expiry: expiresAt}
-	if r.Method != http.MethodPut {
+	if perm == "r" {
 		in.cacheControl, in.contentType = r.Options.CacheControl, r.Options.ContentType
 		if r.Options.ContentDisposition != "" {
 			in.disposition = contentDisposition(r.Options.ContentDisposition, r.Key)
 		}
 	}
-	macs := a.macs
-	if a.udk != nil {
-		k, err := a.udk.Get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if k.expiry.Before(expiresAt) {
-			// the SAS dies with the key: say so, and sign accordingly
-			expiresAt = k.expiry
-			if !expiresAt.After(r.SignTime) {
-				return nil, fmt.Errorf("%w: the user delegation key expires at %s, before the signing time", ErrCredentials, k.expiry.Format(time.RFC3339))
-			}
-			in.expiry = expiresAt
-		}
-		in.udk = k
-		macs = &k.macs
+	macs, err := a.keyFor(ctx, &in, r.SignTime)
+	if err != nil {
+		return nil, err
 	}
-	s := &Signed{URL: a.sasURL(&in, macs), ExpiresAt: expiresAt}
+	s := &Signed{URL: a.sasURL(&in, macs), ExpiresAt: in.expiry}
 	if r.Method == http.MethodPut {
 		s.Headers = azurePutHeaders
 	}
 	return s, nil
+}
+
+// keyFor returns the MACs to sign in with: the account key's, or else the
+// user delegation key's, which it adds to in. A SAS dies with its key: in's
+// expiry is cut to the key's, and a key that expires by signTime is an
+// ErrCredentials.
+func (a *Azure) keyFor(ctx context.Context, in *azureSAS, signTime time.Time) (*sync.Pool, error) {
+	if a.udk == nil {
+		return a.macs, nil
+	}
+	k, err := a.udk.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if k.expiry.Before(in.expiry) {
+		if !k.expiry.After(signTime) {
+			return nil, fmt.Errorf("%w: the user delegation key expires at %s, before the signing time", ErrCredentials, k.expiry.Format(time.RFC3339))
+		}
+		in.expiry = k.expiry
+	}
+	in.udk = k
+	return &k.macs, nil
 }
 
 // azurePutHeaders are the headers a client must send with an upload: Put
@@ -269,8 +301,9 @@ var azurePutHeaders = map[string]string{"x-ms-blob-type": "BlockBlob"}
 
 // azureSAS is one SAS to sign.
 type azureSAS struct {
-	perm                     string // "r" or "cw"
-	key                      string // the blob's name
+	perm                     string // "r", "cw" or "d"; "l" with container
+	key                      string // the blob's name; "" with container
+	container                bool   // a container SAS (sr=c), for Caddy's own listings
 	expiry                   time.Time
 	cacheControl             string // rscc
 	disposition, contentType string // rscd, rsct
@@ -311,8 +344,14 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 	b = append(b, "\n\n"...) // st: none
 	b = append(b, expiry...)
 	b = append(b, '\n')
-	b = append(b, a.resource...)
-	b = append(b, azureCanonicalKey(in.key)...)
+	sr := "b"
+	if in.container {
+		b = append(b, a.resource[:len(a.resource)-1]...) // no "/" after the container
+		sr = "c"
+	} else {
+		b = append(b, a.resource...)
+		b = append(b, azureCanonicalKey(in.key)...)
+	}
 	b = append(b, '\n')
 	if k := in.udk; k != nil {
 		b = append(b, k.stsFields...) // skoid ... skv, then saoid, suoid, scid: none
@@ -321,7 +360,9 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 	}
 	b = append(b, '\n') // sip: none
 	b = append(b, spr...)
-	b = append(b, "\n"+azureSASVersion+"\nb\n\n\n"...) // sv, sr, snapshot, ses
+	b = append(b, "\n"+azureSASVersion+"\n"...) // sv
+	b = append(b, sr...)
+	b = append(b, "\n\n\n"...) // snapshot, ses
 	b = append(b, in.cacheControl...)
 	b = append(b, '\n')
 	b = append(b, in.disposition...)
@@ -338,8 +379,10 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 
 	// the URL: the query's parameters sorted by name
 	u := append(s.url[:0], a.origin...)
-	u = append(u, '/')
-	u = append(u, escapePath(in.key)...)
+	if !in.container {
+		u = append(u, '/')
+		u = append(u, escapePath(in.key)...)
+	}
 	u = append(u, '?')
 	sep := false
 	param := func(name, value string) {
@@ -372,7 +415,9 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 	if spr != "" {
 		u = append(u, "&spr="+"https"...)
 	}
-	u = append(u, "&sr=b&sv="+azureSASVersion...)
+	u = append(u, "&sr="...)
+	u = append(u, sr...)
+	u = append(u, "&sv="+azureSASVersion...)
 	out := string(u)
 	s.url = u
 	if cap(s.url) <= maxPooledBuf && cap(s.sts) <= maxPooledBuf {
@@ -406,12 +451,14 @@ func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{"endpoint", func() error { return OneArg(d, &a.Endpoint) }},
 		{"expires", func() error { return DurationArg(d, &a.Expires) }},
 		{"credentials_timeout", func() error { return DurationArg(d, &a.CredentialsTimeout) }},
+		{"api_timeout", func() error { return DurationArg(d, &a.APITimeout) }},
 	})
 }
 
 // Interface guards
 var (
 	_ Signer                = (*Azure)(nil)
+	_ Store                 = (*Azure)(nil)
 	_ caddy.Provisioner     = (*Azure)(nil)
 	_ caddyfile.Unmarshaler = (*Azure)(nil)
 )

@@ -64,7 +64,7 @@ func TestAzureProvision(t *testing.T) {
 	}
 }
 
-// TestAzureCheckRule: Azure serves GET, HEAD and PUT with the download
+// TestAzureCheckRule: Azure serves GET, HEAD, PUT and DELETE with the download
 // overrides, refuses POST and the options of other kinds, naming the kinds
 // that serve them.
 func TestAzureCheckRule(t *testing.T) {
@@ -74,12 +74,16 @@ func TestAzureCheckRule(t *testing.T) {
 		o       Options
 		want    string // "": accepted
 	}{
-		{[]string{"GET", "HEAD", "PUT"}, Options{}, ""},
+		{[]string{"GET", "HEAD", "PUT", "DELETE"}, Options{}, ""},
+		{[]string{"DELETE"}, Options{ContentType: "a/b"}, "content_disposition, content_type and cache_control shape downloads"},
 		{[]string{"GET"}, Options{ContentDisposition: "attachment", ContentType: "a/b", CacheControl: "no-cache"}, ""},
 		{[]string{"POST"}, Options{}, "method POST: Azure Blob Storage has no browser upload form"},
 		{[]string{"PUT"}, Options{MaxSize: 10}, "max_size is an option of s3 and gcs profiles, not of azure ones"},
 		{[]string{"GET"}, Options{Cookies: true}, "cookies is an option of cloudfront profiles, not of azure ones"},
-		{[]string{"GET"}, Options{Browse: true}, "browse is an option of s3 and gcs profiles, not of azure ones"},
+		{[]string{"GET"}, Options{Browse: true, BrowseTemplate: "t.html", CheckExists: caddy.Duration(time.Second)}, ""},
+		{[]string{"PUT"}, Options{CheckExists: caddy.Duration(time.Second)}, "browse and check_exists answer GET and HEAD"},
+		{[]string{"GET"}, Options{BrowseTemplate: "t.html"}, "browse_template is the page of browse"},
+		{[]string{"GET"}, Options{Uppy: true}, "uppy is an option of s3 profiles, not of azure ones"},
 	} {
 		err := a.CheckRule(&RuleInfo{Profile: "az", Methods: c.methods, Expires: time.Hour, Options: &c.o})
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
@@ -90,7 +94,8 @@ func TestAzureCheckRule(t *testing.T) {
 
 // TestAzureSignShape: a download's SAS reads the blob (sp=r) and carries
 // the overrides; an upload's creates and writes it (sp=cw) and names the
-// header Put Blob needs; both end at SignTime + Expires. (Azurite checks
+// header Put Blob needs; a deletion's only deletes it (sp=d), without
+// overrides or headers; all end at SignTime + Expires. (Azurite checks
 // the signatures themselves: systest's TestAzure*.)
 func TestAzureSignShape(t *testing.T) {
 	a := newTestAzure(t, &Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey})
@@ -119,6 +124,15 @@ func TestAzureSignShape(t *testing.T) {
 	pq, _ := url.ParseQuery(put.URL[strings.IndexByte(put.URL, '?')+1:])
 	if pq.Get("sp") != "cw" || put.Headers["x-ms-blob-type"] != "BlockBlob" {
 		t.Errorf("upload SAS %s, headers %v", put.URL, put.Headers)
+	}
+	del, err := a.Sign(context.Background(), Request{Method: "DELETE", Key: "up/x", SignTime: t0, Expires: time.Minute,
+		Options: &Options{ContentType: "a/b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dq, _ := url.ParseQuery(del.URL[strings.IndexByte(del.URL, '?')+1:])
+	if dq.Get("sp") != "d" || dq.Has("rsct") || del.Headers != nil || !del.ExpiresAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("delete SAS %s, headers %v, expires at %s", del.URL, del.Headers, del.ExpiresAt)
 	}
 	if _, err := a.Sign(context.Background(), Request{Method: "POST", Key: "x", SignTime: t0, Expires: time.Minute, Options: &Options{}}); err == nil {
 		t.Error("a POST was signed")

@@ -8,9 +8,10 @@
 //
 //	doc.go          this overview
 //	signer.go       Signer, Request, Signed, RuleInfo; the optional Binder and Checker
-//	store.go        Store, Listing, Object, StoreError: a store Caddy asks itself (browse, check_exists)
-//	store_shared.go what the Stores share: their options' checks, the ListObjectsV2
-//	                document, a page's check, the cache of existence checks
+//	store.go        Store, Listing, Object, StoreError: a store Caddy asks itself (browse,
+//	                check_exists); RuleInfo.checkStore, the checks of their options
+//	store_shared.go what the Stores share: the ListObjectsV2 document, a page's check,
+//	                the api_timeout default, the cache of existence checks
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
 //	kinds.go        registerKind: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.check
@@ -30,7 +31,8 @@
 //	                S3 API for Store (s3_list.go) and Multipart (s3_multipart.go, s3_api.go)
 //	cloudfront.go   CloudFront signed URLs and cookies (cloudfront_sign.go, its key in
 //	                cloudfront_key.go, its caches in cloudfront_cache.go)
-//	azure.go        Azure Blob Storage SAS (user delegation keys in azure_udk.go)
+//	azure.go        Azure Blob Storage SAS (user delegation keys in azure_udk.go), the
+//	                Blob service for Store (azure_store.go)
 //	gcs.go          Google Cloud Storage V4 signed URLs and POST policies, and Store
 //	                through the XML API, signed the same way (gcs_store.go)
 //

@@ -37,7 +37,7 @@ var gcsKind = registerKind("gcs", 4,
 
 // GCS is a profile for a Google Cloud Storage bucket, signed natively: V4
 // signatures (GOOG4-RSA-SHA256) with a service account's private key. It
-// presigns GET, HEAD and PUT as signed URLs (downloads with
+// presigns GET, HEAD, PUT and DELETE as signed URLs (downloads with
 // response-content-disposition and response-content-type) and browser
 // uploads as a V4 POST policy form. It lists folders (browse) and checks
 // objects (check_exists) through the XML API, each request V4-signed in its
@@ -95,7 +95,7 @@ type GCS struct {
 	origin     string // scheme://host + prefix
 	email      string // the service account, X-Goog-Credential's first part
 	key        *rsa.PrivateKey
-	urls       *urlCache[struct{}] // recent GET, HEAD and PUT URLs; the key never changes
+	urls       *urlCache[struct{}] // recent GET, HEAD, PUT and DELETE URLs; the key never changes
 	api        *http.Client        // the store's calls (gcs_store.go)
 	exists     *existsCache        // recent answers of Exists (check_exists)
 }
@@ -271,7 +271,7 @@ func (g *GCS) CheckRule(r *RuleInfo) error {
 	if err := r.check(gcsKind, gcsMaxExpires); err != nil {
 		return err
 	}
-	return checkStoreOptions(r)
+	return r.checkStore()
 }
 
 // Sign implements Signer.
@@ -279,11 +279,11 @@ func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
 	r := &req
 	expiresAt := r.SignTime.Add(r.Expires)
 	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPut:
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 	case http.MethodPost:
 		return g.signPOST(r, expiresAt)
 	default:
-		return nil, fmt.Errorf("cloud storage signs GET, HEAD, PUT and POST, not %s", r.Method)
+		return nil, fmt.Errorf("cloud storage signs GET, HEAD, PUT, POST and DELETE, not %s", r.Method)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(r.Expires/time.Second)
 	e, h, admit := g.urls.lookup(r, signSec, expSec, struct{}{}, expiresAt)
@@ -297,7 +297,7 @@ func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
 		Expires:     expSec,
 		ContentType: r.ContentType,
 	}
-	if r.Method != http.MethodPut {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		in.Query = responseOverrides(r.Options, r.Key)
 	}
 	u, err := g.signURL(&in)

@@ -84,23 +84,25 @@ type Options struct {
 	// (host-only cookies). In the Caddyfile the argument of cookies.
 	CookieDomain string `json:"cookie_domain,omitempty"`
 
-	// S3, GCS: a GET or HEAD for a path that ends in "/" lists the objects and
-	// folders directly under the key prefix it maps to (ListObjectsV2 with
-	// delimiter "/", at most 1000 entries a page; on GCS through its XML
-	// API), as JSON (Accept: application/json) or HTML. The key template
-	// must end with {presign.path}, after a "/" or alone. Needs
-	// s3:ListBucket (GCS: storage.objects.list).
+	// S3, Azure, GCS: a GET or HEAD for a path that ends in "/" lists the
+	// objects and folders directly under the key prefix it maps to
+	// (ListObjectsV2; Azure: List Blobs; GCS: its XML API's ListObjectsV2;
+	// with delimiter "/", at most 1000 entries a page), as JSON (Accept:
+	// application/json) or HTML. The key template must end with
+	// {presign.path}, after a "/" or alone. Needs s3:ListBucket (Azure:
+	// list on the container, see account_key; GCS: storage.objects.list).
 	Browse bool `json:"browse,omitempty"`
 
-	// S3, GCS: the html/template file of browse's HTML answers instead of the
-	// built-in page; parsed at start. In the Caddyfile the argument of
-	// browse.
+	// S3, Azure, GCS: the html/template file of browse's HTML answers
+	// instead of the built-in page; parsed at start. In the Caddyfile the
+	// argument of browse.
 	BrowseTemplate string `json:"browse_template,omitempty"`
 
-	// S3, GCS: before a GET or HEAD is answered, ask the store whether the
-	// object exists (HeadObject; GCS: a HEAD of the object); a missing one
-	// is answered 404 through Caddy's error handling. Answers, both ways,
-	// are cached for this window. In the Caddyfile `check_exists [<window>]`, default 10s.
+	// S3, Azure, GCS: before a GET or HEAD is answered, ask the store
+	// whether the object exists (HeadObject; Azure: Get Blob Properties;
+	// GCS: a HEAD of the object); a missing one is answered 404 through
+	// Caddy's error handling. Answers, both ways, are cached for this
+	// window. In the Caddyfile `check_exists [<window>]`, default 10s.
 	// Needs s3:GetObject (and s3:ListBucket, or S3 answers 403 for a
 	// missing key).
 	CheckExists caddy.Duration `json:"check_exists,omitempty"`

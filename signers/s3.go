@@ -24,8 +24,9 @@ var s3Kind = registerKind("s3", 1,
 
 // S3 is a profile for an S3 or S3-compatible bucket (AWS, MinIO,
 // DigitalOcean Spaces, Cloudflare R2, Google Cloud Storage's S3
-// interoperability, versitygw, ...). It presigns GET, HEAD and PUT requests
-// with SigV4 query authentication and browser uploads with an S3 POST policy.
+// interoperability, versitygw, ...). It presigns GET, HEAD, PUT and DELETE
+// requests with SigV4 query authentication and browser uploads with an S3
+// POST policy.
 //
 // Credentials come, in this order of preference, from access_key_id and
 // secret_access_key (placeholders such as {env.X} and {file.P} work), from
@@ -106,7 +107,7 @@ type S3 struct {
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
 	creds  *credCache[aws.Credentials]
-	urls   *urlCache[awsKeys] // recent GET, HEAD and PUT URLs
+	urls   *urlCache[awsKeys] // recent GET, HEAD, PUT and DELETE URLs
 	keys   *v4KeyCache        // SigV4 signing keys derived from the credentials
 	api    *s3.Client         // the S3 API, for the calls Caddy makes itself
 	exists *existsCache       // recent answers of Exists (check_exists)
@@ -206,7 +207,7 @@ func (s *S3) CheckRule(r *RuleInfo) error {
 	if err := r.check(s3Kind, s3MaxExpires); err != nil {
 		return err
 	}
-	return checkStoreOptions(r)
+	return r.checkStore()
 }
 
 // Sign implements Signer.

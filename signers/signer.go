@@ -59,7 +59,7 @@ type RuleInfo struct {
 	// Profile is the name of the rule's profile.
 	Profile string
 	// Methods are the methods the rule answers: upper case, each of GET,
-	// HEAD, PUT and POST at most once.
+	// HEAD, PUT, POST and DELETE at most once.
 	Methods []string
 	// Expires is the URLs' lifetime: the rule's expires, or else the
 	// profile's DefaultExpires.
@@ -94,7 +94,7 @@ const defaultExpires = 15 * time.Minute
 // Request is one thing to sign, built by the handler for a matched request.
 type Request struct {
 	// Method is one of the rule's methods, which CheckRule accepted: GET,
-	// HEAD, PUT or POST (POST: a browser upload form).
+	// HEAD, PUT, POST (a browser upload form) or DELETE.
 	Method string
 	// Key is the object key, already validated: valid UTF-8, 1 to 1024
 	// bytes, no control character, no empty, "." or ".." segment and no

@@ -21,7 +21,7 @@ import (
 
 // v4Input is one SigV4 query-auth presign for S3.
 type v4Input struct {
-	Method      string       // GET, HEAD, PUT
+	Method      string       // GET, HEAD, PUT, DELETE
 	Scheme      string       // "https" or "http"
 	Host        string       // host[:port], as in the URL
 	EscapedPath string       // the URL path, already encoded by escapePath; starts with "/"

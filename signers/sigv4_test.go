@@ -128,6 +128,17 @@ func v4Cases() []v4Case {
 		{"simple", base("photos/cat.jpg")},
 		{"head", with("a/b/c.txt", func(in *v4Input) { in.Method = http.MethodHead })},
 		{"put", with("uploads/new file.bin", func(in *v4Input) { in.Method = http.MethodPut })},
+		{"delete", with("users/42/old file.bin", func(in *v4Input) { in.Method = http.MethodDelete })},
+		{"delete session token", with("r\u00e9sum\u00e9/a+b", func(in *v4Input) {
+			in.Method = http.MethodDelete
+			in.Creds = testCredsToken
+		})},
+		{"delete path style", with("k/x y", func(in *v4Input) {
+			in.Method = http.MethodDelete
+			in.Host = "127.0.0.1:7070"
+			in.Scheme = "http"
+			in.EscapedPath = "/bucket" + in.EscapedPath
+		})},
 		{"spaces", base("my docs/annual report 2024.pdf")},
 		{"unicode", base("r\u00e9sum\u00e9/\u65e5\u672c\u8a9e/\U0001F600.png")},
 		{"reserved", base("a+b%c=d&e?f#g~h;i:j@k,l$m!n*o'p(q)r[s]t")},

@@ -2,6 +2,8 @@ package signers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -58,3 +60,23 @@ type StoreError struct {
 func (e *StoreError) Error() string { return e.Reason + ": " + e.Err.Error() }
 
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// defaultAPITimeout is the default deadline of a call Caddy makes itself
+// to a store (api_timeout).
+const defaultAPITimeout = 10 * time.Second
+
+// checkStore checks the options a Store kind serves alike: browse,
+// browse_template and check_exists.
+func (r *RuleInfo) checkStore() error {
+	o := r.Options
+	if (o.Browse || o.CheckExists != 0) && !r.downloads() {
+		return errors.New("browse and check_exists answer GET and HEAD: the rule needs GET or HEAD")
+	}
+	if o.BrowseTemplate != "" && !o.Browse {
+		return errors.New("browse_template is the page of browse: the rule needs browse")
+	}
+	if o.CheckExists < 0 {
+		return fmt.Errorf("check_exists must be a positive window, got %s", time.Duration(o.CheckExists))
+	}
+	return nil
+}

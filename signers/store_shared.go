@@ -13,14 +13,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// What the kinds' Stores share: the checks of the browse and check_exists
-// options, the ListObjectsV2 document (S3's shape, which Cloud Storage's
+// What the kinds' Stores share: the api_timeout default, the ListObjectsV2
+// document (S3's shape, which Cloud Storage's
 // XML API serves too), the check of a page before it is shown, and the
 // cache of existence checks.
-
-// defaultAPITimeout is the default deadline of a call Caddy makes to a
-// store itself (api_timeout).
-const defaultAPITimeout = 10 * time.Second
 
 // fillAPITimeout fills a profile's api_timeout with the default, and
 // refuses a negative one.
@@ -30,22 +26,6 @@ func fillAPITimeout(d *caddy.Duration) error {
 	}
 	if *d < 0 {
 		return errors.New("api_timeout must be positive")
-	}
-	return nil
-}
-
-// checkStoreOptions checks browse, browse_template and check_exists, for
-// a kind that serves them.
-func checkStoreOptions(r *RuleInfo) error {
-	o := r.Options
-	if (o.Browse || o.CheckExists != 0) && !r.downloads() {
-		return errors.New("browse and check_exists answer GET and HEAD: the rule needs GET or HEAD")
-	}
-	if o.BrowseTemplate != "" && !o.Browse {
-		return errors.New("browse_template is the page of browse: the rule needs browse")
-	}
-	if o.CheckExists < 0 {
-		return fmt.Errorf("check_exists must be a positive window, got %s", time.Duration(o.CheckExists))
 	}
 	return nil
 }

@@ -69,9 +69,12 @@ func checkAgainstSDK(t testing.TB, a *signers.Azure, account, container, key str
 	if https {
 		v.Protocol = sas.ProtocolHTTPS
 	}
-	if r.Method == http.MethodPut {
+	switch r.Method {
+	case http.MethodPut:
 		v.Permissions = (&sas.BlobPermissions{Create: true, Write: true}).String()
-	} else {
+	case http.MethodDelete:
+		v.Permissions = (&sas.BlobPermissions{Delete: true}).String()
+	default:
 		v.CacheControl, v.ContentType = r.Options.CacheControl, r.Options.ContentType
 		v.ContentDisposition = q.Get("rscd")
 		if (r.Options.ContentDisposition != "") != (v.ContentDisposition != "") ||
@@ -90,7 +93,7 @@ func checkAgainstSDK(t testing.TB, a *signers.Azure, account, container, key str
 
 // TestAzureSASMatchesSDK: for keys with unicode, spaces, '+', '%', '?',
 // '#', '\' and every other ASCII character, with and without response
-// headers, for downloads and uploads, on http and https endpoints and with
+// headers, for downloads, uploads and deletions, on http and https endpoints and with
 // random account keys, the SAS query is the SDK's, byte for byte.
 func TestAzureSASMatchesSDK(t *testing.T) {
 	keys := []string{
@@ -126,7 +129,7 @@ func TestAzureSASMatchesSDK(t *testing.T) {
 			a := newRefAzure(t, account, container, key, endpoint)
 			for _, k := range keys {
 				for oi := range opts {
-					for _, m := range []string{"GET", "HEAD", "PUT"} {
+					for _, m := range []string{"GET", "HEAD", "PUT", "DELETE"} {
 						r := &signers.Request{Method: m, Key: k, SignTime: signTime.Add(time.Duration(oi) * time.Hour),
 							Expires: time.Duration(1+rng.IntN(86400)) * time.Second, Options: &opts[oi]}
 						checkAgainstSDK(t, a, account, container, key, https, r)
@@ -154,7 +157,7 @@ func FuzzAzureSASMatchesSDK(f *testing.F) {
 		case "attachment", "inline":
 			o.ContentDisposition = disposition
 		}
-		m := []string{"GET", "HEAD", "PUT"}[method%3]
+		m := []string{"GET", "HEAD", "PUT", "DELETE"}[method%4]
 		r := &signers.Request{Method: m, Key: key, SignTime: signTime, Expires: time.Duration(secs) * time.Second, Options: o}
 		checkAgainstSDK(t, a, harness.AzuriteAccount, "media", harness.AzuriteKey, true, r)
 	})

@@ -258,10 +258,12 @@ func startManagedIdentity(t *testing.T, oid, tid string) (env []string, issued *
 // basic, https, its certificate trusted through SSL_CERT_FILE, as a user
 // fronting a private endpoint would), and Azurite serves the blob for the
 // user delegation SAS while it refuses a tampered one and the same SAS on
-// another blob. A SAS asked to outlive the key is cut to the key's expiry,
-// and says so; the key is fetched once. An identity the storage account
-// refuses makes the handler answer 503 with Retry-After, and the log names
-// the service's error code and holds no token.
+// another blob; browse and check_exists sign their own calls with the same
+// key, and Azurite answers them. A SAS asked to outlive the key is cut to
+// the key's expiry, and says so; the key is fetched once. An identity the
+// storage account refuses makes the handler answer 503 with Retry-After
+// (browse and check_exists too), and the log names the service's error
+// code and holds no token.
 func TestAzureUserDelegationThroughCaddy(t *testing.T) {
 	const oid = "11111111-2222-3333-4444-555555555555"
 	env, issued := startManagedIdentity(t, oid, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
@@ -296,6 +298,16 @@ func TestAzureUserDelegationThroughCaddy(t *testing.T) {
 		}`, `rule /denied/* {
 			profile denied
 			strip_prefix /denied
+		}`, `rule /ls/* {
+			profile az
+			strip_prefix /ls
+			browse
+			check_exists
+		}`, `rule /denied-ls/* {
+			profile denied
+			strip_prefix /denied-ls
+			browse
+			check_exists
 		}`)), []int{port})
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	get := func(u string) (int, string) {
@@ -323,6 +335,18 @@ func TestAzureUserDelegationThroughCaddy(t *testing.T) {
 		t.Errorf("the same SAS on another blob: %d, want 403", code)
 	}
 
+	// browse and check_exists sign their own calls with the same key
+	items, _ := listJSON(t, base+"/ls/dir/")
+	if len(items) != 1 || items[0].Name != "private ü.txt" || items[0].Size != int64(len("delegated bytes")) {
+		t.Errorf("listing with the user delegation key: %+v; Azurite's log:\n%s", items, a.LogTail(3000))
+	}
+	if code, _, _ := harness.Fetch(t, "GET", base+"/ls/missing.txt", nil); code != http.StatusNotFound {
+		t.Errorf("check_exists of a missing blob with the user delegation key: %d, want 404", code)
+	}
+	if code, _, body := fetchAzure(t, a, "GET", location(t, http.StatusFound, "GET", base+"/ls/other.txt"), ""); code != http.StatusOK || body != "other" {
+		t.Errorf("check_exists of a present blob, then its SAS: %d %q, want 200", code, body)
+	}
+
 	// a SAS never outlives its key
 	code, _, body := harness.Fetch(t, "GET", base+pathFor("/week/", "dir/private ü.txt"), nil)
 	var j struct {
@@ -348,10 +372,13 @@ func TestAzureUserDelegationThroughCaddy(t *testing.T) {
 		t.Errorf("%d tokens fetched for one key, want 1 (the key is cached)", n)
 	}
 
-	// an identity without the delegator role: 503, and a log that helps
-	code, hdr, _ := harness.Fetch(t, "GET", base+"/denied/x.txt", nil)
-	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
-		t.Errorf("refused identity: %d, Retry-After %q; want 503 with Retry-After", code, hdr.Get("Retry-After"))
+	// an identity without the delegator role: 503, and a log that helps;
+	// browse and check_exists too, never a 404
+	for _, p := range []string{"/denied/x.txt", "/denied-ls/", "/denied-ls/x.txt"} {
+		code, hdr, _ := harness.Fetch(t, "GET", base+p, nil)
+		if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+			t.Errorf("refused identity, GET %s: %d, Retry-After %q; want 503 with Retry-After", p, code, hdr.Get("Retry-After"))
+		}
 	}
 	log := c.LogText()
 	if !strings.Contains(log, "AuthorizationPermissionMismatch") {

@@ -68,12 +68,17 @@ func resolve(t *testing.T, base, ref string) string {
 // putMany stores keys (with their key as body) with a few workers.
 func putMany(t *testing.T, s *harness.S3, bucket string, keys []string) {
 	t.Helper()
+	putManyWith(keys, 16, func(k string) { s.Put(t, bucket, k, []byte(k), "text/plain") })
+}
+
+// putManyWith calls put for each of keys, with workers at once.
+func putManyWith(keys []string, workers int, put func(key string)) {
 	var wg sync.WaitGroup
 	ch := make(chan string)
-	for range 16 {
+	for range workers {
 		wg.Go(func() {
 			for k := range ch {
-				s.Put(t, bucket, k, []byte(k), "text/plain")
+				put(k)
 			}
 		})
 	}
@@ -82,6 +87,65 @@ func putMany(t *testing.T, s *harness.S3, bucket string, keys []string) {
 	}
 	close(ch)
 	wg.Wait()
+}
+
+// checkPages lists the folder at u page by page through the Link header,
+// as a client would, and checks what any store's listing must be: pages of
+// at most 1000 entries, wantPages of them, wantEntries distinct names each
+// listed once, the folders (ending in "/", without size) dirs in order, and
+// files with a mod_time whose size is the length of prefix+name (the bodies
+// of putMany).
+func checkPages(t *testing.T, u, prefix string, wantPages, wantEntries int, dirs string) {
+	t.Helper()
+	seen := map[string]int{}
+	var gotDirs []string
+	pages := 0
+	for u != "" {
+		var items []browseItem
+		items, u = listJSON(t, u)
+		pages++
+		if len(items) > 1000 {
+			t.Errorf("page %d holds %d entries, more than 1000", pages, len(items))
+		}
+		for _, it := range items {
+			seen[it.Name]++
+			if it.IsDir {
+				gotDirs = append(gotDirs, it.Name)
+				if it.Size != 0 || !strings.HasSuffix(it.Name, "/") {
+					t.Errorf("folder %+v", it)
+				}
+			} else if it.Size != int64(len(prefix+it.Name)) || it.ModTime.IsZero() {
+				t.Errorf("object %+v: size or mod_time wrong", it)
+			}
+		}
+	}
+	if pages != wantPages {
+		t.Errorf("%d pages, want %d", pages, wantPages)
+	}
+	if len(seen) != wantEntries {
+		t.Errorf("%d distinct entries, want %d", len(seen), wantEntries)
+	}
+	for n, c := range seen {
+		if c != 1 {
+			t.Errorf("%s listed %d times", n, c)
+		}
+	}
+	if strings.Join(gotDirs, " ") != dirs {
+		t.Errorf("folders %v, want %s", gotDirs, dirs)
+	}
+}
+
+// checkHostileEscaped checks the HTML listing at u of the objects
+// "<script>alert(1)</script>.txt" and "<img src=x onerror=alert(1)>.txt":
+// their names are text, never markup.
+func checkHostileEscaped(t *testing.T, u string) {
+	t.Helper()
+	code, _, body := harness.Fetch(t, "GET", u, nil)
+	page := string(body)
+	if code != http.StatusOK || strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") ||
+		!strings.Contains(page, "&lt;img src=x onerror=alert(1)&gt;.txt") || !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/") {
+		t.Errorf("hostile names not escaped (%d):\n%s", code, page)
+	}
 }
 
 // TestBrowseListsPages: a folder of 2,500 objects and two subfolders lists
@@ -103,42 +167,7 @@ func TestBrowseListsPages(t *testing.T) {
 		"hostile/<script>alert(1)</script>.txt", "hostile/<img src=x onerror=alert(1)>.txt")
 	putMany(t, s, "media", keys)
 
-	seen := map[string]int{}
-	var dirs []string
-	u, pages := base+"/files/big/", 0
-	for u != "" {
-		var items []browseItem
-		items, u = listJSON(t, u)
-		pages++
-		if len(items) > 1000 {
-			t.Errorf("page %d holds %d entries, more than 1000", pages, len(items))
-		}
-		for _, it := range items {
-			seen[it.Name]++
-			if it.IsDir {
-				dirs = append(dirs, it.Name)
-				if it.Size != 0 || !strings.HasSuffix(it.Name, "/") {
-					t.Errorf("folder %+v", it)
-				}
-			} else if it.Size != int64(len("big/"+it.Name)) || it.ModTime.IsZero() {
-				t.Errorf("object %+v: size or mod_time wrong", it)
-			}
-		}
-	}
-	if pages != 3 {
-		t.Errorf("%d pages, want 3", pages)
-	}
-	if len(seen) != 2502 {
-		t.Errorf("%d distinct entries, want 2502", len(seen))
-	}
-	for n, c := range seen {
-		if c != 1 {
-			t.Errorf("%s listed %d times", n, c)
-		}
-	}
-	if strings.Join(dirs, " ") != "sub1/ sub2/" {
-		t.Errorf("folders %v, want sub1/ sub2/", dirs)
-	}
+	checkPages(t, base+"/files/big/", "big/", 3, 2502, "sub1/ sub2/")
 
 	// a folder's link lists it; an object's redirects to a URL that works
 	items, _ := listJSON(t, resolve(t, base+"/files/big/", "./sub1/"))
@@ -158,12 +187,7 @@ func TestBrowseListsPages(t *testing.T) {
 	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(body), `rel="next" href="?continue=`) {
 		t.Errorf("HTML page: %d %q, without a next link:\n%s", code, hdr.Get("Content-Type"), harness.Clipped(string(body), 2000))
 	}
-	code, _, body = harness.Fetch(t, "GET", base+"/files/hostile/", nil)
-	page := string(body)
-	if code != http.StatusOK || strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") ||
-		!strings.Contains(page, "&lt;img src=x onerror=alert(1)&gt;.txt") || !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/") {
-		t.Errorf("hostile names not escaped (%d):\n%s", code, page)
-	}
+	checkHostileEscaped(t, base+"/files/hostile/")
 }
 
 // TestBrowsePerUser: with a per-user key template each user lists only

@@ -129,6 +129,9 @@ func StartAzurite(t testing.TB, o AzuriteOptions) *Azurite {
 // LogTail returns the last n bytes of Azurite's output.
 func (a *Azurite) LogTail(n int) string { return a.proc.Tail(n) }
 
+// Stop stops Azurite now, for tests of a store that went away.
+func (a *Azurite) Stop() { a.proc.Stop(0) }
+
 // selfSignedCert writes a certificate and key for 127.0.0.1 into dir and
 // returns their paths and a pool that trusts the certificate.
 func selfSignedCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
