@@ -122,10 +122,8 @@ func (n azureName) String() string {
 // the answers, "exists" and "does not", are cached for window. A missing
 // container is a failure, not a missing blob.
 func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
-	now := at.UnixNano()
-	h := a.exists.hash(key)
-	if e := a.exists.lookup(h, key, now, int64(window)); e != nil {
-		return e.exists, nil
+	if exists, hit := a.exists.cached(key, at, window); hit {
+		return exists, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.APITimeout))
 	defer cancel()
@@ -146,7 +144,7 @@ func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window tim
 	default:
 		return false, azureRefusal(resp)
 	}
-	a.exists.store(h, &existsEntry{key: key, exists: exists, at: now})
+	a.exists.remember(key, exists, at)
 	return exists, nil
 }
 
