@@ -78,11 +78,12 @@ func TestProcessMetrics(t *testing.T) {
 	text := p.Metrics()
 	const rule = `profile="vault",rule="/files/*"`
 	for series, want := range map[string]float64{
-		`caddy_presign_answers_total{method="GET",outcome="signed",` + rule + `}`:               3,
-		`caddy_presign_answers_total{method="HEAD",outcome="signed",` + rule + `}`:              1,
-		`caddy_presign_answers_total{method="GET",outcome="bad_key",` + rule + `}`:              2,
-		`caddy_presign_answers_total{method="other",outcome="method_not_allowed",` + rule + `}`: 2,
-		`caddy_presign_sign_duration_seconds_count{profile="vault"}`:                            4,
+		`caddy_presign_answers_total{method="GET",outcome="signed",` + rule + `}`:                3,
+		`caddy_presign_answers_total{method="HEAD",outcome="signed",` + rule + `}`:               1,
+		`caddy_presign_answers_total{method="GET",outcome="bad_key",` + rule + `}`:               2,
+		`caddy_presign_answers_total{method="DELETE",outcome="method_not_allowed",` + rule + `}`: 1,
+		`caddy_presign_answers_total{method="other",outcome="method_not_allowed",` + rule + `}`:  1,
+		`caddy_presign_sign_duration_seconds_count{profile="vault"}`:                             4,
 	} {
 		got, ok := harness.MetricValue(text, series)
 		if !ok || got != want {
