@@ -1,7 +1,6 @@
 package systest
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,13 +31,7 @@ func TestAzureBrowseListsPages(t *testing.T) {
 			strip_prefix /files
 			browse
 		}`))
-	var keys []string
-	for i := range 1200 {
-		keys = append(keys, fmt.Sprintf("big/obj-%04d.txt", i))
-	}
-	keys = append(keys, "big/sub1/inner.txt", "big/sub2/inner.txt",
-		"hostile/<script>alert(1)</script>.txt", "hostile/<img src=x onerror=alert(1)>.txt")
-	putManyAzure(t, a, "media", keys)
+	putManyAzure(t, a, "media", bigFolderKeys(1200))
 
 	checkPages(t, base+"/files/big/", "big/", 2, 1202, "sub1/ sub2/")
 

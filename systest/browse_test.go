@@ -91,6 +91,18 @@ func putManyWith(keys []string, workers int, put func(key string)) {
 
 // checkPages lists the folder at u page by page through the Link header,
 // as a client would, and checks what any store's listing must be: pages of
+// bigFolderKeys are the keys every store's browse test puts: n objects in
+// big/, its two subfolders sub1/ and sub2/, and two hostile names in
+// hostile/.
+func bigFolderKeys(n int) []string {
+	var keys []string
+	for i := range n {
+		keys = append(keys, fmt.Sprintf("big/obj-%04d.txt", i))
+	}
+	return append(keys, "big/sub1/inner.txt", "big/sub2/inner.txt",
+		"hostile/<script>alert(1)</script>.txt", "hostile/<img src=x onerror=alert(1)>.txt")
+}
+
 // at most 1000 entries, wantPages of them, wantEntries distinct names each
 // listed once, the folders (ending in "/", without size) dirs in order, and
 // files with a mod_time whose size is the length of prefix+name (the bodies
@@ -159,13 +171,7 @@ func TestBrowseListsPages(t *testing.T) {
 			strip_prefix /files
 			browse
 		}`)
-	var keys []string
-	for i := range 2500 {
-		keys = append(keys, fmt.Sprintf("big/obj-%04d.txt", i))
-	}
-	keys = append(keys, "big/sub1/inner.txt", "big/sub2/inner.txt",
-		"hostile/<script>alert(1)</script>.txt", "hostile/<img src=x onerror=alert(1)>.txt")
-	putMany(t, s, "media", keys)
+	putMany(t, s, "media", bigFolderKeys(2500))
 
 	checkPages(t, base+"/files/big/", "big/", 3, 2502, "sub1/ sub2/")
 

@@ -1,7 +1,6 @@
 package systest
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,13 +25,8 @@ import (
 func TestGCSStore(t *testing.T) {
 	acct := harness.GCSTestAccount(t)
 	s := harness.StartGCSServer(t, "media", acct)
-	for i := range 1200 {
-		k := fmt.Sprintf("big/obj-%04d.txt", i)
-		s.Put(k, []byte(k))
-	}
-	for _, k := range []string{"big/sub1/inner.txt", "big/sub2/inner.txt",
-		"hostile/<script>alert(1)</script>.txt", "hostile/<img src=x onerror=alert(1)>.txt",
-		"users/alice/a.txt", "users/alice/docs/d.txt", "users/bob/secret-of-bob.txt", "top-level.txt", "here.txt"} {
+	for _, k := range append(bigFolderKeys(1200),
+		"users/alice/a.txt", "users/alice/docs/d.txt", "users/bob/secret-of-bob.txt", "top-level.txt", "here.txt") {
 		s.Put(k, []byte(k))
 	}
 	port := harness.Port(t)
