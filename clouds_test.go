@@ -31,7 +31,7 @@ func gcsTestAccountFile(t testing.TB) (string, *rsa.PublicKey) {
 // the same URL with one signature character changed does not; a stable
 // hot key gets the same URL within its window; a POST answers a V4 policy
 // form whose signature verifies and whose conditions hold max_size and
-// content_type_prefix.
+// the type asked with ?type= (eq $Content-Type).
 func TestGCSThroughHandler(t *testing.T) {
 	file, pub := gcsTestAccountFile(t)
 	h := newHandler(t, `presign {
@@ -120,7 +120,7 @@ func TestGCSThroughHandler(t *testing.T) {
 		t.Errorf("stable answer's Cache-Control %q", a.Header.Get("Cache-Control"))
 	}
 
-	a := serve(t, h, "POST", "/up/photos/cat.jpg")
+	a := serve(t, h, "POST", "/up/photos/cat.jpg?type=image/jpeg")
 	var form struct {
 		URL       string            `json:"url"`
 		Fields    map[string]string `json:"fields"`
@@ -140,10 +140,13 @@ func TestGCSThroughHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy := string(raw)
-	for _, want := range []string{`["content-length-range",0,10000000]`, `["starts-with","$Content-Type","image/"]`} {
+	for _, want := range []string{`["content-length-range",0,10000000]`, `["eq","$Content-Type","image/jpeg"]`} {
 		if !strings.Contains(policy, want) {
 			t.Errorf("policy %s lacks %s", policy, want)
 		}
+	}
+	if form.Fields["Content-Type"] != "image/jpeg" {
+		t.Errorf("form's Content-Type field %q, want image/jpeg", form.Fields["Content-Type"])
 	}
 	form.Fields["policy"] = strings.Replace(form.Fields["policy"], "A", "B", 1)
 	if err := verifyGCSPolicy(pub, form.Fields); err == nil {

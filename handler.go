@@ -79,7 +79,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rule.binder != nil {
 		sreq = rule.binder.Bind(sreq, r, path)
 	}
-	if rule.ContentTypePrefix != "" && r.Method == http.MethodPut {
+	if len(rule.ContentTypePrefix) > 0 && (r.Method == http.MethodPut || r.Method == http.MethodPost) {
 		if sreq.ContentType, err = uploadType(r, rule); err != nil {
 			count.inc(outcomeBadKey)
 			return err

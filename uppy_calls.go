@@ -170,14 +170,14 @@ func (c *uppyCall) params() *failure {
 	if e := c.newKey(q.Get("filename"), contentType); e != nil {
 		return e
 	}
+	// Uppy appends only the file: the policy pins the checked type, and
+	// the form's fields carry it
 	sreq := c.signRequest(http.MethodPost)
+	sreq.ContentType = contentType
 	signed, err := c.rule.signer.Sign(c.r.Context(), sreq)
 	if err != nil {
 		return failed(err, false)
 	}
-	// Uppy appends only the file: the Content-Type the policy asks for
-	// must be among the fields
-	signed.Fields["Content-Type"] = contentType
 	c.logAnswer(uppyParams)
 	return c.answer(struct {
 		Method  string            `json:"method"`

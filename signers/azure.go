@@ -227,7 +227,7 @@ func (a *Azure) CheckRule(r *RuleInfo) error {
 		if m == http.MethodPost {
 			return errors.New("method POST: Azure Blob Storage has no browser upload form; use PUT")
 		}
-		if m == http.MethodPut && r.Options.ContentTypePrefix != "" {
+		if m == http.MethodPut && len(r.Options.ContentTypePrefix) > 0 {
 			return errors.New("content_type_prefix cannot hold on an azure PUT rule: a SAS cannot bind the Content-Type of what is uploaded, so any type could be stored")
 		}
 	}

@@ -177,7 +177,7 @@ func TestCloudFrontAnswerCacheIdentical(t *testing.T) {
 					if j, ok := seen[k]; ok {
 						ip, ipj := rs[i].ClientIP, rs[j].ClientIP
 						if !(rs[i].Options.BindClientIP && ip.WithZone("").Unmap() == ipj.WithZone("").Unmap()) &&
-							!(rs[i].Options.BindClientIP == false && rs[j].Options.BindClientIP == false && rs[i].Key == rs[j].Key && *rs[i].Options == *rs[j].Options) {
+							!(rs[i].Options.BindClientIP == false && rs[j].Options.BindClientIP == false && rs[i].Key == rs[j].Key && reflect.DeepEqual(rs[i].Options, rs[j].Options)) {
 							t.Errorf("requests %d and %d have the same answer", j, i)
 						}
 					}

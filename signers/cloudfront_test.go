@@ -549,7 +549,7 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{[]string{"GET"}, Options{ContentType: "a/b"}, "content_type is an option of s3, azure and gcs profiles, not of cloudfront ones"},
 		{[]string{"GET"}, Options{CacheControl: "x"}, "cache_control is an option of s3 and azure profiles, not of cloudfront ones"},
 		{[]string{"GET"}, Options{MaxSize: 10}, "max_size is an option of s3 and gcs profiles, not of cloudfront ones"},
-		{[]string{"GET"}, Options{ContentTypePrefix: "image/"}, "content_type_prefix is an option of s3 and gcs profiles, not of cloudfront ones"},
+		{[]string{"GET"}, Options{ContentTypePrefix: TypePrefixes{"image/"}}, "content_type_prefix is an option of s3 and gcs profiles, not of cloudfront ones"},
 		{[]string{"GET"}, Options{Resource: "cdn.example.com/*"}, "a URL pattern such as https://cdn.example.com/dir/*"},
 		{[]string{"GET"}, Options{Resource: "https://cdn.example.com/a b/*"}, "printable ASCII"},
 		{[]string{"GET"}, Options{Resource: "https://cdn.example.com/ü/*"}, "printable ASCII"},

@@ -420,12 +420,13 @@ func (g *GCS) rsaSign(data []byte) ([]byte, error) {
 }
 
 // gcsCondition is one condition of a POST policy: an exact form field
-// (which the form then carries), a starts-with on a field, or a
-// content-length-range.
+// (which the form then carries), an "eq" (which the form then carries too)
+// or "starts-with" match of a field, or a content-length-range.
 type gcsCondition struct {
 	kind     gcsConditionKind
 	field    string // the field's name, without '$'
-	value    string // exact or starts-with
+	op       string // gcsMatch: "eq" or "starts-with"
+	value    string // exact, or what op compares the field with
 	min, max int64  // content-length-range
 }
 
@@ -433,20 +434,20 @@ type gcsConditionKind uint8
 
 const (
 	gcsFieldEquals gcsConditionKind = iota
-	gcsStartsWith
+	gcsMatch
 	gcsLengthRange
 )
 
 // signPOST builds a V4 POST policy form for exactly r.Key: a
-// content-length-range condition with max_size, a starts-with on
-// Content-Type with content_type_prefix.
+// content-length-range condition with max_size, and an eq on Content-Type
+// (a field of the form) with r.ContentType.
 func (g *GCS) signPOST(r *Request, expiresAt time.Time) (*Signed, error) {
 	var conds []gcsCondition
 	if r.Options.MaxSize > 0 {
 		conds = append(conds, gcsCondition{kind: gcsLengthRange, max: r.Options.MaxSize})
 	}
-	if r.Options.ContentTypePrefix != "" {
-		conds = append(conds, gcsCondition{kind: gcsStartsWith, field: "Content-Type", value: r.Options.ContentTypePrefix})
+	if r.ContentType != "" {
+		conds = append(conds, gcsCondition{kind: gcsMatch, op: "eq", field: "Content-Type", value: r.ContentType})
 	}
 	fields, err := g.postPolicy(r.Key, r.SignTime, expiresAt, conds)
 	if err != nil {
@@ -483,8 +484,13 @@ func (g *GCS) postPolicy(key string, signTime, expiresAt time.Time, conds []gcsC
 		case gcsFieldEquals:
 			b = field(b, c.field, c.value)
 			fields[c.field] = c.value
-		case gcsStartsWith:
-			b = append(b, `["starts-with",`...)
+		case gcsMatch:
+			if c.op == "eq" {
+				fields[c.field] = c.value
+			}
+			b = append(b, '[')
+			b = appendJSONASCII(b, c.op)
+			b = append(b, ',')
 			b = appendJSONASCII(b, "$"+c.field)
 			b = append(b, ',')
 			b = appendJSONASCII(b, c.value)

@@ -217,7 +217,7 @@ func TestGCSConformancePostPolicies(t *testing.T) {
 			g := gcsProfileFor(t, in.Scheme, in.URLStyle, in.BucketBoundHostname, "", in.Bucket)
 			var conds []gcsCondition
 			if sw := in.Conditions.StartsWith; len(sw) == 2 {
-				conds = append(conds, gcsCondition{kind: gcsStartsWith, field: strings.TrimPrefix(sw[0], "$"), value: sw[1]})
+				conds = append(conds, gcsCondition{kind: gcsMatch, op: "starts-with", field: strings.TrimPrefix(sw[0], "$"), value: sw[1]})
 			}
 			if r := in.Conditions.ContentLengthRange; len(r) == 2 {
 				conds = append(conds, gcsCondition{kind: gcsLengthRange, min: r[0], max: r[1]})

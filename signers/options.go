@@ -46,11 +46,18 @@ type Options struct {
 	MaxSize int64 `json:"max_size,omitempty"`
 
 	// S3 and GCS POST and PUT, and S3 uppy: the upload's Content-Type must
-	// be one media type whose type/subtype starts with this, e.g. "image/"
-	// (uppy: checked when the upload starts, 400; PUT: checked by Caddy,
-	// 415 or 400, and signed, so that the store refuses any other type).
-	// Azure refuses it on PUT: a SAS cannot bind the uploaded type.
-	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
+	// be one media type whose type/subtype starts with one of these, e.g.
+	// "image/". A type a browser may run as a page (HTML, XML and any
+	// +xml such as image/svg+xml, JavaScript, application/pdf, and the
+	// types browsers sniff) passes only when one of these names it
+	// exactly, e.g. ["image/", "image/svg+xml"]. A string or a list in
+	// JSON (see TypePrefixes). Uppy: checked when the upload starts
+	// (400); PUT: checked by Caddy (415 or 400) and signed, so that the
+	// store refuses any other type; POST: the client names the type with
+	// ?type=<media type>, Caddy checks it and the policy pins it (eq
+	// $Content-Type). Azure refuses it on PUT: a SAS cannot bind the
+	// uploaded type.
+	ContentTypePrefix TypePrefixes `json:"content_type_prefix,omitempty"`
 
 	// S3: the rule answers Uppy's S3 protocol (@uppy/aws-s3 with
 	// companionEndpoint set to the rule's path) under its path after
@@ -124,8 +131,8 @@ var ruleOptions = []ruleOption{
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) }},
 	{"max_size", func(o *Options) bool { return o.MaxSize != 0 },
 		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
-	{"content_type_prefix", func(o *Options) bool { return o.ContentTypePrefix != "" },
-		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentTypePrefix) }},
+	{"content_type_prefix", func(o *Options) bool { return len(o.ContentTypePrefix) > 0 },
+		func(d *caddyfile.Dispenser, o *Options) error { return typePrefixesArg(d, &o.ContentTypePrefix) }},
 	{"uppy", func(o *Options) bool { return o.Uppy },
 		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.Uppy) }},
 	{"resource", func(o *Options) bool { return o.Resource != "" },
@@ -182,11 +189,14 @@ func (r *RuleInfo) check(k *kind, max time.Duration) error {
 	if !o.Uppy && !slices.Contains(r.Methods, http.MethodPost) && o.MaxSize != 0 {
 		return errors.New("max_size is an upload condition: the rule needs POST or uppy")
 	}
-	if !o.Uppy && !slices.Contains(r.Methods, http.MethodPost) && !slices.Contains(r.Methods, http.MethodPut) && o.ContentTypePrefix != "" {
+	if !o.Uppy && !slices.Contains(r.Methods, http.MethodPost) && !slices.Contains(r.Methods, http.MethodPut) && len(o.ContentTypePrefix) > 0 {
 		return errors.New("content_type_prefix is an upload condition: the rule needs POST, PUT or uppy")
 	}
 	if o.MaxSize < 0 {
 		return errors.New("max_size must be positive")
+	}
+	if err := o.ContentTypePrefix.check(); err != nil {
+		return err
 	}
 	switch o.ContentDisposition {
 	case "", "attachment", "inline":

@@ -1,6 +1,7 @@
 package signers
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
@@ -44,7 +45,7 @@ func TestOptionsCaddyfile(t *testing.T) {
 		content_type text/plain
 		cache_control "private, max-age=60"
 		max_size 5MiB
-		content_type_prefix image/
+		content_type_prefix image/ image/svg+xml
 		resource https://cdn.example.com/*
 		bind_client_ip
 		cookies example.com
@@ -54,10 +55,10 @@ func TestOptionsCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Options{ContentDisposition: "inline", ContentType: "text/plain", CacheControl: "private, max-age=60",
-		MaxSize: 5 << 20, ContentTypePrefix: "image/", Resource: "https://cdn.example.com/*",
+		MaxSize: 5 << 20, ContentTypePrefix: TypePrefixes{"image/", "image/svg+xml"}, Resource: "https://cdn.example.com/*",
 		BindClientIP: true, Cookies: true, CookieDomain: "example.com",
 		Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Minute)}
-	if o != want {
+	if !reflect.DeepEqual(o, want) {
 		t.Errorf("parsed %+v\nwant %+v", o, want)
 	}
 	if !slices.Equal(unknown, []string{"profile"}) {
@@ -102,7 +103,7 @@ func TestOptionsCaddyfile(t *testing.T) {
 		"max_size 0":            `max_size "0": not a size`,
 		"cookies a.com b.com":   "cookies takes at most one argument",
 		"cache_control":         "cache_control takes one argument",
-		"content_type_prefix":   "content_type_prefix takes one argument",
+		"content_type_prefix":   "content_type_prefix takes one or more media type prefixes",
 		"content_disposition":   "content_disposition takes one argument",
 		"max_size 1PB 2":        "max_size takes one argument, got 2",
 		"resource\ncookies x y": "resource takes one argument, got 0",
@@ -112,6 +113,40 @@ func TestOptionsCaddyfile(t *testing.T) {
 	} {
 		if _, _, err := parseOptions(t, block); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: error %v, want %q", block, err, msg)
+		}
+	}
+}
+
+// TestTypePrefixesJSON: content_type_prefix reads a string or a list, and
+// writes one value back as a string, so that existing configs keep their
+// shape; anything else is refused.
+func TestTypePrefixesJSON(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want TypePrefixes
+		out  string
+	}{
+		{`{"content_type_prefix":"image/"}`, TypePrefixes{"image/"}, `{"content_type_prefix":"image/"}`},
+		{`{"content_type_prefix":["image/"]}`, TypePrefixes{"image/"}, `{"content_type_prefix":"image/"}`},
+		{`{"content_type_prefix":["image/","image/svg+xml"]}`, TypePrefixes{"image/", "image/svg+xml"}, `{"content_type_prefix":["image/","image/svg+xml"]}`},
+		{`{}`, nil, `{}`},
+		{`{"content_type_prefix":null}`, nil, `{}`},
+	} {
+		var o Options
+		if err := json.Unmarshal([]byte(c.in), &o); err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		if !reflect.DeepEqual(o.ContentTypePrefix, c.want) {
+			t.Errorf("%s: read %q, want %q", c.in, o.ContentTypePrefix, c.want)
+		}
+		if out, err := json.Marshal(o); err != nil || string(out) != c.out {
+			t.Errorf("%s: written back as %s (%v), want %s", c.in, out, err, c.out)
+		}
+	}
+	for _, in := range []string{`{"content_type_prefix":3}`, `{"content_type_prefix":["image/",3]}`, `{"content_type_prefix":{"a":"b"}}`} {
+		var o Options
+		if err := json.Unmarshal([]byte(in), &o); err == nil || !strings.Contains(err.Error(), "content_type_prefix must be a string or a list of strings") {
+			t.Errorf("%s: %v, want refused", in, err)
 		}
 	}
 }

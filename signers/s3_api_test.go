@@ -86,7 +86,7 @@ func TestS3APIEndpoint(t *testing.T) {
 // upload, so an azure PUT rule cannot promise content_type_prefix.
 func TestAzurePutRefusesContentTypePrefix(t *testing.T) {
 	err := new(Azure).CheckRule(&RuleInfo{Profile: "a", Methods: []string{"GET", "PUT"}, Expires: time.Hour,
-		Options: &Options{ContentTypePrefix: "image/"}})
+		Options: &Options{ContentTypePrefix: TypePrefixes{"image/"}}})
 	if err == nil || !strings.Contains(err.Error(), "a SAS cannot bind the Content-Type") {
 		t.Errorf("azure PUT rule with content_type_prefix: %v, want the reason", err)
 	}

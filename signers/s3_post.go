@@ -13,9 +13,9 @@ import (
 )
 
 // signPOST builds an S3 POST policy form for exactly r.Key. The client
-// posts the returned fields, then a Content-Type field (it must start with
-// the rule's content_type_prefix; any value without one), then the file,
-// last, as multipart/form-data to the returned URL.
+// posts the returned fields (with r.ContentType, a Content-Type field; else
+// a Content-Type field of its own, of any value), then the file, last, as
+// multipart/form-data to the returned URL.
 func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*Signed, error) {
 	date := r.SignTime.UTC().Format("20060102T150405Z")
 	credential := creds.AccessKeyID + "/" + date[:8] + "/" + s.Region + "/s3/aws4_request"
@@ -39,11 +39,17 @@ func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*
 	if r.Options.MaxSize > 0 {
 		conds = append(conds, []any{"content-length-range", 0, r.Options.MaxSize})
 	}
-	// S3 refuses every form field that no condition covers: without this
-	// one, a form could not set the object's Content-Type at all. The
-	// form must therefore carry a Content-Type field, of any value when
-	// the rule has no content_type_prefix.
-	conds = append(conds, []string{"starts-with", "$Content-Type", r.Options.ContentTypePrefix})
+	// S3 refuses every form field that no condition covers: without a
+	// condition on it, a form could not set the object's Content-Type at
+	// all. The form must therefore carry a Content-Type field: the type
+	// the handler checked when there is one (a prefix cannot be trusted:
+	// image/svg+xml starts with image/), else of any value.
+	if r.ContentType != "" {
+		fields["Content-Type"] = r.ContentType
+		conds = append(conds, []string{"eq", "$Content-Type", r.ContentType})
+	} else {
+		conds = append(conds, []string{"starts-with", "$Content-Type", ""})
+	}
 	policy, err := json.Marshal(map[string]any{
 		"expiration": expiresAt.UTC().Format("2006-01-02T15:04:05.000Z"),
 		"conditions": conds,

@@ -58,9 +58,15 @@ func TestS3CheckRule(t *testing.T) {
 		{get, time.Hour, Options{CookieDomain: "example.com"}, "cookie_domain is an option of cloudfront profiles, not of s3 ones"},
 		{[]string{"PUT"}, time.Hour, Options{ContentType: "a/b"}, "shape downloads: the rule needs GET or HEAD"},
 		{get, time.Hour, Options{MaxSize: 10}, "max_size is an upload condition: the rule needs POST or uppy"},
-		{get, time.Hour, Options{ContentTypePrefix: "image/"}, "content_type_prefix is an upload condition: the rule needs POST, PUT or uppy"},
+		{get, time.Hour, Options{ContentTypePrefix: TypePrefixes{"image/"}}, "content_type_prefix is an upload condition: the rule needs POST, PUT or uppy"},
 		{get, time.Hour, Options{Uppy: true, ContentType: "a/b"}, "the rule needs GET or HEAD, and no uppy"},
 		{[]string{"POST"}, time.Hour, Options{MaxSize: -1}, "max_size must be positive"},
+		{[]string{"POST"}, time.Hour, Options{ContentTypePrefix: TypePrefixes{"image/", ""}}, `content_type_prefix "" is not a media type prefix`},
+		{[]string{"POST"}, time.Hour, Options{ContentTypePrefix: TypePrefixes{"image"}}, `content_type_prefix "image" is not a media type prefix: want a type and "/", e.g. image/ or image/png`},
+		{[]string{"PUT"}, time.Hour, Options{ContentTypePrefix: TypePrefixes{"/png"}}, `content_type_prefix "/png" is not a media type prefix`},
+		{[]string{"PUT"}, time.Hour, Options{ContentTypePrefix: TypePrefixes{"image/svg xml"}}, `content_type_prefix "image/svg xml" is not a media type prefix`},
+		{[]string{"PUT"}, time.Hour, Options{ContentTypePrefix: TypePrefixes{"image/png; charset=x"}}, `content_type_prefix "image/png; charset=x" is not a media type prefix`},
+		{[]string{"PUT"}, time.Hour, Options{ContentTypePrefix: TypePrefixes{"image/png/x"}}, `content_type_prefix "image/png/x" is not a media type prefix`},
 		{get, time.Hour, Options{ContentDisposition: "download"}, `content_disposition must be attachment or inline, got "download"`},
 		{get, 7*24*time.Hour + time.Second, Options{}, `expires 168h0m1s is over profile "p"'s limit of 168h0m0s`},
 		{get, -time.Second, Options{}, "expires must be positive, got -1s"},
@@ -73,8 +79,9 @@ func TestS3CheckRule(t *testing.T) {
 	}
 	for _, ok := range []RuleInfo{
 		{Methods: get, Expires: 7 * 24 * time.Hour, Options: &Options{ContentDisposition: "inline", ContentType: "a/b", CacheControl: "no-cache"}},
-		{Methods: []string{"PUT", "POST"}, Expires: time.Second, Options: &Options{MaxSize: 1, ContentTypePrefix: "image/"}},
-		{Methods: get, Expires: time.Hour, Options: &Options{Uppy: true, MaxSize: 10, ContentTypePrefix: "video/"}},
+		{Methods: []string{"PUT", "POST"}, Expires: time.Second, Options: &Options{MaxSize: 1, ContentTypePrefix: TypePrefixes{"image/"}}},
+		{Methods: []string{"PUT"}, Expires: time.Second, Options: &Options{ContentTypePrefix: TypePrefixes{"image/", "image/svg+xml", "video/x-", "Text/Plain"}}},
+		{Methods: get, Expires: time.Hour, Options: &Options{Uppy: true, MaxSize: 10, ContentTypePrefix: TypePrefixes{"video/"}}},
 	} {
 		if err := s.CheckRule(&ok); err != nil {
 			t.Errorf("%+v refused: %v", ok, err)

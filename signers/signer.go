@@ -114,10 +114,11 @@ type Request struct {
 	// trusted_proxies); valid only when Options.BindClientIP is set; set by
 	// Bind.
 	ClientIP netip.Addr
-	// ContentType is, on a PUT of a rule with content_type_prefix, the
-	// request's Content-Type, checked by the handler: the URL signs it as
-	// a header, so that the store takes the upload with that type only,
-	// and the answer's Headers carry it. "" otherwise.
+	// ContentType is, on a PUT or POST of a rule with content_type_prefix
+	// (and on uppy's POST forms), the upload's Content-Type, checked by the
+	// handler: a PUT URL signs it as a header, so that the store takes the
+	// upload with that type only, and the answer's Headers carry it; a POST
+	// policy pins it (eq $Content-Type) and its fields carry it. "" otherwise.
 	ContentType string
 }
 
