@@ -18,7 +18,8 @@
 //	browse.go       folder listings (browse; browse.html is the built-in page)
 //	exists.go       check_exists
 //	failure.go      one mapping from an error to its answer (status, Retry-After, log line)
-//	mediatype.go    the Content-Type of an upload: one media type, then content_type_prefix
+//	mediatype.go    the Content-Type of an upload: one media type, then content_type_prefix,
+//	                where a type that can carry script passes only when named exactly
 //	uppy.go         Uppy's S3 protocol (the uppy option): calls, outcomes, validators
 //	uppy_calls.go   its handlers: one uppyCall per request
 //	metrics.go      Prometheus collectors and their resolvers

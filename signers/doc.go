@@ -15,6 +15,7 @@
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
 //	kinds.go        registerKind: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.check
+//	typeprefixes.go TypePrefixes, content_type_prefix's values: a string or a list in JSON
 //	caddyfile.go    the Caddyfile helpers of profiles and options
 //	creds.go        the credential cache, generic over a kind's credential
 //	urlcache.go     the cache of recently signed URLs, generic over the credential

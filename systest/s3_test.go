@@ -292,18 +292,24 @@ func formOf(t *testing.T, u string, mods ...func(*http.Request)) postForm {
 }
 
 // postToBucket posts a multipart/form-data form the way S3 wants it, and a browser
-// builds it: every field of the policy form, then Content-Type (none when
-// contentType is ""), then the file part, last. It returns the status and
-// the body of the store's answer.
+// builds it: every field of the policy form but Content-Type, then
+// Content-Type (contentType; the form's own when contentType is "", none
+// when it has none either), then the file part, last. It returns the
+// status and the body of the store's answer.
 func postToBucket(t *testing.T, f postForm, contentType, filename string, file []byte) (int, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	names := make([]string, 0, len(f.Fields))
 	for n := range f.Fields {
-		names = append(names, n)
+		if n != "Content-Type" {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
+	if contentType == "" {
+		contentType = f.Fields["Content-Type"]
+	}
 	for _, n := range names {
 		if err := mw.WriteField(n, f.Fields[n]); err != nil {
 			t.Fatal(err)
@@ -337,7 +343,8 @@ func postToBucket(t *testing.T, f postForm, contentType, filename string, file [
 	return resp.StatusCode, out.String()
 }
 
-// withFields returns a copy of f with the given fields changed.
+// withFields returns a copy of f with the given fields changed; an empty
+// value removes the field.
 func withFields(f postForm, kv ...string) postForm {
 	c := f
 	c.Fields = make(map[string]string, len(f.Fields))
@@ -346,6 +353,9 @@ func withFields(f postForm, kv ...string) postForm {
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		c.Fields[kv[i]] = kv[i+1]
+		if kv[i+1] == "" {
+			delete(c.Fields, kv[i])
+		}
 	}
 	return c
 }
@@ -363,10 +373,11 @@ func contentTypeOf(t *testing.T, s *harness.S3, bucket, key string) string {
 }
 
 // TestS3PostPolicyUpload: the POST form of a rule with max_size and
-// content_type_prefix, posted as multipart/form-data straight to the real
-// server, stores a file within the limits, and the server refuses (storing
-// nothing) a file over max_size, a wrong content type, a tampered policy, an
-// expired policy and a form whose key was changed.
+// content_type_prefix, asked with ?type=image/png and posted as
+// multipart/form-data straight to the real server, stores a file within
+// the limits with that type, and the server refuses (storing nothing) a
+// file over max_size, another content type, a tampered policy, an expired
+// policy and a form whose key was changed.
 func TestS3PostPolicyUpload(t *testing.T) {
 	s, base := s3Site(t, "uploads", `rule /form/* {
 			profile uploads
@@ -391,7 +402,7 @@ func TestS3PostPolicyUpload(t *testing.T) {
 			expires 1s
 		}`)
 	before := time.Now().Unix()
-	f := formOf(t, base+"/form/cat.png")
+	f := formOf(t, base+"/form/cat.png?type=image/png")
 	after := time.Now().Unix()
 	if want := s.Endpoint + "/uploads/"; f.URL != want {
 		t.Errorf("form url %q, want %q", f.URL, want)
@@ -419,7 +430,7 @@ func TestS3PostPolicyUpload(t *testing.T) {
 		t.Fatalf("policy %q is not base64 JSON: %v", f.Fields["policy"], err)
 	}
 	conds, _ := json.Marshal(policy.Conditions)
-	for _, want := range []string{`["eq","$key","in/cat.png"]`, `["content-length-range",0,1000]`, `["starts-with","$Content-Type","image/"]`, `{"bucket":"uploads"}`} {
+	for _, want := range []string{`["eq","$key","in/cat.png"]`, `["content-length-range",0,1000]`, `["eq","$Content-Type","image/png"]`, `{"bucket":"uploads"}`} {
 		if !strings.Contains(string(conds), want) {
 			t.Errorf("policy conditions %s lack %s", conds, want)
 		}
@@ -444,13 +455,18 @@ func TestS3PostPolicyUpload(t *testing.T) {
 		code, body := postToBucket(t, f, "image/png", "cat.png", append(png, 0))
 		refused(t, "1001 bytes with max_size 1KB", "<Code>EntityTooLarge</Code>", code, body, "in/cat.png")
 	})
+	if f.Fields["Content-Type"] != "image/png" {
+		t.Errorf("the form's Content-Type field %q, want image/png", f.Fields["Content-Type"])
+	}
 	t.Run("wrong content type", func(t *testing.T) {
-		code, body := postToBucket(t, f, "text/plain", "cat.png", png[:10])
-		refused(t, "Content-Type text/plain with content_type_prefix image/", `Policy Condition failed: ["starts-with","$Content-Type","image/"]`, code, body, "in/cat.png")
+		for _, ct := range []string{"text/plain", "image/gif", "image/png2"} {
+			code, body := postToBucket(t, f, ct, "cat.png", png[:10])
+			refused(t, "Content-Type "+ct+" in a form asked as image/png", `Policy Condition failed: ["eq","$Content-Type","image/png"]`, code, body, "in/cat.png")
+		}
 	})
 	t.Run("no content type", func(t *testing.T) {
-		code, body := postToBucket(t, f, "", "cat.png", png[:10])
-		refused(t, "no Content-Type field with content_type_prefix image/", `Policy Condition failed: ["starts-with","$Content-Type","image/"]`, code, body, "in/cat.png")
+		code, body := postToBucket(t, withFields(f, "Content-Type", ""), "", "cat.png", png[:10])
+		refused(t, "no Content-Type field in a form asked as image/png", `Policy Condition failed: ["eq","$Content-Type","image/png"]`, code, body, "in/cat.png")
 	})
 	t.Run("tampered policy", func(t *testing.T) {
 		p := []byte(f.Fields["policy"])
