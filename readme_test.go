@@ -22,8 +22,8 @@ func TestREADMEExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := strings.ReplaceAll(string(b), "/etc/caddy/cloudfront-private.pem", "signers/testdata/cloudfront-rsa-pkcs1.pem")
-	readme = strings.ReplaceAll(readme, "/etc/caddy/cloudfront.pem", "signers/testdata/cloudfront-rsa-pkcs1.pem")
+	readme := strings.ReplaceAll(string(b), "/etc/caddy/cloudfront-private.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
+	readme = strings.ReplaceAll(readme, "/etc/caddy/cloudfront.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
 	readme = strings.ReplaceAll(readme, "<ACCOUNT_ID>", "0123456789abcdef")
 	for _, k := range []string{"SPACES_KEY", "SPACES_SECRET", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
 		"R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "GCS_HMAC_ID", "GCS_HMAC_SECRET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {

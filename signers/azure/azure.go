@@ -1,4 +1,4 @@
-package signers
+package azure
 
 import (
 	"context"
@@ -14,6 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/credcache"
+	"github.com/caddy-presign/presign/signers/internal/download"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/escape"
+	"github.com/caddy-presign/presign/signers/internal/store"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -23,7 +29,7 @@ func init() {
 }
 
 // azureKind is the azure kind: its name, and the rule options it serves.
-var azureKind = registerKind("azure", 3,
+var azureKind = signers.RegisterKind("azure", 3,
 	"content_disposition", "content_type", "cache_control", "browse", "browse_template", "check_exists")
 
 // Azure is a profile for a container of Azure Blob Storage. It answers
@@ -87,11 +93,11 @@ type Azure struct {
 
 	origin   string // scheme://host[/path]/container
 	https    bool
-	resource string                // "/blob/<account>/<container>/", the SAS's canonical resource before the blob
-	macs     *sync.Pool            // HMAC-SHA256 under the account key; nil without it
-	udk      *credCache[*azureUDK] // the user delegation key; nil with account_key
-	api      *http.Client          // Caddy's own calls (browse, check_exists)
-	exists   *existsCache          // recent answers of Exists (check_exists)
+	resource string                      // "/blob/<account>/<container>/", the SAS's canonical resource before the blob
+	macs     *sync.Pool                  // HMAC-SHA256 under the account key; nil without it
+	udk      *credcache.Cache[*azureUDK] // the user delegation key; nil with account_key
+	api      *http.Client                // Caddy's own calls (browse, check_exists)
+	exists   *store.ExistsCache          // recent answers of Exists (check_exists)
 }
 
 const (
@@ -108,7 +114,7 @@ const (
 // CaddyModule returns the Caddy module information.
 func (Azure) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  caddy.ModuleID(azureKind.moduleID()),
+		ID:  caddy.ModuleID(azureKind.ModuleID()),
 		New: func() caddy.Module { return new(Azure) },
 	}
 }
@@ -117,7 +123,7 @@ func (Azure) CaddyModule() caddy.ModuleInfo {
 // No user delegation key is fetched here: a credential source that is down
 // at start makes requests answer 503 until it is back, and Caddy starts.
 func (a *Azure) Provision(caddy.Context) error {
-	expandAll(&a.Account, &a.Container, &a.Endpoint)
+	signers.ExpandAll(&a.Account, &a.Container, &a.Endpoint)
 	if !validAzureAccount(a.Account) {
 		return fmt.Errorf("account %q must be a storage account name: 3 to 24 lower-case letters and digits", a.Account)
 	}
@@ -128,10 +134,10 @@ func (a *Azure) Provision(caddy.Context) error {
 	if a.Endpoint != "" {
 		u, err := url.Parse(a.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q is not an http(s) URL such as https://%s.blob.core.windows.net", shownEndpoint(a.Endpoint), a.Account)
+			return fmt.Errorf("endpoint %q is not an http(s) URL such as https://%s.blob.core.windows.net", endpoint.Shown(a.Endpoint), a.Account)
 		}
 		if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-			return fmt.Errorf("endpoint %q must be scheme://host[:port][/path], without query, fragment or user", shownEndpoint(a.Endpoint))
+			return fmt.Errorf("endpoint %q must be scheme://host[:port][/path], without query, fragment or user", endpoint.Shown(a.Endpoint))
 		}
 		path := strings.TrimRight(u.EscapedPath(), "/")
 		if strings.Contains(path, "//") || strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
@@ -145,7 +151,7 @@ func (a *Azure) Provision(caddy.Context) error {
 	a.resource = "/blob/" + a.Account + "/" + a.Container + "/"
 
 	if a.Expires == 0 {
-		a.Expires = caddy.Duration(defaultExpires)
+		a.Expires = caddy.Duration(signers.DefaultExpires)
 	}
 	if a.CredentialsTimeout == 0 {
 		a.CredentialsTimeout = caddy.Duration(5 * time.Second)
@@ -153,14 +159,14 @@ func (a *Azure) Provision(caddy.Context) error {
 	if a.CredentialsTimeout < 0 {
 		return errors.New("credentials_timeout must be positive")
 	}
-	if err := fillAPITimeout(&a.APITimeout); err != nil {
+	if err := store.FillAPITimeout(&a.APITimeout); err != nil {
 		return err
 	}
 	a.api = &http.Client{Transport: http.DefaultTransport}
-	a.exists = newExistsCache()
+	a.exists = store.NewExistsCache()
 
 	if a.AccountKey == "" {
-		if err := checkExpires(time.Duration(a.Expires), azureUDKMaxExpires, "the user delegation key's"); err != nil {
+		if err := signers.CheckExpires(time.Duration(a.Expires), azureUDKMaxExpires, "the user delegation key's"); err != nil {
 			return err
 		}
 		src, err := newAzureUDKCache(base, time.Duration(a.CredentialsTimeout), time.Duration(a.Expires))
@@ -170,10 +176,10 @@ func (a *Azure) Provision(caddy.Context) error {
 		a.udk = src
 		return nil
 	}
-	if err := checkExpires(time.Duration(a.Expires), 0, "the"); err != nil {
+	if err := signers.CheckExpires(time.Duration(a.Expires), 0, "the"); err != nil {
 		return err
 	}
-	secret := expand(a.AccountKey)
+	secret := signers.Expand(a.AccountKey)
 	if secret == "" {
 		return errors.New("account_key expanded to an empty value (is its placeholder's variable or file set?)")
 	}
@@ -222,7 +228,7 @@ func (a *Azure) DefaultExpires() time.Duration { return time.Duration(a.Expires)
 
 // CheckRule implements Signer: GET, HEAD, PUT and DELETE; with a user
 // delegation key, lifetimes of at most 7 days (the key's own limit).
-func (a *Azure) CheckRule(r *RuleInfo) error {
+func (a *Azure) CheckRule(r *signers.RuleInfo) error {
 	for _, m := range r.Methods {
 		if m == http.MethodPost {
 			return errors.New("method POST: Azure Blob Storage has no browser upload form; use PUT")
@@ -235,14 +241,14 @@ func (a *Azure) CheckRule(r *RuleInfo) error {
 	if a.udk != nil {
 		max = azureUDKMaxExpires
 	}
-	if err := r.check(azureKind, max); err != nil {
+	if err := r.Check(azureKind, max); err != nil {
 		return err
 	}
-	return r.checkStore()
+	return r.CheckStore()
 }
 
 // Sign implements Signer.
-func (a *Azure) Sign(ctx context.Context, req Request) (*Signed, error) {
+func (a *Azure) Sign(ctx context.Context, req signers.Request) (*signers.Signed, error) {
 	r := &req
 	perm := "r"
 	switch r.Method {
@@ -259,14 +265,14 @@ func (a *Azure) Sign(ctx context.Context, req Request) (*Signed, error) {
 	if perm == "r" {
 		in.cacheControl, in.contentType = r.Options.CacheControl, r.Options.ContentType
 		if r.Options.ContentDisposition != "" {
-			in.disposition = contentDisposition(r.Options.ContentDisposition, r.Key)
+			in.disposition = download.ContentDisposition(r.Options.ContentDisposition, r.Key)
 		}
 	}
 	macs, err := a.keyFor(ctx, &in, r.SignTime)
 	if err != nil {
 		return nil, err
 	}
-	s := &Signed{URL: a.sasURL(&in, macs), ExpiresAt: in.expiry}
+	s := &signers.Signed{URL: a.sasURL(&in, macs), ExpiresAt: in.expiry}
 	if r.Method == http.MethodPut {
 		s.Headers = azurePutHeaders
 	}
@@ -287,7 +293,7 @@ func (a *Azure) keyFor(ctx context.Context, in *azureSAS, signTime time.Time) (*
 	}
 	if k.expiry.Before(in.expiry) {
 		if !k.expiry.After(signTime) {
-			return nil, fmt.Errorf("%w: the user delegation key expires at %s, before the signing time", ErrCredentials, k.expiry.Format(time.RFC3339))
+			return nil, fmt.Errorf("%w: the user delegation key expires at %s, before the signing time", signers.ErrCredentials, k.expiry.Format(time.RFC3339))
 		}
 		in.expiry = k.expiry
 	}
@@ -381,7 +387,7 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 	u := append(s.url[:0], a.origin...)
 	if !in.container {
 		u = append(u, '/')
-		u = append(u, escapePath(in.key)...)
+		u = append(u, escape.Path(in.key)...)
 	}
 	u = append(u, '?')
 	sep := false
@@ -395,7 +401,7 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 		sep = true
 		u = append(u, name...)
 		u = append(u, '=')
-		u = appendFormEscaped(u, value)
+		u = escape.AppendForm(u, value)
 	}
 	param("rscc", in.cacheControl)
 	param("rscd", in.disposition)
@@ -404,9 +410,9 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 		u = append(u, '&')
 	}
 	u = append(u, "se="...)
-	u = appendFormEscaped(u, expiry)
+	u = escape.AppendForm(u, expiry)
 	u = append(u, "&sig="...)
-	u = appendFormEscaped(u, s.sig[:])
+	u = escape.AppendForm(u, s.sig[:])
 	if k := in.udk; k != nil {
 		u = append(u, k.query...)
 	}
@@ -420,7 +426,7 @@ func (a *Azure) sasURL(in *azureSAS, macs *sync.Pool) string {
 	u = append(u, "&sv="+azureSASVersion...)
 	out := string(u)
 	s.url = u
-	if cap(s.url) <= maxPooledBuf && cap(s.sts) <= maxPooledBuf {
+	if cap(s.url) <= escape.MaxPooledBuf && cap(s.sts) <= escape.MaxPooledBuf {
 		azureScratchPool.Put(s)
 	}
 	return out
@@ -444,21 +450,21 @@ func azureCanonicalKey(key string) string {
 //		...
 //	}
 func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, azureKind.name, []subdirective{
-		{"account", func() error { return OneArg(d, &a.Account) }},
-		{"container", func() error { return OneArg(d, &a.Container) }},
-		{"account_key", func() error { return secretArg(d, &a.AccountKey) }},
-		{"endpoint", func() error { return OneArg(d, &a.Endpoint) }},
-		{"expires", func() error { return DurationArg(d, &a.Expires) }},
-		{"credentials_timeout", func() error { return DurationArg(d, &a.CredentialsTimeout) }},
-		{"api_timeout", func() error { return DurationArg(d, &a.APITimeout) }},
+	return signers.ProfileBlock(d, azureKind.Name, []signers.Subdirective{
+		{Name: "account", Parse: func() error { return signers.OneArg(d, &a.Account) }},
+		{Name: "container", Parse: func() error { return signers.OneArg(d, &a.Container) }},
+		{Name: "account_key", Parse: func() error { return signers.SecretArg(d, &a.AccountKey) }},
+		{Name: "endpoint", Parse: func() error { return signers.OneArg(d, &a.Endpoint) }},
+		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &a.Expires) }},
+		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &a.CredentialsTimeout) }},
+		{Name: "api_timeout", Parse: func() error { return signers.DurationArg(d, &a.APITimeout) }},
 	})
 }
 
 // Interface guards
 var (
-	_ Signer                = (*Azure)(nil)
-	_ Store                 = (*Azure)(nil)
+	_ signers.Signer        = (*Azure)(nil)
+	_ signers.Store         = (*Azure)(nil)
 	_ caddy.Provisioner     = (*Azure)(nil)
 	_ caddyfile.Unmarshaler = (*Azure)(nil)
 )

@@ -1,4 +1,4 @@
-package signers
+package azure
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/store"
 )
 
 // azureAPISASLife is how long the SAS of one of Caddy's own calls lives
@@ -27,10 +30,10 @@ const azureMaxListing = 8 << 20
 // container SAS with sp=l that Caddy signs for itself, bounded by
 // api_timeout. The continuation token is Azure's marker, base64url-encoded
 // so that any marker passes the handler's token check.
-func (a *Azure) List(ctx context.Context, prefix, token string) (*Listing, error) {
+func (a *Azure) List(ctx context.Context, prefix, token string) (*signers.Listing, error) {
 	marker, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
-		return nil, &StoreError{Status: http.StatusBadRequest, Reason: "not a continuation token of this listing", Err: err}
+		return nil, &signers.StoreError{Status: http.StatusBadRequest, Reason: "not a continuation token of this listing", Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.APITimeout))
 	defer cancel()
@@ -38,7 +41,7 @@ func (a *Azure) List(ctx context.Context, prefix, token string) (*Listing, error
 	if err != nil {
 		return nil, err
 	}
-	q := "&restype=container&comp=list&delimiter=%2F&maxresults=" + strconv.Itoa(ListPageSize)
+	q := "&restype=container&comp=list&delimiter=%2F&maxresults=" + strconv.Itoa(signers.ListPageSize)
 	if prefix != "" {
 		q += "&prefix=" + url.QueryEscape(prefix)
 	}
@@ -55,25 +58,25 @@ func (a *Azure) List(ctx context.Context, prefix, token string) (*Listing, error
 	}
 	var res azureListing
 	if err := xml.NewDecoder(io.LimitReader(resp.Body, azureMaxListing)).Decode(&res); err != nil {
-		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing", Err: err}
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing", Err: err}
 	}
 	if res.Container != a.Container || res.Prefix != prefix {
-		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
 			Err: fmt.Errorf("a List Blobs answer of container %q and prefix %q, not of %q and %q", res.Container, res.Prefix, a.Container, prefix)}
 	}
-	l := &Listing{Folders: make([]string, 0, len(res.Prefixes)), Objects: make([]Object, 0, len(res.Blobs))}
+	l := &signers.Listing{Folders: make([]string, 0, len(res.Prefixes)), Objects: make([]signers.Object, 0, len(res.Blobs))}
 	for _, p := range res.Prefixes {
 		l.Folders = append(l.Folders, p.Name.String())
 	}
 	for _, b := range res.Blobs {
 		mod, _ := time.Parse(http.TimeFormat, b.Properties.LastModified)
-		l.Objects = append(l.Objects, Object{Key: b.Name.String(), Size: b.Properties.ContentLength, ModTime: mod})
+		l.Objects = append(l.Objects, signers.Object{Key: b.Name.String(), Size: b.Properties.ContentLength, ModTime: mod})
 	}
 	if res.NextMarker != "" {
 		l.Next = base64.RawURLEncoding.EncodeToString([]byte(res.NextMarker))
 	}
-	if err := l.check(prefix, res.NextMarker != ""); err != nil {
-		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be shown", Err: err}
+	if err := store.Check(l, prefix, res.NextMarker != ""); err != nil {
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be shown", Err: err}
 	}
 	return l, nil
 }
@@ -122,7 +125,7 @@ func (n azureName) String() string {
 // the answers, "exists" and "does not", are cached for window. A missing
 // container is a failure, not a missing blob.
 func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
-	if exists, hit := a.exists.cached(key, at, window); hit {
+	if exists, hit := a.exists.Cached(key, at, window); hit {
 		return exists, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.APITimeout))
@@ -144,7 +147,7 @@ func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window tim
 	default:
 		return false, azureRefusal(resp)
 	}
-	a.exists.remember(key, exists, at)
+	a.exists.Remember(key, exists, at)
 	return exists, nil
 }
 
@@ -156,7 +159,7 @@ func (a *Azure) apiSAS(ctx context.Context, in *azureSAS) (string, error) {
 	in.expiry = now.Add(time.Duration(a.APITimeout) + azureAPISASLife)
 	macs, err := a.keyFor(ctx, in, now)
 	if err != nil {
-		return "", &StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
+		return "", &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
 	}
 	return a.sasURL(in, macs), nil
 }
@@ -167,7 +170,7 @@ func (a *Azure) apiSAS(ctx context.Context, in *azureSAS) (string, error) {
 func (a *Azure) apiDo(ctx context.Context, method, u string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
-		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store request cannot be made", Err: errors.New("invalid request URL")}
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store request cannot be made", Err: errors.New("invalid request URL")}
 	}
 	req.Header.Set("x-ms-version", azureSASVersion)
 	resp, err := a.api.Do(req)
@@ -177,16 +180,16 @@ func (a *Azure) apiDo(ctx context.Context, method, u string) (*http.Response, er
 			err = ue.Err // without the URL
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
+			return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
 		}
-		return nil, &StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: err}
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: err}
 	}
 	return resp, nil
 }
 
 // azureRefusal is the StoreError of an answer that is neither the one
 // asked for nor a missing blob: 502, with Azure's error code.
-func azureRefusal(resp *http.Response) *StoreError {
+func azureRefusal(resp *http.Response) *signers.StoreError {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	code := resp.Header.Get("x-ms-error-code")
 	if code == "" {
@@ -195,6 +198,6 @@ func azureRefusal(resp *http.Response) *StoreError {
 	if strings.ContainsFunc(code, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		code = strconv.Itoa(resp.StatusCode)
 	}
-	return &StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + code,
+	return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + code,
 		Err: fmt.Errorf("blob service answered %s", resp.Status)}
 }

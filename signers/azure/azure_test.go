@@ -1,4 +1,4 @@
-package signers
+package azure
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -38,8 +39,8 @@ func TestAzureProvision(t *testing.T) {
 		if a.Origin() != c.origin {
 			t.Errorf("origin %q, want %q", a.Origin(), c.origin)
 		}
-		if a.DefaultExpires() != defaultExpires {
-			t.Errorf("default expires %s, want %s", a.DefaultExpires(), defaultExpires)
+		if a.DefaultExpires() != signers.DefaultExpires {
+			t.Errorf("default expires %s, want %s", a.DefaultExpires(), signers.DefaultExpires)
 		}
 	}
 	for _, c := range []struct {
@@ -71,21 +72,21 @@ func TestAzureCheckRule(t *testing.T) {
 	a := newTestAzure(t, &Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey})
 	for _, c := range []struct {
 		methods []string
-		o       Options
+		o       signers.Options
 		want    string // "": accepted
 	}{
-		{[]string{"GET", "HEAD", "PUT", "DELETE"}, Options{}, ""},
-		{[]string{"DELETE"}, Options{ContentType: "a/b"}, "content_disposition, content_type and cache_control shape downloads"},
-		{[]string{"GET"}, Options{ContentDisposition: "attachment", ContentType: "a/b", CacheControl: "no-cache"}, ""},
-		{[]string{"POST"}, Options{}, "method POST: Azure Blob Storage has no browser upload form"},
-		{[]string{"PUT"}, Options{MaxSize: 10}, "max_size is an option of s3 and gcs profiles, not of azure ones"},
-		{[]string{"GET"}, Options{Cookies: true}, "cookies is an option of cloudfront profiles, not of azure ones"},
-		{[]string{"GET"}, Options{Browse: true, BrowseTemplate: "t.html", CheckExists: caddy.Duration(time.Second)}, ""},
-		{[]string{"PUT"}, Options{CheckExists: caddy.Duration(time.Second)}, "browse and check_exists answer GET and HEAD"},
-		{[]string{"GET"}, Options{BrowseTemplate: "t.html"}, "browse_template is the page of browse"},
-		{[]string{"GET"}, Options{Uppy: true}, "uppy is an option of s3 profiles, not of azure ones"},
+		{[]string{"GET", "HEAD", "PUT", "DELETE"}, signers.Options{}, ""},
+		{[]string{"DELETE"}, signers.Options{ContentType: "a/b"}, "content_disposition, content_type and cache_control shape downloads"},
+		{[]string{"GET"}, signers.Options{ContentDisposition: "attachment", ContentType: "a/b", CacheControl: "no-cache"}, ""},
+		{[]string{"POST"}, signers.Options{}, "method POST: Azure Blob Storage has no browser upload form"},
+		{[]string{"PUT"}, signers.Options{MaxSize: 10}, "max_size is not an option of azure profiles"},
+		{[]string{"GET"}, signers.Options{Cookies: true}, "cookies is not an option of azure profiles"},
+		{[]string{"GET"}, signers.Options{Browse: true, BrowseTemplate: "t.html", CheckExists: caddy.Duration(time.Second)}, ""},
+		{[]string{"PUT"}, signers.Options{CheckExists: caddy.Duration(time.Second)}, "browse and check_exists answer GET and HEAD"},
+		{[]string{"GET"}, signers.Options{BrowseTemplate: "t.html"}, "browse_template is the page of browse"},
+		{[]string{"GET"}, signers.Options{Uppy: true}, "uppy is not an option of azure profiles"},
 	} {
-		err := a.CheckRule(&RuleInfo{Profile: "az", Methods: c.methods, Expires: time.Hour, Options: &c.o})
+		err := a.CheckRule(&signers.RuleInfo{Profile: "az", Methods: c.methods, Expires: time.Hour, Options: &c.o})
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%v %+v: %v, want %q", c.methods, c.o, err, c.want)
 		}
@@ -100,8 +101,8 @@ func TestAzureCheckRule(t *testing.T) {
 func TestAzureSignShape(t *testing.T) {
 	a := newTestAzure(t, &Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey})
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	get, err := a.Sign(context.Background(), Request{Method: "GET", Key: "a b/c.pdf", SignTime: t0, Expires: time.Hour,
-		Options: &Options{ContentDisposition: "attachment"}})
+	get, err := a.Sign(context.Background(), signers.Request{Method: "GET", Key: "a b/c.pdf", SignTime: t0, Expires: time.Hour,
+		Options: &signers.Options{ContentDisposition: "attachment"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestAzureSignShape(t *testing.T) {
 	if !get.ExpiresAt.Equal(t0.Add(time.Hour)) {
 		t.Errorf("expires at %s", get.ExpiresAt)
 	}
-	put, err := a.Sign(context.Background(), Request{Method: "PUT", Key: "up/x", SignTime: t0, Expires: time.Minute, Options: &Options{}})
+	put, err := a.Sign(context.Background(), signers.Request{Method: "PUT", Key: "up/x", SignTime: t0, Expires: time.Minute, Options: &signers.Options{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +126,8 @@ func TestAzureSignShape(t *testing.T) {
 	if pq.Get("sp") != "cw" || put.Headers["x-ms-blob-type"] != "BlockBlob" {
 		t.Errorf("upload SAS %s, headers %v", put.URL, put.Headers)
 	}
-	del, err := a.Sign(context.Background(), Request{Method: "DELETE", Key: "up/x", SignTime: t0, Expires: time.Minute,
-		Options: &Options{ContentType: "a/b"}})
+	del, err := a.Sign(context.Background(), signers.Request{Method: "DELETE", Key: "up/x", SignTime: t0, Expires: time.Minute,
+		Options: &signers.Options{ContentType: "a/b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,17 @@ func TestAzureSignShape(t *testing.T) {
 	if dq.Get("sp") != "d" || dq.Has("rsct") || del.Headers != nil || !del.ExpiresAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("delete SAS %s, headers %v, expires at %s", del.URL, del.Headers, del.ExpiresAt)
 	}
-	if _, err := a.Sign(context.Background(), Request{Method: "POST", Key: "x", SignTime: t0, Expires: time.Minute, Options: &Options{}}); err == nil {
+	if _, err := a.Sign(context.Background(), signers.Request{Method: "POST", Key: "x", SignTime: t0, Expires: time.Minute, Options: &signers.Options{}}); err == nil {
 		t.Error("a POST was signed")
+	}
+}
+
+// TestAzurePutRefusesContentTypePrefix: a SAS cannot bind the type of an
+// upload, so an azure PUT rule cannot promise content_type_prefix.
+func TestAzurePutRefusesContentTypePrefix(t *testing.T) {
+	err := new(Azure).CheckRule(&signers.RuleInfo{Profile: "a", Methods: []string{"GET", "PUT"}, Expires: time.Hour,
+		Options: &signers.Options{ContentTypePrefix: "image/"}})
+	if err == nil || !strings.Contains(err.Error(), "a SAS cannot bind the Content-Type") {
+		t.Errorf("azure PUT rule with content_type_prefix: %v, want the reason", err)
 	}
 }

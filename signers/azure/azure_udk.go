@@ -1,4 +1,4 @@
-package signers
+package azure
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/caddy-presign/presign/signers/internal/credcache"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
 const (
@@ -34,8 +36,8 @@ const (
 // newAzureUDKSource builds the user delegation key source of an account
 // whose blob service is at base (scheme://host[/path]), with the Azure
 // default credential chain. Keys are renewed when less than the profile's
-// URL lifetime (at least refreshAhead) is left of them.
-func newAzureUDKCache(base string, timeout, expires time.Duration) (*credCache[*azureUDK], error) {
+// URL lifetime (at least credcache.RefreshAhead) is left of them.
+func newAzureUDKCache(base string, timeout, expires time.Duration) (*credcache.Cache[*azureUDK], error) {
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	if err != nil {
 		return nil, fmt.Errorf("no account_key, and the Azure default credential chain cannot be set up: %v", err)
@@ -47,7 +49,7 @@ func newAzureUDKCache(base string, timeout, expires time.Duration) (*credCache[*
 		timeout: 4 * timeout,
 		now:     time.Now,
 	}
-	return newCredCache(p.fetch, timeout, max(expires, refreshAhead)), nil
+	return credcache.New(p.fetch, timeout, max(expires, credcache.RefreshAhead)), nil
 }
 
 // azureUDKProvider gets user delegation keys (Get User Delegation Key, with
@@ -151,7 +153,7 @@ func newAzureUDK(value string, f azureUDKFields) (*azureUDK, error) {
 		q = append(q, '&')
 		q = append(q, p[0]...)
 		q = append(q, '=')
-		q = appendFormEscaped(q, p[1])
+		q = escape.AppendForm(q, p[1])
 	}
 	k.query = string(q)
 	k.macs.New = func() any { return hmac.New(sha256.New, secret) }

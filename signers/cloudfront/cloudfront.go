@@ -1,4 +1,4 @@
-package signers
+package cloudfront
 
 import (
 	"crypto"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -21,7 +23,7 @@ func init() {
 }
 
 // cloudFrontKind is the cloudfront kind: its name, and the rule options it serves.
-var cloudFrontKind = registerKind("cloudfront", 2,
+var cloudFrontKind = signers.RegisterKind("cloudfront", 2,
 	"resource", "bind_client_ip", "cookies", "cookie_domain")
 
 // CloudFront is a profile for an Amazon CloudFront distribution whose
@@ -80,7 +82,7 @@ const cfDefaultExpires = time.Hour
 // CaddyModule returns the Caddy module information.
 func (CloudFront) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  caddy.ModuleID(cloudFrontKind.moduleID()),
+		ID:  caddy.ModuleID(cloudFrontKind.ModuleID()),
 		New: func() caddy.Module { return new(CloudFront) },
 	}
 }
@@ -89,8 +91,8 @@ func (CloudFront) CaddyModule() caddy.ModuleInfo {
 // loads the key. Errors name the option at fault and never hold key
 // material.
 func (c *CloudFront) Provision(caddy.Context) error {
-	domain, keyFile := expand(c.Domain), expand(c.PrivateKeyFile)
-	c.keyID = expand(c.KeyPairID)
+	domain, keyFile := signers.Expand(c.Domain), signers.Expand(c.PrivateKeyFile)
+	c.keyID = signers.Expand(c.KeyPairID)
 	if domain == "" {
 		return errors.New("domain is required: the distribution's host (d111111abcdef8.cloudfront.net) or https://host[/path]")
 	}
@@ -122,7 +124,7 @@ func (c *CloudFront) Provision(caddy.Context) error {
 		}
 	case c.PrivateKey != "":
 		from = "private_key"
-		data = []byte(expand(c.PrivateKey))
+		data = []byte(signers.Expand(c.PrivateKey))
 		if len(data) == 0 {
 			return errors.New("private_key expanded to an empty value (is its placeholder's variable or file set?)")
 		}
@@ -136,7 +138,7 @@ func (c *CloudFront) Provision(caddy.Context) error {
 	if c.Expires == 0 {
 		c.Expires = caddy.Duration(cfDefaultExpires)
 	}
-	if err := checkExpires(time.Duration(c.Expires), 0, "the"); err != nil {
+	if err := signers.CheckExpires(time.Duration(c.Expires), 0, "the"); err != nil {
 		return err
 	}
 	c.cache = newSigCache(cfCacheSize)
@@ -177,13 +179,13 @@ func (c *CloudFront) DefaultExpires() time.Duration { return time.Duration(c.Exp
 
 // CheckRule implements Signer. CloudFront sets no limit of its own on
 // expires.
-func (c *CloudFront) CheckRule(ri *RuleInfo) error {
+func (c *CloudFront) CheckRule(ri *signers.RuleInfo) error {
 	for _, m := range ri.Methods {
 		if m != http.MethodGet && m != http.MethodHead {
 			return fmt.Errorf("method %s: CloudFront signs downloads only: GET, HEAD", m)
 		}
 	}
-	if err := ri.check(cloudFrontKind, 0); err != nil {
+	if err := ri.Check(cloudFrontKind, 0); err != nil {
 		return err
 	}
 	o := ri.Options
@@ -198,7 +200,7 @@ func (c *CloudFront) CheckRule(ri *RuleInfo) error {
 		}
 		// CloudFront refuses a URL outside the policy's resource: refuse
 		// a rule whose URLs surely are, where the pattern shows it
-		start := c.origin + "/" + escapePath(ri.KeyPrefix)
+		start := c.origin + "/" + escape.Path(ri.KeyPrefix)
 		covered := r[:strings.IndexAny(r+"*", "*?{")]
 		if n := min(len(start), len(covered)); !strings.EqualFold(start[:n], covered[:n]) {
 			return fmt.Errorf("resource %q covers only URLs that start with %q, but this rule's URLs start with %q, and CloudFront refuses them; "+
@@ -259,11 +261,11 @@ func validResource(r string) bool {
 //		...
 //	}
 func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, cloudFrontKind.name, []subdirective{
-		{"domain", func() error { return OneArg(d, &c.Domain) }},
-		{"key_pair_id", func() error { return OneArg(d, &c.KeyPairID) }},
-		{"private_key_file", func() error { return OneArg(d, &c.PrivateKeyFile) }},
-		{"private_key", func() error {
+	return signers.ProfileBlock(d, cloudFrontKind.Name, []signers.Subdirective{
+		{Name: "domain", Parse: func() error { return signers.OneArg(d, &c.Domain) }},
+		{Name: "key_pair_id", Parse: func() error { return signers.OneArg(d, &c.KeyPairID) }},
+		{Name: "private_key_file", Parse: func() error { return signers.OneArg(d, &c.PrivateKeyFile) }},
+		{Name: "private_key", Parse: func() error {
 			// never echo the tokens: an unquoted PEM spills its lines here
 			if !d.NextArg() {
 				return d.Err("private_key needs the PEM as one argument, e.g. {env.CF_KEY}")
@@ -274,15 +276,15 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			return nil
 		}},
-		{"expires", func() error { return DurationArg(d, &c.Expires) }},
+		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &c.Expires) }},
 	})
 }
 
 // Interface guards
 var (
-	_ Signer                = (*CloudFront)(nil)
-	_ Binder                = (*CloudFront)(nil)
-	_ Checker               = (*CloudFront)(nil)
+	_ signers.Signer        = (*CloudFront)(nil)
+	_ signers.Binder        = (*CloudFront)(nil)
+	_ signers.Checker       = (*CloudFront)(nil)
 	_ caddy.Provisioner     = (*CloudFront)(nil)
 	_ caddyfile.Unmarshaler = (*CloudFront)(nil)
 )

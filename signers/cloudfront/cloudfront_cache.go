@@ -1,4 +1,4 @@
-package signers
+package cloudfront
 
 import (
 	"encoding/binary"
@@ -6,6 +6,9 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/slotcache"
 )
 
 // cfCacheSize bounds the signature cache: at most this many entries.
@@ -33,7 +36,7 @@ const cfCacheSize = 4096
 //
 // Hits share the entry's answer: callers must not modify it or its
 // cookies (the handler only reads them).
-type cfAnswerCache struct{ slotCache[cfAnswer] }
+type cfAnswerCache struct{ slotcache.Cache[cfAnswer] }
 
 // cfAnswer is one cached answer with everything that determined it.
 type cfAnswer struct {
@@ -44,20 +47,20 @@ type cfAnswer struct {
 	custom, bind        bool       // the rule has a resource; bind_client_ip
 	cookies             bool
 	cookieDomain        string
-	answer              Signed
+	answer              signers.Signed
 }
 
 func newCFAnswerCache() *cfAnswerCache {
 	c := new(cfAnswerCache)
-	c.init()
+	c.Init()
 	return c
 }
 
 // hash is the hash of a request's answer: of the parts that vary from
 // request to request.
-func (c *cfAnswerCache) hash(r *Request, ip netip.Addr, expiresAt time.Time) uint64 {
+func (c *cfAnswerCache) hash(r *signers.Request, ip netip.Addr, expiresAt time.Time) uint64 {
 	o := r.Options
-	h := maphash.String(c.seed, r.Key)
+	h := maphash.String(c.Seed, r.Key)
 	h ^= uint64(r.SignTime.Unix())*0x9e3779b97f4a7c15 ^ uint64(expiresAt.Unix())*0xc2b2ae3d27d4eb4f
 	var flags uint64
 	if o.Cookies {
@@ -73,24 +76,24 @@ func (c *cfAnswerCache) hash(r *Request, ip netip.Addr, expiresAt time.Time) uin
 	}
 	if o.Resource != "" {
 		flags |= 8
-		h ^= maphash.String(c.seed, r.Resource) * 0xbf58476d1ce4e5b9
+		h ^= maphash.String(c.Seed, r.Resource) * 0xbf58476d1ce4e5b9
 	}
 	h ^= (flags | uint64(len(o.CookieDomain))<<4) * 0x165667b19e3779f9
-	return c.finish(h)
+	return c.Finish(h)
 }
 
 // lookup returns the cached answer to r (ip its client IP with
 // bind_client_ip, expiresAt its expiry); or nil, and then whether a fresh
 // answer should be stored (with store(h, ...)).
-func (c *cfAnswerCache) lookup(r *Request, ip netip.Addr, expiresAt time.Time) (e *cfAnswer, h uint64, admit bool) {
+func (c *cfAnswerCache) lookup(r *signers.Request, ip netip.Addr, expiresAt time.Time) (e *cfAnswer, h uint64, admit bool) {
 	h = c.hash(r, ip, expiresAt)
-	e, admit = c.find(h, func(e *cfAnswer) bool { return e.matches(r, ip, expiresAt) })
+	e, admit = c.Find(h, func(e *cfAnswer) bool { return e.matches(r, ip, expiresAt) })
 	return e, h, admit
 }
 
 // matches tells whether e is the answer to r, with client IP ip (with
 // bind_client_ip) and expiry expiresAt.
-func (e *cfAnswer) matches(r *Request, ip netip.Addr, expiresAt time.Time) bool {
+func (e *cfAnswer) matches(r *signers.Request, ip netip.Addr, expiresAt time.Time) bool {
 	o := r.Options
 	return e.signTime == r.SignTime && e.expiresAt == expiresAt && e.key == r.Key &&
 		e.bind == o.BindClientIP && e.ip == ip &&

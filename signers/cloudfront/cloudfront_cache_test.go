@@ -1,4 +1,4 @@
-package signers
+package cloudfront
 
 import (
 	"context"
@@ -8,20 +8,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/slotcache"
 )
 
 // cfCacheRequests are requests that differ in everything the answer cache
 // keys on, one field at a time where possible: canned, custom resource,
 // IP-bound (v4, v6, v4-mapped v6, zoned v6), cookies with and without a
 // domain, HEAD, another lifetime, another signing time.
-func cfCacheRequests() []Request {
+func cfCacheRequests() []signers.Request {
 	v4a, v4b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	v6a, v6b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
 	const key = "results/experiment.zarr/.zattrs"
 	const res2 = "https://" + cfTestDomain + "/results/*"
-	base := Request{Method: "GET", Key: key, SignTime: cfSignTime, Expires: time.Hour}
-	var rs []Request
-	add := func(mod func(*Request), o Options) {
+	base := signers.Request{Method: "GET", Key: key, SignTime: cfSignTime, Expires: time.Hour}
+	var rs []signers.Request
+	add := func(mod func(*signers.Request), o signers.Options) {
 		r := base
 		if mod != nil {
 			mod(&r)
@@ -29,34 +32,34 @@ func cfCacheRequests() []Request {
 		r.Options = &o
 		rs = append(rs, r)
 	}
-	add(nil, Options{})
-	add(func(r *Request) { r.Key = "other.jpg" }, Options{})
-	add(func(r *Request) { r.Method = "HEAD" }, Options{})
-	add(func(r *Request) { r.Expires = 2 * time.Hour }, Options{})
-	add(func(r *Request) { r.SignTime = cfSignTime.Add(time.Minute) }, Options{})
-	add(func(r *Request) { r.SignTime = cfSignTime.In(time.FixedZone("CET", 3600)) }, Options{})
-	add(func(r *Request) { r.Resource = wildcardResource }, Options{Resource: wildcardResource})
-	add(func(r *Request) { r.Resource = res2 }, Options{Resource: "https://{host}/results/*"})
-	add(func(r *Request) { r.ClientIP = v4a }, Options{BindClientIP: true})
-	add(func(r *Request) { r.ClientIP = v4b }, Options{BindClientIP: true})
-	add(func(r *Request) { r.ClientIP = v6a }, Options{BindClientIP: true})
-	add(func(r *Request) { r.ClientIP = v6b }, Options{BindClientIP: true})
-	add(func(r *Request) { r.ClientIP = netip.AddrFrom16(v4a.As16()) }, Options{BindClientIP: true}) // ::ffff:192.0.2.1
-	add(func(r *Request) { r.ClientIP = v6a.WithZone("eth0") }, Options{BindClientIP: true})
-	add(func(r *Request) { r.ClientIP = v4a; r.Resource = wildcardResource }, Options{BindClientIP: true, Resource: wildcardResource})
-	add(func(r *Request) { r.ClientIP = v4a }, Options{}) // not bound: the IP is ignored
-	add(nil, Options{Cookies: true})
-	add(nil, Options{Cookies: true, CookieDomain: cfTestDomain})
-	add(nil, Options{Cookies: true, CookieDomain: "." + cfTestDomain})
-	add(func(r *Request) { r.Resource = wildcardResource }, Options{Cookies: true, Resource: wildcardResource})
-	add(func(r *Request) { r.ClientIP = v6a }, Options{Cookies: true, BindClientIP: true})
-	add(func(r *Request) { r.ClientIP = v6b }, Options{Cookies: true, BindClientIP: true, CookieDomain: cfTestDomain})
+	add(nil, signers.Options{})
+	add(func(r *signers.Request) { r.Key = "other.jpg" }, signers.Options{})
+	add(func(r *signers.Request) { r.Method = "HEAD" }, signers.Options{})
+	add(func(r *signers.Request) { r.Expires = 2 * time.Hour }, signers.Options{})
+	add(func(r *signers.Request) { r.SignTime = cfSignTime.Add(time.Minute) }, signers.Options{})
+	add(func(r *signers.Request) { r.SignTime = cfSignTime.In(time.FixedZone("CET", 3600)) }, signers.Options{})
+	add(func(r *signers.Request) { r.Resource = wildcardResource }, signers.Options{Resource: wildcardResource})
+	add(func(r *signers.Request) { r.Resource = res2 }, signers.Options{Resource: "https://{host}/results/*"})
+	add(func(r *signers.Request) { r.ClientIP = v4a }, signers.Options{BindClientIP: true})
+	add(func(r *signers.Request) { r.ClientIP = v4b }, signers.Options{BindClientIP: true})
+	add(func(r *signers.Request) { r.ClientIP = v6a }, signers.Options{BindClientIP: true})
+	add(func(r *signers.Request) { r.ClientIP = v6b }, signers.Options{BindClientIP: true})
+	add(func(r *signers.Request) { r.ClientIP = netip.AddrFrom16(v4a.As16()) }, signers.Options{BindClientIP: true}) // ::ffff:192.0.2.1
+	add(func(r *signers.Request) { r.ClientIP = v6a.WithZone("eth0") }, signers.Options{BindClientIP: true})
+	add(func(r *signers.Request) { r.ClientIP = v4a; r.Resource = wildcardResource }, signers.Options{BindClientIP: true, Resource: wildcardResource})
+	add(func(r *signers.Request) { r.ClientIP = v4a }, signers.Options{}) // not bound: the IP is ignored
+	add(nil, signers.Options{Cookies: true})
+	add(nil, signers.Options{Cookies: true, CookieDomain: cfTestDomain})
+	add(nil, signers.Options{Cookies: true, CookieDomain: "." + cfTestDomain})
+	add(func(r *signers.Request) { r.Resource = wildcardResource }, signers.Options{Cookies: true, Resource: wildcardResource})
+	add(func(r *signers.Request) { r.ClientIP = v6a }, signers.Options{Cookies: true, BindClientIP: true})
+	add(func(r *signers.Request) { r.ClientIP = v6b }, signers.Options{Cookies: true, BindClientIP: true, CookieDomain: cfTestDomain})
 	return rs
 }
 
 // sameAnswer tells how a differs from b, byte for byte: URL, ExpiresAt
 // (instant and location), fields and cookies (every field, and as headers).
-func sameAnswer(a, b *Signed) error {
+func sameAnswer(a, b *signers.Signed) error {
 	if a.URL != b.URL {
 		return fmt.Errorf("URL\n%s\nwant\n%s", a.URL, b.URL)
 	}
@@ -82,26 +85,26 @@ func sameAnswer(a, b *Signed) error {
 
 // signFreshCF signs r with cf as a profile without an answer cache would:
 // cf's answer cache is emptied first. Not for concurrent use of cf.
-func signFreshCF(t testing.TB, cf *CloudFront, r Request) *Signed {
+func signFreshCF(t testing.TB, cf *CloudFront, r signers.Request) *signers.Signed {
 	t.Helper()
-	cf.ans.reset()
+	cf.ans = newCFAnswerCache()
 	return mustSign(t, cf, r)
 }
 
 // cfSlot is the slot of r's answer in cf's answer cache.
-func cfSlot(cf *CloudFront, r *Request) uint64 {
+func cfSlot(cf *CloudFront, r *signers.Request) uint64 {
 	var ip netip.Addr
 	if r.Options.BindClientIP {
 		ip = r.ClientIP.WithZone("").Unmap()
 	}
-	return cf.ans.hash(r, ip, r.SignTime.Add(r.Expires)) >> (64 - slotCacheBits)
+	return cf.ans.hash(r, ip, r.SignTime.Add(r.Expires)) >> (64 - slotcache.Bits)
 }
 
 // sameSlot returns rs with keys changed ("<key>/<n>", n found by brute
 // force) so that every request's answer falls into the slot of the first:
 // they evict each other.
-func sameSlot(cf *CloudFront, rs []Request) []Request {
-	out := make([]Request, len(rs))
+func sameSlot(cf *CloudFront, rs []signers.Request) []signers.Request {
+	out := make([]signers.Request, len(rs))
 	want := cfSlot(cf, &rs[0])
 	for i, r := range rs {
 		base := r.Key
@@ -113,7 +116,7 @@ func sameSlot(cf *CloudFront, rs []Request) []Request {
 	return out
 }
 
-func mustSign(t testing.TB, cf *CloudFront, r Request) *Signed {
+func mustSign(t testing.TB, cf *CloudFront, r signers.Request) *signers.Signed {
 	t.Helper()
 	s, err := cf.Sign(context.Background(), r)
 	if err != nil {
@@ -125,13 +128,13 @@ func mustSign(t testing.TB, cf *CloudFront, r Request) *Signed {
 // cfCacheCase is the requests of cfCacheRequests, all in one slot of
 // cached's answer cache when collide, and their answers from plain, a
 // profile whose cache is unused.
-func cfCacheCase(t *testing.T, plain, cached *CloudFront, collide bool) ([]Request, []*Signed) {
+func cfCacheCase(t *testing.T, plain, cached *CloudFront, collide bool) ([]signers.Request, []*signers.Signed) {
 	t.Helper()
 	rs := cfCacheRequests()
 	if collide {
 		rs = sameSlot(cached, rs)
 	}
-	want := make([]*Signed, len(rs))
+	want := make([]*signers.Signed, len(rs))
 	for i, r := range rs {
 		want[i] = signFreshCF(t, plain, r)
 	}
@@ -152,7 +155,7 @@ func TestCloudFrontAnswerCacheIdentical(t *testing.T) {
 				rs, want := cfCacheCase(t, plain, cached, collide)
 				for round := 0; round < 2; round++ {
 					for i, r := range rs {
-						var last *Signed
+						var last *signers.Signed
 						for n := 0; n < 3; n++ {
 							s := mustSign(t, cached, r)
 							if err := sameAnswer(s, want[i]); err != nil {
@@ -210,8 +213,8 @@ func TestCloudFrontAnswerCacheIPs(t *testing.T) {
 	cached := newCloudFront(t, nil)
 	for _, cookies := range []bool{false, true} {
 		for _, first := range []string{"192.0.2.1", "2001:db8::1"} {
-			o := Options{BindClientIP: true, Cookies: cookies}
-			a := Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &o, ClientIP: netip.MustParseAddr(first)}
+			o := signers.Options{BindClientIP: true, Cookies: cookies}
+			a := signers.Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &o, ClientIP: netip.MustParseAddr(first)}
 			// an IPv4 and an IPv6 address in a's slot
 			var others []netip.Addr
 			for _, start := range []string{"10.0.0.1", "2001:db8::a00:1"} {
@@ -225,7 +228,7 @@ func TestCloudFrontAnswerCacheIPs(t *testing.T) {
 				b := a
 				b.ClientIP = ip
 				for round := 0; round < 2; round++ {
-					for _, r := range []Request{a, b, b, b, a, a, a, b} {
+					for _, r := range []signers.Request{a, b, b, b, a, a, a, b} {
 						if err := sameAnswer(mustSign(t, cached, r), signFreshCF(t, plain, r)); err != nil {
 							t.Fatalf("%s after %s in its slot: %v", r.ClientIP, first, err)
 						}
@@ -246,15 +249,15 @@ func TestCloudFrontAnswerCacheIPs(t *testing.T) {
 func TestCloudFrontAnswerEntryMatches(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.1")
 	expiresAt := cfSignTime.Add(time.Hour)
-	o := Options{Resource: wildcardResource, BindClientIP: true, Cookies: true, CookieDomain: cfTestDomain}
-	r := Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &o, Resource: wildcardResource, ClientIP: ip}
+	o := signers.Options{Resource: wildcardResource, BindClientIP: true, Cookies: true, CookieDomain: cfTestDomain}
+	r := signers.Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &o, Resource: wildcardResource, ClientIP: ip}
 	e := &cfAnswer{key: "a/b", resource: wildcardResource, signTime: cfSignTime, expiresAt: expiresAt, ip: ip,
 		custom: true, bind: true, cookies: true, cookieDomain: cfTestDomain}
 	if !e.matches(&r, ip, expiresAt) {
 		t.Fatal("the entry does not match its own request")
 	}
 	type variant struct {
-		r         Request
+		r         signers.Request
 		ip        netip.Addr
 		expiresAt time.Time
 	}
@@ -291,7 +294,7 @@ func TestCloudFrontAnswerEntryMatches(t *testing.T) {
 		t.Error("the entry does not match the HEAD of its request")
 	}
 	canned := &cfAnswer{key: "a/b", signTime: cfSignTime, expiresAt: expiresAt}
-	plain := Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}, Resource: "ignored", ClientIP: ip}
+	plain := signers.Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}, Resource: "ignored", ClientIP: ip}
 	if !canned.matches(&plain, netip.Addr{}, expiresAt) {
 		t.Error("a canned entry does not match a request with an unused resource and client IP")
 	}
@@ -300,11 +303,11 @@ func TestCloudFrontAnswerEntryMatches(t *testing.T) {
 // TestCloudFrontAnswerCacheHit: a hot request is answered without a
 // signature, a lock or an allocation.
 func TestCloudFrontAnswerCacheHit(t *testing.T) {
-	for _, o := range []Options{{}, {Cookies: true, CookieDomain: cfTestDomain}, {BindClientIP: true, Resource: wildcardResource}} {
+	for _, o := range []signers.Options{{}, {Cookies: true, CookieDomain: cfTestDomain}, {BindClientIP: true, Resource: wildcardResource}} {
 		cf := newCloudFront(t, nil)
 		counter := &countingSigner{Signer: cf.key}
 		cf.key = counter
-		r := Request{Method: "GET", Key: "results/experiment.zarr/.zattrs", SignTime: cfSignTime, Expires: time.Hour,
+		r := signers.Request{Method: "GET", Key: "results/experiment.zarr/.zattrs", SignTime: cfSignTime, Expires: time.Hour,
 			Options: &o, Resource: o.Resource, ClientIP: netip.MustParseAddr("2001:db8::1")}
 		for n := 0; n < 3; n++ {
 			mustSign(t, cf, r)

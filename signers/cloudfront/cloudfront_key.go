@@ -1,4 +1,4 @@
-package signers
+package cloudfront
 
 import (
 	"crypto"
@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/caddy-presign/presign/signers/internal/pemtext"
 )
 
 // cfKeyFormats is what every refused key is told.
@@ -21,7 +23,7 @@ const cfKeyFormats = "CloudFront needs an unencrypted RSA key of 2048 bits or mo
 // parseCloudFrontKey loads a PEM private key that CloudFront can verify
 // signatures of. Its errors never quote the key.
 func parseCloudFrontKey(data []byte) (crypto.Signer, error) {
-	data = normalizePEM(data)
+	data = pemtext.Normalize(data)
 	var block *pem.Block
 	for rest := data; ; {
 		block, rest = pem.Decode(rest)

@@ -1,4 +1,4 @@
-package signers
+package cloudfront
 
 import (
 	"context"
@@ -12,17 +12,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
 
 // Binds implements Binder: rules with a resource or bind_client_ip.
-func (c *CloudFront) Binds(o *Options) bool { return o.Resource != "" || o.BindClientIP }
+func (c *CloudFront) Binds(o *signers.Options) bool { return o.Resource != "" || o.BindClientIP }
 
 // Bind implements Binder: the resource of a custom policy with its
 // placeholders expanded, and the client IP for bind_client_ip.
-func (c *CloudFront) Bind(r Request, hr *http.Request, path string) Request {
+func (c *CloudFront) Bind(r signers.Request, hr *http.Request, path string) signers.Request {
 	o := r.Options
 	if o.Resource != "" {
 		repl := hr.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -39,12 +41,12 @@ func (c *CloudFront) Bind(r Request, hr *http.Request, path string) Request {
 }
 
 // Checks implements Checker: rules with a resource.
-func (c *CloudFront) Checks(o *Options) bool { return o.Resource != "" }
+func (c *CloudFront) Checks(o *signers.Options) bool { return o.Resource != "" }
 
 // Check implements Checker: a URL outside the resource of its custom
 // policy, which CloudFront refuses; the patterns could not show it at
 // start.
-func (c *CloudFront) Check(r Request, s *Signed) *Mistake {
+func (c *CloudFront) Check(r signers.Request, s *signers.Signed) *signers.Mistake {
 	u := s.URL
 	if i := strings.IndexByte(u, '?'); i >= 0 {
 		u = u[:i] // the signature
@@ -52,7 +54,7 @@ func (c *CloudFront) Check(r Request, s *Signed) *Mistake {
 	if resourceCovers(r.Resource, u) {
 		return nil
 	}
-	return &Mistake{
+	return &signers.Mistake{
 		Message: "CloudFront will refuse this URL: it is outside the resource of its policy; make strip_prefix, key and resource agree",
 		Fields:  []zap.Field{zap.String("url", u), zap.String("resource", r.Resource)},
 	}
@@ -69,7 +71,7 @@ func resourceValue(name string, v any) (any, error) {
 	if strings.HasPrefix(name, "env.") || strings.HasPrefix(name, "file.") {
 		return s, nil
 	}
-	return escapePath(s), nil
+	return escape.Path(s), nil
 }
 
 // clientIP is Caddy's client IP of r, which honours trusted_proxies, or
@@ -86,7 +88,7 @@ func clientIP(r *http.Request) netip.Addr {
 // Sign implements Signer. The answer may be shared with other requests
 // (it comes from the answer cache): the caller must not modify it, nor
 // its cookies.
-func (c *CloudFront) Sign(_ context.Context, req Request) (*Signed, error) {
+func (c *CloudFront) Sign(_ context.Context, req signers.Request) (*signers.Signed, error) {
 	r := &req
 	o := r.Options
 	expiresAt := r.SignTime.Add(r.Expires)
@@ -115,15 +117,15 @@ func (c *CloudFront) Sign(_ context.Context, req Request) (*Signed, error) {
 	if e.custom {
 		e.resource = r.Resource
 	}
-	c.ans.store(cacheHash, e)
+	c.ans.Store(cacheHash, e)
 	return &e.answer, nil
 }
 
 // signAnswer makes the answer to r, without the answer cache: ip is the
 // client IP (valid only with bind_client_ip), expiresAt r's expiry.
-func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) (*Signed, error) {
+func (c *CloudFront) signAnswer(r *signers.Request, ip netip.Addr, expiresAt time.Time) (*signers.Signed, error) {
 	o := r.Options
-	objectURL := c.origin + "/" + escapePath(r.Key)
+	objectURL := c.origin + "/" + escape.Path(r.Key)
 
 	// canned policy: the resource is the URL itself, and the policy travels
 	// as Expires; any other condition needs a custom policy
@@ -145,7 +147,7 @@ func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) 
 		return nil, err
 	}
 	if o.Cookies {
-		return &Signed{URL: objectURL, ExpiresAt: expiresAt, Cookies: c.cookies(o, custom, sig, r.SignTime, expiresAt)}, nil
+		return &signers.Signed{URL: objectURL, ExpiresAt: expiresAt, Cookies: c.cookies(o, custom, sig, r.SignTime, expiresAt)}, nil
 	}
 	var b strings.Builder
 	b.Grow(len(objectURL) + len(sig.policy) + len(sig.signature) + len(c.keyID) + 50)
@@ -161,7 +163,7 @@ func (c *CloudFront) signAnswer(r *Request, ip netip.Addr, expiresAt time.Time) 
 	b.WriteString(sig.signature)
 	b.WriteString("&Key-Pair-Id=")
 	b.WriteString(c.keyID)
-	return &Signed{URL: b.String(), ExpiresAt: expiresAt}, nil
+	return &signers.Signed{URL: b.String(), ExpiresAt: expiresAt}, nil
 }
 
 // resourceCovers tells whether a policy's resource pattern (Request.Resource)
@@ -226,7 +228,7 @@ func (c *CloudFront) sign(resource string, expiresAt time.Time, sourceIP string)
 }
 
 // cookies are CloudFront's signed cookies for a signed policy.
-func (c *CloudFront) cookies(o *Options, custom bool, sig cfSignature, signTime, expiresAt time.Time) []*http.Cookie {
+func (c *CloudFront) cookies(o *signers.Options, custom bool, sig cfSignature, signTime, expiresAt time.Time) []*http.Cookie {
 	cookie := func(name, value string) *http.Cookie {
 		return &http.Cookie{
 			Name:   name,

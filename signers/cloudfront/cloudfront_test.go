@@ -1,4 +1,4 @@
-package signers
+package cloudfront
 
 import (
 	"context"
@@ -30,6 +30,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-presign/presign/internal/cfverify"
+	"github.com/caddy-presign/presign/signers"
 )
 
 const (
@@ -62,9 +63,9 @@ func newCloudFront(t testing.TB, mod func(*CloudFront)) *CloudFront {
 }
 
 // cfSign signs a GET of key at cfSignTime for 1h with opts.
-func cfSign(t testing.TB, c *CloudFront, key string, opts Options, resource string, ip netip.Addr) *Signed {
+func cfSign(t testing.TB, c *CloudFront, key string, opts signers.Options, resource string, ip netip.Addr) *signers.Signed {
 	t.Helper()
-	s, err := c.Sign(context.Background(), Request{
+	s, err := c.Sign(context.Background(), signers.Request{
 		Method: "GET", Key: key, SignTime: cfSignTime, Expires: time.Hour,
 		Options: &opts, Resource: resource, ClientIP: ip,
 	})
@@ -110,7 +111,7 @@ func TestCloudFrontCannedAndWildcardGolden(t *testing.T) {
 		} {
 			t.Run(filepath.Base(keyFile)+"/"+c.name, func(t *testing.T) {
 				cf := newCloudFront(t, func(cf *CloudFront) { cf.Domain, cf.PrivateKeyFile = c.domain, keyFile })
-				s := cfSign(t, cf, c.key, Options{Resource: c.resource}, c.resource, netip.Addr{})
+				s := cfSign(t, cf, c.key, signers.Options{Resource: c.resource}, c.resource, netip.Addr{})
 				if s.URL != c.want {
 					t.Errorf("URL\n got %s\nwant %s", s.URL, c.want)
 				}
@@ -154,7 +155,7 @@ func TestCloudFrontCustomPolicies(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ip := netip.MustParseAddr(c.ip)
-			s := cfSign(t, cf, c.key, Options{Resource: c.resource, BindClientIP: true}, c.resource, ip)
+			s := cfSign(t, cf, c.key, signers.Options{Resource: c.resource, BindClientIP: true}, c.resource, ip)
 			u, err := url.Parse(s.URL)
 			if err != nil {
 				t.Fatal(err)
@@ -182,7 +183,7 @@ func TestCloudFrontCustomPolicies(t *testing.T) {
 			}
 		})
 	}
-	_, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{BindClientIP: true}})
+	_, err := cf.Sign(context.Background(), signers.Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{BindClientIP: true}})
 	if err == nil || !strings.Contains(err.Error(), "no client IP") {
 		t.Errorf("bind_client_ip without a client IP: %v", err)
 	}
@@ -201,7 +202,7 @@ func TestCloudFrontCookies(t *testing.T) {
 
 	t.Run("custom", func(t *testing.T) {
 		cfw := newCloudFront(t, nil)
-		s := cfSign(t, cfw, "results/experiment.zarr/.zattrs", Options{Cookies: true, Resource: wildcardResource}, wildcardResource, netip.Addr{})
+		s := cfSign(t, cfw, "results/experiment.zarr/.zattrs", signers.Options{Cookies: true, Resource: wildcardResource}, wildcardResource, netip.Addr{})
 		if s.URL != "https://"+cfTestDomain+"/results/experiment.zarr/.zattrs" {
 			t.Errorf("URL %s, want the unsigned object URL", s.URL)
 		}
@@ -221,12 +222,12 @@ func TestCloudFrontCookies(t *testing.T) {
 		}
 	})
 	t.Run("canned with domain", func(t *testing.T) {
-		s := cfSign(t, cf, "a b/ü.bin", Options{Cookies: true, CookieDomain: "example.com"}, "", netip.Addr{})
+		s := cfSign(t, cf, "a b/ü.bin", signers.Options{Cookies: true, CookieDomain: "example.com"}, "", netip.Addr{})
 		if s.URL != "https://cdn.example.com/a%20b/%C3%BC.bin" {
 			t.Errorf("URL %s", s.URL)
 		}
 		// the canned cookie's signature is the canned URL's for the same URL
-		canned := cfSign(t, cf, "a b/ü.bin", Options{}, "", netip.Addr{})
+		canned := cfSign(t, cf, "a b/ü.bin", signers.Options{}, "", netip.Addr{})
 		q, _ := url.ParseQuery(strings.SplitN(canned.URL, "?", 2)[1])
 		checkCookies(t, s, map[string]string{
 			"CloudFront-Expires":     "1767229200",
@@ -243,8 +244,8 @@ func TestCloudFrontCookies(t *testing.T) {
 	t.Run("stable window start", func(t *testing.T) {
 		// with stable the signing time is the window's start, in the past:
 		// Max-Age counts from it, so it never falls short of the policy
-		s, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
-			Options: &Options{Cookies: true}})
+		s, err := cf.Sign(context.Background(), signers.Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
+			Options: &signers.Options{Cookies: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +259,7 @@ func TestCloudFrontCookies(t *testing.T) {
 
 // checkCookies checks the cookies' names, values and attributes, also as
 // they are written in Set-Cookie.
-func checkCookies(t *testing.T, s *Signed, want map[string]string, domain string, maxAge int) {
+func checkCookies(t *testing.T, s *signers.Signed, want map[string]string, domain string, maxAge int) {
 	t.Helper()
 	if len(s.Cookies) != len(want) {
 		t.Fatalf("%d cookies, want %d", len(s.Cookies), len(want))
@@ -299,7 +300,7 @@ func TestCloudFrontECDSA(t *testing.T) {
 	var urls []string
 	for _, keyFile := range []string{cfECSEC1, cfECPKCS8} {
 		cf := newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = keyFile })
-		for _, opts := range []Options{{}, {Resource: wildcardResource, BindClientIP: true}} {
+		for _, opts := range []signers.Options{{}, {Resource: wildcardResource, BindClientIP: true}} {
 			s := cfSign(t, cf, "results/experiment.zarr/.zgroup", opts, opts.Resource, netip.MustParseAddr("192.0.2.1"))
 			if _, err := v.Check(cfverify.Request{URL: s.URL, Time: cfSignTime, IP: netip.MustParseAddr("192.0.2.1")}); err != nil {
 				t.Errorf("%s %+v: verifier refuses %s: %v", keyFile, opts, s.URL, err)
@@ -307,7 +308,7 @@ func TestCloudFrontECDSA(t *testing.T) {
 			urls = append(urls, s.URL)
 		}
 		cf.cache, cf.ans = newSigCache(cfCacheSize), newCFAnswerCache() // sign again, not from the caches
-		if again := cfSign(t, cf, "results/experiment.zarr/.zgroup", Options{}, "", netip.Addr{}); again.URL != urls[len(urls)-2] {
+		if again := cfSign(t, cf, "results/experiment.zarr/.zgroup", signers.Options{}, "", netip.Addr{}); again.URL != urls[len(urls)-2] {
 			t.Errorf("ECDSA is not deterministic:\n%s\n%s", again.URL, urls[len(urls)-2])
 		}
 	}
@@ -328,8 +329,8 @@ func TestCloudFrontVerifierRejects(t *testing.T) {
 	cf := newCloudFront(t, nil)
 	v := &cfverify.Verifier{KeyID: cfTestKeyID, Pub: loadPublicKey(t, cfRSAPublic)}
 	ip := netip.MustParseAddr("203.0.113.9")
-	canned := cfSign(t, cf, "images/cat.jpg", Options{}, "", netip.Addr{}).URL
-	custom := cfSign(t, cf, "results/experiment.zarr/.zattrs", Options{Resource: wildcardResource, BindClientIP: true}, wildcardResource, ip).URL
+	canned := cfSign(t, cf, "images/cat.jpg", signers.Options{}, "", netip.Addr{}).URL
+	custom := cfSign(t, cf, "results/experiment.zarr/.zattrs", signers.Options{Resource: wildcardResource, BindClientIP: true}, wildcardResource, ip).URL
 	for _, u := range []string{canned, custom} {
 		if _, err := v.Check(cfverify.Request{URL: u, Time: cfSignTime, IP: ip}); err != nil {
 			t.Fatalf("verifier refuses a good URL %s: %v", u, err)
@@ -370,7 +371,7 @@ func TestCloudFrontVerifierRejects(t *testing.T) {
 		{"canned moved to another object", cfverify.Request{URL: strings.Replace(canned, "/cat.jpg", "/dog.jpg", 1), Time: cfSignTime}, "bad signature"},
 		{"query added to a canned URL", cfverify.Request{URL: strings.Replace(canned, "?", "?x=1&", 1), Time: cfSignTime}, "bad signature"},
 		{"unknown key pair ID", cfverify.Request{URL: replaceParam(canned, "Key-Pair-Id", "KOTHER"), Time: cfSignTime}, "unknown key pair"},
-		{"another key", cfverify.Request{URL: cfSign(t, other, "images/cat.jpg", Options{}, "", netip.Addr{}).URL, Time: cfSignTime}, "bad signature"},
+		{"another key", cfverify.Request{URL: cfSign(t, other, "images/cat.jpg", signers.Options{}, "", netip.Addr{}).URL, Time: cfSignTime}, "bad signature"},
 		{"no signature", cfverify.Request{URL: strings.SplitN(canned, "?", 2)[0], Time: cfSignTime}, "unknown key pair"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -504,8 +505,8 @@ func pemBlockBytes(t testing.TB, data []byte) []byte {
 func TestCloudFrontKeyForms(t *testing.T) {
 	rsaPEM, _ := os.ReadFile(cfRSAPKCS1)
 	ecPEM, _ := os.ReadFile(cfECSEC1)
-	want := cfSign(t, newCloudFront(t, nil), "k", Options{}, "", netip.Addr{}).URL
-	wantEC := cfSign(t, newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = cfECSEC1 }), "k", Options{}, "", netip.Addr{}).URL
+	want := cfSign(t, newCloudFront(t, nil), "k", signers.Options{}, "", netip.Addr{}).URL
+	wantEC := cfSign(t, newCloudFront(t, func(c *CloudFront) { c.PrivateKeyFile = cfECSEC1 }), "k", signers.Options{}, "", netip.Addr{}).URL
 	t.Setenv("CF_TEST_KEY_ESCAPED", strings.ReplaceAll(strings.TrimSpace(string(rsaPEM)), "\n", `\n`))
 	t.Setenv("CF_TEST_KEY", string(rsaPEM))
 	t.Setenv("CF_TEST_DOMAIN", cfTestDomain)
@@ -526,7 +527,7 @@ func TestCloudFrontKeyForms(t *testing.T) {
 		"EC PARAMETERS first": {func(c *CloudFront) { c.PrivateKeyFile, c.PrivateKey = "", params+string(ecPEM) }, wantEC},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := cfSign(t, newCloudFront(t, c.mod), "k", Options{}, "", netip.Addr{}).URL; got != c.want {
+			if got := cfSign(t, newCloudFront(t, c.mod), "k", signers.Options{}, "", netip.Addr{}).URL; got != c.want {
 				t.Errorf("got %s\nwant %s", got, c.want)
 			}
 		})
@@ -540,30 +541,30 @@ func TestCloudFrontCheckRule(t *testing.T) {
 	cf := newCloudFront(t, func(c *CloudFront) { c.Domain = "cdn.example.com" })
 	for _, c := range []struct {
 		methods []string
-		opts    Options
+		opts    signers.Options
 		want    string
 	}{
-		{[]string{"GET", "PUT"}, Options{}, "method PUT: CloudFront signs downloads only: GET, HEAD"},
-		{[]string{"POST"}, Options{}, "method POST: CloudFront signs downloads only: GET, HEAD"},
-		{[]string{"GET"}, Options{ContentDisposition: "attachment"}, "content_disposition is an option of s3, azure and gcs profiles, not of cloudfront ones"},
-		{[]string{"GET"}, Options{ContentType: "a/b"}, "content_type is an option of s3, azure and gcs profiles, not of cloudfront ones"},
-		{[]string{"GET"}, Options{CacheControl: "x"}, "cache_control is an option of s3 and azure profiles, not of cloudfront ones"},
-		{[]string{"GET"}, Options{MaxSize: 10}, "max_size is an option of s3 and gcs profiles, not of cloudfront ones"},
-		{[]string{"GET"}, Options{ContentTypePrefix: "image/"}, "content_type_prefix is an option of s3 and gcs profiles, not of cloudfront ones"},
-		{[]string{"GET"}, Options{Resource: "cdn.example.com/*"}, "a URL pattern such as https://cdn.example.com/dir/*"},
-		{[]string{"GET"}, Options{Resource: "https://cdn.example.com/a b/*"}, "printable ASCII"},
-		{[]string{"GET"}, Options{Resource: "https://cdn.example.com/ü/*"}, "printable ASCII"},
-		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "example.org"}, "browsers would not send these cookies to the distribution at cdn.example.com"},
-		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "ample.com"}, "would not send"},
-		{[]string{"GET"}, Options{Cookies: true, CookieDomain: "bad domain"}, "not a domain name"},
-		{[]string{"GET"}, Options{CookieDomain: "example.com"}, "cookie_domain needs cookies"},
+		{[]string{"GET", "PUT"}, signers.Options{}, "method PUT: CloudFront signs downloads only: GET, HEAD"},
+		{[]string{"POST"}, signers.Options{}, "method POST: CloudFront signs downloads only: GET, HEAD"},
+		{[]string{"GET"}, signers.Options{ContentDisposition: "attachment"}, "content_disposition is not an option of cloudfront profiles"},
+		{[]string{"GET"}, signers.Options{ContentType: "a/b"}, "content_type is not an option of cloudfront profiles"},
+		{[]string{"GET"}, signers.Options{CacheControl: "x"}, "cache_control is not an option of cloudfront profiles"},
+		{[]string{"GET"}, signers.Options{MaxSize: 10}, "max_size is not an option of cloudfront profiles"},
+		{[]string{"GET"}, signers.Options{ContentTypePrefix: "image/"}, "content_type_prefix is not an option of cloudfront profiles"},
+		{[]string{"GET"}, signers.Options{Resource: "cdn.example.com/*"}, "a URL pattern such as https://cdn.example.com/dir/*"},
+		{[]string{"GET"}, signers.Options{Resource: "https://cdn.example.com/a b/*"}, "printable ASCII"},
+		{[]string{"GET"}, signers.Options{Resource: "https://cdn.example.com/ü/*"}, "printable ASCII"},
+		{[]string{"GET"}, signers.Options{Cookies: true, CookieDomain: "example.org"}, "browsers would not send these cookies to the distribution at cdn.example.com"},
+		{[]string{"GET"}, signers.Options{Cookies: true, CookieDomain: "ample.com"}, "would not send"},
+		{[]string{"GET"}, signers.Options{Cookies: true, CookieDomain: "bad domain"}, "not a domain name"},
+		{[]string{"GET"}, signers.Options{CookieDomain: "example.com"}, "cookie_domain needs cookies"},
 	} {
-		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: c.methods, Expires: time.Hour, Options: &c.opts})
+		err := cf.CheckRule(&signers.RuleInfo{Profile: "cf", Methods: c.methods, Expires: time.Hour, Options: &c.opts})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %+v: %v, want %q", c.methods, c.opts, err, c.want)
 		}
 	}
-	for _, ok := range []Options{
+	for _, ok := range []signers.Options{
 		{},
 		{Resource: "https://cdn.example.com/results/*", BindClientIP: true},
 		{Resource: "http*://cdn.example.com/*"},
@@ -574,7 +575,7 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{Cookies: true, CookieDomain: ".example.com"},
 		{Cookies: true, CookieDomain: "cdn.example.com"},
 	} {
-		if err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET", "HEAD"}, Expires: 30 * 24 * time.Hour, Options: &ok}); err != nil {
+		if err := cf.CheckRule(&signers.RuleInfo{Profile: "cf", Methods: []string{"GET", "HEAD"}, Expires: 30 * 24 * time.Hour, Options: &ok}); err != nil {
 			t.Errorf("%+v refused: %v", ok, err)
 		}
 	}
@@ -583,7 +584,7 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		0:                       "expires must be positive, got 0s",
 		1500 * time.Millisecond: "expires must be whole seconds, got 1.5s",
 	} {
-		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: d, Options: &Options{}})
+		err := cf.CheckRule(&signers.RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: d, Options: &signers.Options{}})
 		if err == nil || err.Error() != want {
 			t.Errorf("expires %s: %v, want %q", d, err, want)
 		}
@@ -605,8 +606,8 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{"zarr/", "http://cdn.example.com/zarr/*", true},
 		{"zarr/", "*", false},
 	} {
-		err := cf.CheckRule(&RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: time.Hour, KeyPrefix: c.prefix,
-			Options: &Options{Resource: c.resource, Cookies: true}})
+		err := cf.CheckRule(&signers.RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: time.Hour, KeyPrefix: c.prefix,
+			Options: &signers.Options{Resource: c.resource, Cookies: true}})
 		if (err != nil) != c.refused || err != nil && !strings.Contains(err.Error(), "with strip_prefix") {
 			t.Errorf("key prefix %q, resource %s: %v; want refused=%v", c.prefix, c.resource, err, c.refused)
 		}
@@ -679,13 +680,13 @@ func TestCloudFrontSignatureCache(t *testing.T) {
 	counter := &countingSigner{Signer: cf.key}
 	cf.key = counter
 
-	first := cfSign(t, cf, "hot.jpg", Options{}, "", netip.Addr{}).URL
+	first := cfSign(t, cf, "hot.jpg", signers.Options{}, "", netip.Addr{}).URL
 	var wg sync.WaitGroup
 	for i := 0; i < 32; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := cf.Sign(context.Background(), Request{Method: "GET", Key: "hot.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}})
+			s, err := cf.Sign(context.Background(), signers.Request{Method: "GET", Key: "hot.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}})
 			if err != nil || s.URL != first {
 				t.Errorf("concurrent request: %v, %v", s, err)
 			}
@@ -696,10 +697,10 @@ func TestCloudFrontSignatureCache(t *testing.T) {
 		t.Errorf("%d signatures for one policy, want 1", n)
 	}
 	// the same policy as cookies costs nothing more either
-	cfSign(t, cf, "hot.jpg", Options{Cookies: true}, "", netip.Addr{})
+	cfSign(t, cf, "hot.jpg", signers.Options{Cookies: true}, "", netip.Addr{})
 	// another IP, resource or expiry is another policy
-	cfSign(t, cf, "hot.jpg", Options{BindClientIP: true}, "", netip.MustParseAddr("192.0.2.1"))
-	cfSign(t, cf, "hot.jpg", Options{BindClientIP: true}, "", netip.MustParseAddr("192.0.2.2"))
+	cfSign(t, cf, "hot.jpg", signers.Options{BindClientIP: true}, "", netip.MustParseAddr("192.0.2.1"))
+	cfSign(t, cf, "hot.jpg", signers.Options{BindClientIP: true}, "", netip.MustParseAddr("192.0.2.2"))
 	if n := counter.n.Load(); n != 3 {
 		t.Errorf("%d signatures, want 3", n)
 	}
@@ -744,7 +745,7 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 		})
 		b.Run(k.name+"/sign-uncached", func(b *testing.B) {
 			b.ReportAllocs()
-			req := Request{Method: "GET", Key: "images/cat.jpg", Expires: time.Hour, Options: &Options{}}
+			req := signers.Request{Method: "GET", Key: "images/cat.jpg", Expires: time.Hour, Options: &signers.Options{}}
 			i := 0
 			for b.Loop() {
 				i++
@@ -756,7 +757,7 @@ func BenchmarkCloudFrontSign(b *testing.B) {
 		})
 		b.Run(k.name+"/sign-stable-cached", func(b *testing.B) {
 			b.ReportAllocs()
-			req := Request{Method: "GET", Key: "images/cat.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &Options{}}
+			req := signers.Request{Method: "GET", Key: "images/cat.jpg", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}}
 			for b.Loop() {
 				if _, err := cf.Sign(context.Background(), req); err != nil {
 					b.Fatal(err)

@@ -1,4 +1,4 @@
-package signers
+package cloudfront
 
 import (
 	"crypto"

@@ -1,4 +1,4 @@
-package signers
+package gcs
 
 import (
 	"context"
@@ -22,6 +22,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/download"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/escape"
+	"github.com/caddy-presign/presign/signers/internal/pemtext"
+	"github.com/caddy-presign/presign/signers/internal/store"
+	"github.com/caddy-presign/presign/signers/internal/urlcache"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -31,7 +38,7 @@ func init() {
 }
 
 // gcsKind is the gcs kind: its name, and the rule options it serves.
-var gcsKind = registerKind("gcs", 4,
+var gcsKind = signers.RegisterKind("gcs", 4,
 	"content_disposition", "content_type", "max_size", "content_type_prefix",
 	"browse", "browse_template", "check_exists")
 
@@ -95,9 +102,9 @@ type GCS struct {
 	origin     string // scheme://host + prefix
 	email      string // the service account, X-Goog-Credential's first part
 	key        *rsa.PrivateKey
-	urls       *urlCache[struct{}] // recent GET, HEAD, PUT and DELETE URLs; the key never changes
-	api        *http.Client        // the store's calls (gcs_store.go)
-	exists     *existsCache        // recent answers of Exists (check_exists)
+	urls       *urlcache.Cache[struct{}] // recent GET, HEAD, PUT and DELETE URLs; the key never changes
+	api        *http.Client              // the store's calls (gcs_store.go)
+	exists     *store.ExistsCache        // recent answers of Exists (check_exists)
 }
 
 const (
@@ -111,7 +118,7 @@ const (
 // CaddyModule returns the Caddy module information.
 func (GCS) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  caddy.ModuleID(gcsKind.moduleID()),
+		ID:  caddy.ModuleID(gcsKind.ModuleID()),
 		New: func() caddy.Module { return new(GCS) },
 	}
 }
@@ -119,17 +126,17 @@ func (GCS) CaddyModule() caddy.ModuleInfo {
 // Provision expands placeholders, fills defaults, checks the profile and
 // loads the service account's key. Errors never hold key material.
 func (g *GCS) Provision(caddy.Context) error {
-	expandAll(&g.Bucket, &g.Endpoint, &g.URLStyle, &g.ServiceAccountFile)
+	signers.ExpandAll(&g.Bucket, &g.Endpoint, &g.URLStyle, &g.ServiceAccountFile)
 	if g.Bucket == "" {
 		return errors.New("bucket is required")
 	}
-	if !validBucket(g.Bucket) {
+	if !endpoint.ValidBucket(g.Bucket) {
 		return fmt.Errorf("bucket %q is not a valid bucket name (3 to 63 lower-case letters, digits, '.', '-' and '_')", g.Bucket)
 	}
 	if g.Expires == 0 {
-		g.Expires = caddy.Duration(defaultExpires)
+		g.Expires = caddy.Duration(signers.DefaultExpires)
 	}
-	if err := checkExpires(time.Duration(g.Expires), gcsMaxExpires, "the"); err != nil {
+	if err := signers.CheckExpires(time.Duration(g.Expires), gcsMaxExpires, "the"); err != nil {
 		return err
 	}
 	if err := g.buildOrigin(); err != nil {
@@ -142,21 +149,21 @@ func (g *GCS) Provision(caddy.Context) error {
 	if g.email, g.key, err = parseServiceAccount(data); err != nil {
 		return fmt.Errorf("%s: %v", from, err)
 	}
-	g.urls = newURLCache[struct{}]()
+	g.urls = urlcache.New[struct{}]()
 	return g.provisionAPI()
 }
 
 // buildOrigin works out the scheme, hosts and path prefix of every URL.
 func (g *GCS) buildOrigin() error {
-	endpoint := g.Endpoint
-	if endpoint == "" {
+	ep := g.Endpoint
+	if ep == "" {
 		if g.URLStyle == "bucket_bound" {
 			return errors.New("url_style bucket_bound needs endpoint: the bucket's own host, e.g. https://media.example.com")
 		}
-		endpoint = gcsDefaultEndpoint
+		ep = gcsDefaultEndpoint
 	}
 	var err error
-	if g.scheme, g.host, err = parseEndpoint("endpoint", endpoint, gcsDefaultEndpoint, true); err != nil {
+	if g.scheme, g.host, err = endpoint.Parse("endpoint", ep, gcsDefaultEndpoint, true); err != nil {
 		return err
 	}
 	switch g.URLStyle {
@@ -172,7 +179,7 @@ func (g *GCS) buildOrigin() error {
 	default:
 		return fmt.Errorf("url_style must be path, virtual_hosted or bucket_bound, got %q", g.URLStyle)
 	}
-	g.signedHost = signedHostHeader(g.scheme, g.host)
+	g.signedHost = endpoint.SignedHostHeader(g.scheme, g.host)
 	g.origin = g.scheme + "://" + g.host + g.prefix
 	return nil
 }
@@ -193,7 +200,7 @@ func (g *GCS) keyFile() (data []byte, from string, err error) {
 		// the JSON itself is taken as it is: its braces are no placeholders
 		data = []byte(strings.TrimSpace(g.ServiceAccount))
 		if !json.Valid(data) {
-			data = []byte(expand(g.ServiceAccount))
+			data = []byte(signers.Expand(g.ServiceAccount))
 		}
 		if len(data) == 0 {
 			return nil, "", errors.New("service_account expanded to an empty value (is its placeholder's variable or file set?)")
@@ -238,7 +245,7 @@ func parseServiceAccount(data []byte) (string, *rsa.PrivateKey, error) {
 	if f.ClientEmail == "" || f.PrivateKey == "" {
 		return "", nil, errors.New("the key file lacks client_email or private_key")
 	}
-	block, _ := pem.Decode(normalizePEM([]byte(f.PrivateKey)))
+	block, _ := pem.Decode(pemtext.Normalize([]byte(f.PrivateKey)))
 	if block == nil {
 		return "", nil, errors.New("private_key is not a PEM key")
 	}
@@ -267,15 +274,15 @@ func (g *GCS) DefaultExpires() time.Duration { return time.Duration(g.Expires) }
 
 // CheckRule implements Signer. Cloud Storage presigns every method a rule
 // can have.
-func (g *GCS) CheckRule(r *RuleInfo) error {
-	if err := r.check(gcsKind, gcsMaxExpires); err != nil {
+func (g *GCS) CheckRule(r *signers.RuleInfo) error {
+	if err := r.Check(gcsKind, gcsMaxExpires); err != nil {
 		return err
 	}
-	return r.checkStore()
+	return r.CheckStore()
 }
 
 // Sign implements Signer.
-func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
+func (g *GCS) Sign(_ context.Context, req signers.Request) (*signers.Signed, error) {
 	r := &req
 	expiresAt := r.SignTime.Add(r.Expires)
 	switch r.Method {
@@ -286,38 +293,38 @@ func (g *GCS) Sign(_ context.Context, req Request) (*Signed, error) {
 		return nil, fmt.Errorf("cloud storage signs GET, HEAD, PUT, POST and DELETE, not %s", r.Method)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(r.Expires/time.Second)
-	e, h, admit := g.urls.lookup(r, signSec, expSec, struct{}{}, expiresAt)
+	e, h, admit := g.urls.Lookup(r, signSec, expSec, struct{}{}, expiresAt)
 	if e != nil {
-		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
+		return &signers.Signed{URL: e.URL, ExpiresAt: e.ExpiresAt}, nil
 	}
 	in := gcsInput{
 		Method:      r.Method,
-		EscapedPath: g.prefix + "/" + escapePath(r.Key),
+		EscapedPath: g.prefix + "/" + escape.Path(r.Key),
 		SignTime:    r.SignTime,
 		Expires:     expSec,
 		ContentType: r.ContentType,
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		in.Query = responseOverrides(r.Options, r.Key)
+		in.Query = download.ResponseOverrides(r.Options, r.Key)
 	}
 	u, err := g.signURL(&in)
 	if err != nil {
 		return nil, err
 	}
 	if !admit {
-		return &Signed{URL: u, ExpiresAt: expiresAt, Headers: contentTypeHeader(r.ContentType)}, nil
+		return &signers.Signed{URL: u, ExpiresAt: expiresAt, Headers: signers.ContentTypeHeader(r.ContentType)}, nil
 	}
-	return g.urls.add(h, r, signSec, expSec, struct{}{}, u, expiresAt), nil
+	return g.urls.Add(h, r, signSec, expSec, struct{}{}, u, expiresAt), nil
 }
 
 // gcsInput is one V4 signed URL to make.
 type gcsInput struct {
 	Method      string
-	EscapedPath string       // the URL's path, encoded by escapePath; starts with "/"
-	Query       []queryParam // extra parameters, neither name nor value encoded
-	SignTime    time.Time    // whole seconds
-	Expires     int64        // X-Goog-Expires, seconds
-	ContentType string       // a Content-Type header to sign; "" for none
+	EscapedPath string              // the URL's path, encoded by escapePath; starts with "/"
+	Query       []escape.QueryParam // extra parameters, neither name nor value encoded
+	SignTime    time.Time           // whole seconds
+	Expires     int64               // X-Goog-Expires, seconds
+	ContentType string              // a Content-Type header to sign; "" for none
 }
 
 // gcsScratch is the working memory of a signed URL, pooled.
@@ -335,27 +342,27 @@ var gcsScratchPool = sync.Pool{New: func() any { return &gcsScratch{buf: make([]
 func (g *GCS) signURL(in *gcsInput) (string, error) {
 	s := gcsScratchPool.Get().(*gcsScratch)
 	defer func() {
-		if cap(s.buf) <= maxPooledBuf {
+		if cap(s.buf) <= escape.MaxPooledBuf {
 			gcsScratchPool.Put(s)
 		}
 	}()
 	var arr [16]byte
-	date := appendBasicTime(arr[:0], in.SignTime.UTC()) // 20060102T150405Z, as X-Goog-Date
+	date := escape.AppendBasicTime(arr[:0], in.SignTime.UTC()) // 20060102T150405Z, as X-Goog-Date
 	day := string(date[:8])
 	var expires [20]byte
 	signedHeaders := "host"
 	if in.ContentType != "" {
 		signedHeaders = "content-type;host"
 	}
-	params := append(make([]queryParam, 0, 5+len(in.Query)),
-		queryParam{"X-Goog-Algorithm", gcsAlgorithm},
-		queryParam{"X-Goog-Credential", g.email + "/" + day + gcsScopeSuffix},
-		queryParam{"X-Goog-Date", string(date)},
-		queryParam{"X-Goog-Expires", string(strconv.AppendInt(expires[:0], in.Expires, 10))},
-		queryParam{"X-Goog-SignedHeaders", signedHeaders},
+	params := append(make([]escape.QueryParam, 0, 5+len(in.Query)),
+		escape.QueryParam{Name: "X-Goog-Algorithm", Value: gcsAlgorithm},
+		escape.QueryParam{Name: "X-Goog-Credential", Value: g.email + "/" + day + gcsScopeSuffix},
+		escape.QueryParam{Name: "X-Goog-Date", Value: string(date)},
+		escape.QueryParam{Name: "X-Goog-Expires", Value: string(strconv.AppendInt(expires[:0], in.Expires, 10))},
+		escape.QueryParam{Name: "X-Goog-SignedHeaders", Value: signedHeaders},
 	)
 	params = append(params, in.Query...)
-	slices.SortStableFunc(params, func(a, b queryParam) int { return compareEncoded(a.Name, b.Name) })
+	slices.SortStableFunc(params, func(a, b escape.QueryParam) int { return escape.CompareEncoded(a.Name, b.Name) })
 
 	// the URL up to the signature; its query is the canonical query
 	u := make([]byte, 0, len(g.scheme)+3+len(g.host)+len(in.EscapedPath)+600)
@@ -369,9 +376,9 @@ func (g *GCS) signURL(in *gcsInput) (string, error) {
 		if i > 0 {
 			u = append(u, '&')
 		}
-		u = appendEscaped(u, p.Name, &unreserved)
+		u = escape.Append(u, p.Name, &escape.Unreserved)
 		u = append(u, '=')
-		u = appendEscaped(u, p.Value, &unreserved)
+		u = escape.Append(u, p.Value, &escape.Unreserved)
 	}
 
 	b := append(s.buf[:0], in.Method...)
@@ -440,7 +447,7 @@ const (
 // signPOST builds a V4 POST policy form for exactly r.Key: a
 // content-length-range condition with max_size, a starts-with on
 // Content-Type with content_type_prefix.
-func (g *GCS) signPOST(r *Request, expiresAt time.Time) (*Signed, error) {
+func (g *GCS) signPOST(r *signers.Request, expiresAt time.Time) (*signers.Signed, error) {
 	var conds []gcsCondition
 	if r.Options.MaxSize > 0 {
 		conds = append(conds, gcsCondition{kind: gcsLengthRange, max: r.Options.MaxSize})
@@ -452,7 +459,7 @@ func (g *GCS) signPOST(r *Request, expiresAt time.Time) (*Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signed{URL: g.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
+	return &signers.Signed{URL: g.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
 }
 
 // postPolicy returns the form fields of a V4 POST policy for key: conds
@@ -462,7 +469,7 @@ func (g *GCS) signPOST(r *Request, expiresAt time.Time) (*Signed, error) {
 // hex RSA-SHA256 signature of that base64.
 func (g *GCS) postPolicy(key string, signTime, expiresAt time.Time, conds []gcsCondition) (map[string]string, error) {
 	var arr [16]byte
-	date := string(appendBasicTime(arr[:0], signTime.UTC()))
+	date := string(escape.AppendBasicTime(arr[:0], signTime.UTC()))
 	credential := g.email + "/" + date[:8] + gcsScopeSuffix
 	fields := map[string]string{
 		"key":               key,
@@ -562,21 +569,21 @@ func appendJSONASCII(b []byte, s string) []byte {
 //		...
 //	}
 func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, gcsKind.name, []subdirective{
-		{"bucket", func() error { return OneArg(d, &g.Bucket) }},
-		{"service_account_file", func() error { return OneArg(d, &g.ServiceAccountFile) }},
-		{"service_account", func() error { return secretArg(d, &g.ServiceAccount) }},
-		{"endpoint", func() error { return OneArg(d, &g.Endpoint) }},
-		{"url_style", func() error { return OneArg(d, &g.URLStyle) }},
-		{"expires", func() error { return DurationArg(d, &g.Expires) }},
-		{"api_timeout", func() error { return DurationArg(d, &g.APITimeout) }},
+	return signers.ProfileBlock(d, gcsKind.Name, []signers.Subdirective{
+		{Name: "bucket", Parse: func() error { return signers.OneArg(d, &g.Bucket) }},
+		{Name: "service_account_file", Parse: func() error { return signers.OneArg(d, &g.ServiceAccountFile) }},
+		{Name: "service_account", Parse: func() error { return signers.SecretArg(d, &g.ServiceAccount) }},
+		{Name: "endpoint", Parse: func() error { return signers.OneArg(d, &g.Endpoint) }},
+		{Name: "url_style", Parse: func() error { return signers.OneArg(d, &g.URLStyle) }},
+		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &g.Expires) }},
+		{Name: "api_timeout", Parse: func() error { return signers.DurationArg(d, &g.APITimeout) }},
 	})
 }
 
 // Interface guards
 var (
-	_ Signer                = (*GCS)(nil)
-	_ Store                 = (*GCS)(nil)
+	_ signers.Signer        = (*GCS)(nil)
+	_ signers.Store         = (*GCS)(nil)
 	_ caddy.Provisioner     = (*GCS)(nil)
 	_ caddyfile.Unmarshaler = (*GCS)(nil)
 )

@@ -1,4 +1,4 @@
-package signers
+package gcs
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-presign/presign/internal/gcsverify"
+	"github.com/caddy-presign/presign/signers"
 )
 
 // gcsStoreServer is a store for one test: it verifies each request's V4
@@ -132,9 +133,9 @@ func TestGCSStoreFailures(t *testing.T) {
 	ctx := context.Background()
 	badGateway := func(what string, err error) {
 		t.Helper()
-		var se *StoreError
+		var se *signers.StoreError
 		if !errors.As(err, &se) || se.Status != http.StatusBadGateway {
-			t.Errorf("%s: %v, want a 502 StoreError", what, err)
+			t.Errorf("%s: %v, want a 502 signers.StoreError", what, err)
 		} else if strings.Contains(se.Reason, "127.0.0.1") || strings.Contains(err.Error(), "X-Goog-Signature") {
 			t.Errorf("%s: %q holds the store's address or the signed URL", what, err)
 		}
@@ -192,16 +193,16 @@ func TestGCSCheckRuleStore(t *testing.T) {
 	g := newTestGCS(t, &GCS{Bucket: "my-bucket"})
 	for _, c := range []struct {
 		methods []string
-		o       Options
+		o       signers.Options
 		want    string // "": accepted
 	}{
-		{[]string{"GET", "HEAD"}, Options{Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Second)}, ""},
-		{[]string{"PUT"}, Options{Browse: true}, "browse and check_exists answer GET and HEAD"},
-		{[]string{"PUT"}, Options{CheckExists: caddy.Duration(time.Second)}, "browse and check_exists answer GET and HEAD"},
-		{[]string{"GET"}, Options{BrowseTemplate: "list.html"}, "browse_template is the page of browse"},
-		{[]string{"GET"}, Options{CheckExists: caddy.Duration(-time.Second)}, "check_exists must be a positive window"},
+		{[]string{"GET", "HEAD"}, signers.Options{Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Second)}, ""},
+		{[]string{"PUT"}, signers.Options{Browse: true}, "browse and check_exists answer GET and HEAD"},
+		{[]string{"PUT"}, signers.Options{CheckExists: caddy.Duration(time.Second)}, "browse and check_exists answer GET and HEAD"},
+		{[]string{"GET"}, signers.Options{BrowseTemplate: "list.html"}, "browse_template is the page of browse"},
+		{[]string{"GET"}, signers.Options{CheckExists: caddy.Duration(-time.Second)}, "check_exists must be a positive window"},
 	} {
-		err := g.CheckRule(&RuleInfo{Profile: "g", Methods: c.methods, Expires: time.Hour, Options: &c.o})
+		err := g.CheckRule(&signers.RuleInfo{Profile: "g", Methods: c.methods, Expires: time.Hour, Options: &c.o})
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%v %+v: %v, want %q", c.methods, c.o, err, c.want)
 		}

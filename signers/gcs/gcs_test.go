@@ -1,4 +1,4 @@
-package signers
+package gcs
 
 import (
 	"context"
@@ -9,14 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddyserver/caddy/v2"
 )
 
 // The conformance cases of V4 signing and their test service account, from
-// googleapis/conformance-tests (storage/v1): see testdata/gcs/README.md.
+// googleapis/conformance-tests (storage/v1): see testdata/README.md.
 const (
-	gcsCasesFile = "testdata/gcs/v4_signatures.json"
-	gcsSAFile    = "testdata/gcs/service-account"
+	gcsCasesFile = "testdata/v4_signatures.json"
+	gcsSAFile    = "testdata/service-account"
 )
 
 // gcsTestAccount returns the conformance tests' service account key file
@@ -170,8 +172,8 @@ func TestGCSConformanceSignedURLs(t *testing.T) {
 			g := gcsProfileFor(t, c.Scheme, c.URLStyle, c.BucketBoundHostname, c.ClientEndpoint, c.Bucket)
 			var got string
 			if c.Object != nil && *c.Object != "" && !strings.HasPrefix(*c.Object, "/") && len(c.QueryParameters) == 0 {
-				s, err := g.Sign(context.Background(), Request{Method: c.Method, Key: *c.Object, SignTime: c.Timestamp,
-					Expires: time.Duration(c.Expiration) * time.Second, Options: &Options{}})
+				s, err := g.Sign(context.Background(), signers.Request{Method: c.Method, Key: *c.Object, SignTime: c.Timestamp,
+					Expires: time.Duration(c.Expiration) * time.Second, Options: &signers.Options{}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -182,10 +184,10 @@ func TestGCSConformanceSignedURLs(t *testing.T) {
 			} else {
 				in := gcsInput{Method: c.Method, EscapedPath: g.prefix, SignTime: c.Timestamp, Expires: c.Expiration}
 				if c.Object != nil {
-					in.EscapedPath += "/" + escapePath(*c.Object)
+					in.EscapedPath += "/" + escape.Path(*c.Object)
 				}
 				for k, v := range c.QueryParameters {
-					in.Query = append(in.Query, queryParam{k, v})
+					in.Query = append(in.Query, escape.QueryParam{Name: k, Value: v})
 				}
 				var err error
 				if got, err = g.signURL(&in); err != nil {

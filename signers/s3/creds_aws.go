@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/credcache"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -24,7 +26,7 @@ func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, er
 	if s.CredentialsProvider != nil {
 		return s.CredentialsProvider, nil
 	}
-	id, secret, token := expand(s.AccessKeyID), expand(s.SecretAccessKey), expand(s.SessionToken)
+	id, secret, token := signers.Expand(s.AccessKeyID), signers.Expand(s.SecretAccessKey), signers.Expand(s.SessionToken)
 	if (id == "") != (secret == "") {
 		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
 			return nil, errors.New("access_key_id or secret_access_key expanded to an empty value (is its placeholder's variable or file set?)")
@@ -85,7 +87,7 @@ func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, er
 // provider. The expiry is the credentials' own: the SDK's
 // aws.CredentialsCache is not used on top of providers built here because
 // it reports Expires moved earlier by its refresh window.
-func awsFetch(p aws.CredentialsProvider) credFetch[aws.Credentials] {
+func awsFetch(p aws.CredentialsProvider) credcache.Fetch[aws.Credentials] {
 	return func(ctx context.Context) (aws.Credentials, time.Time, error) {
 		// A provider with a cache of its own (the SDK's default chain wraps
 		// every provider in an aws.CredentialsCache, which renews only at

@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/credcache"
 )
 
 // stepProvider hands out numbered credentials with a fixed lifetime from a
@@ -47,8 +49,8 @@ func TestCredCacheRefreshesAhead(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	p := &stepProvider{clock: clock, lifetime: time.Hour}
-	c := newCredCache(awsFetch(p), time.Second, 5*time.Minute)
-	c.now = clock
+	c := credcache.New(awsFetch(p), time.Second, 5*time.Minute)
+	c.Now = clock
 
 	got, err := c.Get(context.Background())
 	if err != nil || got.AccessKeyID != "AKID1" {
@@ -87,11 +89,11 @@ func TestCredCacheRefreshesAhead(t *testing.T) {
 	p.mu.Unlock()
 	advance(2 * time.Hour)
 	calls := p.n.Load()
-	if _, err := c.Get(context.Background()); !errors.Is(err, ErrCredentials) {
-		t.Fatalf("Get with expired credentials and the provider down: %v, want ErrCredentials", err)
+	if _, err := c.Get(context.Background()); !errors.Is(err, signers.ErrCredentials) {
+		t.Fatalf("Get with expired credentials and the provider down: %v, want signers.ErrCredentials", err)
 	}
 	for i := 0; i < 50; i++ {
-		if _, err := c.Get(context.Background()); !errors.Is(err, ErrCredentials) {
+		if _, err := c.Get(context.Background()); !errors.Is(err, signers.ErrCredentials) {
 			t.Fatalf("Get during backoff: %v", err)
 		}
 	}
@@ -115,7 +117,7 @@ func TestCredCacheStatic(t *testing.T) {
 		n.Add(1)
 		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil
 	})
-	c := newCredCache(awsFetch(p), time.Second, 5*time.Minute)
+	c := credcache.New(awsFetch(p), time.Second, 5*time.Minute)
 	for i := 0; i < 100; i++ {
 		if _, err := c.Get(context.Background()); err != nil {
 			t.Fatal(err)

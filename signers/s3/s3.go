@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -9,6 +9,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/credcache"
+	"github.com/caddy-presign/presign/signers/internal/download"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/escape"
+	"github.com/caddy-presign/presign/signers/internal/store"
+	"github.com/caddy-presign/presign/signers/internal/urlcache"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -18,7 +25,7 @@ func init() {
 }
 
 // s3Kind is the s3 kind: its name, and the rule options it serves.
-var s3Kind = registerKind("s3", 1,
+var s3Kind = signers.RegisterKind("s3", 1,
 	"content_disposition", "content_type", "cache_control", "max_size", "content_type_prefix",
 	"uppy", "browse", "browse_template", "check_exists")
 
@@ -106,11 +113,11 @@ type S3 struct {
 	host   string // the URL's host[:port]
 	prefix string // "/bucket" for path-style URLs, else ""
 	origin string // scheme://host + prefix
-	creds  *credCache[aws.Credentials]
-	urls   *urlCache[awsKeys] // recent GET, HEAD, PUT and DELETE URLs
-	keys   *v4KeyCache        // SigV4 signing keys derived from the credentials
-	api    *s3.Client         // the S3 API, for the calls Caddy makes itself
-	exists *existsCache       // recent answers of Exists (check_exists)
+	creds  *credcache.Cache[aws.Credentials]
+	urls   *urlcache.Cache[awsKeys] // recent GET, HEAD, PUT and DELETE URLs
+	keys   *v4KeyCache              // SigV4 signing keys derived from the credentials
+	api    *s3.Client               // the S3 API, for the calls Caddy makes itself
+	exists *store.ExistsCache       // recent answers of Exists (check_exists)
 }
 
 // s3MaxExpires is SigV4's limit on a presigned URL's lifetime.
@@ -119,7 +126,7 @@ const s3MaxExpires = 7 * 24 * time.Hour
 // CaddyModule returns the Caddy module information.
 func (S3) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  caddy.ModuleID(s3Kind.moduleID()),
+		ID:  caddy.ModuleID(s3Kind.ModuleID()),
 		New: func() caddy.Module { return new(S3) },
 	}
 }
@@ -130,7 +137,7 @@ func (S3) CaddyModule() caddy.ModuleInfo {
 // and Caddy still starts.
 func (s *S3) Provision(ctx caddy.Context) error {
 	s.keys = new(v4KeyCache) // first: Caddy calls Cleanup even when Provision fails
-	expandAll(&s.Bucket, &s.Region, &s.Endpoint, &s.APIEndpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID)
+	signers.ExpandAll(&s.Bucket, &s.Region, &s.Endpoint, &s.APIEndpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID)
 	if s.Bucket == "" {
 		return errors.New("bucket is required")
 	}
@@ -138,9 +145,9 @@ func (s *S3) Provision(ctx caddy.Context) error {
 		return errors.New("region is required")
 	}
 	if s.Expires == 0 {
-		s.Expires = caddy.Duration(defaultExpires)
+		s.Expires = caddy.Duration(signers.DefaultExpires)
 	}
-	if err := checkExpires(time.Duration(s.Expires), s3MaxExpires, "the"); err != nil {
+	if err := signers.CheckExpires(time.Duration(s.Expires), s3MaxExpires, "the"); err != nil {
 		return err
 	}
 	if s.CredentialsTimeout == 0 {
@@ -156,9 +163,9 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	s.creds = newCredCache(awsFetch(provider), time.Duration(s.CredentialsTimeout), min(refreshAhead, time.Duration(s.Expires)))
-	s.urls = newURLCache[awsKeys]()
-	s.exists = newExistsCache()
+	s.creds = credcache.New(awsFetch(provider), time.Duration(s.CredentialsTimeout), min(credcache.RefreshAhead, time.Duration(s.Expires)))
+	s.urls = urlcache.New[awsKeys]()
+	s.exists = store.NewExistsCache()
 	return s.provisionAPI()
 }
 
@@ -177,11 +184,11 @@ func (s *S3) buildOrigin() error {
 	s.scheme, s.host = "https", "s3."+s.Region+".amazonaws.com"
 	if s.Endpoint != "" {
 		var err error
-		if s.scheme, s.host, err = parseEndpoint("endpoint", s.Endpoint, s3ExampleEndpoint, false); err != nil {
+		if s.scheme, s.host, err = endpoint.Parse("endpoint", s.Endpoint, s3ExampleEndpoint, false); err != nil {
 			return err
 		}
 	}
-	if !validBucket(s.Bucket) {
+	if !endpoint.ValidBucket(s.Bucket) {
 		return fmt.Errorf("bucket %q is not a valid bucket name (3 to 63 lower-case letters, digits, '.', '-' and '_')", s.Bucket)
 	}
 	if s.PathStyle {
@@ -203,15 +210,15 @@ func (s *S3) Origin() string { return s.origin }
 func (s *S3) DefaultExpires() time.Duration { return time.Duration(s.Expires) }
 
 // CheckRule implements Signer. S3 presigns every method a rule can have.
-func (s *S3) CheckRule(r *RuleInfo) error {
-	if err := r.check(s3Kind, s3MaxExpires); err != nil {
+func (s *S3) CheckRule(r *signers.RuleInfo) error {
+	if err := r.Check(s3Kind, s3MaxExpires); err != nil {
 		return err
 	}
-	return r.checkStore()
+	return r.CheckStore()
 }
 
 // Sign implements Signer.
-func (s *S3) Sign(ctx context.Context, req Request) (*Signed, error) {
+func (s *S3) Sign(ctx context.Context, req signers.Request) (*signers.Signed, error) {
 	r := &req
 	creds, expires, expiresAt, err := s.credsFor(ctx, r)
 	if err != nil {
@@ -221,23 +228,23 @@ func (s *S3) Sign(ctx context.Context, req Request) (*Signed, error) {
 		return s.signPOST(r, creds, expiresAt)
 	}
 	signSec, expSec := r.SignTime.Unix(), int64(expires/time.Second)
-	e, cacheHash, admit := s.urls.lookup(r, signSec, expSec, awsKeysOf(&creds), expiresAt)
+	e, cacheHash, admit := s.urls.Lookup(r, signSec, expSec, awsKeysOf(&creds), expiresAt)
 	if e != nil {
-		return &Signed{URL: e.url, ExpiresAt: e.expiresAt}, nil
+		return &signers.Signed{URL: e.URL, ExpiresAt: e.ExpiresAt}, nil
 	}
 	in := s.v4Input(r.Method, r.Key, creds, r.SignTime, expSec)
 	in.ContentType = r.ContentType
 	if r.Method == "GET" || r.Method == "HEAD" {
-		in.Query = responseOverrides(r.Options, r.Key)
+		in.Query = download.ResponseOverrides(r.Options, r.Key)
 	}
 	u, err := presignV4(s.keys, &in)
 	if err != nil {
 		return nil, fmt.Errorf("presigning %s: %v", r.Method, err)
 	}
 	if !admit {
-		return &Signed{URL: u, ExpiresAt: expiresAt, Headers: contentTypeHeader(r.ContentType)}, nil
+		return &signers.Signed{URL: u, ExpiresAt: expiresAt, Headers: signers.ContentTypeHeader(r.ContentType)}, nil
 	}
-	return s.urls.add(cacheHash, r, signSec, expSec, awsKeysOf(&creds), u, expiresAt), nil
+	return s.urls.Add(cacheHash, r, signSec, expSec, awsKeysOf(&creds), u, expiresAt), nil
 }
 
 // awsKeys are what identifies the credentials a URL was signed with, in the
@@ -256,7 +263,7 @@ func (s *S3) v4Input(method, key string, creds aws.Credentials, signTime time.Ti
 		Method:      method,
 		Scheme:      s.scheme,
 		Host:        s.host,
-		EscapedPath: s.prefix + "/" + escapePath(key),
+		EscapedPath: s.prefix + "/" + escape.Path(key),
 		Region:      s.Region,
 		Service:     "s3",
 		Creds:       creds,
@@ -267,7 +274,7 @@ func (s *S3) v4Input(method, key string, creds aws.Credentials, signTime time.Ti
 
 // credsFor returns the credentials to sign r with, and the URL's lifetime
 // and expiry: r's, cut to the credentials' own expiry when that comes first.
-func (s *S3) credsFor(ctx context.Context, r *Request) (creds aws.Credentials, expires time.Duration, expiresAt time.Time, err error) {
+func (s *S3) credsFor(ctx context.Context, r *signers.Request) (creds aws.Credentials, expires time.Duration, expiresAt time.Time, err error) {
 	creds, err = s.creds.Get(ctx)
 	if err != nil {
 		return creds, 0, expiresAt, err
@@ -278,7 +285,7 @@ func (s *S3) credsFor(ctx context.Context, r *Request) (creds aws.Credentials, e
 		expiresAt = creds.Expires.Truncate(time.Second)
 		expires = expiresAt.Sub(r.SignTime)
 		if expires < time.Second {
-			return creds, 0, expiresAt, fmt.Errorf("%w: they expire at %s, before the signing time", ErrCredentials, creds.Expires.UTC().Format(time.RFC3339))
+			return creds, 0, expiresAt, fmt.Errorf("%w: they expire at %s, before the signing time", signers.ErrCredentials, creds.Expires.UTC().Format(time.RFC3339))
 		}
 	}
 	return creds, expires, expiresAt, nil
@@ -292,16 +299,16 @@ func (s *S3) credsFor(ctx context.Context, r *Request) (creds aws.Credentials, e
 //		...
 //	}
 func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return profileBlock(d, s3Kind.name, []subdirective{
-		{"bucket", func() error { return OneArg(d, &s.Bucket) }},
-		{"region", func() error { return OneArg(d, &s.Region) }},
-		{"endpoint", func() error { return OneArg(d, &s.Endpoint) }},
-		{"path_style", func() error { return flagArg(d, &s.PathStyle) }},
-		{"access_key_id", func() error { return OneArg(d, &s.AccessKeyID) }},
-		{"secret_access_key", func() error { return secretArg(d, &s.SecretAccessKey) }},
-		{"session_token", func() error { return secretArg(d, &s.SessionToken) }},
-		{"aws_profile", func() error { return OneArg(d, &s.AWSProfile) }},
-		{"role_arn", func() error { // role_arn <arn> [<external_id>]
+	return signers.ProfileBlock(d, s3Kind.Name, []signers.Subdirective{
+		{Name: "bucket", Parse: func() error { return signers.OneArg(d, &s.Bucket) }},
+		{Name: "region", Parse: func() error { return signers.OneArg(d, &s.Region) }},
+		{Name: "endpoint", Parse: func() error { return signers.OneArg(d, &s.Endpoint) }},
+		{Name: "path_style", Parse: func() error { return signers.FlagArg(d, &s.PathStyle) }},
+		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, &s.AccessKeyID) }},
+		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, &s.SecretAccessKey) }},
+		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, &s.SessionToken) }},
+		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, &s.AWSProfile) }},
+		{Name: "role_arn", Parse: func() error { // role_arn <arn> [<external_id>]
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
 				return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
@@ -312,17 +319,17 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			return nil
 		}},
-		{"expires", func() error { return DurationArg(d, &s.Expires) }},
-		{"credentials_timeout", func() error { return DurationArg(d, &s.CredentialsTimeout) }},
-		{"api_endpoint", func() error { return OneArg(d, &s.APIEndpoint) }},
-		{"api_timeout", func() error { return DurationArg(d, &s.APITimeout) }},
+		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &s.Expires) }},
+		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &s.CredentialsTimeout) }},
+		{Name: "api_endpoint", Parse: func() error { return signers.OneArg(d, &s.APIEndpoint) }},
+		{Name: "api_timeout", Parse: func() error { return signers.DurationArg(d, &s.APITimeout) }},
 	})
 }
 
 // Interface guards
 var (
-	_ Signer                = (*S3)(nil)
-	_ Store                 = (*S3)(nil)
+	_ signers.Signer        = (*S3)(nil)
+	_ signers.Store         = (*S3)(nil)
 	_ caddy.Provisioner     = (*S3)(nil)
 	_ caddy.CleanerUpper    = (*S3)(nil)
 	_ caddyfile.Unmarshaler = (*S3)(nil)

@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -10,6 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/credcache"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/store"
 )
 
 // provisionAPI builds the client of the S3 API calls Caddy makes itself
@@ -18,7 +22,7 @@ import (
 // of credentials and one truth about their expiry, and api_endpoint when
 // Caddy must reach the store at another address than browsers do.
 func (s *S3) provisionAPI() error {
-	if err := fillAPITimeout(&s.APITimeout); err != nil {
+	if err := store.FillAPITimeout(&s.APITimeout); err != nil {
 		return err
 	}
 	o := s3.Options{
@@ -27,15 +31,15 @@ func (s *S3) provisionAPI() error {
 		Credentials:  credCacheProvider{s.creds},
 		HTTPClient:   &http.Client{Transport: http.DefaultTransport},
 	}
-	endpoint := s.APIEndpoint
-	if endpoint == "" {
-		endpoint = s.Endpoint
+	ep := s.APIEndpoint
+	if ep == "" {
+		ep = s.Endpoint
 	}
-	if endpoint != "" {
-		if _, _, err := parseEndpoint("api_endpoint", endpoint, s3ExampleEndpoint, false); err != nil {
+	if ep != "" {
+		if _, _, err := endpoint.Parse("api_endpoint", ep, s3ExampleEndpoint, false); err != nil {
 			return err
 		}
-		o.BaseEndpoint = aws.String(endpoint)
+		o.BaseEndpoint = aws.String(ep)
 	}
 	s.api = s3.New(o)
 	return nil
@@ -48,7 +52,9 @@ func (s *S3) apiContext(ctx context.Context) (context.Context, context.CancelFun
 
 // credCacheProvider lets the SDK's API client take its credentials from
 // the profile's credential cache.
-type credCacheProvider struct{ c *credCache[aws.Credentials] }
+type credCacheProvider struct {
+	c *credcache.Cache[aws.Credentials]
+}
 
 func (p credCacheProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return p.c.Get(ctx)
@@ -68,33 +74,33 @@ var configFault = map[string]bool{
 // refuses 400: KeyTooLongError, InvalidArgument, InvalidObjectName, or any
 // 400 but those of configFault); anything else, the store unreachable, slow
 // or failing, is 502.
-func storeError(err error) *StoreError {
-	if errors.Is(err, ErrCredentials) {
-		return &StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
+func storeError(err error) *signers.StoreError {
+	if errors.Is(err, signers.ErrCredentials) {
+		return &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "NoSuchUpload":
-			return &StoreError{Status: http.StatusNotFound, Reason: "no such upload", Err: err}
+			return &signers.StoreError{Status: http.StatusNotFound, Reason: "no such upload", Err: err}
 		case "NoSuchKey", "NotFound":
-			return &StoreError{Status: http.StatusNotFound, Reason: "no such object", Err: err}
+			return &signers.StoreError{Status: http.StatusNotFound, Reason: "no such object", Err: err}
 		case "InvalidPart", "InvalidPartOrder":
-			return &StoreError{Status: http.StatusBadRequest, Reason: "invalid part", Err: err}
+			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "invalid part", Err: err}
 		case "EntityTooSmall":
-			return &StoreError{Status: http.StatusBadRequest, Reason: "part too small", Err: err}
+			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "part too small", Err: err}
 		case "KeyTooLongError", "InvalidArgument", "InvalidObjectName":
-			return &StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
+			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
 		}
 		var re *smithyhttp.ResponseError
 		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest && !configFault[ae.ErrorCode()] {
 			// a 400 on a key the store cannot hold: the request's doing
-			return &StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
+			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
 		}
-		return &StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + ae.ErrorCode(), Err: err}
+		return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + ae.ErrorCode(), Err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
+		return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
 	}
-	return &StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: err}
+	return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: err}
 }

@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -29,7 +29,7 @@ func TestStoreErrorStatus(t *testing.T) {
 		err  error
 		want int
 	}{
-		{fmt.Errorf("get credentials: %w", ErrCredentials), http.StatusServiceUnavailable},
+		{fmt.Errorf("get credentials: %w", signers.ErrCredentials), http.StatusServiceUnavailable},
 		{api("NoSuchUpload"), http.StatusNotFound},
 		{api("NoSuchKey"), http.StatusNotFound},
 		{api("NotFound"), http.StatusNotFound},
@@ -53,7 +53,7 @@ func TestStoreErrorStatus(t *testing.T) {
 			t.Errorf("%v: status %d, want %d", c.err, se.Status, c.want)
 		}
 		if !errors.Is(se, c.err) {
-			t.Errorf("%v: the StoreError does not wrap it", c.err)
+			t.Errorf("%v: the signers.StoreError does not wrap it", c.err)
 		}
 	}
 }
@@ -79,15 +79,5 @@ func TestS3APIEndpoint(t *testing.T) {
 		case err == nil && s.api == nil:
 			t.Errorf("%s/%s: no API client", c.endpoint, c.api)
 		}
-	}
-}
-
-// TestAzurePutRefusesContentTypePrefix: a SAS cannot bind the type of an
-// upload, so an azure PUT rule cannot promise content_type_prefix.
-func TestAzurePutRefusesContentTypePrefix(t *testing.T) {
-	err := new(Azure).CheckRule(&RuleInfo{Profile: "a", Methods: []string{"GET", "PUT"}, Expires: time.Hour,
-		Options: &Options{ContentTypePrefix: "image/"}})
-	if err == nil || !strings.Contains(err.Error(), "a SAS cannot bind the Content-Type") {
-		t.Errorf("azure PUT rule with content_type_prefix: %v, want the reason", err)
 	}
 }

@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -7,15 +7,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/store"
 )
 
 // List implements Store with one ListObjectsV2 request, bounded by
 // api_timeout.
-func (s *S3) List(ctx context.Context, prefix, token string) (*Listing, error) {
+func (s *S3) List(ctx context.Context, prefix, token string) (*signers.Listing, error) {
 	in := &s3.ListObjectsV2Input{
 		Bucket:    aws.String(s.Bucket),
 		Delimiter: aws.String("/"),
-		MaxKeys:   aws.Int32(ListPageSize),
+		MaxKeys:   aws.Int32(signers.ListPageSize),
 	}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
@@ -31,26 +33,26 @@ func (s *S3) List(ctx context.Context, prefix, token string) (*Listing, error) {
 	}
 	// The SDK reads any 200 body, an HTML page, JSON or nothing, as an
 	// empty listing: a ListBucketResult names the bucket and the prefix.
-	if err := listingOf(aws.ToString(out.Name), aws.ToString(out.Prefix), s.Bucket, prefix); err != nil {
+	if err := store.ListingOf(aws.ToString(out.Name), aws.ToString(out.Prefix), s.Bucket, prefix); err != nil {
 		return nil, err
 	}
-	l := &Listing{Folders: make([]string, 0, len(out.CommonPrefixes)), Objects: make([]Object, 0, len(out.Contents))}
+	l := &signers.Listing{Folders: make([]string, 0, len(out.CommonPrefixes)), Objects: make([]signers.Object, 0, len(out.Contents))}
 	for _, p := range out.CommonPrefixes {
 		l.Folders = append(l.Folders, aws.ToString(p.Prefix))
 	}
 	for _, o := range out.Contents {
-		l.Objects = append(l.Objects, Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)})
+		l.Objects = append(l.Objects, signers.Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)})
 	}
 	if aws.ToBool(out.IsTruncated) {
 		l.Next = aws.ToString(out.NextContinuationToken)
 	}
-	return l.checked(prefix, aws.ToBool(out.IsTruncated))
+	return store.Checked(l, prefix, aws.ToBool(out.IsTruncated))
 }
 
 // Exists implements Store with HeadObject, bounded by api_timeout; the
 // answers, "exists" and "does not", are cached for window.
 func (s *S3) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
-	if exists, hit := s.exists.cached(key, at, window); hit {
+	if exists, hit := s.exists.Cached(key, at, window); hit {
 		return exists, nil
 	}
 	ctx, cancel := s.apiContext(ctx)
@@ -62,6 +64,6 @@ func (s *S3) Exists(ctx context.Context, key string, at time.Time, window time.D
 			return false, se
 		}
 	}
-	s.exists.remember(key, exists, at)
+	s.exists.Remember(key, exists, at)
 	return exists, nil
 }

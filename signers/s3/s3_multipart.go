@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
 // CreateMultipart implements Multipart.
@@ -33,13 +35,13 @@ func (s *S3) CreateMultipart(ctx context.Context, key, contentType string, meta 
 
 // SignParts implements Multipart. The URLs are signed directly, not
 // through the URL cache: each is asked for once.
-func (s *S3) SignParts(ctx context.Context, r *Request, uploadID string, parts []int32) ([]string, time.Time, error) {
+func (s *S3) SignParts(ctx context.Context, r *signers.Request, uploadID string, parts []int32) ([]string, time.Time, error) {
 	creds, expires, expiresAt, err := s.credsFor(ctx, r)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	in := s.v4Input(http.MethodPut, r.Key, creds, r.SignTime, int64(expires/time.Second))
-	q := [2]queryParam{{"partNumber", ""}, {"uploadId", uploadID}}
+	q := [2]escape.QueryParam{{Name: "partNumber", Value: ""}, {Name: "uploadId", Value: uploadID}}
 	in.Query = q[:]
 	urls := make([]string, len(parts))
 	for i, n := range parts {
@@ -52,11 +54,11 @@ func (s *S3) SignParts(ctx context.Context, r *Request, uploadID string, parts [
 }
 
 // ListParts implements Multipart.
-func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]Part, error) {
+func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]signers.Part, error) {
 	ctx, cancel := s.apiContext(ctx)
 	defer cancel()
 	in := &s3.ListPartsInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID)}
-	var parts []Part
+	var parts []signers.Part
 	p := s3.NewListPartsPaginator(s.api, in)
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
@@ -64,14 +66,14 @@ func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]Part, error
 			return nil, storeError(err)
 		}
 		for _, pt := range out.Parts {
-			parts = append(parts, Part{PartNumber: aws.ToInt32(pt.PartNumber), Size: aws.ToInt64(pt.Size), ETag: aws.ToString(pt.ETag)})
+			parts = append(parts, signers.Part{PartNumber: aws.ToInt32(pt.PartNumber), Size: aws.ToInt64(pt.Size), ETag: aws.ToString(pt.ETag)})
 		}
 	}
 	return parts, nil
 }
 
 // CompleteMultipart implements Multipart.
-func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (string, error) {
+func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []signers.Part) (string, error) {
 	ctx, cancel := s.apiContext(ctx)
 	defer cancel()
 	done := make([]types.CompletedPart, len(parts))
@@ -88,7 +90,7 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 		return "", storeError(err)
 	}
 	// the public address, not api_endpoint's, which browsers may not reach
-	return s.origin + "/" + escapePath(key), nil
+	return s.origin + "/" + escape.Path(key), nil
 }
 
 // AbortMultipart implements Multipart.
@@ -125,4 +127,4 @@ func (s *S3) DeleteObject(ctx context.Context, key string) error {
 	return nil
 }
 
-var _ Multipart = (*S3)(nil)
+var _ signers.Multipart = (*S3)(nil)

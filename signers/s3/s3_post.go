@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"crypto/hmac"
@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddy-presign/presign/signers"
 )
 
 // signPOST builds an S3 POST policy form for exactly r.Key. The client
 // posts the returned fields, then a Content-Type field (it must start with
 // the rule's content_type_prefix; any value without one), then the file,
 // last, as multipart/form-data to the returned URL.
-func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*Signed, error) {
+func (s *S3) signPOST(r *signers.Request, creds aws.Credentials, expiresAt time.Time) (*signers.Signed, error) {
 	date := r.SignTime.UTC().Format("20060102T150405Z")
 	credential := creds.AccessKeyID + "/" + date[:8] + "/" + s.Region + "/s3/aws4_request"
 	fields := map[string]string{
@@ -57,5 +58,5 @@ func (s *S3) signPOST(r *Request, creds aws.Credentials, expiresAt time.Time) (*
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(b64))
 	fields["x-amz-signature"] = hex.EncodeToString(mac.Sum(nil))
-	return &Signed{URL: s.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
+	return &signers.Signed{URL: s.origin + "/", ExpiresAt: expiresAt, Fields: fields}, nil
 }

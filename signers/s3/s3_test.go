@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"strings"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/download"
 )
 
 // TestS3Origin: every URL's scheme, host and path prefix for AWS and
@@ -49,32 +51,32 @@ func TestS3CheckRule(t *testing.T) {
 	for _, c := range []struct {
 		methods []string
 		expires time.Duration
-		opts    Options
+		opts    signers.Options
 		want    string
 	}{
-		{get, time.Hour, Options{Resource: "https://x/*"}, "resource is an option of cloudfront profiles, not of s3 ones"},
-		{get, time.Hour, Options{BindClientIP: true}, "bind_client_ip is an option of cloudfront profiles, not of s3 ones"},
-		{get, time.Hour, Options{Cookies: true}, "cookies is an option of cloudfront profiles, not of s3 ones"},
-		{get, time.Hour, Options{CookieDomain: "example.com"}, "cookie_domain is an option of cloudfront profiles, not of s3 ones"},
-		{[]string{"PUT"}, time.Hour, Options{ContentType: "a/b"}, "shape downloads: the rule needs GET or HEAD"},
-		{get, time.Hour, Options{MaxSize: 10}, "max_size is an upload condition: the rule needs POST or uppy"},
-		{get, time.Hour, Options{ContentTypePrefix: "image/"}, "content_type_prefix is an upload condition: the rule needs POST, PUT or uppy"},
-		{get, time.Hour, Options{Uppy: true, ContentType: "a/b"}, "the rule needs GET or HEAD, and no uppy"},
-		{[]string{"POST"}, time.Hour, Options{MaxSize: -1}, "max_size must be positive"},
-		{get, time.Hour, Options{ContentDisposition: "download"}, `content_disposition must be attachment or inline, got "download"`},
-		{get, 7*24*time.Hour + time.Second, Options{}, `expires 168h0m1s is over profile "p"'s limit of 168h0m0s`},
-		{get, -time.Second, Options{}, "expires must be positive, got -1s"},
-		{get, 1500 * time.Millisecond, Options{}, "expires must be whole seconds, got 1.5s"},
+		{get, time.Hour, signers.Options{Resource: "https://x/*"}, "resource is not an option of s3 profiles"},
+		{get, time.Hour, signers.Options{BindClientIP: true}, "bind_client_ip is not an option of s3 profiles"},
+		{get, time.Hour, signers.Options{Cookies: true}, "cookies is not an option of s3 profiles"},
+		{get, time.Hour, signers.Options{CookieDomain: "example.com"}, "cookie_domain is not an option of s3 profiles"},
+		{[]string{"PUT"}, time.Hour, signers.Options{ContentType: "a/b"}, "shape downloads: the rule needs GET or HEAD"},
+		{get, time.Hour, signers.Options{MaxSize: 10}, "max_size is an upload condition: the rule needs POST or uppy"},
+		{get, time.Hour, signers.Options{ContentTypePrefix: "image/"}, "content_type_prefix is an upload condition: the rule needs POST, PUT or uppy"},
+		{get, time.Hour, signers.Options{Uppy: true, ContentType: "a/b"}, "the rule needs GET or HEAD, and no uppy"},
+		{[]string{"POST"}, time.Hour, signers.Options{MaxSize: -1}, "max_size must be positive"},
+		{get, time.Hour, signers.Options{ContentDisposition: "download"}, `content_disposition must be attachment or inline, got "download"`},
+		{get, 7*24*time.Hour + time.Second, signers.Options{}, `expires 168h0m1s is over profile "p"'s limit of 168h0m0s`},
+		{get, -time.Second, signers.Options{}, "expires must be positive, got -1s"},
+		{get, 1500 * time.Millisecond, signers.Options{}, "expires must be whole seconds, got 1.5s"},
 	} {
-		err := s.CheckRule(&RuleInfo{Profile: "p", Methods: c.methods, Expires: c.expires, Options: &c.opts})
+		err := s.CheckRule(&signers.RuleInfo{Profile: "p", Methods: c.methods, Expires: c.expires, Options: &c.opts})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %s %+v: %v, want %q", c.methods, c.expires, c.opts, err, c.want)
 		}
 	}
-	for _, ok := range []RuleInfo{
-		{Methods: get, Expires: 7 * 24 * time.Hour, Options: &Options{ContentDisposition: "inline", ContentType: "a/b", CacheControl: "no-cache"}},
-		{Methods: []string{"PUT", "POST"}, Expires: time.Second, Options: &Options{MaxSize: 1, ContentTypePrefix: "image/"}},
-		{Methods: get, Expires: time.Hour, Options: &Options{Uppy: true, MaxSize: 10, ContentTypePrefix: "video/"}},
+	for _, ok := range []signers.RuleInfo{
+		{Methods: get, Expires: 7 * 24 * time.Hour, Options: &signers.Options{ContentDisposition: "inline", ContentType: "a/b", CacheControl: "no-cache"}},
+		{Methods: []string{"PUT", "POST"}, Expires: time.Second, Options: &signers.Options{MaxSize: 1, ContentTypePrefix: "image/"}},
+		{Methods: get, Expires: time.Hour, Options: &signers.Options{Uppy: true, MaxSize: 10, ContentTypePrefix: "video/"}},
 	} {
 		if err := s.CheckRule(&ok); err != nil {
 			t.Errorf("%+v refused: %v", ok, err)
@@ -84,7 +86,7 @@ func TestS3CheckRule(t *testing.T) {
 
 // TestContentDisposition: the file is named after the key's last segment,
 // quoted for the ASCII fallback, and for other names percent-encoded in
-// RFC 6266 filename* (every byte but RFC 3986's unreserved ones).
+// RFC 6266 filename* (every byte but RFC 3986's escape.Unreserved ones).
 func TestContentDisposition(t *testing.T) {
 	for key, want := range map[string]string{
 		"a/report.pdf":          `attachment; filename="report.pdf"`,
@@ -93,11 +95,11 @@ func TestContentDisposition(t *testing.T) {
 		"x/日本 (1)!&+.txt":       `attachment; filename="__ (1)!&+.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%20%281%29%21%26%2B.txt`,
 		"tab\there/plain~-_.md": `attachment; filename="plain~-_.md"`,
 	} {
-		if got := contentDisposition("attachment", key); got != want {
+		if got := download.ContentDisposition("attachment", key); got != want {
 			t.Errorf("%q: %s, want %s", key, got, want)
 		}
 	}
-	if got := contentDisposition("inline", "a\x01b"); got != `inline; filename="a_b"` {
+	if got := download.ContentDisposition("inline", "a\x01b"); got != `inline; filename="a_b"` {
 		t.Errorf("control character: %s", got)
 	}
 }
@@ -110,9 +112,9 @@ func TestS3SigningKeysPerProfile(t *testing.T) {
 	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
 	a, b := newTestS3(t), newTestS3(t)
 	for _, s := range []*S3{a, b} {
-		storeAWS(s.creds, creds)
+		storeAWS(s, creds)
 	}
-	r := Request{Method: "GET", Key: "k", SignTime: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Expires: time.Hour, Options: &Options{}}
+	r := signers.Request{Method: "GET", Key: "k", SignTime: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Expires: time.Hour, Options: &signers.Options{}}
 	sign := func(s *S3) string {
 		t.Helper()
 		got, err := signFresh(s, &r)

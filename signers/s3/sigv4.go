@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"crypto/hmac"
@@ -17,15 +17,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
 // v4Input is one SigV4 query-auth presign for S3.
 type v4Input struct {
-	Method      string       // GET, HEAD, PUT, DELETE
-	Scheme      string       // "https" or "http"
-	Host        string       // host[:port], as in the URL
-	EscapedPath string       // the URL path, already encoded by escapePath; starts with "/"
-	Query       []queryParam // extra parameters, in any order
+	Method      string              // GET, HEAD, PUT, DELETE
+	Scheme      string              // "https" or "http"
+	Host        string              // host[:port], as in the URL
+	EscapedPath string              // the URL path, already encoded by escapePath; starts with "/"
+	Query       []escape.QueryParam // extra parameters, in any order
 	Region      string
 	Service     string // "s3"
 	Creds       aws.Credentials
@@ -114,7 +116,7 @@ var v4ScratchPool = sync.Pool{New: func() any {
 
 // release returns s to the pool, unless its buffers grew too big.
 func (s *v4Scratch) release() {
-	if cap(s.url) > maxPooledBuf || cap(s.buf) > maxPooledBuf {
+	if cap(s.url) > escape.MaxPooledBuf || cap(s.buf) > escape.MaxPooledBuf {
 		return
 	}
 	s.url = s.url[:0]
@@ -154,7 +156,7 @@ func (s *v4Scratch) presign(dst []byte, keys *v4KeyCache, in *v4Input) ([]byte, 
 	out = append(out, '?')
 
 	var arr [48]byte
-	amzDate := appendBasicTime(arr[:0], in.SignTime.UTC())
+	amzDate := escape.AppendBasicTime(arr[:0], in.SignTime.UTC())
 	shortDate := amzDate[:len(amzDate)-len("T150405Z")]
 	expires := strconv.AppendInt(amzDate[len(amzDate):], in.Expires, 10)
 	k := keys.get(in.Creds.SecretAccessKey, shortDate, in.Region, in.Service, in.Creds.SessionToken)
@@ -173,11 +175,11 @@ func (s *v4Scratch) presign(dst []byte, keys *v4KeyCache, in *v4Input) ([]byte, 
 	b = append(b, '\n')
 	if in.ContentType != "" {
 		b = append(b, "content-type:"...)
-		b = append(b, strings.TrimSpace(stripExcessSpaces(in.ContentType))...)
+		b = append(b, strings.TrimSpace(endpoint.StripExcessSpaces(in.ContentType))...)
 		b = append(b, '\n')
 	}
 	b = append(b, "host:"...)
-	b = append(b, signedHostHeader(in.Scheme, in.Host)...)
+	b = append(b, endpoint.SignedHostHeader(in.Scheme, in.Host)...)
 	b = append(b, "\n\n"...)
 	b = append(b, v4SignedHeadersOf(in)...)
 	b = append(b, "\n"+v4UnsignedHash...)
@@ -235,7 +237,7 @@ func appendCanonicalQuery(out []byte, in *v4Input, k *v4Key, amzDate, expires []
 		v4Param{name: "X-Amz-Credential", kind: v4Credential},
 		v4Param{name: "X-Amz-SignedHeaders", value: v4SignedHeadersOf(in)},
 	)
-	slices.SortStableFunc(params, func(a, b v4Param) int { return compareEncoded(a.name, b.name) })
+	slices.SortStableFunc(params, func(a, b v4Param) int { return escape.CompareEncoded(a.name, b.name) })
 
 	shortDate := amzDate[:len(amzDate)-len("T150405Z")]
 	first := true
@@ -248,29 +250,29 @@ func appendCanonicalQuery(out []byte, in *v4Input, k *v4Key, amzDate, expires []
 			out = append(out, '&')
 		}
 		first = false
-		out = appendEscaped(out, p.name, &unreserved)
+		out = escape.Append(out, p.name, &escape.Unreserved)
 		out = append(out, '=')
 		switch p.kind {
 		case v4Literal:
-			out = appendEscaped(out, p.value, &unreserved)
+			out = escape.Append(out, p.value, &escape.Unreserved)
 		case v4Token:
 			if p.value == k.token {
 				out = append(out, k.tokenEscaped...)
 			} else {
-				out = appendEscaped(out, p.value, &unreserved)
+				out = escape.Append(out, p.value, &escape.Unreserved)
 			}
 		case v4Expires:
-			out = appendEscaped(out, expires, &unreserved)
+			out = escape.Append(out, expires, &escape.Unreserved)
 		case v4Date:
-			out = appendEscaped(out, amzDate, &unreserved)
+			out = escape.Append(out, amzDate, &escape.Unreserved)
 		case v4Credential:
-			out = appendEscaped(out, in.Creds.AccessKeyID, &unreserved)
+			out = escape.Append(out, in.Creds.AccessKeyID, &escape.Unreserved)
 			out = append(out, "%2F"...)
-			out = appendEscaped(out, shortDate, &unreserved)
+			out = escape.Append(out, shortDate, &escape.Unreserved)
 			out = append(out, "%2F"...)
-			out = appendEscaped(out, in.Region, &unreserved)
+			out = escape.Append(out, in.Region, &escape.Unreserved)
 			out = append(out, "%2F"...)
-			out = appendEscaped(out, in.Service, &unreserved)
+			out = escape.Append(out, in.Service, &escape.Unreserved)
 			out = append(out, "%2F"+v4Terminator...)
 		}
 	}
@@ -298,21 +300,21 @@ func appendScope(b, shortDate []byte, region, service string) []byte {
 // v4Plain tells whether scheme, host and path are in the form net/url
 // writes back unchanged, so the SDK's URL is scheme://host+path and its
 // canonical URI is path: scheme http or https, a non-empty host of
-// alphanumerics and -._~:[], and a path starting with "/" made of unreserved
+// alphanumerics and -._~:[], and a path starting with "/" made of escape.Unreserved
 // bytes, "/" and valid %XX escapes (what escapePath produces).
 func v4Plain(scheme, host, path string) bool {
 	if scheme != "https" && scheme != "http" || host == "" || path == "" || path[0] != '/' {
 		return false
 	}
 	for i := 0; i < len(host); i++ {
-		if c := host[i]; !unreserved[c] && c != ':' && c != '[' && c != ']' {
+		if c := host[i]; !escape.Unreserved[c] && c != ':' && c != '[' && c != ']' {
 			return false
 		}
 	}
 	for i := 0; i < len(path); i++ {
 		switch c := path[i]; {
-		case pathSafe[c]:
-		case c == '%' && i+2 < len(path) && isHex(path[i+1]) && isHex(path[i+2]):
+		case escape.PathSafe[c]:
+		case c == '%' && i+2 < len(path) && escape.IsHex(path[i+1]) && escape.IsHex(path[i+2]):
 			i += 2
 		default:
 			return false
@@ -415,7 +417,7 @@ func deriveV4Key(secret, date, region, service, token string) *v4Key {
 		inner:        state(0x36),
 		outer:        state(0x5c),
 		token:        token,
-		tokenEscaped: string(appendEscaped(nil, token, &unreserved)),
+		tokenEscaped: string(escape.Append(nil, token, &escape.Unreserved)),
 	}
 }
 

@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
 // fuzzHosts are the hosts FuzzPresignV4 picks from; the last slot takes the
@@ -72,7 +73,7 @@ func FuzzPresignV4(f *testing.F) {
 			Method:      fuzzMethods[int(method)%len(fuzzMethods)],
 			Scheme:      fuzzSchemes[int(flags>>2&3)],
 			Host:        fuzzHosts[int(hostIdx)%len(fuzzHosts)],
-			EscapedPath: "/" + escapePath(string(key)),
+			EscapedPath: "/" + escape.Path(string(key)),
 			Region:      region,
 			Service:     "s3",
 			Creds:       aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token},
@@ -87,13 +88,13 @@ func FuzzPresignV4(f *testing.F) {
 			in.Host = host
 		}
 		if flags&0x10 != 0 {
-			in.Query = append(in.Query, queryParam{"response-content-disposition", disp})
+			in.Query = append(in.Query, escape.QueryParam{Name: "response-content-disposition", Value: disp})
 		}
 		if flags&0x20 != 0 {
-			in.Query = append(in.Query, queryParam{"response-content-type", ctype})
+			in.Query = append(in.Query, escape.QueryParam{Name: "response-content-type", Value: ctype})
 		}
 		if flags&0x40 != 0 {
-			in.Query = append(in.Query, queryParam{extraName, extraValue})
+			in.Query = append(in.Query, escape.QueryParam{Name: extraName, Value: extraValue})
 		}
 		if flags&0x80 != 0 {
 			in.SignTime = in.SignTime.In(time.FixedZone("X", -11*3600))

@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
 // presignV4SDK is the reference presignV4: what v4.Signer.PresignHTTP
@@ -106,7 +108,7 @@ func v4Cases() []v4Case {
 			Method:      http.MethodGet,
 			Scheme:      "https",
 			Host:        "bucket.s3.us-east-1.amazonaws.com",
-			EscapedPath: "/" + escapePath(key),
+			EscapedPath: "/" + escape.Path(key),
 			Region:      "us-east-1",
 			Service:     "s3",
 			Creds:       testCreds,
@@ -119,10 +121,10 @@ func v4Cases() []v4Case {
 		f(&in)
 		return in
 	}
-	resp := []queryParam{
-		{"response-content-type", "application/pdf; charset=\"utf-8\""},
-		{"response-content-disposition", testDisposition},
-		{"response-cache-control", "private, max-age=60, no-transform"},
+	resp := []escape.QueryParam{
+		{Name: "response-content-type", Value: "application/pdf; charset=\"utf-8\""},
+		{Name: "response-content-disposition", Value: testDisposition},
+		{Name: "response-cache-control", Value: "private, max-age=60, no-transform"},
 	}
 	return []v4Case{
 		{"simple", base("photos/cat.jpg")},
@@ -161,13 +163,13 @@ func v4Cases() []v4Case {
 		})},
 		{"response params", with("doc.pdf", func(in *v4Input) { in.Query = resp })},
 		{"response params reversed", with("doc.pdf", func(in *v4Input) {
-			in.Query = []queryParam{resp[2], resp[1], resp[0]}
+			in.Query = []escape.QueryParam{resp[2], resp[1], resp[0]}
 		})},
 		{"response odd values", with("k", func(in *v4Input) {
-			in.Query = []queryParam{
-				{"response-content-disposition", "inline; filename=\"\u65e5\u672c \U0001F600 'q' a+b=c&d.txt\""},
-				{"response-cache-control", ""},
-				{"response-content-type", "text/plain;  charset=utf-8 "},
+			in.Query = []escape.QueryParam{
+				{Name: "response-content-disposition", Value: "inline; filename=\"\u65e5\u672c \U0001F600 'q' a+b=c&d.txt\""},
+				{Name: "response-cache-control", Value: ""},
+				{Name: "response-content-type", Value: "text/plain;  charset=utf-8 "},
 			}
 		})},
 		{"port 9000 http", with("k", func(in *v4Input) {
@@ -207,20 +209,20 @@ func v4Cases() []v4Case {
 			in.Region = "my region/1"
 		})},
 		{"user overrides expires", with("k", func(in *v4Input) {
-			in.Query = []queryParam{{"X-Amz-Expires", "60"}}
+			in.Query = []escape.QueryParam{{Name: "X-Amz-Expires", Value: "60"}}
 		})},
 		{"user params set over", with("k", func(in *v4Input) {
-			in.Query = []queryParam{{"a", "1"}, {"a", "2"}, {"X-Amz-Date", "x"}, {"X-Amz-Signature", "y"}}
+			in.Query = []escape.QueryParam{{Name: "a", Value: "1"}, {Name: "a", Value: "2"}, {Name: "X-Amz-Date", Value: "x"}, {Name: "X-Amz-Signature", Value: "y"}}
 		})},
 		{"user token without session", with("k", func(in *v4Input) {
-			in.Query = []queryParam{{"X-Amz-Security-Token", "mine"}}
+			in.Query = []escape.QueryParam{{Name: "X-Amz-Security-Token", Value: "mine"}}
 		})},
 		{"user token with session", with("k", func(in *v4Input) {
 			in.Creds = testCredsToken
-			in.Query = []queryParam{{"X-Amz-Security-Token", "mine"}}
+			in.Query = []escape.QueryParam{{Name: "X-Amz-Security-Token", Value: "mine"}}
 		})},
 		{"names needing escapes", with("k", func(in *v4Input) {
-			in.Query = []queryParam{{"a b", "1"}, {"a-b", "2"}, {"a/b", "3"}, {"a~b", "4"}, {"", "empty"}, {"\u00e9", "5"}, {"A", ""}}
+			in.Query = []escape.QueryParam{{Name: "a b", Value: "1"}, {Name: "a-b", Value: "2"}, {Name: "a/b", Value: "3"}, {Name: "a~b", Value: "4"}, {Name: "", Value: "empty"}, {Name: "\u00e9", Value: "5"}, {Name: "A", Value: ""}}
 		})},
 		{"root path", with("", func(in *v4Input) {})},
 		{"put content-type", with("up/cat.png", func(in *v4Input) {
@@ -323,13 +325,13 @@ func TestPresignV4Errors(t *testing.T) {
 	}
 
 	in = v4Cases()[0].in
-	in.Query = make([]queryParam, maxV4QueryParams+1)
+	in.Query = make([]escape.QueryParam, maxV4QueryParams+1)
 	if _, err := presignV4(&testKeys, &in); err == nil {
 		t.Error("too many parameters: no error")
 	}
 	in.Query = in.Query[:maxV4QueryParams]
 	for i := range in.Query {
-		in.Query[i] = queryParam{Name: "p" + strconv.Itoa(i), Value: "v"}
+		in.Query[i] = escape.QueryParam{Name: "p" + strconv.Itoa(i), Value: "v"}
 	}
 	checkV4(t, &in)
 }
@@ -345,8 +347,8 @@ func TestV4StripExcessSpaces(t *testing.T) {
 		"   ":         "",
 		"a  b":        "a b",
 	} {
-		if got := stripExcessSpaces(in); got != want {
-			t.Errorf("stripExcessSpaces(%q) = %q, want %q", in, got, want)
+		if got := endpoint.StripExcessSpaces(in); got != want {
+			t.Errorf("endpoint.StripExcessSpaces(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -361,18 +363,18 @@ func TestCompareEncoded(t *testing.T) {
 	all = append(all, "", "a", "ab", "a b", "a-b", "a/b", "a~b", "%", "%2F", "X-Amz-Date", "response-x")
 	for _, a := range all {
 		for _, b := range all {
-			ea := string(appendEscaped(nil, a, &unreserved))
-			eb := string(appendEscaped(nil, b, &unreserved))
-			if got, want := compareEncoded(a, b), strings.Compare(ea, eb); got != want {
-				t.Fatalf("compareEncoded(%q, %q) = %d, want %d", a, b, got, want)
+			ea := string(escape.Append(nil, a, &escape.Unreserved))
+			eb := string(escape.Append(nil, b, &escape.Unreserved))
+			if got, want := escape.CompareEncoded(a, b), strings.Compare(ea, eb); got != want {
+				t.Fatalf("escape.CompareEncoded(%q, %q) = %d, want %d", a, b, got, want)
 			}
 		}
 	}
 }
 
-// TestAppendEscaped checks appendEscaped with unreserved against the SDK's
+// TestAppendEscaped checks appendEscaped with escape.Unreserved against the SDK's
 // encodeQueryComponent (url.QueryEscape with "+" as "%20"), and with
-// pathSafe against the same with '/' kept; escapePath is the latter.
+// escape.PathSafe against the same with '/' kept; escapePath is the latter.
 func TestAppendEscaped(t *testing.T) {
 	var all strings.Builder
 	for c := range 256 {
@@ -380,18 +382,18 @@ func TestAppendEscaped(t *testing.T) {
 	}
 	for _, s := range []string{"", "abc", "a/b", all.String(), testDisposition, "a b+c", strings.Repeat("ü/", 200)} {
 		want := strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
-		if got := string(appendEscaped(nil, s, &unreserved)); got != want {
-			t.Errorf("appendEscaped(%q, unreserved) = %q, want %q", s, got, want)
+		if got := string(escape.Append(nil, s, &escape.Unreserved)); got != want {
+			t.Errorf("escape.Append(%q, escape.Unreserved) = %q, want %q", s, got, want)
 		}
-		if got := string(appendEscaped([]byte("x"), []byte(s), &unreserved)); got != "x"+want {
-			t.Errorf("appendEscaped(x, %q, unreserved) = %q, want x%q", s, got, want)
+		if got := string(escape.Append([]byte("x"), []byte(s), &escape.Unreserved)); got != "x"+want {
+			t.Errorf("escape.Append(x, %q, escape.Unreserved) = %q, want x%q", s, got, want)
 		}
 		wantPath := strings.ReplaceAll(want, "%2F", "/")
-		if got := string(appendEscaped([]byte("x"), s, &pathSafe)); got != "x"+wantPath {
-			t.Errorf("appendEscaped(x, %q, pathSafe) = %q, want x%q", s, got, wantPath)
+		if got := string(escape.Append([]byte("x"), s, &escape.PathSafe)); got != "x"+wantPath {
+			t.Errorf("escape.Append(x, %q, escape.PathSafe) = %q, want x%q", s, got, wantPath)
 		}
-		if got := escapePath(s); got != wantPath {
-			t.Errorf("escapePath(%q) = %q, want %q", s, got, wantPath)
+		if got := escape.Path(s); got != wantPath {
+			t.Errorf("escape.Path(%q) = %q, want %q", s, got, wantPath)
 		}
 	}
 }
@@ -561,7 +563,7 @@ func benchInputs() map[string]*v4Input {
 		Method:      http.MethodGet,
 		Scheme:      "https",
 		Host:        "my-bucket.s3.eu-central-1.amazonaws.com",
-		EscapedPath: "/" + escapePath("reports/2024/annual report r\u00e9sum\u00e9.pdf"),
+		EscapedPath: "/" + escape.Path("reports/2024/annual report r\u00e9sum\u00e9.pdf"),
 		Region:      "eu-central-1",
 		Service:     "s3",
 		Creds:       testCreds,
@@ -571,9 +573,9 @@ func benchInputs() map[string]*v4Input {
 	token := in
 	token.Creds = testCredsToken
 	resp := in
-	resp.Query = []queryParam{
-		{"response-content-disposition", testDisposition},
-		{"response-content-type", "application/pdf"},
+	resp.Query = []escape.QueryParam{
+		{Name: "response-content-disposition", Value: testDisposition},
+		{Name: "response-content-type", Value: "application/pdf"},
 	}
 	both := resp
 	both.Creds = testCredsToken
@@ -637,6 +639,6 @@ func BenchmarkAppendEscaped(b *testing.B) {
 	b.SetBytes(int64(len(testToken)))
 	buf := make([]byte, 0, 4*len(testToken))
 	for b.Loop() {
-		buf = appendEscaped(buf[:0], testToken, &unreserved)
+		buf = escape.Append(buf[:0], testToken, &escape.Unreserved)
 	}
 }

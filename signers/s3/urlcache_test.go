@@ -1,4 +1,4 @@
-package signers
+package s3
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/slotcache"
+	"github.com/caddy-presign/presign/signers/internal/urlcache"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -24,14 +27,14 @@ func newTestS3(t testing.TB) *S3 {
 	if err := s.Provision(caddy.Context{}); err != nil {
 		t.Fatal(err)
 	}
-	s.creds.now = func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }
+	s.creds.Now = func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }
 	return s
 }
 
 // signFresh signs r with s as a profile without a URL cache would: s's
 // cache is emptied first. Not for concurrent use of s.
-func signFresh(s *S3, r *Request) (*Signed, error) {
-	s.urls.reset()
+func signFresh(s *S3, r *signers.Request) (*signers.Signed, error) {
+	s.urls = urlcache.New[awsKeys]()
 	return s.Sign(context.Background(), *r)
 }
 
@@ -42,8 +45,8 @@ func urlCacheTwins(t testing.TB) (cached, fresh *S3, set func(aws.Credentials)) 
 	t.Helper()
 	cached, fresh = newTestS3(t), newTestS3(t)
 	set = func(c aws.Credentials) {
-		storeAWS(cached.creds, c)
-		storeAWS(fresh.creds, c)
+		storeAWS(cached, c)
+		storeAWS(fresh, c)
 	}
 	set(aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
 	return cached, fresh, set
@@ -52,7 +55,7 @@ func urlCacheTwins(t testing.TB) (cached, fresh *S3, set func(aws.Credentials)) 
 // signBoth signs r with both twins and fails unless the answers are
 // identical; it returns the cached one's answer and whether it came from
 // the cache.
-func signBoth(t testing.TB, cached, fresh *S3, r Request) (*Signed, bool) {
+func signBoth(t testing.TB, cached, fresh *S3, r signers.Request) (*signers.Signed, bool) {
 	t.Helper()
 	want, err := signFresh(fresh, &r)
 	if err != nil {
@@ -73,9 +76,9 @@ func signBoth(t testing.TB, cached, fresh *S3, r Request) (*Signed, bool) {
 // answer whose URL is one of them came from the cache.
 func cachedURLs(s *S3) map[*byte]bool {
 	m := map[*byte]bool{}
-	for i := range s.urls.slots {
-		if e := s.urls.slots[i].Load(); e != nil {
-			m[unsafe.StringData(e.url)] = true
+	for i := range s.urls.Slots {
+		if e := s.urls.Slots[i].Load(); e != nil {
+			m[unsafe.StringData(e.URL)] = true
 		}
 	}
 	return m
@@ -89,9 +92,9 @@ func cachedURLs(s *S3) map[*byte]bool {
 func TestS3URLCacheIdentical(t *testing.T) {
 	cached, fresh, setCreds := urlCacheTwins(t)
 	t0 := time.Date(2026, 3, 1, 11, 59, 59, 0, time.UTC)
-	get := Request{Method: "GET", Key: "reports/2026/März.pdf", SignTime: t0, Expires: 15 * time.Minute, Options: &Options{}}
+	get := signers.Request{Method: "GET", Key: "reports/2026/März.pdf", SignTime: t0, Expires: 15 * time.Minute, Options: &signers.Options{}}
 	// hit: r is answered from the cache
-	hit := func(name string, r Request) *Signed {
+	hit := func(name string, r signers.Request) *signers.Signed {
 		t.Helper()
 		s, hit := signBoth(t, cached, fresh, r)
 		if !hit {
@@ -101,7 +104,7 @@ func TestS3URLCacheIdentical(t *testing.T) {
 	}
 	// miss: r is signed afresh, and cached after at most two requests (the
 	// first time a hash is seen in its slot, only the hash is kept)
-	miss := func(name string, r Request) *Signed {
+	miss := func(name string, r signers.Request) *signers.Signed {
 		t.Helper()
 		s, h := signBoth(t, cached, fresh, r)
 		if h {
@@ -145,7 +148,7 @@ func TestS3URLCacheIdentical(t *testing.T) {
 
 	// options, each step changing one of them: the same slot and hash, the
 	// entry tells them apart
-	for _, o := range []Options{{ContentDisposition: "attachment"}, {ContentDisposition: "inline"},
+	for _, o := range []signers.Options{{ContentDisposition: "attachment"}, {ContentDisposition: "inline"},
 		{ContentDisposition: "inline", ContentType: "application/pdf"},
 		{ContentDisposition: "inline", ContentType: "application/pdf", CacheControl: "max-age=60"}} {
 		r := get
@@ -203,7 +206,7 @@ func TestS3URLCacheIdentical(t *testing.T) {
 		tmp.Expires = t0.Add(c.exp)
 		setCreds(tmp)
 		name := fmt.Sprintf("credentials expiring after %s", c.exp)
-		var s *Signed
+		var s *signers.Signed
 		if c.same {
 			s = hit(name, get)
 		} else {
@@ -215,57 +218,6 @@ func TestS3URLCacheIdentical(t *testing.T) {
 	}
 }
 
-// TestS3URLEntryMatches: an entry answers only the request it was signed
-// for; a change of any one thing that the URL or the answer depends on is a
-// mismatch, the hashed ones too (the hash is a hint, the entry decides).
-func TestS3URLEntryMatches(t *testing.T) {
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := Request{Method: "GET", Key: "a/b.pdf", SignTime: t0, Expires: time.Hour,
-		Options: &Options{ContentDisposition: "attachment", ContentType: "application/pdf", CacheControl: "no-cache"}}
-	creds := aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", SessionToken: "token"}
-	e := &cachedURL[awsKeys]{method: "GET", key: "a/b.pdf", signSec: t0.Unix(), expires: 3600,
-		cacheControl: "no-cache", disposition: "attachment", contentType: "application/pdf",
-		cred: awsKeys{"AKID", "secret", "token"}, expiresAt: t0.Add(time.Hour)}
-	if !e.matches(&r, t0.Unix(), 3600, awsKeysOf(&creds), t0.Add(time.Hour)) {
-		t.Fatal("the entry does not match its own request")
-	}
-	type variant struct {
-		name     string
-		r        Request
-		signSec  int64
-		expires  int64
-		creds    aws.Credentials
-		expireAt time.Time
-	}
-	base := variant{"", r, t0.Unix(), 3600, creds, t0.Add(time.Hour)}
-	var vs []variant
-	add := func(name string, f func(*variant)) {
-		v := base
-		o := *r.Options
-		v.r.Options = &o
-		v.name = name
-		f(&v)
-		vs = append(vs, v)
-	}
-	add("method", func(v *variant) { v.r.Method = "HEAD" })
-	add("key", func(v *variant) { v.r.Key = "a/c.pdf" })
-	add("signing second", func(v *variant) { v.signSec++ })
-	add("lifetime", func(v *variant) { v.expires-- })
-	add("expires_at", func(v *variant) { v.expireAt = v.expireAt.Add(time.Millisecond) })
-	add("expires_at location", func(v *variant) { v.expireAt = v.expireAt.In(time.FixedZone("CET", 3600)) })
-	add("cache_control", func(v *variant) { v.r.Options.CacheControl = "" })
-	add("content_disposition", func(v *variant) { v.r.Options.ContentDisposition = "inline" })
-	add("content_type", func(v *variant) { v.r.Options.ContentType = "text/plain" })
-	add("access key", func(v *variant) { v.creds.AccessKeyID = "AKID2" })
-	add("secret", func(v *variant) { v.creds.SecretAccessKey = "secret2" })
-	add("session token", func(v *variant) { v.creds.SessionToken = "" })
-	for _, v := range vs {
-		if e.matches(&v.r, v.signSec, v.expires, awsKeysOf(&v.creds), v.expireAt) {
-			t.Errorf("another %s: the entry matches", v.name)
-		}
-	}
-}
-
 // TestS3URLCacheRandom: many requests over a few keys, methods, options,
 // seconds and credentials, in a random order and from several goroutines
 // (run with -race): every answer of the cached profile is the fresh
@@ -273,19 +225,19 @@ func TestS3URLEntryMatches(t *testing.T) {
 func TestS3URLCacheRandom(t *testing.T) {
 	cached, _, _ := urlCacheTwins(t)
 	t0 := time.Date(2026, 3, 1, 23, 59, 58, 0, time.UTC)
-	opts := []*Options{{}, {ContentDisposition: "attachment"}, {ContentType: "text/plain", CacheControl: "no-cache"}}
+	opts := []*signers.Options{{}, {ContentDisposition: "attachment"}, {ContentType: "text/plain", CacheControl: "no-cache"}}
 	methods := []string{"GET", "HEAD", "PUT"}
 	const keys = 3000 // more than the cache's slots: collisions happen
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		fresh := newTestS3(t) // each goroutine its own: signFresh empties its cache
-		fresh.creds.cur.Store(cached.creds.cur.Load())
+		fresh.creds = cached.creds
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 42))
 			for range 5000 {
-				r := Request{
+				r := signers.Request{
 					Method:   methods[rng.IntN(len(methods))],
 					Key:      fmt.Sprintf("k/%d", rng.IntN(keys)),
 					SignTime: t0.Add(time.Duration(rng.IntN(4)) * time.Second),
@@ -320,30 +272,30 @@ func TestS3URLCacheRandom(t *testing.T) {
 func TestS3URLCacheCollision(t *testing.T) {
 	cached, fresh, _ := urlCacheTwins(t)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	base := Request{Method: "GET", SignTime: t0, Expires: time.Hour, Options: &Options{}}
+	base := signers.Request{Method: "GET", SignTime: t0, Expires: time.Hour, Options: &signers.Options{}}
 	for _, c := range []struct {
 		name string
-		pair func(i int) (Request, Request)
+		pair func(i int) (signers.Request, signers.Request)
 	}{
-		{"other key", func(i int) (Request, Request) {
+		{"other key", func(i int) (signers.Request, signers.Request) {
 			r1, r2 := base, base
 			r1.Key, r2.Key = "a/0", fmt.Sprintf("a/%d", i)
 			return r1, r2
 		}},
-		{"other method", func(i int) (Request, Request) {
+		{"other method", func(i int) (signers.Request, signers.Request) {
 			r1, r2 := base, base
 			r1.Key, r2.Key = fmt.Sprintf("m/%d", i), fmt.Sprintf("m/%d", i)
 			r2.Method = "HEAD"
 			return r1, r2
 		}},
-		{"a second later for a second less", func(i int) (Request, Request) {
+		{"a second later for a second less", func(i int) (signers.Request, signers.Request) {
 			r1, r2 := base, base
 			r1.Key, r2.Key = fmt.Sprintf("s/%d", i), fmt.Sprintf("s/%d", i)
 			r2.SignTime, r2.Expires = t0.Add(time.Second), time.Hour-time.Second
 			return r1, r2
 		}},
 		// X-Amz-Expires and expires_at alike, X-Amz-Date a second apart
-		{"sub-second times, the same expiry", func(i int) (Request, Request) {
+		{"sub-second times, the same expiry", func(i int) (signers.Request, signers.Request) {
 			r1, r2 := base, base
 			r1.Key, r2.Key = fmt.Sprintf("f/%d", i), fmt.Sprintf("f/%d", i)
 			r1.SignTime, r1.Expires = t0.Add(900*time.Millisecond), time.Hour+500*time.Millisecond
@@ -351,7 +303,7 @@ func TestS3URLCacheCollision(t *testing.T) {
 			return r1, r2
 		}},
 		// X-Amz-Date and expires_at alike, X-Amz-Expires a second apart
-		{"sub-second lifetimes, the same expiry", func(i int) (Request, Request) {
+		{"sub-second lifetimes, the same expiry", func(i int) (signers.Request, signers.Request) {
 			r1, r2 := base, base
 			r1.Key, r2.Key = fmt.Sprintf("e/%d", i), fmt.Sprintf("e/%d", i)
 			r1.SignTime, r1.Expires = t0.Add(100*time.Millisecond), time.Hour+800*time.Millisecond
@@ -359,7 +311,7 @@ func TestS3URLCacheCollision(t *testing.T) {
 			return r1, r2
 		}},
 	} {
-		var r1, r2 Request
+		var r1, r2 signers.Request
 		for i := 1; ; i++ {
 			r1, r2 = c.pair(i)
 			if slotOf(cached, &r1) == slotOf(cached, &r2) {
@@ -372,7 +324,7 @@ func TestS3URLCacheCollision(t *testing.T) {
 		// each takes the slot in turn: the first request after the other
 		// one is never answered from the cache, the third always is
 		for range 3 {
-			for _, r := range []Request{r1, r2} {
+			for _, r := range []signers.Request{r1, r2} {
 				for i := range 3 {
 					_, hit := signBoth(t, cached, fresh, r)
 					if i == 0 && hit {
@@ -388,15 +340,15 @@ func TestS3URLCacheCollision(t *testing.T) {
 }
 
 // slotOf is the slot of r's URL in s's cache.
-func slotOf(s *S3, r *Request) uint64 {
-	return s.urls.hash(r.Method, r.Key, r.SignTime.Unix(), int64(r.Expires/time.Second)) >> (64 - slotCacheBits)
+func slotOf(s *S3, r *signers.Request) uint64 {
+	return s.urls.Hash(r.Method, r.Key, r.SignTime.Unix(), int64(r.Expires/time.Second)) >> (64 - slotcache.Bits)
 }
 
 // TestS3URLCacheUniqueKeysFree: keys asked once (every request a new key)
 // store nothing: no allocation for the cache, and the hot keys stay.
 func TestS3URLCacheUniqueKeysFree(t *testing.T) {
 	cached, fresh, _ := urlCacheTwins(t)
-	r := Request{Method: "GET", SignTime: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Expires: time.Hour, Options: &Options{}}
+	r := signers.Request{Method: "GET", SignTime: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Expires: time.Hour, Options: &signers.Options{}}
 	for i := range 5000 {
 		r.Key = fmt.Sprintf("unique/obj-%d", i)
 		if _, hit := signBoth(t, cached, fresh, r); hit {

@@ -1,4 +1,6 @@
-package signers
+// Package credcache is the credential cache of the profiles, generic over a
+// kind's credential.
+package credcache
 
 import (
 	"context"
@@ -7,26 +9,28 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
-// credCache holds a profile's current credential, of whatever type its
+// Cache holds a profile's current credential, of whatever type its
 // kind signs with (C: AWS credentials, an Azure user delegation key), with
 // its expiry. It answers from memory while the credential is valid, starts
 // a renewal in the background when its remaining life falls under the
 // renew-ahead window (so that requests never wait for a rotation), and
 // waits for the source only when it holds nothing valid, at most for
 // timeout. One fetch runs at a time, and a failed one is answered for
-// CredentialsBackoff before the source is asked again.
+// signers.CredentialsBackoff before the source is asked again.
 //
 // The cache keeps the credential's true expiry, which the kinds need to cut
 // URL lifetimes to it.
-type credCache[C any] struct {
-	fetchCred credFetch[C]
-	timeout   time.Duration // the longest a request waits for the source
-	ahead     time.Duration // renew this long before expiry (at most half the lifetime)
-	now       func() time.Time
+type Cache[C any] struct {
+	fetchCred Fetch[C]
+	timeout   time.Duration    // the longest a request waits for the source
+	ahead     time.Duration    // renew this long before expiry (at most half the lifetime)
+	Now       func() time.Time // the clock: time.Now
 
-	cur atomic.Pointer[credEntry[C]]
+	cur atomic.Pointer[entry[C]]
 
 	mu       sync.Mutex
 	inflight chan struct{} // closed when the running fetch ends; nil when none
@@ -34,42 +38,37 @@ type credCache[C any] struct {
 	errUntil time.Time
 }
 
-// credFetch asks a kind's credential source for a fresh credential and
+// Fetch asks a kind's credential source for a fresh credential and
 // when it expires (zero: never). Its errors hold no secret.
-type credFetch[C any] func(ctx context.Context) (cred C, expires time.Time, err error)
+type Fetch[C any] func(ctx context.Context) (cred C, expires time.Time, err error)
 
-type credEntry[C any] struct {
+type entry[C any] struct {
 	cred      C
 	expires   time.Time // zero: never (static credentials)
 	refreshAt time.Time // zero: never
 }
 
 // valid tells whether e can be used at now.
-func (e *credEntry[C]) valid(now time.Time) bool {
+func (e *entry[C]) valid(now time.Time) bool {
 	return e.expires.IsZero() || now.Before(e.expires)
 }
 
-// refreshAhead is the usual renew-ahead window of a credential cache: a
+// RefreshAhead is the usual renew-ahead window of a credential cache: a
 // kind sizes its own from it and its URLs' lifetime.
-const refreshAhead = 5 * time.Minute
+const RefreshAhead = 5 * time.Minute
 
-// CredentialsBackoff is how long after a failed fetch of credentials a
-// profile answers requests with that failure (ErrCredentials) before it asks
-// the provider again. The handler's 503 answers say it in Retry-After.
-const CredentialsBackoff = time.Second
-
-func newCredCache[C any](fetch credFetch[C], timeout, ahead time.Duration) *credCache[C] {
-	return &credCache[C]{fetchCred: fetch, timeout: timeout, ahead: ahead, now: time.Now}
+func New[C any](fetch Fetch[C], timeout, ahead time.Duration) *Cache[C] {
+	return &Cache[C]{fetchCred: fetch, timeout: timeout, ahead: ahead, Now: time.Now}
 }
 
-// Get returns a valid credential, or an error wrapping ErrCredentials.
-func (c *credCache[C]) Get(ctx context.Context) (C, error) {
+// Get returns a valid credential, or an error wrapping signers.ErrCredentials.
+func (c *Cache[C]) Get(ctx context.Context) (C, error) {
 	var none C
 	e := c.cur.Load()
 	if e != nil && e.expires.IsZero() {
 		return e.cred, nil // static credentials: no clock needed
 	}
-	now := c.now()
+	now := c.Now()
 	if e != nil && e.valid(now) {
 		if !e.refreshAt.IsZero() && !now.Before(e.refreshAt) {
 			c.start(now) // rotate ahead of expiry; this request uses the current one
@@ -85,26 +84,26 @@ func (c *credCache[C]) Get(ctx context.Context) (C, error) {
 	select {
 	case <-done:
 	case <-t.C:
-		return none, fmt.Errorf("%w: no answer from the credential provider within %s", ErrCredentials, c.timeout)
+		return none, fmt.Errorf("%w: no answer from the credential provider within %s", signers.ErrCredentials, c.timeout)
 	case <-ctx.Done():
-		return none, fmt.Errorf("%w: %v", ErrCredentials, ctx.Err())
+		return none, fmt.Errorf("%w: %v", signers.ErrCredentials, ctx.Err())
 	}
-	if e := c.cur.Load(); e != nil && e.valid(c.now()) {
+	if e := c.cur.Load(); e != nil && e.valid(c.Now()) {
 		return e.cred, nil
 	}
 	c.mu.Lock()
 	err = c.lastErr
 	c.mu.Unlock()
 	if err == nil {
-		err = fmt.Errorf("%w: the provider gave no valid credentials", ErrCredentials)
+		err = fmt.Errorf("%w: the provider gave no valid credentials", signers.ErrCredentials)
 	}
 	return none, err
 }
 
 // start begins a fetch unless one is running or the last one failed less than
-// CredentialsBackoff ago (then it returns that failure). It returns a channel closed
+// signers.CredentialsBackoff ago (then it returns that failure). It returns a channel closed
 // when the fetch ends.
-func (c *credCache[C]) start(now time.Time) (<-chan struct{}, error) {
+func (c *Cache[C]) start(now time.Time) (<-chan struct{}, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inflight != nil {
@@ -122,21 +121,21 @@ func (c *credCache[C]) start(now time.Time) (<-chan struct{}, error) {
 // fetch asks the source once. It is bounded by a context of its own, longer
 // than the request's wait, so that a hung source frees the slot and a
 // later request tries again: the cache recovers by itself.
-func (c *credCache[C]) fetch(done chan struct{}) {
+func (c *Cache[C]) fetch(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*c.timeout)
 	defer cancel()
 	cred, expires, err := c.fetchCred(ctx)
-	now := c.now()
+	now := c.Now()
 	if err == nil && !expires.IsZero() && !now.Before(expires) {
 		err = errors.New("the provider returned expired or empty credentials")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
-		c.lastErr = fmt.Errorf("%w: %v", ErrCredentials, err)
-		c.errUntil = now.Add(CredentialsBackoff)
+		c.lastErr = fmt.Errorf("%w: %v", signers.ErrCredentials, err)
+		c.errUntil = now.Add(signers.CredentialsBackoff)
 	} else {
-		e := &credEntry[C]{cred: cred, expires: expires}
+		e := &entry[C]{cred: cred, expires: expires}
 		if !expires.IsZero() {
 			ahead := min(c.ahead, expires.Sub(now)/2)
 			e.refreshAt = expires.Add(-ahead)

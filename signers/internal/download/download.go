@@ -1,33 +1,38 @@
-package signers
+// Package download is the response overrides of downloads
+// (Content-Disposition and the like).
+package download
 
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
-// responseOverrides are the response-* parameters of a download.
-func responseOverrides(o *Options, key string) []queryParam {
+// ResponseOverrides are the response-* parameters of a download.
+func ResponseOverrides(o *signers.Options, key string) []escape.QueryParam {
 	if o.ContentDisposition == "" && o.ContentType == "" && o.CacheControl == "" {
 		return nil
 	}
-	q := make([]queryParam, 0, 3)
+	q := make([]escape.QueryParam, 0, 3)
 	if o.CacheControl != "" {
-		q = append(q, queryParam{"response-cache-control", o.CacheControl})
+		q = append(q, escape.QueryParam{Name: "response-cache-control", Value: o.CacheControl})
 	}
 	if o.ContentDisposition != "" {
-		q = append(q, queryParam{"response-content-disposition", contentDisposition(o.ContentDisposition, key)})
+		q = append(q, escape.QueryParam{Name: "response-content-disposition", Value: ContentDisposition(o.ContentDisposition, key)})
 	}
 	if o.ContentType != "" {
-		q = append(q, queryParam{"response-content-type", o.ContentType})
+		q = append(q, escape.QueryParam{Name: "response-content-type", Value: o.ContentType})
 	}
 	return q
 }
 
-// contentDisposition returns a Content-Disposition value of the given type
+// ContentDisposition returns a Content-Disposition value of the given type
 // ("attachment" or "inline") that names the file after the key's last
 // segment: a quoted ASCII filename, and for other names also the RFC 6266
 // filename* parameter (UTF-8, percent-encoded) that browsers prefer.
-func contentDisposition(typ, key string) string {
+func ContentDisposition(typ, key string) string {
 	name := key[strings.LastIndexByte(key, '/')+1:]
 	b := make([]byte, 0, len(typ)+len(name)+16)
 	b = append(b, typ...)
@@ -50,7 +55,7 @@ func contentDisposition(typ, key string) string {
 	b = append(b, '"')
 	if !ascii {
 		b = append(b, "; filename*=UTF-8''"...)
-		b = appendEscaped(b, name, &unreserved)
+		b = escape.Append(b, name, &escape.Unreserved)
 	}
 	return string(b)
 }

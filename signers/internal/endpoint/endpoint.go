@@ -1,4 +1,6 @@
-package signers
+// Package endpoint parses and checks the endpoints of profiles, and computes
+// the host header their signatures cover.
+package endpoint
 
 import (
 	"fmt"
@@ -6,18 +8,18 @@ import (
 	"strings"
 )
 
-// parseEndpoint checks an endpoint option (named opt in errors, with an
+// Parse checks an endpoint option (named opt in errors, with an
 // example of a good one) and returns its scheme and host[:port], lower case.
 // A default port (:443 on https, :80 on http) is dropped unless keepPort:
 // SigV4 signs the host without one, so S3 URLs leave it out; GCS V4 signs
 // without it too, but Google's signers keep it in the URL, and so do we.
-func parseEndpoint(opt, raw, example string, keepPort bool) (scheme, host string, err error) {
+func Parse(opt, raw, example string, keepPort bool) (scheme, host string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", "", fmt.Errorf("%s %q is not an http(s) URL such as %s", opt, shownEndpoint(raw), example)
+		return "", "", fmt.Errorf("%s %q is not an http(s) URL such as %s", opt, Shown(raw), example)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-		return "", "", fmt.Errorf("%s %q must be scheme://host[:port] only, without path, query or user", opt, shownEndpoint(raw))
+		return "", "", fmt.Errorf("%s %q must be scheme://host[:port] only, without path, query or user", opt, Shown(raw))
 	}
 	scheme, host = u.Scheme, strings.ToLower(u.Host)
 	if p := u.Port(); !keepPort && (p == "443" && scheme == "https" || p == "80" && scheme == "http") {
@@ -26,10 +28,10 @@ func parseEndpoint(opt, raw, example string, keepPort bool) (scheme, host string
 	return scheme, host, nil
 }
 
-// shownEndpoint is an endpoint for error messages: its user info, which may
+// Shown is an endpoint for error messages: its user info, which may
 // hold credentials (https://KEY:SECRET@host), becomes "xxxxx". Everything up
 // to the last '@' goes, as a secret may hold '/'.
-func shownEndpoint(raw string) string {
+func Shown(raw string) string {
 	at := strings.LastIndexByte(raw, '@')
 	if at < 0 {
 		return raw
@@ -41,9 +43,9 @@ func shownEndpoint(raw string) string {
 	return raw[:start] + "xxxxx" + raw[at:]
 }
 
-// validBucket accepts S3's bucket names, plus upper case and '_' that some
+// ValidBucket accepts S3's bucket names, plus upper case and '_' that some
 // S3-compatible stores allow in path-style use.
-func validBucket(b string) bool {
+func ValidBucket(b string) bool {
 	if len(b) < 3 || len(b) > 63 {
 		return false
 	}
@@ -56,12 +58,12 @@ func validBucket(b string) bool {
 	return true
 }
 
-// signedHostHeader returns the value of the signed host header for a URL with
+// SignedHostHeader returns the value of the signed host header for a URL with
 // this scheme and host, as the SDK computes it: SanitizeHostForHeader strips
 // the port when it is the scheme's default (80 for http, 443 for https), the
 // URL's host is used again if that leaves nothing, and StripExcessSpaces
 // trims spaces and collapses runs of them. The URL itself keeps the port.
-func signedHostHeader(scheme, host string) string {
+func SignedHostHeader(scheme, host string) string {
 	h := host
 	if port := portOnly(h); port != "" && isDefaultPort(scheme, port) {
 		h = stripPort(h)
@@ -70,7 +72,7 @@ func signedHostHeader(scheme, host string) string {
 		h = host
 	}
 	if strings.IndexByte(h, ' ') >= 0 {
-		h = stripExcessSpaces(h)
+		h = StripExcessSpaces(h)
 	}
 	return h
 }
@@ -113,9 +115,9 @@ func isDefaultPort(scheme, port string) bool {
 	return lower == "http" && port == "80" || lower == "https" && port == "443"
 }
 
-// stripExcessSpaces is the SDK's StripExcessSpaces: str without leading
+// StripExcessSpaces is the SDK's StripExcessSpaces: str without leading
 // and trailing spaces and with each inner run of spaces cut to one.
-func stripExcessSpaces(str string) string {
+func StripExcessSpaces(str string) string {
 	var j, k, l, m, spaces int
 	for j = len(str) - 1; j >= 0 && str[j] == ' '; j-- {
 	}

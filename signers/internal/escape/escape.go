@@ -1,14 +1,16 @@
-package signers
+// Package escape is the percent-encoding of URLs and query parameters, and
+// the compact ISO 8601 time that signatures carry.
+package escape
 
 import (
 	"slices"
 	"time"
 )
 
-// unreserved holds RFC 3986's unreserved bytes, A-Z a-z 0-9 - . _ ~: the
+// Unreserved holds RFC 3986's Unreserved bytes, A-Z a-z 0-9 - . _ ~: the
 // bytes that percent-encoding leaves as they are, in URLs, SigV4's
 // canonical request and RFC 5987 values alike.
-var unreserved = func() (t [256]bool) {
+var Unreserved = func() (t [256]bool) {
 	for c := range 256 {
 		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 			c == '-' || c == '.' || c == '_' || c == '~'
@@ -16,20 +18,20 @@ var unreserved = func() (t [256]bool) {
 	return t
 }()
 
-// pathSafe is unreserved and the separator '/': the bytes an object key
+// PathSafe is Unreserved and the separator '/': the bytes an object key
 // keeps in a URL path.
-var pathSafe = func() [256]bool {
-	t := unreserved
+var PathSafe = func() [256]bool {
+	t := Unreserved
 	t['/'] = true
 	return t
 }()
 
-// appendEscaped appends s to b percent-encoded: every byte that safe does
+// Append appends s to b percent-encoded: every byte that safe does
 // not hold becomes %XX with upper-case hex (a space is %20). With
-// unreserved it is the SDK's SigV4 query encoding (encodeQueryComponent);
-// with pathSafe it is the path encoding of object keys, which S3 and SigV4
+// Unreserved it is the SDK's SigV4 query encoding (encodeQueryComponent);
+// with PathSafe it is the path encoding of object keys, which S3 and SigV4
 // want (S3 does not encode twice).
-func appendEscaped[S string | []byte](b []byte, s S, safe *[256]bool) []byte {
+func Append[S string | []byte](b []byte, s S, safe *[256]bool) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	i := 0
 	for i < len(s) && safe[s[i]] {
@@ -61,31 +63,31 @@ func appendEscaped[S string | []byte](b []byte, s S, safe *[256]bool) []byte {
 	return b
 }
 
-// escapePath percent-encodes an object key for a URL path: every byte but
-// the unreserved ones and '/'. The result is both the URL's path and
+// Path percent-encodes an object key for a URL path: every byte but
+// the Unreserved ones and '/'. The result is both the URL's path and
 // SigV4's canonical URI.
-func escapePath(key string) string {
+func Path(key string) string {
 	i := 0
-	for i < len(key) && pathSafe[key[i]] {
+	for i < len(key) && PathSafe[key[i]] {
 		i++
 	}
 	if i == len(key) {
 		return key
 	}
 	var buf [256]byte
-	return string(appendEscaped(buf[:0], key, &pathSafe))
+	return string(Append(buf[:0], key, &PathSafe))
 }
 
-// appendFormEscaped appends s encoded as url.QueryEscape encodes it, the
-// form encoding of Azure's SAS queries: as appendEscaped with unreserved,
+// AppendForm appends s encoded as url.QueryEscape encodes it, the
+// form encoding of Azure's SAS queries: as Append with Unreserved,
 // except that a space is '+'.
-func appendFormEscaped[S string | []byte](b []byte, s S) []byte {
+func AppendForm[S string | []byte](b []byte, s S) []byte {
 	for {
 		i := 0
 		for i < len(s) && s[i] != ' ' {
 			i++
 		}
-		b = appendEscaped(b, s[:i], &unreserved)
+		b = Append(b, s[:i], &Unreserved)
 		if i == len(s) {
 			return b
 		}
@@ -94,22 +96,22 @@ func appendFormEscaped[S string | []byte](b []byte, s S) []byte {
 	}
 }
 
-// queryParam is one extra query parameter to sign, neither key nor value
+// QueryParam is one extra query parameter to sign, neither key nor value
 // encoded (e.g. response-content-disposition).
-type queryParam struct {
+type QueryParam struct {
 	Name, Value string
 }
 
-// compareEncoded compares a and b as appendEscaped with unreserved would
+// CompareEncoded compares a and b as Append with Unreserved would
 // encode them,
 // without encoding: it returns -1, 0 or +1.
 //
 // Encoding maps each byte to its own code independently, so the first
-// differing byte decides. An unreserved byte's code is itself and never
+// differing byte decides. An Unreserved byte's code is itself and never
 // '%'; an escaped byte's code is '%' and two upper-case hex digits, which
-// sort as the byte's value. So an unreserved byte u and an escaped byte e
+// sort as the byte's value. So an Unreserved byte u and an escaped byte e
 // compare as u and '%', and two escaped bytes as their values.
-func compareEncoded(a, b string) int {
+func CompareEncoded(a, b string) int {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
 		ca, cb := a[i], b[i]
@@ -117,10 +119,10 @@ func compareEncoded(a, b string) int {
 			continue
 		}
 		ka, kb := uint16(ca)<<8, uint16(cb)<<8
-		if !unreserved[ca] {
+		if !Unreserved[ca] {
 			ka = '%'<<8 | uint16(ca)
 		}
-		if !unreserved[cb] {
+		if !Unreserved[cb] {
 			kb = '%'<<8 | uint16(cb)
 		}
 		if ka < kb {
@@ -137,19 +139,23 @@ func compareEncoded(a, b string) int {
 	return 0
 }
 
-// isHex tells whether c is a hexadecimal digit.
-func isHex(c byte) bool {
+// IsHex tells whether c is a hexadecimal digit.
+func IsHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// maxPooledBuf is the largest buffer kept in a pooled v4Scratch.
-const maxPooledBuf = 16 << 10
+// MaxPooledBuf is the largest buffer kept in a pooled v4Scratch.
+const MaxPooledBuf = 16 << 10
 
-// appendBasicTime appends t (UTC) in the X-Amz-Date layout, as t.Format would.
-func appendBasicTime(b []byte, t time.Time) []byte {
+// BasicTimeLayout is the compact ISO 8601 time of signatures (X-Amz-Date,
+// X-Goog-Date).
+const BasicTimeLayout = "20060102T150405Z"
+
+// AppendBasicTime appends t (UTC) in BasicTimeLayout, as t.Format would.
+func AppendBasicTime(b []byte, t time.Time) []byte {
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
-		return t.AppendFormat(b, v4TimeLayout)
+		return t.AppendFormat(b, BasicTimeLayout)
 	}
 	hour, minute, sec := t.Clock()
 	b = append(b,

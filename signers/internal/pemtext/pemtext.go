@@ -1,11 +1,12 @@
-package signers
+// Package pemtext repairs PEM text given inline.
+package pemtext
 
 import "strings"
 
-// normalizePEM repairs the two ways a PEM commonly arrives mangled from an
+// Normalize repairs the two ways a PEM commonly arrives mangled from an
 // environment variable: line breaks as the two characters \n, and line
 // breaks turned into spaces (the whole PEM on one line).
-func normalizePEM(b []byte) []byte {
+func Normalize(b []byte) []byte {
 	s := string(b)
 	if strings.Contains(s, `\n`) {
 		s = strings.ReplaceAll(s, `\r\n`, "\n")

@@ -1,18 +1,19 @@
-package signers
+// Package slotcache is the lock-free slot cache under the hot-key caches.
+package slotcache
 
 import (
 	"hash/maphash"
 	"sync/atomic"
 )
 
-// slotCacheBits sets the number of slots of a slotCache, slotCacheSize.
+// Bits sets the number of slots of a Cache, Size.
 const (
-	slotCacheBits = 10
-	slotCacheSize = 1 << slotCacheBits
+	Bits = 10
+	Size = 1 << Bits
 )
 
-// slotCache is the mechanism of the profiles' hot-key caches (urlCache,
-// cfAnswerCache): a direct-mapped, lock-free cache of immutable entries.
+// Cache is the mechanism of the profiles' hot-key caches (urlcache.Cache,
+// CloudFront's answer cache, the existence cache of Stores): a direct-mapped, lock-free cache of immutable entries.
 //
 // A slot per hash of a request, holding the last hash seen there (a tag)
 // and an atomic pointer to an entry. Lookups and stores are lock-free,
@@ -24,19 +25,20 @@ const (
 // it, and the caller's match decides whether it answers a request. Two
 // requests that miss at once may both store an entry, which is harmless:
 // they are identical.
-type slotCache[E any] struct {
-	seed  maphash.Seed
-	tags  [slotCacheSize]atomic.Uint64
-	slots [slotCacheSize]atomic.Pointer[E]
+type Cache[E any] struct {
+	Seed  maphash.Seed            // the seed of the hashes of the embedding cache
+	tags  [Size]atomic.Uint64     // per slot, the last hash seen there
+	Slots [Size]atomic.Pointer[E] // per slot, its entry
 }
 
-func (c *slotCache[E]) init() {
-	c.seed = maphash.MakeSeed()
+// Init seeds the hashes.
+func (c *Cache[E]) Init() {
+	c.Seed = maphash.MakeSeed()
 }
 
-// finish turns a mix of a request's parts into its hash: murmur3's
+// Finish turns a mix of a request's parts into its hash: murmur3's
 // finalizer, so that every bit moves the top bits that pick the slot.
-func (c *slotCache[E]) finish(h uint64) uint64 {
+func (c *Cache[E]) Finish(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -45,21 +47,21 @@ func (c *slotCache[E]) finish(h uint64) uint64 {
 	return h
 }
 
-// find returns the entry in h's slot if match accepts it; or nil, and then
-// whether a fresh entry should be stored (with store(h, ...)).
-func (c *slotCache[E]) find(h uint64, match func(*E) bool) (e *E, admit bool) {
-	i := h >> (64 - slotCacheBits)
+// Find returns the entry in h's slot if match accepts it; or nil, and then
+// whether a fresh entry should be stored (with Store(h, ...)).
+func (c *Cache[E]) Find(h uint64, match func(*E) bool) (e *E, admit bool) {
+	i := h >> (64 - Bits)
 	if c.tags[i].Load() != h {
 		c.tags[i].Store(h) // the next request with this hash stores its entry
 		return nil, false
 	}
-	if e := c.slots[i].Load(); e != nil && match(e) {
+	if e := c.Slots[i].Load(); e != nil && match(e) {
 		return e, false
 	}
 	return nil, true
 }
 
-// store puts e into the slot of hash h.
-func (c *slotCache[E]) store(h uint64, e *E) {
-	c.slots[h>>(64-slotCacheBits)].Store(e)
+// Store puts e into the slot of hash h.
+func (c *Cache[E]) Store(h uint64, e *E) {
+	c.Slots[h>>(64-Bits)].Store(e)
 }

@@ -1,21 +1,23 @@
-package signers
+package store
 
 import (
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // TestExistsCacheWindow: an answer is given for its window and not after,
 // nor for another key, nor when the clock went back.
 func TestExistsCacheWindow(t *testing.T) {
-	c := newExistsCache()
+	c := NewExistsCache()
 	t0 := time.Unix(1700000000, 0).UnixNano()
 	win := int64(10 * time.Second)
 	h := c.hash("a")
 	if c.lookup(h, "a", t0, win) != nil {
 		t.Fatal("a hit in an empty cache")
 	}
-	c.store(h, &existsEntry{key: "a", exists: false, at: t0})
+	c.Store(h, &existsEntry{key: "a", exists: false, at: t0})
 	if e := c.lookup(h, "a", t0+win-1, win); e == nil || e.exists {
 		t.Errorf("within the window: %+v, want the cached absence", e)
 	}
@@ -36,20 +38,20 @@ func TestExistsCacheWindow(t *testing.T) {
 // TestListingCheck: a page with a key outside the prefix, or truncated
 // without a token, is refused.
 func TestListingCheck(t *testing.T) {
-	ok := &Listing{Folders: []string{"p/a/"}, Objects: []Object{{Key: "p/x"}}}
-	if err := ok.check("p/", false); err != nil {
+	ok := &signers.Listing{Folders: []string{"p/a/"}, Objects: []signers.Object{{Key: "p/x"}}}
+	if err := Check(ok, "p/", false); err != nil {
 		t.Errorf("a good page: %v", err)
 	}
 	for name, c := range map[string]struct {
-		l         *Listing
+		l         *signers.Listing
 		truncated bool
 	}{
-		"object outside": {&Listing{Objects: []Object{{Key: "q/x"}}}, false},
-		"folder outside": {&Listing{Folders: []string{"pq/"}}, false},
-		"no token":       {&Listing{Objects: []Object{{Key: "p/x"}}}, true},
-		"too many":       {&Listing{Objects: make([]Object, ListPageSize+1)}, false},
+		"object outside": {&signers.Listing{Objects: []signers.Object{{Key: "q/x"}}}, false},
+		"folder outside": {&signers.Listing{Folders: []string{"pq/"}}, false},
+		"no token":       {&signers.Listing{Objects: []signers.Object{{Key: "p/x"}}}, true},
+		"too many":       {&signers.Listing{Objects: make([]signers.Object, signers.ListPageSize+1)}, false},
 	} {
-		if err := c.l.check("p/", c.truncated); err == nil {
+		if err := Check(c.l, "p/", c.truncated); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

@@ -1,11 +1,16 @@
-package signers
+// Package urlcache is the cache of recently signed URLs, generic over the
+// credential they were signed with.
+package urlcache
 
 import (
 	"hash/maphash"
 	"time"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/slotcache"
 )
 
-// urlCache remembers the URLs a profile signed recently, so that a hot key
+// Cache remembers the URLs a profile signed recently, so that a hot key
 // is signed about once per second (once per window with `stable`) rather
 // than once per request. C identifies the credential a URL was signed with
 // (an S3 profile's access key, secret and session token); a kind whose key
@@ -20,70 +25,70 @@ import (
 // window) a key's URL does not change; a new second, a rotation of the
 // credential or a lifetime cut to its expiry makes a new one.
 //
-// It is a slotCache hashed by key, method, signing second and lifetime; an
+// It is a slotcache.Cache hashed by key, method, signing second and lifetime; an
 // entry is about 250 bytes plus its URL, which it shares with the answers it
 // gave: at most a few hundred KiB per profile for common keys, about 5 MiB
 // for 1024-byte keys.
-type urlCache[C comparable] struct{ slotCache[cachedURL[C]] }
+type Cache[C comparable] struct{ slotcache.Cache[Entry[C]] }
 
-// cachedURL is one cached URL with everything that determined it.
-type cachedURL[C comparable] struct {
+// Entry is one cached URL with everything that determined it.
+type Entry[C comparable] struct {
 	method, key               string
 	signSec, expires          int64 // the signing time as Unix seconds, the lifetime in seconds
 	cacheControl, disposition string
 	contentType               string
 	cred                      C
-	url                       string
-	expiresAt                 time.Time
+	URL                       string
+	ExpiresAt                 time.Time
 
 	// first is the answer of the request that signed the URL: it shares
 	// the entry's allocation, and no other request reads it.
-	first Signed
+	first signers.Signed
 }
 
-func newURLCache[C comparable]() *urlCache[C] {
-	c := new(urlCache[C])
-	c.init()
+func New[C comparable]() *Cache[C] {
+	c := new(Cache[C])
+	c.Init()
 	return c
 }
 
-// hash is the hash of a request's URL: of its key, method, signing second
+// Hash is the hash of a request's URL: of its key, method, signing second
 // and lifetime, the parts that vary from request to request.
-func (c *urlCache[C]) hash(method, key string, signSec, expires int64) uint64 {
-	h := maphash.String(c.seed, key)
+func (c *Cache[C]) Hash(method, key string, signSec, expires int64) uint64 {
+	h := maphash.String(c.Seed, key)
 	h ^= uint64(signSec)*0x9e3779b97f4a7c15 ^ uint64(expires)*0xc2b2ae3d27d4eb4f ^
 		(uint64(len(method))<<8|uint64(method[0]))*0x165667b19e3779f9
-	return c.finish(h)
+	return c.Finish(h)
 }
 
-// lookup returns the cached URL of r, signed at signSec for expires seconds
+// Lookup returns the cached URL of r, signed at signSec for expires seconds
 // with cred and answered with expiresAt; or nil, and then whether a fresh
-// signature should be stored (with add(h, ...)). A typed PUT
-// (Request.ContentType) is neither found nor stored: its type is the
+// signature should be stored (with Add(h, ...)). A typed PUT
+// (signers.Request.ContentType) is neither found nor stored: its type is the
 // client's.
-func (c *urlCache[C]) lookup(r *Request, signSec, expires int64, cred C, expiresAt time.Time) (e *cachedURL[C], h uint64, admit bool) {
+func (c *Cache[C]) Lookup(r *signers.Request, signSec, expires int64, cred C, expiresAt time.Time) (e *Entry[C], h uint64, admit bool) {
 	if r.ContentType != "" {
 		return nil, 0, false
 	}
-	h = c.hash(r.Method, r.Key, signSec, expires)
-	e, admit = c.find(h, func(e *cachedURL[C]) bool { return e.matches(r, signSec, expires, cred, expiresAt) })
+	h = c.Hash(r.Method, r.Key, signSec, expires)
+	e, admit = c.Find(h, func(e *Entry[C]) bool { return e.matches(r, signSec, expires, cred, expiresAt) })
 	return e, h, admit
 }
 
-// add stores the URL u of r, signed at signSec for expires seconds with
-// cred and answered with expiresAt, in the slot of hash h (from lookup),
+// Add stores the URL u of r, signed at signSec for expires seconds with
+// cred and answered with expiresAt, in the slot of hash h (from Lookup),
 // and returns the answer. One allocation for the entry and the answer:
-// only this caller gets e.first, and hits read e.url and e.expiresAt.
-func (c *urlCache[C]) add(h uint64, r *Request, signSec, expires int64, cred C, u string, expiresAt time.Time) *Signed {
-	e := &cachedURL[C]{
+// only this caller gets e.first, and hits read e.URL and e.ExpiresAt.
+func (c *Cache[C]) Add(h uint64, r *signers.Request, signSec, expires int64, cred C, u string, expiresAt time.Time) *signers.Signed {
+	e := &Entry[C]{
 		method: r.Method, key: r.Key, signSec: signSec, expires: expires,
 		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
 		contentType: r.Options.ContentType,
 		cred:        cred,
-		url:         u, expiresAt: expiresAt,
-		first: Signed{URL: u, ExpiresAt: expiresAt},
+		URL:         u, ExpiresAt: expiresAt,
+		first: signers.Signed{URL: u, ExpiresAt: expiresAt},
 	}
-	c.store(h, e)
+	c.Store(h, e)
 	return &e.first
 }
 
@@ -91,9 +96,9 @@ func (c *urlCache[C]) add(h uint64, r *Request, signSec, expires int64, cred C, 
 // for expires seconds with cred. expiresAt is the answer's ExpiresAt,
 // compared exactly (its instant and location) so that a cached answer is
 // identical to a fresh one.
-func (e *cachedURL[C]) matches(r *Request, signSec, expires int64, cred C, expiresAt time.Time) bool {
+func (e *Entry[C]) matches(r *signers.Request, signSec, expires int64, cred C, expiresAt time.Time) bool {
 	return e.signSec == signSec && e.expires == expires && e.key == r.Key && e.method == r.Method &&
-		e.expiresAt == expiresAt && e.cred == cred &&
+		e.ExpiresAt == expiresAt && e.cred == cred &&
 		e.cacheControl == r.Options.CacheControl && e.disposition == r.Options.ContentDisposition &&
 		e.contentType == r.Options.ContentType
 }
