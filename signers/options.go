@@ -49,7 +49,7 @@ type Options struct {
 	// be one media type whose type/subtype starts with this, e.g. "image/"
 	// (uppy: checked when the upload starts, 400; PUT: checked by Caddy,
 	// 415 or 400, and signed, so that the store refuses any other type).
-	// Azure refuses it on PUT: a SAS cannot bind the uploaded type.
+	// Azure refuses it on PUT: its signed URLs cannot bind the uploaded type.
 	ContentTypePrefix string `json:"content_type_prefix,omitempty"`
 
 	// S3: the rule answers Uppy's S3 protocol (@uppy/aws-s3 with

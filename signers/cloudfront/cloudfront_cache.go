@@ -18,7 +18,7 @@ const cfCacheSize = 4096
 // (the signed URL, or the cookies and the unsigned URL), so that a hot key
 // is answered without building them again, taking a lock or allocating:
 // the signature cache saves the signature, this one everything else. It is
-// the design of urlCache.
+// the design of urlcache.Cache.
 //
 // An answer is a pure function of the profile (origin, key pair ID and
 // key, fixed at provisioning) and of the request's key, signing time,
@@ -28,7 +28,7 @@ const cfCacheSize = 4096
 // compared exactly (instant and location), so that a cached answer is
 // identical to a fresh one.
 //
-// It is a slotCache hashed by key, signing second, expiry, resource, client
+// It is a slotcache.Cache hashed by key, signing second, expiry, resource, client
 // IP and options; an entry is about 250 bytes plus its URL (which it shares
 // with its answers), or in cookies mode about 1 KiB with its three cookies:
 // at most a few MiB per profile. A collision costs a miss, whose signature

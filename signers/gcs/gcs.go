@@ -320,7 +320,7 @@ func (g *GCS) Sign(_ context.Context, req signers.Request) (*signers.Signed, err
 // gcsInput is one V4 signed URL to make.
 type gcsInput struct {
 	Method      string
-	EscapedPath string              // the URL's path, encoded by escapePath; starts with "/"
+	EscapedPath string              // the URL's path, encoded by escape.Path; starts with "/"
 	Query       []escape.QueryParam // extra parameters, neither name nor value encoded
 	SignTime    time.Time           // whole seconds
 	Expires     int64               // X-Goog-Expires, seconds

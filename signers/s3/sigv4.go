@@ -26,7 +26,7 @@ type v4Input struct {
 	Method      string              // GET, HEAD, PUT, DELETE
 	Scheme      string              // "https" or "http"
 	Host        string              // host[:port], as in the URL
-	EscapedPath string              // the URL path, already encoded by escapePath; starts with "/"
+	EscapedPath string              // the URL path, already encoded by escape.Path; starts with "/"
 	Query       []escape.QueryParam // extra parameters, in any order
 	Region      string
 	Service     string // "s3"
@@ -301,7 +301,7 @@ func appendScope(b, shortDate []byte, region, service string) []byte {
 // writes back unchanged, so the SDK's URL is scheme://host+path and its
 // canonical URI is path: scheme http or https, a non-empty host of
 // alphanumerics and -._~:[], and a path starting with "/" made of escape.Unreserved
-// bytes, "/" and valid %XX escapes (what escapePath produces).
+// bytes, "/" and valid %XX escapes (what escape.Path produces).
 func v4Plain(scheme, host, path string) bool {
 	if scheme != "https" && scheme != "http" || host == "" || path == "" || path[0] != '/' {
 		return false

@@ -11,8 +11,8 @@ import (
 // Parse checks an endpoint option (named opt in errors, with an
 // example of a good one) and returns its scheme and host[:port], lower case.
 // A default port (:443 on https, :80 on http) is dropped unless keepPort:
-// SigV4 signs the host without one, so S3 URLs leave it out; GCS V4 signs
-// without it too, but Google's signers keep it in the URL, and so do we.
+// signatures cover the host without one, so some kinds' URLs leave it out;
+// others keep it in the URL, as their providers' own signers do.
 func Parse(opt, raw, example string, keepPort bool) (scheme, host string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

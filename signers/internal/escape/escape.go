@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// Unreserved holds RFC 3986's Unreserved bytes, A-Z a-z 0-9 - . _ ~: the
-// bytes that percent-encoding leaves as they are, in URLs, SigV4's
-// canonical request and RFC 5987 values alike.
+// Unreserved holds RFC 3986's unreserved bytes, A-Z a-z 0-9 - . _ ~: the
+// bytes that percent-encoding leaves as they are, in URLs, the canonical
+// requests that signatures cover and RFC 5987 values alike.
 var Unreserved = func() (t [256]bool) {
 	for c := range 256 {
 		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
@@ -28,9 +28,9 @@ var PathSafe = func() [256]bool {
 
 // Append appends s to b percent-encoded: every byte that safe does
 // not hold becomes %XX with upper-case hex (a space is %20). With
-// Unreserved it is the SDK's SigV4 query encoding (encodeQueryComponent);
-// with PathSafe it is the path encoding of object keys, which S3 and SigV4
-// want (S3 does not encode twice).
+// Unreserved it is the query encoding of canonical requests (the AWS SDK's
+// encodeQueryComponent); with PathSafe it is the path encoding of object
+// keys, which the stores want (they do not encode twice).
 func Append[S string | []byte](b []byte, s S, safe *[256]bool) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	i := 0
@@ -64,8 +64,8 @@ func Append[S string | []byte](b []byte, s S, safe *[256]bool) []byte {
 }
 
 // Path percent-encodes an object key for a URL path: every byte but
-// the Unreserved ones and '/'. The result is both the URL's path and
-// SigV4's canonical URI.
+// the unreserved ones and '/'. The result is both the URL's path and
+// the canonical request's URI.
 func Path(key string) string {
 	i := 0
 	for i < len(key) && PathSafe[key[i]] {
@@ -79,7 +79,7 @@ func Path(key string) string {
 }
 
 // AppendForm appends s encoded as url.QueryEscape encodes it, the
-// form encoding of Azure's SAS queries: as Append with Unreserved,
+// form encoding of some kinds' signed queries (Azure's): as Append with Unreserved,
 // except that a space is '+'.
 func AppendForm[S string | []byte](b []byte, s S) []byte {
 	for {
@@ -144,7 +144,8 @@ func IsHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// MaxPooledBuf is the largest buffer kept in a pooled v4Scratch.
+// MaxPooledBuf is the largest buffer a kind keeps in its pool of signing
+// scratch space.
 const MaxPooledBuf = 16 << 10
 
 // BasicTimeLayout is the compact ISO 8601 time of signatures (X-Amz-Date,

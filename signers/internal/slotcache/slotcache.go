@@ -13,7 +13,8 @@ const (
 )
 
 // Cache is the mechanism of the profiles' hot-key caches (urlcache.Cache,
-// CloudFront's answer cache, the existence cache of Stores): a direct-mapped, lock-free cache of immutable entries.
+// CloudFront's answer cache, the existence cache of Stores): a
+// direct-mapped, lock-free cache of immutable entries.
 //
 // A slot per hash of a request, holding the last hash seen there (a tag)
 // and an atomic pointer to an entry. Lookups and stores are lock-free,

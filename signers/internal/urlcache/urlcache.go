@@ -25,9 +25,9 @@ import (
 // window) a key's URL does not change; a new second, a rotation of the
 // credential or a lifetime cut to its expiry makes a new one.
 //
-// It is a slotcache.Cache hashed by key, method, signing second and lifetime; an
-// entry is about 250 bytes plus its URL, which it shares with the answers it
-// gave: at most a few hundred KiB per profile for common keys, about 5 MiB
+// It is a slotcache.Cache hashed by key, method, signing second and
+// lifetime; an entry is about 250 bytes plus its URL, which it shares with
+// the answers it gave: at most a few hundred KiB per profile for common keys, about 5 MiB
 // for 1024-byte keys.
 type Cache[C comparable] struct{ slotcache.Cache[Entry[C]] }
 
@@ -46,6 +46,7 @@ type Entry[C comparable] struct {
 	first signers.Signed
 }
 
+// New returns an empty cache.
 func New[C comparable]() *Cache[C] {
 	c := new(Cache[C])
 	c.Init()
