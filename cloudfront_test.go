@@ -17,11 +17,11 @@ import (
 	"github.com/caddy-presign/presign/internal/cfverify"
 )
 
-// The CloudFront test key pair (test-only keys, see signers/testdata).
+// The CloudFront test key pair (test-only keys, see signers/cloudfront/testdata).
 const (
 	cfKeyID      = "K2JCJMDEHXQW5F"
-	cfPrivateKey = "signers/testdata/cloudfront-rsa-pkcs1.pem"
-	cfPublicKey  = "signers/testdata/cloudfront-rsa-public.pem"
+	cfPrivateKey = "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem"
+	cfPublicKey  = "signers/cloudfront/testdata/cloudfront-rsa-public.pem"
 	cfDist       = "d111111abcdef8.cloudfront.net"
 )
 
@@ -30,7 +30,7 @@ var cfClock = time.Unix(1767225600, 0)
 
 // cfBotocoreCanned is botocore's CloudFrontSigner's canned URL for
 // images/cat.jpg on the test distribution, signed with the test key for
-// expiry 1767229200 (cfClock + 1h): see signers/cloudfront_test.go.
+// expiry 1767229200 (cfClock + 1h): see signers/cloudfront/cloudfront_test.go.
 const cfBotocoreCanned = "https://d111111abcdef8.cloudfront.net/images/cat.jpg?Expires=1767229200&Signature=l61BkkEPGNIxmvnzgyKZucd03xa3hNh3HJIOmp9pLfAYSMdIzKbS9jjaZ5rgAp11dUNds-OJ2atjrq5fS1nWs5lL2ze-xz7yRZ4QU0dL7uJZ6n-RAqqWeH-qdFEqd4o-00VIYFd0n7UwZkprQX9sWHvlsHLb5P8jHJENDTpg7HA-haB7jOBuPVLboHSGD5mXlriWK2qxcjKOoZW9F0REh94YcA3YNUTj96cq4y4OyH4JDeqTlSKuVzyiJQoGAVCn019Sly1AMQALmJY13-4NJoWyq73liLJyQ6B5qR48O7WTMcOwtXkTGvAnVg750hbzbSnVzK9xmvACxrQN~pbyKw__&Key-Pair-Id=K2JCJMDEHXQW5F"
 
 // cfRuleConfig is a presign block with the CloudFront profile "cdn" on

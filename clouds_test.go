@@ -18,7 +18,7 @@ import (
 // a temporary file, and returns its path and public key.
 func gcsTestAccountFile(t testing.TB) (string, *rsa.PublicKey) {
 	t.Helper()
-	a, err := gcsverify.WriteAccount("signers/testdata/gcs/service-account", t.TempDir())
+	a, err := gcsverify.WriteAccount("signers/gcs/testdata/service-account", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

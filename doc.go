@@ -1,7 +1,8 @@
 // Package presign is a Caddy HTTP handler that answers requests for private
 // objects with freshly presigned URLs: redirects, JSON answers and upload
-// forms, for the profile kinds of the signers package (S3, CloudFront,
-// Azure Blob Storage, Google Cloud Storage), which it never names.
+// forms, for the profile kinds under the signers package (S3, CloudFront,
+// Azure Blob Storage, Google Cloud Storage), which it imports for their
+// registration only (kinds.go) and never names.
 //
 // Profiles name the places to sign for (a bucket with its credentials, a
 // CloudFront distribution with its key pair); rules map request paths to
@@ -23,4 +24,5 @@
 //	uppy.go         Uppy's S3 protocol (the uppy option): calls, outcomes, validators
 //	uppy_calls.go   its handlers: one uppyCall per request
 //	metrics.go      Prometheus collectors and their resolvers
+//	kinds.go        the profile kinds, imported for their registration only
 package presign

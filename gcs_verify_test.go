@@ -60,13 +60,13 @@ type verifyError string
 func (e verifyError) Error() string { return string(e) }
 
 // TestGCSVerifierConformance: the verifier accepts Google's own V4 signed
-// URLs (googleapis/conformance-tests, signers/testdata/gcs) and rebuilds
+// URLs (googleapis/conformance-tests, signers/gcs/testdata) and rebuilds
 // each case's canonical request byte for byte, for every case that signs
 // the host header alone and whose URL goes to the host signed; with one
 // signature character changed, or as another method, it refuses them.
 func TestGCSVerifierConformance(t *testing.T) {
 	_, pub := gcsTestAccountFile(t)
-	b, err := os.ReadFile("signers/testdata/gcs/v4_signatures.json")
+	b, err := os.ReadFile("signers/gcs/testdata/v4_signatures.json")
 	if err != nil {
 		t.Fatal(err)
 	}

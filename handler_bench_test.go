@@ -37,7 +37,7 @@ const benchCFBlock = `presign {
 	profile cf cloudfront {
 		domain d111111abcdef8.cloudfront.net
 		key_pair_id K2JCJMDEHXQW5F
-		private_key_file signers/testdata/cloudfront-rsa-pkcs1.pem
+		private_key_file signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem
 	}
 	rule /cf/* {
 		profile cf

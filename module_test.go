@@ -13,7 +13,7 @@ import (
 func TestRuleRefusedJSON(t *testing.T) {
 	const profiles = `"profiles": {
 		"s": {"type": "s3", "bucket": "media", "region": "us-east-1", "access_key_id": "AKID", "secret_access_key": "secret"},
-		"cf": {"type": "cloudfront", "domain": "cdn.example.com", "key_pair_id": "K2JCJMDEHXQW5F", "private_key_file": "signers/testdata/cloudfront-rsa-pkcs1.pem"}}`
+		"cf": {"type": "cloudfront", "domain": "cdn.example.com", "key_pair_id": "K2JCJMDEHXQW5F", "private_key_file": "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem"}}`
 	for name, c := range map[string]struct{ rule, want string }{
 		"expires not whole seconds": {`{"path": ["/x/*"], "profile": "s", "expires": 1500000000}`,
 			`rule 1 (/x/*): profile "s": expires must be whole seconds, got 1.5s`},

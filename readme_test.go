@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,8 +23,8 @@ func TestREADMEExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := strings.ReplaceAll(string(b), "/etc/caddy/cloudfront-private.pem", "signers/testdata/cloudfront-rsa-pkcs1.pem")
-	readme = strings.ReplaceAll(readme, "/etc/caddy/cloudfront.pem", "signers/testdata/cloudfront-rsa-pkcs1.pem")
+	readme := strings.ReplaceAll(string(b), "/etc/caddy/cloudfront-private.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
+	readme = strings.ReplaceAll(readme, "/etc/caddy/cloudfront.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
 	readme = strings.ReplaceAll(readme, "<ACCOUNT_ID>", "0123456789abcdef")
 	for _, k := range []string{"SPACES_KEY", "SPACES_SECRET", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
 		"R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "GCS_HMAC_ID", "GCS_HMAC_SECRET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
@@ -75,11 +76,12 @@ func TestREADMEExamples(t *testing.T) {
 }
 
 // TestDevelopmentKindSteps: the README's "Development" list of what a new
-// kind touches holds for every registered kind: its file in signers/
-// declares it with registerKind, it has its unit tests in signers/, its
-// golden adapt file in testdata/, a profile example and a row in "What
-// each kind supports" in the README; and the list names these steps in
-// this order.
+// kind touches holds for every registered kind: its module's type is in its
+// own package signers/<kind>, whose doc.go has the package comment and
+// whose <kind>.go declares it with signers.RegisterKind; it has its unit
+// tests there; the root's kinds.go imports it; it has its golden adapt file
+// in testdata/, a profile example and a row in "What each kind supports"
+// in the README; and the list names these steps in this order.
 func TestDevelopmentKindSteps(t *testing.T) {
 	b, err := os.ReadFile("README.md")
 	if err != nil {
@@ -88,13 +90,17 @@ func TestDevelopmentKindSteps(t *testing.T) {
 	readme := string(b)
 	dev := readme[strings.Index(readme, "## Development"):]
 	last := -1
-	for _, step := range []string{"1. `signers/<kind>.go`", "registerKind", "2. `signers/<kind>_test.go`",
-		"3. `testdata/<kind>.caddyfiletest`", "4. This README", "What each kind supports"} {
+	for _, step := range []string{"1. `signers/<kind>/`", "signers.RegisterKind", "2. `signers/<kind>/<kind>_test.go`",
+		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. This README", "What each kind supports"} {
 		i := strings.Index(dev, step)
 		if i <= last {
 			t.Errorf("the Development section does not name %q after the steps before it", step)
 		}
 		last = i
+	}
+	imports, err := os.ReadFile("kinds.go")
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	mods := caddy.GetModules(signers.Namespace)
@@ -103,14 +109,26 @@ func TestDevelopmentKindSteps(t *testing.T) {
 	}
 	for _, m := range mods {
 		kind := m.ID.Name()
-		src, err := os.ReadFile(filepath.Join("signers", kind+".go"))
+		pkg := "github.com/caddy-presign/presign/signers/" + kind
+		if got := reflect.TypeOf(m.New()).Elem().PkgPath(); got != pkg {
+			t.Errorf("kind %s: its module's type is in %s, not in %s", kind, got, pkg)
+		}
+		dir := filepath.Join("signers", kind)
+		src, err := os.ReadFile(filepath.Join(dir, kind+".go"))
 		if err != nil {
 			t.Errorf("kind %s: %v", kind, err)
-		} else if !strings.Contains(string(src), `registerKind("`+kind+`"`) {
-			t.Errorf("kind %s: signers/%s.go does not declare it with registerKind", kind, kind)
+		} else if !strings.Contains(string(src), `signers.RegisterKind("`+kind+`"`) {
+			t.Errorf("kind %s: %s/%s.go does not declare it with signers.RegisterKind", kind, dir, kind)
 		}
-		if _, err := os.Stat(filepath.Join("signers", kind+"_test.go")); err != nil {
+		if doc, err := os.ReadFile(filepath.Join(dir, "doc.go")); err != nil || !strings.Contains(string(doc), "\npackage "+kind+"\n") ||
+			!strings.HasPrefix(string(doc), "// Package "+kind+" ") {
+			t.Errorf("kind %s: no package comment in %s/doc.go (%v)", kind, dir, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, kind+"_test.go")); err != nil {
 			t.Errorf("kind %s: %v", kind, err)
+		}
+		if !strings.Contains(string(imports), `_ "`+pkg+`"`) {
+			t.Errorf("kind %s: kinds.go does not import it", kind)
 		}
 		golden, _ := filepath.Glob(filepath.Join("testdata", kind+"*.caddyfiletest"))
 		if len(golden) == 0 {

@@ -138,6 +138,7 @@ if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
   while read -r dir name; do
     label="${dir#./}"
     [[ "$label" == . ]] && label=root
+    label="${label//\//-}" # a file name: signers/s3 is signers-s3
     # each in its own module: systest/... from systest, the rest from here
     mod=.
     case "$dir" in ./systest | ./systest/*) mod=systest dir=".${dir#./systest}" ;; esac

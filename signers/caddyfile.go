@@ -24,9 +24,9 @@ func OneArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
-// secretArg is OneArg for a secret: its errors never quote a token, which
+// SecretArg is OneArg for a secret: its errors never quote a token, which
 // may be part of a secret with a space that was not quoted.
-func secretArg(d *caddyfile.Dispenser, dst *string) error {
+func SecretArg(d *caddyfile.Dispenser, dst *string) error {
 	opt := d.Val()
 	if !d.NextArg() {
 		return d.Errf("%s needs a value", opt)
@@ -38,8 +38,8 @@ func secretArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
-// flagArg sets dst for a subdirective that takes no argument.
-func flagArg(d *caddyfile.Dispenser, dst *bool) error {
+// FlagArg sets dst for a subdirective that takes no argument.
+func FlagArg(d *caddyfile.Dispenser, dst *bool) error {
 	opt := d.Val()
 	if args := d.RemainingArgs(); len(args) != 0 {
 		return d.Errf("%s takes no argument, got %d", opt, len(args))
@@ -113,14 +113,14 @@ func plainWord(s string) bool {
 	return true
 }
 
-// subdirective is one subdirective of a profile's block: its name and what
+// Subdirective is one subdirective of a profile's block: its name and what
 // reads its arguments.
-type subdirective struct {
-	name  string
-	parse func() error
+type Subdirective struct {
+	Name  string
+	Parse func() error
 }
 
-// profileBlock reads the block of a profile of kind with the given
+// ProfileBlock reads the block of a profile of kind with the given
 // subdirectives; the dispenser stands on the kind of
 //
 //	profile <name> <kind> {
@@ -131,23 +131,23 @@ type subdirective struct {
 // An unknown subdirective is refused with the known ones listed; one that
 // is no plain word is not quoted, as it may be part of a secret that was
 // not quoted (a PEM's line, a key with a space).
-func profileBlock(d *caddyfile.Dispenser, kind string, subs []subdirective) error {
+func ProfileBlock(d *caddyfile.Dispenser, kind string, subs []Subdirective) error {
 	d.Next() // the kind
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
-		i := slices.IndexFunc(subs, func(s subdirective) bool { return s.name == opt })
+		i := slices.IndexFunc(subs, func(s Subdirective) bool { return s.Name == opt })
 		if i >= 0 {
-			if err := subs[i].parse(); err != nil {
+			if err := subs[i].Parse(); err != nil {
 				return err
 			}
 			continue
 		}
 		names := make([]string, len(subs))
 		for j, s := range subs {
-			names[j] = s.name
+			names[j] = s.Name
 		}
 		if !plainWord(opt) {
 			return d.Errf("unknown subdirective (not shown: it may be part of a secret; quote a value given inline, a PEM with backticks, or use {env.X} or {file.P}) in %s profile (%s)",

@@ -20,8 +20,8 @@ import (
 // CheckRule those it does not support.
 //
 // Adding an option is a field here and its row in ruleOptions; the kinds
-// that serve it name it in their registerKind and check its value in
-// CheckRule (RuleInfo.check, for the values they check alike), and the
+// that serve it name it in their RegisterKind and check its value in
+// CheckRule (RuleInfo.Check, for the values they check alike), and the
 // others refuse it.
 type Options struct {
 	// S3, Azure, GCS: "attachment" or "inline": sets the download's
@@ -121,7 +121,7 @@ const DefaultCheckExists = 10 * time.Second
 // ruleOptions are the options, one row each, in the order error messages
 // list them: the JSON name, which is also the Caddyfile subdirective, and
 // how the Caddyfile sets it. Each kind names the options it serves in its
-// own file (registerKind), and refuses the others that are set.
+// own file (RegisterKind), and refuses the others that are set.
 var ruleOptions = []ruleOption{
 	{"content_disposition", func(o *Options) bool { return o.ContentDisposition != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) }},
@@ -134,11 +134,11 @@ var ruleOptions = []ruleOption{
 	{"content_type_prefix", func(o *Options) bool { return len(o.ContentTypePrefix) > 0 },
 		func(d *caddyfile.Dispenser, o *Options) error { return typePrefixesArg(d, &o.ContentTypePrefix) }},
 	{"uppy", func(o *Options) bool { return o.Uppy },
-		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.Uppy) }},
+		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.Uppy) }},
 	{"resource", func(o *Options) bool { return o.Resource != "" },
 		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
 	{"bind_client_ip", func(o *Options) bool { return o.BindClientIP },
-		func(d *caddyfile.Dispenser, o *Options) error { return flagArg(d, &o.BindClientIP) }},
+		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.BindClientIP) }},
 	// cookies [<domain>]
 	{"cookies", func(o *Options) bool { return o.Cookies },
 		func(d *caddyfile.Dispenser, o *Options) error {
@@ -169,18 +169,21 @@ type ruleOption struct {
 	parse func(d *caddyfile.Dispenser, o *Options) error // nil: set by another subdirective
 }
 
-// check checks what every kind checks of a rule alike, for a profile of
+// Check checks what every kind checks of a rule alike, for a profile of
 // kind k whose URLs live at most max (0: no limit): the rule's lifetime,
 // that it sets no option k does not serve, and the values of the options
 // the kinds share. The kind checks its methods and its own options itself.
-func (r *RuleInfo) check(k *kind, max time.Duration) error {
-	if err := checkExpires(r.Expires, max, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
+func (r *RuleInfo) Check(k *Kind, max time.Duration) error {
+	if err := CheckExpires(r.Expires, max, fmt.Sprintf("profile %q's", r.Profile)); err != nil {
 		return err
 	}
 	o := r.Options
 	for _, ro := range ruleOptions {
 		if !k.serves(ro.name) && ro.isSet(o) {
-			return fmt.Errorf("%s is an option of %s profiles, not of %s ones", ro.name, joinKinds(servers(ro.name)), k.name)
+			if others := servers(ro.name); len(others) > 0 {
+				return fmt.Errorf("%s is an option of %s profiles, not of %s ones", ro.name, joinKinds(others), k.Name)
+			}
+			return fmt.Errorf("%s is not an option of %s profiles", ro.name, k.Name) // no kind that serves it is built in
 		}
 	}
 	if !r.downloads() && (o.ContentDisposition != "" || o.ContentType != "" || o.CacheControl != "") {

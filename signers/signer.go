@@ -72,10 +72,10 @@ type RuleInfo struct {
 	Options *Options
 }
 
-// checkExpires checks a lifetime, a profile's own expires or a rule's:
+// CheckExpires checks a lifetime, a profile's own expires or a rule's:
 // positive, whole seconds, and at most max (0: no limit), the limit of
 // whose ("the", or "profile \"x\"'s").
-func checkExpires(d, max time.Duration, whose string) error {
+func CheckExpires(d, max time.Duration, whose string) error {
 	if d <= 0 {
 		return fmt.Errorf("expires must be positive, got %s", d)
 	}
@@ -88,8 +88,8 @@ func checkExpires(d, max time.Duration, whose string) error {
 	return nil
 }
 
-// defaultExpires is the URLs' lifetime of a profile that sets no expires.
-const defaultExpires = 15 * time.Minute
+// DefaultExpires is the URLs' lifetime of a profile that sets no expires.
+const DefaultExpires = 15 * time.Minute
 
 // Request is one thing to sign, built by the handler for a matched request.
 type Request struct {
@@ -164,9 +164,9 @@ type Mistake struct {
 	Fields  []zap.Field
 }
 
-// contentTypeHeader is the Headers of a URL that signs the Content-Type
+// ContentTypeHeader is the Headers of a URL that signs the Content-Type
 // ct (Request.ContentType), or nil when ct is "".
-func contentTypeHeader(ct string) map[string]string {
+func ContentTypeHeader(ct string) map[string]string {
 	if ct == "" {
 		return nil
 	}
@@ -178,16 +178,21 @@ func contentTypeHeader(ct string) map[string]string {
 // it passes: the handler answers 503 with Retry-After.
 var ErrCredentials = errors.New("credentials unavailable")
 
-// expand is a config value with its placeholders ({env.VAR}, {file.path})
+// CredentialsBackoff is how long after a failed fetch of credentials a
+// profile answers requests with that failure (ErrCredentials) before it asks
+// the provider again. The handler's 503 answers say it in Retry-After.
+const CredentialsBackoff = time.Second
+
+// Expand is a config value with its placeholders ({env.VAR}, {file.path})
 // replaced, as Caddy knows them at start, and white space trimmed: how every
 // profile reads its text options and secrets at provision.
-func expand(v string) string {
+func Expand(v string) string {
 	return strings.TrimSpace(caddy.NewReplacer().ReplaceAll(v, ""))
 }
 
-// expandAll expands each of the fields in place.
-func expandAll(fields ...*string) {
+// ExpandAll expands each of the fields in place.
+func ExpandAll(fields ...*string) {
 	for _, f := range fields {
-		*f = expand(*f)
+		*f = Expand(*f)
 	}
 }

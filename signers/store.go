@@ -61,13 +61,9 @@ func (e *StoreError) Error() string { return e.Reason + ": " + e.Err.Error() }
 
 func (e *StoreError) Unwrap() error { return e.Err }
 
-// defaultAPITimeout is the default deadline of a call Caddy makes itself
-// to a store (api_timeout).
-const defaultAPITimeout = 10 * time.Second
-
-// checkStore checks the options a Store kind serves alike: browse,
+// CheckStore checks the options a Store kind serves alike: browse,
 // browse_template and check_exists.
-func (r *RuleInfo) checkStore() error {
+func (r *RuleInfo) CheckStore() error {
 	o := r.Options
 	if (o.Browse || o.CheckExists != 0) && !r.downloads() {
 		return errors.New("browse and check_exists answer GET and HEAD: the rule needs GET or HEAD")

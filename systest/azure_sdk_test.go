@@ -21,13 +21,14 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/azure"
 	"github.com/caddy-presign/presign/systest/harness"
 )
 
 // newRefAzure provisions an Azure profile with an account key.
-func newRefAzure(t testing.TB, account, container, key, endpoint string) *signers.Azure {
+func newRefAzure(t testing.TB, account, container, key, endpoint string) *azure.Azure {
 	t.Helper()
-	a := &signers.Azure{Account: account, Container: container, AccountKey: key, Endpoint: endpoint}
+	a := &azure.Azure{Account: account, Container: container, AccountKey: key, Endpoint: endpoint}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	if err := a.Provision(ctx); err != nil {
@@ -41,7 +42,7 @@ func newRefAzure(t testing.TB, account, container, key, endpoint string) *signer
 // same blob, version, permissions, expiry, protocol and response headers.
 // The Content-Disposition value is the profile's (its rscd, made from the
 // key's name); the SDK signs it as given.
-func checkAgainstSDK(t testing.TB, a *signers.Azure, account, container, key string, https bool, r *signers.Request) {
+func checkAgainstSDK(t testing.TB, a *azure.Azure, account, container, key string, https bool, r *signers.Request) {
 	t.Helper()
 	s, err := a.Sign(context.Background(), *r)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/azure"
 	"github.com/caddy-presign/presign/systest/harness"
 )
 
@@ -139,7 +140,7 @@ func TestAzureExpiredSAS(t *testing.T) {
 	a := harness.StartAzurite(t, harness.AzuriteOptions{})
 	a.CreateContainer(t, "media")
 	a.Put(t, "media", "hello.txt", []byte("hello"), "text/plain")
-	az := &signers.Azure{Account: harness.AzuriteAccount, Container: "media", AccountKey: harness.AzuriteKey, Endpoint: a.Endpoint}
+	az := &azure.Azure{Account: harness.AzuriteAccount, Container: "media", AccountKey: harness.AzuriteKey, Endpoint: a.Endpoint}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	if err := az.Provision(ctx); err != nil {

@@ -115,7 +115,9 @@ func TestCloudFrontBotocore(t *testing.T) {
 		dist     = "d111111abcdef8.cloudfront.net"
 		wildcard = "https://" + dist + "/results/experiment.zarr/*"
 	)
-	key := func(name string) string { return harness.RepoPath("signers/testdata/cloudfront-" + name + ".pem") }
+	key := func(name string) string {
+		return harness.RepoPath("signers/cloudfront/testdata/cloudfront-" + name + ".pem")
+	}
 	profile := func(name, domain, keyName string) string {
 		return `profile ` + name + ` cloudfront {
 			domain ` + domain + `

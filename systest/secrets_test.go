@@ -28,7 +28,7 @@ const (
 )
 
 // cfKeyFile is the CloudFront test key (never used for anything real).
-const cfKeyFile = "signers/testdata/cloudfront-rsa-pkcs1.pem"
+const cfKeyFile = "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem"
 
 // secretsIn returns the secrets found in text, by name.
 func secretsIn(text string, secrets map[string]string) []string {

@@ -12,7 +12,7 @@ import (
 )
 
 // Account is the service account of Google's V4 signing conformance tests
-// (signers/testdata/gcs, see its README.md).
+// (signers/gcs/testdata, see its README.md).
 type Account struct {
 	// File is the key file, written with the comma that the published
 	// file lacks after its "comment" line.

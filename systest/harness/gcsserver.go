@@ -23,14 +23,14 @@ import (
 )
 
 // GCSAccount is the service account of Google's V4 signing conformance
-// tests (signers/testdata/gcs): its key File, Email and Public key.
+// tests (signers/gcs/testdata): its key File, Email and Public key.
 type GCSAccount = gcsverify.Account
 
 // GCSTestAccount writes the conformance service account to a temporary
 // file and returns it.
 func GCSTestAccount(t testing.TB) GCSAccount {
 	t.Helper()
-	a, err := gcsverify.WriteAccount(RepoPath("signers/testdata/gcs/service-account"), t.TempDir())
+	a, err := gcsverify.WriteAccount(RepoPath("signers/gcs/testdata/service-account"), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func RepoRoot() string {
 }
 
 // RepoPath is the absolute path of a file of the repository, given by its
-// slash-separated path from the root (e.g. "signers/testdata/x.pem").
+// slash-separated path from the root (e.g. "signers/cloudfront/testdata/x.pem").
 func RepoPath(rel string) string {
 	return filepath.Join(RepoRoot(), filepath.FromSlash(rel))
 }

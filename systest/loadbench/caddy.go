@@ -157,7 +157,7 @@ func (c *config) startCaddy() (*caddyProc, error) {
 	env = append(env, "BENCH_MANYRULES="+manyRulesFile)
 	repo, _ := filepath.Abs(c.repo)
 	gcsKey := filepath.Join(dir, "gcs-service-account.json")
-	if err := writeGCSKey(filepath.Join(repo, "signers", "testdata", "gcs", "service-account"), gcsKey); err != nil {
+	if err := writeGCSKey(filepath.Join(repo, "signers", "gcs", "testdata", "service-account"), gcsKey); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		Path: c.caddy,
 		Args: []string{"run", "--adapter", "caddyfile", "--config", filepath.Join(repo, "bench", "Caddyfile")},
 		Env: append(env, // Caddy's data dir: nothing of the user's
-			"BENCH_CF_KEY="+filepath.Join(repo, "signers", "testdata", "cloudfront-rsa-pkcs1.pem"),
+			"BENCH_CF_KEY="+filepath.Join(repo, "signers", "cloudfront", "testdata", "cloudfront-rsa-pkcs1.pem"),
 			"BENCH_GCS_KEY="+gcsKey,
 			"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config")),
 		LogPath: filepath.Join(dir, "caddy.log"),

@@ -98,7 +98,7 @@ func (r run) costPerReq() time.Duration {
 func main() {
 	var c config
 	flag.StringVar(&c.caddy, "caddy", "", "the Caddy binary with the presign module")
-	flag.StringVar(&c.repo, "repo", ".", "the repository root (bench/Caddyfile, bench/paths.lua, signers/testdata)")
+	flag.StringVar(&c.repo, "repo", ".", "the repository root (bench/Caddyfile, bench/paths.lua, signers/*/testdata)")
 	flag.StringVar(&c.out, "out", "", "write the results (markdown) to this file too")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "wrk duration of each run")
 	flag.DurationVar(&c.memDuration, "mem-duration", 60*time.Second, "load duration of the memory check (0: skip it)")

@@ -23,7 +23,7 @@ import (
 // cpu-us/sig, the CPU time per signature (less sensitive to other load on
 // the machine).
 func BenchmarkRawRSA2048(b *testing.B) {
-	raw, err := os.ReadFile(harness.RepoPath("signers/testdata/cloudfront-rsa-pkcs1.pem"))
+	raw, err := os.ReadFile(harness.RepoPath("signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}

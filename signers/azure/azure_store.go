@@ -1,0 +1,203 @@
+package azure
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/store"
+)
+
+// azureAPISASLife is how long the SAS of one of Caddy's own calls lives
+// beyond the call's deadline: room for clocks that differ.
+const azureAPISASLife = time.Minute
+
+// azureMaxListing bounds the body of a List Blobs answer read: a page of
+// 1000 entries of 1024-byte names with their properties is well under it.
+const azureMaxListing = 8 << 20
+
+// List implements Store with one List Blobs request (restype=container,
+// comp=list, delimiter "/", at most 1000 entries), authenticated by a
+// container SAS with sp=l that Caddy signs for itself, bounded by
+// api_timeout. The continuation token is Azure's marker, base64url-encoded
+// so that any marker passes the handler's token check.
+func (a *Azure) List(ctx context.Context, prefix, token string) (*signers.Listing, error) {
+	marker, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return nil, &signers.StoreError{Status: http.StatusBadRequest, Reason: "not a continuation token of this listing", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.APITimeout))
+	defer cancel()
+	sas, err := a.apiSAS(ctx, &azureSAS{perm: "l", container: true})
+	if err != nil {
+		return nil, err
+	}
+	q := "&restype=container&comp=list&delimiter=%2F&maxresults=" + strconv.Itoa(signers.ListPageSize)
+	if prefix != "" {
+		q += "&prefix=" + url.QueryEscape(prefix)
+	}
+	if len(marker) > 0 {
+		q += "&marker=" + url.QueryEscape(string(marker))
+	}
+	resp, err := a.apiDo(ctx, http.MethodGet, sas+q)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, azureRefusal(resp)
+	}
+	var res azureListing
+	if err := xml.NewDecoder(io.LimitReader(resp.Body, azureMaxListing)).Decode(&res); err != nil {
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing", Err: err}
+	}
+	if res.Container != a.Container || res.Prefix != prefix {
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
+			Err: fmt.Errorf("a List Blobs answer of container %q and prefix %q, not of %q and %q", res.Container, res.Prefix, a.Container, prefix)}
+	}
+	l := &signers.Listing{Folders: make([]string, 0, len(res.Prefixes)), Objects: make([]signers.Object, 0, len(res.Blobs))}
+	for _, p := range res.Prefixes {
+		l.Folders = append(l.Folders, p.Name.String())
+	}
+	for _, b := range res.Blobs {
+		mod, _ := time.Parse(http.TimeFormat, b.Properties.LastModified)
+		l.Objects = append(l.Objects, signers.Object{Key: b.Name.String(), Size: b.Properties.ContentLength, ModTime: mod})
+	}
+	if res.NextMarker != "" {
+		l.Next = base64.RawURLEncoding.EncodeToString([]byte(res.NextMarker))
+	}
+	if err := store.Check(l, prefix, res.NextMarker != ""); err != nil {
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be shown", Err: err}
+	}
+	return l, nil
+}
+
+// azureListing is what List reads of a List Blobs answer.
+type azureListing struct {
+	Container  string           `xml:"ContainerName,attr"`
+	Prefix     string           `xml:"Prefix"`
+	NextMarker string           `xml:"NextMarker"`
+	Blobs      []azureBlob      `xml:"Blobs>Blob"`
+	Prefixes   []azureBlobEntry `xml:"Blobs>BlobPrefix"`
+}
+
+// azureBlob is a blob of a listing.
+type azureBlob struct {
+	Name       azureName `xml:"Name"`
+	Properties struct {
+		LastModified  string `xml:"Last-Modified"`
+		ContentLength int64  `xml:"Content-Length"`
+	} `xml:"Properties"`
+}
+
+// azureBlobEntry is a folder (BlobPrefix) of a listing.
+type azureBlobEntry struct {
+	Name azureName `xml:"Name"`
+}
+
+// azureName is a name in a listing; Azure percent-encodes, and marks
+// Encoded, a name that XML cannot hold.
+type azureName struct {
+	Encoded bool   `xml:"Encoded,attr"`
+	Value   string `xml:",chardata"`
+}
+
+func (n azureName) String() string {
+	if n.Encoded {
+		if v, err := url.PathUnescape(n.Value); err == nil {
+			return v
+		}
+	}
+	return n.Value
+}
+
+// Exists implements Store with Get Blob Properties (HEAD), authenticated
+// by a SAS with sp=r that Caddy signs for itself, bounded by api_timeout;
+// the answers, "exists" and "does not", are cached for window. A missing
+// container is a failure, not a missing blob.
+func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
+	if exists, hit := a.exists.Cached(key, at, window); hit {
+		return exists, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.APITimeout))
+	defer cancel()
+	sas, err := a.apiSAS(ctx, &azureSAS{perm: "r", key: key})
+	if err != nil {
+		return false, err
+	}
+	resp, err := a.apiDo(ctx, http.MethodHead, sas)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	var exists bool
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		exists = true
+	case resp.StatusCode == http.StatusNotFound && resp.Header.Get("x-ms-error-code") != "ContainerNotFound":
+	default:
+		return false, azureRefusal(resp)
+	}
+	a.exists.Remember(key, exists, at)
+	return exists, nil
+}
+
+// apiSAS returns the URL of in, signed for one of Caddy's own calls: it
+// lives until the call's deadline and a little more. A user delegation key
+// that cannot be had is a 503.
+func (a *Azure) apiSAS(ctx context.Context, in *azureSAS) (string, error) {
+	now := time.Now().UTC().Truncate(time.Second)
+	in.expiry = now.Add(time.Duration(a.APITimeout) + azureAPISASLife)
+	macs, err := a.keyFor(ctx, in, now)
+	if err != nil {
+		return "", &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
+	}
+	return a.sasURL(in, macs), nil
+}
+
+// apiDo sends one of Caddy's own calls to the blob service at u (a SAS
+// URL). Its errors are StoreErrors and never hold the URL, whose query is
+// a signature.
+func (a *Azure) apiDo(ctx context.Context, method, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store request cannot be made", Err: errors.New("invalid request URL")}
+	}
+	req.Header.Set("x-ms-version", azureSASVersion)
+	resp, err := a.api.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
+		}
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: err}
+	}
+	return resp, nil
+}
+
+// azureRefusal is the StoreError of an answer that is neither the one
+// asked for nor a missing blob: 502, with Azure's error code.
+func azureRefusal(resp *http.Response) *signers.StoreError {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	code := resp.Header.Get("x-ms-error-code")
+	if code == "" {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	if strings.ContainsFunc(code, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + code,
+		Err: fmt.Errorf("blob service answered %s", resp.Status)}
+}

@@ -1,0 +1,254 @@
+package cloudfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+// Binds implements Binder: rules with a resource or bind_client_ip.
+func (c *CloudFront) Binds(o *signers.Options) bool { return o.Resource != "" || o.BindClientIP }
+
+// Bind implements Binder: the resource of a custom policy with its
+// placeholders expanded, and the client IP for bind_client_ip.
+func (c *CloudFront) Bind(r signers.Request, hr *http.Request, path string) signers.Request {
+	o := r.Options
+	if o.Resource != "" {
+		repl := hr.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		repl.Set("presign.path", path)
+		repl.Set("presign.key", r.Key)
+		// placeholder values are URL-escaped like the key in the URL, so
+		// that a '*' or '?' from the request is no wildcard
+		r.Resource, _ = repl.ReplaceFunc(o.Resource, resourceValue)
+	}
+	if o.BindClientIP {
+		r.ClientIP = clientIP(hr)
+	}
+	return r
+}
+
+// Checks implements Checker: rules with a resource.
+func (c *CloudFront) Checks(o *signers.Options) bool { return o.Resource != "" }
+
+// Check implements Checker: a URL outside the resource of its custom
+// policy, which CloudFront refuses; the patterns could not show it at
+// start.
+func (c *CloudFront) Check(r signers.Request, s *signers.Signed) *signers.Mistake {
+	u := s.URL
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i] // the signature
+	}
+	if resourceCovers(r.Resource, u) {
+		return nil
+	}
+	return &signers.Mistake{
+		Message: "CloudFront will refuse this URL: it is outside the resource of its policy; make strip_prefix, key and resource agree",
+		Fields:  []zap.Field{zap.String("url", u), zap.String("resource", r.Resource)},
+	}
+}
+
+// resourceValue is a placeholder's value in a CloudFront resource pattern:
+// percent-encoded exactly as an object key is in the URL (every byte but
+// A-Z a-z 0-9 - . _ ~ and /), so that the pattern matches the URL
+// CloudFront receives and a '*' or '?' that comes from the request (a key,
+// a user name) is a literal character, never a wildcard. {env.*} and
+// {file.*} are the operator's and are taken as they are.
+func resourceValue(name string, v any) (any, error) {
+	s := caddy.ToString(v)
+	if strings.HasPrefix(name, "env.") || strings.HasPrefix(name, "file.") {
+		return s, nil
+	}
+	return escape.Path(s), nil
+}
+
+// clientIP is Caddy's client IP of r, which honours trusted_proxies, or
+// the remote address when Caddy set none.
+func clientIP(r *http.Request) netip.Addr {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if s == "" {
+		s, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	a, _ := netip.ParseAddr(s)
+	return a.Unmap()
+}
+
+// Sign implements Signer. The answer may be shared with other requests
+// (it comes from the answer cache): the caller must not modify it, nor
+// its cookies.
+func (c *CloudFront) Sign(_ context.Context, req signers.Request) (*signers.Signed, error) {
+	r := &req
+	o := r.Options
+	expiresAt := r.SignTime.Add(r.Expires)
+	var ip netip.Addr
+	if o.BindClientIP {
+		ip = r.ClientIP.WithZone("").Unmap()
+		if !ip.IsValid() {
+			return nil, errors.New("bind_client_ip: the request has no client IP")
+		}
+	}
+	e, cacheHash, admit := c.ans.lookup(r, ip, expiresAt)
+	if e != nil {
+		return &e.answer, nil
+	}
+	s, err := c.signAnswer(r, ip, expiresAt)
+	if err != nil || !admit {
+		return s, err
+	}
+	// one allocation for the entry and its answer, which this request and
+	// every hit share; s itself is dropped
+	e = &cfAnswer{
+		key: r.Key, signTime: r.SignTime, expiresAt: expiresAt, ip: ip,
+		custom: o.Resource != "", bind: o.BindClientIP, cookies: o.Cookies, cookieDomain: o.CookieDomain,
+		answer: *s,
+	}
+	if e.custom {
+		e.resource = r.Resource
+	}
+	c.ans.Store(cacheHash, e)
+	return &e.answer, nil
+}
+
+// signAnswer makes the answer to r, without the answer cache: ip is the
+// client IP (valid only with bind_client_ip), expiresAt r's expiry.
+func (c *CloudFront) signAnswer(r *signers.Request, ip netip.Addr, expiresAt time.Time) (*signers.Signed, error) {
+	o := r.Options
+	objectURL := c.origin + "/" + escape.Path(r.Key)
+
+	// canned policy: the resource is the URL itself, and the policy travels
+	// as Expires; any other condition needs a custom policy
+	resource, custom := objectURL, false
+	if o.Resource != "" {
+		resource, custom = r.Resource, true
+		if !validResource(resource) {
+			return nil, fmt.Errorf("resource %q expanded to %q, which is not a URL pattern", o.Resource, resource)
+		}
+	}
+	var sourceIP string
+	if o.BindClientIP {
+		sourceIP = netip.PrefixFrom(ip, ip.BitLen()).String() // a.b.c.d/32 or x:y::z/128
+		custom = true
+	}
+
+	sig, err := c.sign(resource, expiresAt, sourceIP)
+	if err != nil {
+		return nil, err
+	}
+	if o.Cookies {
+		return &signers.Signed{URL: objectURL, ExpiresAt: expiresAt, Cookies: c.cookies(o, custom, sig, r.SignTime, expiresAt)}, nil
+	}
+	var b strings.Builder
+	b.Grow(len(objectURL) + len(sig.policy) + len(sig.signature) + len(c.keyID) + 50)
+	b.WriteString(objectURL)
+	if custom {
+		b.WriteString("?Policy=")
+		b.WriteString(sig.policy)
+	} else {
+		b.WriteString("?Expires=")
+		b.WriteString(strconv.FormatInt(expiresAt.Unix(), 10))
+	}
+	b.WriteString("&Signature=")
+	b.WriteString(sig.signature)
+	b.WriteString("&Key-Pair-Id=")
+	b.WriteString(c.keyID)
+	return &signers.Signed{URL: b.String(), ExpiresAt: expiresAt}, nil
+}
+
+// resourceCovers tells whether a policy's resource pattern (Request.Resource)
+// covers url, the URL without its query, as CloudFront compares them: '*'
+// stands for any run of characters (none too), '?' for exactly one, any
+// other character for itself. CloudFront refuses a URL outside the
+// resource of its policy.
+func resourceCovers(pattern, url string) bool {
+	p, u := 0, 0
+	star, mark := -1, 0 // the last '*' seen, and where in url its run ends
+	for u < len(url) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, u
+			p++
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == url[u]):
+			p++
+			u++
+		case star >= 0: // let the last '*' take one more character
+			mark++
+			p, u = star+1, mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// cfSignature is a signed policy: both in CloudFront's URL-safe base64.
+type cfSignature struct {
+	policy    string // the policy (used by custom policies only)
+	signature string
+}
+
+// sign returns the signed policy for a resource, an expiry and an optional
+// source IP, from the cache when the same policy was signed recently. With
+// `stable`, every request for a key within a window asks for the same
+// policy, so a hot object costs one RSA signature per window, not one per
+// request. (RSA PKCS #1 v1.5 and our RFC 6979 ECDSA are deterministic, so
+// the cache changes only the cost, never the answer.)
+func (c *CloudFront) sign(resource string, expiresAt time.Time, sourceIP string) (cfSignature, error) {
+	ck := resource + "\n" + strconv.FormatInt(expiresAt.Unix(), 10) + "\n" + sourceIP
+	if s, ok := c.cache.get(ck); ok {
+		return s, nil
+	}
+	st := sign.Statement{Resource: resource, Condition: sign.Condition{DateLessThan: sign.NewAWSEpochTime(expiresAt)}}
+	if sourceIP != "" {
+		st.Condition.IPAddress = &sign.IPAddress{SourceIP: sourceIP}
+	}
+	policy := &sign.Policy{Statements: []sign.Statement{st}}
+	// Policy.Sign encodes the policy as CloudFront wants it (compact JSON,
+	// no HTML escaping), signs its SHA-1 digest with the key and returns
+	// both in CloudFront's base64 ('+' '=' '/' as '-' '_' '~')
+	b64sig, b64policy, err := policy.Sign(c.key)
+	if err != nil {
+		return cfSignature{}, fmt.Errorf("signing the CloudFront policy: %v", err)
+	}
+	return c.cache.add(ck, cfSignature{policy: string(b64policy), signature: string(b64sig)}), nil
+}
+
+// cookies are CloudFront's signed cookies for a signed policy.
+func (c *CloudFront) cookies(o *signers.Options, custom bool, sig cfSignature, signTime, expiresAt time.Time) []*http.Cookie {
+	cookie := func(name, value string) *http.Cookie {
+		return &http.Cookie{
+			Name:   name,
+			Value:  value,
+			Path:   "/",
+			Domain: o.CookieDomain,
+			// Expires is the policy's; Max-Age (which browsers prefer, and
+			// which does not depend on the client's clock) counts from the
+			// signing time, so with `stable` it may outlast the policy by
+			// at most the window, never fall short of it
+			Expires:  expiresAt,
+			MaxAge:   int(expiresAt.Sub(signTime) / time.Second),
+			Secure:   true,
+			HttpOnly: true,
+			SameSite: http.SameSiteLaxMode,
+		}
+	}
+	first := cookie("CloudFront-Expires", strconv.FormatInt(expiresAt.Unix(), 10))
+	if custom {
+		first = cookie("CloudFront-Policy", sig.policy)
+	}
+	return []*http.Cookie{first, cookie("CloudFront-Signature", sig.signature), cookie("CloudFront-Key-Pair-Id", c.keyID)}
+}

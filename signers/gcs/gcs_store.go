@@ -1,0 +1,127 @@
+package gcs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
+	"github.com/caddy-presign/presign/signers/internal/store"
+)
+
+// provisionAPI prepares the calls Caddy makes itself (listings and
+// existence checks): their deadline, client and answer cache.
+func (g *GCS) provisionAPI() error {
+	if err := store.FillAPITimeout(&g.APITimeout); err != nil {
+		return err
+	}
+	g.api = &http.Client{Transport: http.DefaultTransport}
+	g.exists = store.NewExistsCache()
+	return nil
+}
+
+// List implements Store with one XML API ListObjectsV2 request (GET
+// /<bucket>?list-type=2), V4-signed in its query string like the
+// profile's URLs and sent where they go, bounded by api_timeout.
+func (g *GCS) List(ctx context.Context, prefix, token string) (*signers.Listing, error) {
+	q := []escape.QueryParam{{Name: "list-type", Value: "2"}, {Name: "delimiter", Value: "/"}, {Name: "max-keys", Value: strconv.Itoa(signers.ListPageSize)}}
+	if prefix != "" {
+		q = append(q, escape.QueryParam{Name: "prefix", Value: prefix})
+	}
+	if token != "" {
+		q = append(q, escape.QueryParam{Name: "continuation-token", Value: token})
+	}
+	path := g.prefix // "/bucket", or the bucket's own host's root
+	if path == "" {
+		path = "/"
+	}
+	resp, cancel, err := g.call(ctx, http.MethodGet, path, q)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, gcsRefused(resp)
+	}
+	return store.ParseListObjectsV2(resp.Body, g.Bucket, prefix)
+}
+
+// Exists implements Store with a HEAD of the object, signed and bounded as
+// List; the answers, "exists" and "does not", are cached for window.
+func (g *GCS) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
+	if exists, hit := g.exists.Cached(key, at, window); hit {
+		return exists, nil
+	}
+	resp, cancel, err := g.call(ctx, http.MethodHead, g.prefix+"/"+escape.Path(key), nil)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	resp.Body.Close()
+	var exists bool
+	switch resp.StatusCode {
+	case http.StatusOK:
+		exists = true
+	case http.StatusNotFound:
+	default:
+		return false, gcsRefused(resp)
+	}
+	g.exists.Remember(key, exists, at)
+	return exists, nil
+}
+
+// call sends one request to the store, V4-signed in its query string for
+// as long as api_timeout (at least a minute, for clocks apart), within
+// api_timeout. The caller closes the body, then cancels.
+func (g *GCS) call(ctx context.Context, method, escapedPath string, q []escape.QueryParam) (*http.Response, context.CancelFunc, error) {
+	timeout := time.Duration(g.APITimeout)
+	u, err := g.signURL(&gcsInput{
+		Method:      method,
+		EscapedPath: escapedPath,
+		Query:       q,
+		SignTime:    time.Now().Truncate(time.Second),
+		Expires:     max(int64(timeout/time.Second)+1, 60),
+	})
+	if err != nil {
+		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "cannot sign the store's request", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		cancel()
+		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "cannot make the store's request", Err: err}
+	}
+	resp, err := g.api.Do(req)
+	if err != nil {
+		cancel()
+		// the url.Error would quote the signed URL: keep its cause alone
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
+		}
+		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: err}
+	}
+	return resp, cancel, nil
+}
+
+// gcsRefused is the 502 of an answer that is not the one asked for (a
+// refused signature, a missing bucket): never a 404, which would read as
+// an object's absence.
+func gcsRefused(resp *http.Response) *signers.StoreError {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return &signers.StoreError{
+		Status: http.StatusBadGateway,
+		Reason: "the store refused: " + strconv.Itoa(resp.StatusCode),
+		Err:    fmt.Errorf("%s %s", resp.Request.Method, resp.Status),
+	}
+}

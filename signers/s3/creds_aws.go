@@ -1,0 +1,128 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/credcache"
+	"github.com/caddyserver/caddy/v2"
+)
+
+// roleDuration is the lifetime of the sessions of role_arn.
+const roleDuration = time.Hour
+
+// credentialsProvider builds the provider the profile's options name.
+func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, error) {
+	if s.CredentialsProvider != nil {
+		return s.CredentialsProvider, nil
+	}
+	id, secret, token := signers.Expand(s.AccessKeyID), signers.Expand(s.SecretAccessKey), signers.Expand(s.SessionToken)
+	if (id == "") != (secret == "") {
+		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
+			return nil, errors.New("access_key_id or secret_access_key expanded to an empty value (is its placeholder's variable or file set?)")
+		}
+		return nil, errors.New("access_key_id and secret_access_key go together: set both or neither")
+	}
+	if token != "" && id == "" {
+		return nil, errors.New("session_token needs access_key_id and secret_access_key")
+	}
+	if id != "" && s.AWSProfile != "" {
+		return nil, errors.New("aws_profile and static access keys exclude each other")
+	}
+
+	var base aws.CredentialsProvider
+	var cfg aws.Config
+	if id != "" {
+		base = credentials.NewStaticCredentialsProvider(id, secret, token)
+	}
+	if base == nil || s.RoleARN != "" {
+		opts := []func(*config.LoadOptions) error{
+			config.WithRegion(s.Region),
+			config.WithAPIOptions(deadline(4 * time.Duration(s.CredentialsTimeout))),
+			// the SDK's own cache refreshes a little ahead; ours sits on top
+			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
+		}
+		if s.AWSProfile != "" {
+			opts = append(opts, config.WithSharedConfigProfile(s.AWSProfile))
+		}
+		var err error
+		cfg, err = config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("loading the AWS configuration: %v", err)
+		}
+		if base == nil {
+			base = cfg.Credentials
+		}
+	}
+	if s.RoleARN == "" {
+		return base, nil
+	}
+	if !strings.HasPrefix(s.RoleARN, "arn:") {
+		return nil, fmt.Errorf("role_arn %q is not an ARN (arn:aws:iam::123456789012:role/NAME)", s.RoleARN)
+	}
+	cfg.Credentials = base
+	if cfg.Region == "" || cfg.Region == "auto" {
+		cfg.Region = "us-east-1"
+	}
+	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = "caddy-presign"
+		o.Duration = roleDuration
+		if s.ExternalID != "" {
+			o.ExternalID = aws.String(s.ExternalID)
+		}
+	}), nil
+}
+
+// awsFetch is the credential cache's fetch from an AWS credentials
+// provider. The expiry is the credentials' own: the SDK's
+// aws.CredentialsCache is not used on top of providers built here because
+// it reports Expires moved earlier by its refresh window.
+func awsFetch(p aws.CredentialsProvider) credcache.Fetch[aws.Credentials] {
+	return func(ctx context.Context) (aws.Credentials, time.Time, error) {
+		// A provider with a cache of its own (the SDK's default chain wraps
+		// every provider in an aws.CredentialsCache, which renews only at
+		// expiry) would answer a renewal ahead of expiry with the
+		// credentials held already: URLs would then be cut to seconds, and
+		// fail, near each expiry. Make it fetch new ones.
+		if inv, ok := p.(interface{ Invalidate() }); ok {
+			inv.Invalidate()
+		}
+		creds, err := p.Retrieve(ctx)
+		if err != nil {
+			return creds, time.Time{}, err
+		}
+		if !creds.HasKeys() || creds.CanExpire && creds.Expires.IsZero() {
+			return creds, time.Time{}, errors.New("the provider returned expired or empty credentials")
+		}
+		var expires time.Time
+		if creds.CanExpire {
+			expires = creds.Expires
+		}
+		return creds, expires, nil
+	}
+}
+
+// deadline bounds every SDK call made for credentials (container endpoint,
+// instance metadata, STS, SSO), retries included. The SDK's credential cache
+// hides the caller's context from providers, so without it a provider that
+// hangs would hold every later refresh and the profile would never recover.
+func deadline(d time.Duration) []func(*middleware.Stack) error {
+	return []func(*middleware.Stack) error{func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("presignDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}}
+}

@@ -1,0 +1,130 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
+)
+
+// CreateMultipart implements Multipart.
+func (s *S3) CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	out, err := s.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:      aws.String(s.Bucket),
+		Key:         aws.String(key),
+		ContentType: aws.String(contentType),
+		Metadata:    meta,
+	})
+	if err != nil {
+		return "", storeError(err)
+	}
+	if out.UploadId == nil || *out.UploadId == "" {
+		return "", storeError(fmt.Errorf("CreateMultipartUpload returned no uploadId"))
+	}
+	return *out.UploadId, nil
+}
+
+// SignParts implements Multipart. The URLs are signed directly, not
+// through the URL cache: each is asked for once.
+func (s *S3) SignParts(ctx context.Context, r *signers.Request, uploadID string, parts []int32) ([]string, time.Time, error) {
+	creds, expires, expiresAt, err := s.credsFor(ctx, r)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	in := s.v4Input(http.MethodPut, r.Key, creds, r.SignTime, int64(expires/time.Second))
+	q := [2]escape.QueryParam{{Name: "partNumber", Value: ""}, {Name: "uploadId", Value: uploadID}}
+	in.Query = q[:]
+	urls := make([]string, len(parts))
+	for i, n := range parts {
+		q[0].Value = strconv.Itoa(int(n))
+		if urls[i], err = presignV4(s.keys, &in); err != nil {
+			return nil, time.Time{}, fmt.Errorf("presigning UploadPart: %v", err)
+		}
+	}
+	return urls, expiresAt, nil
+}
+
+// ListParts implements Multipart.
+func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]signers.Part, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	in := &s3.ListPartsInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID)}
+	var parts []signers.Part
+	p := s3.NewListPartsPaginator(s.api, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		for _, pt := range out.Parts {
+			parts = append(parts, signers.Part{PartNumber: aws.ToInt32(pt.PartNumber), Size: aws.ToInt64(pt.Size), ETag: aws.ToString(pt.ETag)})
+		}
+	}
+	return parts, nil
+}
+
+// CompleteMultipart implements Multipart.
+func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []signers.Part) (string, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	done := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		done[i] = types.CompletedPart{PartNumber: aws.Int32(p.PartNumber), ETag: aws.String(p.ETag)}
+	}
+	_, err := s.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(s.Bucket),
+		Key:             aws.String(key),
+		UploadId:        aws.String(uploadID),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	})
+	if err != nil {
+		return "", storeError(err)
+	}
+	// the public address, not api_endpoint's, which browsers may not reach
+	return s.origin + "/" + escape.Path(key), nil
+}
+
+// AbortMultipart implements Multipart.
+func (s *S3) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	_, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+// ObjectSize implements Multipart with HeadObject, bounded by api_timeout.
+func (s *S3) ObjectSize(ctx context.Context, key string) (int64, error) {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return 0, storeError(err)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// DeleteObject implements Multipart.
+func (s *S3) DeleteObject(ctx context.Context, key string) error {
+	ctx, cancel := s.apiContext(ctx)
+	defer cancel()
+	if _, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)}); err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+var _ signers.Multipart = (*S3)(nil)
