@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,8 +15,9 @@ import (
 // type-asserts a rule's profile to it at start; a kind that does not
 // implement it refuses the browse and check_exists options in CheckRule.
 //
-// Errors are *StoreError: its Status is the answer (502, or 503 when the
-// credentials cannot be had).
+// Errors are *StoreError: its Status is the answer (400 for a refusal the
+// request caused, 502 for an outage, 503 when the credentials cannot be
+// had; see StoreError).
 type Store interface {
 	// List returns one page, at most ListPageSize entries, of the objects
 	// and folders (common prefixes) directly under prefix ("" or ending in
@@ -51,6 +55,22 @@ type Object struct {
 // StoreError is a failed call to the store's API, classified for the
 // answer: Status is the HTTP status to answer with, Reason a short
 // explanation for the client that holds no secret.
+//
+// Every kind classifies its store's answers into one contract (refusal):
+//   - the request's doing, 400: a 4xx answer (but 401 and 403) whose error
+//     code names the request (a continuation token or marker the store
+//     never issued, an invalid or too long name); the handler logs it at
+//     debug level and counts it as a refusal (bad_key), like its own key
+//     checks, so that no client can fill the error log or set off alerts;
+//   - an outage, 502: the store unreachable, slow or failing (5xx), its
+//     refusal of Caddy's own credentials (401, 403), a 4xx that blames the
+//     profile (a missing bucket or container, a wrong region), and a 200
+//     that is not the answer asked for (a body that is no listing of the
+//     bucket and prefix, an existence answer without an ETag); logged at
+//     error level;
+//   - 503: the credentials cannot be had.
+//
+// A failure is never read as an object's absence (404).
 type StoreError struct {
 	Status int
 	Reason string
@@ -60,6 +80,38 @@ type StoreError struct {
 func (e *StoreError) Error() string { return e.Reason + ": " + e.Err.Error() }
 
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// refusal classifies an answer of the store other than the one asked for,
+// from what the kind read of it: its HTTP status, the store's error code
+// ("" when it named none) and what happened (err, for the log). names is
+// the kind's table: whether a 4xx with that code names the request. Only
+// then is it the request's doing (400); 401 and 403 (Caddy's own
+// credentials refused) and everything else are the store's (502). The
+// code is shown only when it is a plain token, never the store's text.
+func refusal(status int, code string, names func(status int, code string) bool, err error) *StoreError {
+	if strings.ContainsFunc(code, func(r rune) bool { return r <= ' ' || r > '~' }) || len(code) > 64 {
+		code = ""
+	}
+	if status >= 400 && status < 500 && status != http.StatusUnauthorized && status != http.StatusForbidden && names(status, code) {
+		return &StoreError{Status: http.StatusBadRequest, Reason: "the store refused the request: " + orStatus(code, status), Err: err}
+	}
+	return &StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + orStatus(code, status), Err: err}
+}
+
+// orStatus is code, or the status when the store named no code.
+func orStatus(code string, status int) string {
+	if code == "" {
+		return strconv.Itoa(status)
+	}
+	return code
+}
+
+// noETag is the 502 of a 200 to an existence check without an ETag: a
+// store's answer about an object always has one, a proxy's page does not.
+func noETag(what string) *StoreError {
+	return &StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than an object",
+		Err: fmt.Errorf("%s answered 200 without an ETag", what)}
+}
 
 // defaultAPITimeout is the default deadline of a call Caddy makes itself
 // to a store (api_timeout).
