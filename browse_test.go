@@ -63,19 +63,23 @@ func (f *fakeStore) Exists(_ context.Context, key string, _ time.Time, _ time.Du
 	return f.exists[key], f.err
 }
 
-// browseHandler provisions an S3 rule with browse and the given key
-// template, and gives it store.
-func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
-	t.Helper()
-	h := newHandler(t, fmt.Sprintf(`presign {
-	profile media s3 {
+// mediaProfile is an S3 profile "media" whose store nothing reaches
+// (tests give the rules a fakeStore).
+const mediaProfile = `profile media s3 {
 		bucket media
 		region us-east-1
 		endpoint http://127.0.0.1:9
 		path_style
 		access_key_id AKID
 		secret_access_key SECRET
-	}
+	}`
+
+// browseHandler provisions an S3 rule with browse and the given key
+// template, and gives it store.
+func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
+	t.Helper()
+	h := newHandler(t, fmt.Sprintf(`presign {
+	`+mediaProfile+`
 	rule /files/* {
 		profile media
 		strip_prefix /files

@@ -40,14 +40,7 @@ func TestVary(t *testing.T) {
 	const user = "Authorization, Cookie"
 	s3Block := func(key string) string {
 		return `presign {
-	profile media s3 {
-		bucket media
-		region us-east-1
-		endpoint http://127.0.0.1:9
-		path_style
-		access_key_id AKID
-		secret_access_key SECRET
-	}
+	` + mediaProfile + `
 	rule /dl/* {
 		profile media
 		strip_prefix /dl
