@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -57,17 +59,102 @@ func (r *Rule) provisionStore() error {
 	}
 	var err error
 	if r.BrowseTemplate == "" {
-		r.browseTpl, err = template.New("browse").Parse(browseHTML)
+		r.browseTpl, err = template.New("browse").Funcs(browseFuncs).Parse(browseHTML)
 	} else {
-		r.browseTpl, err = template.ParseFiles(r.BrowseTemplate)
-		if err == nil {
-			r.browseTpl = r.browseTpl.Lookup(filepath.Base(r.BrowseTemplate))
-		}
+		r.browseTpl, err = template.New(filepath.Base(r.BrowseTemplate)).Funcs(browseFuncs).ParseFiles(r.BrowseTemplate)
 	}
 	if err != nil {
 		return fmt.Errorf("browse template: %v", err)
 	}
 	return nil
+}
+
+// browseFuncs are the functions of listing pages, the built-in one and
+// template files.
+var browseFuncs = template.FuncMap{"visible": visible, "visibleText": visibleText}
+
+// visible is s as HTML that shows each of its Unicode format characters
+// (category Cf: bidi controls such as U+202E, zero-width characters,
+// U+FEFF) as its code point, \u202E, in a <span class="cf">, and escapes
+// the rest: no name shows reversed or hidden. In an attribute, where
+// html/template drops the span's tags, the code point stays. A name
+// without format characters is only scanned (and escaped, which allocates
+// only when it holds & < > ' " or NUL).
+func visible(s string) template.HTML {
+	if formatIndex(s) < 0 {
+		return template.HTML(template.HTMLEscapeString(s))
+	}
+	return template.HTML(showFormat(s, true))
+}
+
+// shown is visible(s) when s holds a format character, else "".
+func shown(s string) template.HTML {
+	if formatIndex(s) < 0 {
+		return ""
+	}
+	return template.HTML(showFormat(s, true))
+}
+
+// visibleText is s with its format characters written as their code
+// points, for text that holds no markup (the page's title); the template
+// escapes it.
+func visibleText(s string) string {
+	if formatIndex(s) < 0 {
+		return s
+	}
+	return showFormat(s, false)
+}
+
+// showFormat writes s with each format character as its code point: in a
+// <span class="cf"> and the rest HTML-escaped when html is set, plain
+// otherwise.
+func showFormat(s string, html bool) string {
+	var b strings.Builder
+	for s != "" {
+		i := formatIndex(s)
+		if i < 0 {
+			i = len(s)
+		}
+		if html {
+			template.HTMLEscape(&b, []byte(s[:i]))
+		} else {
+			b.WriteString(s[:i])
+		}
+		if i == len(s) {
+			break
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if html {
+			b.WriteString(`<span class="cf">`)
+		}
+		if r > 0xFFFF {
+			fmt.Fprintf(&b, `\U%08X`, r)
+		} else {
+			fmt.Fprintf(&b, `\u%04X`, r)
+		}
+		if html {
+			b.WriteString(`</span>`)
+		}
+		s = s[i+n:]
+	}
+	return b.String()
+}
+
+// formatIndex is the index of the first Unicode format character (Cf) of
+// s, or -1. ASCII holds none.
+func formatIndex(s string) int {
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unicode.Is(unicode.Cf, r) {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // isFolder tells whether a request of a browse rule asks for a listing: a
@@ -179,6 +266,10 @@ type browseItem struct {
 	ModTime time.Time `json:"mod_time,omitzero"`
 	// IsDir tells folders from objects.
 	IsDir bool `json:"is_dir"`
+	// Shown is the name as the HTML page shows it (visible) when it holds
+	// a format character, else "": {{if .Shown}}{{.Shown}}{{else}}{{.Name}}{{end}}
+	// costs a name without one nothing. The JSON keeps the raw name alone.
+	Shown template.HTML `json:"-"`
 }
 
 // HumanSize is the size with IEC units, as file_server shows it.
@@ -249,7 +340,7 @@ func newBrowsePage(l *signers.Listing, prefix, reqPath, path, sortBy, order, tok
 	}
 	for _, f := range l.Folders {
 		name := f[len(prefix):]
-		it := browseItem{Name: name, IsDir: true}
+		it := browseItem{Name: name, IsDir: true, Shown: shown(name)}
 		if checkKey(strings.TrimSuffix(f, "/")) == "" {
 			it.URL = "./" + url.PathEscape(strings.TrimSuffix(name, "/")) + "/"
 		}
@@ -261,7 +352,7 @@ func newBrowsePage(l *signers.Listing, prefix, reqPath, path, sortBy, order, tok
 		if name == "" {
 			continue // the folder's own marker object ("photos/")
 		}
-		it := browseItem{Name: name, Size: o.Size, ModTime: o.ModTime}
+		it := browseItem{Name: name, Size: o.Size, ModTime: o.ModTime, Shown: shown(name)}
 		if checkKey(o.Key) == "" {
 			it.URL = "./" + url.PathEscape(name)
 		}

@@ -1,10 +1,12 @@
 package presign
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -61,19 +63,23 @@ func (f *fakeStore) Exists(_ context.Context, key string, _ time.Time, _ time.Du
 	return f.exists[key], f.err
 }
 
-// browseHandler provisions an S3 rule with browse and the given key
-// template, and gives it store.
-func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
-	t.Helper()
-	h := newHandler(t, fmt.Sprintf(`presign {
-	profile media s3 {
+// mediaProfile is an S3 profile "media" whose store nothing reaches
+// (tests give the rules a fakeStore).
+const mediaProfile = `profile media s3 {
 		bucket media
 		region us-east-1
 		endpoint http://127.0.0.1:9
 		path_style
 		access_key_id AKID
 		secret_access_key SECRET
-	}
+	}`
+
+// browseHandler provisions an S3 rule with browse and the given key
+// template, and gives it store.
+func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
+	t.Helper()
+	h := newHandler(t, fmt.Sprintf(`presign {
+	`+mediaProfile+`
 	rule /files/* {
 		profile media
 		strip_prefix /files
@@ -326,6 +332,88 @@ func TestBrowseRefused(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+}
+
+// TestBrowseFormatCharacters: names holding Unicode format characters (a
+// bidi override first, a zero-width space, a tag character) are shown in
+// the HTML page with those characters as visible code points in a marked
+// span, never raw, in the text, the download name, the breadcrumb and the
+// title; the JSON keeps the raw names; the links stay the names' and lead
+// to their objects. A template file can use visible too.
+func TestBrowseFormatCharacters(t *testing.T) {
+	rlo := "\u202Egnp.exe"
+	st := &fakeStore{pageSize: 1000, keys: []string{
+		"u/" + rlo, "u/a\u200Bb & c.txt", "u/tag\U000E0041.txt", "u/plain.txt", "u/\u2066dir\u2069/x",
+	}}
+	h := browseHandler(t, "{presign.path}", "", st)
+	a := serve(t, h, "GET", "/files/u/")
+	if a.Code != http.StatusOK {
+		t.Fatalf("status %d (%v)", a.Code, a.Err)
+	}
+	for _, r := range []string{"\u202E", "\u200B", "\U000E0041", "\u2066", "\u2069"} {
+		if strings.Contains(a.Body, r) {
+			t.Errorf("the page holds the format character %U raw", []rune(r)[0])
+		}
+	}
+	for _, want := range []string{
+		`<a href="./%E2%80%AEgnp.exe" download="\u202Egnp.exe"><span class="cf">\u202E</span>gnp.exe</a>`,
+		`>a<span class="cf">\u200B</span>b &amp; c.txt</a>`,
+		`download="a\u200Bb &amp; c.txt"`,
+		`>tag<span class="cf">\U000E0041</span>.txt</a>`,
+		`<a href="./%E2%81%A6dir%E2%81%A9/"><span class="cf">\u2066</span>dir<span class="cf">\u2069</span>/</a>`,
+		`<a href="./plain.txt" download="plain.txt">plain.txt</a>`,
+	} {
+		if !strings.Contains(a.Body, want) {
+			t.Errorf("the page lacks %s:\n%s", want, a.Body)
+		}
+	}
+
+	items := jsonItems(t, serve(t, h, "GET", "/files/u/", acceptJSON))
+	names := map[string]string{}
+	for _, it := range items {
+		names[it.Name] = it.URL
+	}
+	if names[rlo] != "./%E2%80%AEgnp.exe" || names["a\u200Bb & c.txt"] == "" || names["\u2066dir\u2069/"] != "./%E2%81%A6dir%E2%81%A9/" {
+		t.Errorf("the JSON does not keep the raw names and their links: %q", names)
+	}
+	loc := serve(t, h, "GET", "/files/u/"+names[rlo][2:]).Header.Get("Location")
+	if !strings.Contains(loc, "/media/u/%E2%80%AEgnp.exe?") {
+		t.Errorf("the link redirects to %q, not to the object", loc)
+	}
+
+	sub := serve(t, h, "GET", "/files/u/%E2%81%A6dir%E2%81%A9/")
+	for _, want := range []string{`<title>/files/u/\u2066dir\u2069/</title>`, `<a href="./"><span class="cf">\u2066</span>dir<span class="cf">\u2069</span></a>`} {
+		if !strings.Contains(sub.Body, want) {
+			t.Errorf("the folder's page lacks %s:\n%s", want, sub.Body)
+		}
+	}
+
+	f := filepath.Join(t.TempDir(), "list.html")
+	if err := os.WriteFile(f, []byte(`{{range .Items}}[{{visible .Name}}]{{end}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h = browseHandler(t, "{presign.path}", "browse "+f, &fakeStore{pageSize: 1000, keys: []string{"p/" + rlo}})
+	if a := serve(t, h, "GET", "/files/p/"); a.Body != `[<span class="cf">\u202E</span>gnp.exe]` {
+		t.Errorf("template file: body %q", a.Body)
+	}
+}
+
+// BenchmarkBrowseHTML measures a page of 1000 names without format
+// characters through the built-in template: visible costs them a scan.
+func BenchmarkBrowseHTML(b *testing.B) {
+	l := &signers.Listing{}
+	for i := range 1000 {
+		l.Objects = append(l.Objects, signers.Object{Key: fmt.Sprintf("u/photo-%04d & été.jpg", i), Size: int64(i), ModTime: time.Unix(1700000000, 0)})
+	}
+	tpl := template.Must(template.New("browse").Funcs(browseFuncs).Parse(browseHTML))
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := tpl.Execute(&buf, newBrowsePage(l, "u/", "/files/u/", "u/", "", "", "")); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

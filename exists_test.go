@@ -55,7 +55,7 @@ func TestCheckExists(t *testing.T) {
 }
 
 // headStore is an S3 API stand-in that answers every HeadObject with 200
-// and counts them.
+// (with an ETag, as a store's answer about an object has) and counts them.
 func headStore(tb testing.TB) (url string, heads *atomic.Int64) {
 	heads = new(atomic.Int64)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +64,7 @@ func headStore(tb testing.TB) (url string, heads *atomic.Int64) {
 			return
 		}
 		heads.Add(1)
+		w.Header().Set("ETag", `"0123abcd"`)
 		w.Header().Set("Content-Length", "5")
 		w.WriteHeader(http.StatusOK)
 	}))

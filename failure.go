@@ -28,8 +28,9 @@ type failure struct {
 
 // failureOf maps err, an error of signing or (fromStore) of a call to
 // the profile's store, to its answer: a StoreError's own status and reason
-// (the store unreachable 502, a missing upload 404, a bad part 400, no
-// credentials 503); 503 when credentials cannot be had
+// (the store unreachable 502, a missing upload 404, a bad part or a
+// refusal the request caused 400, no credentials 503: every kind's Store
+// classifies its answers into that one contract, see signers.StoreError); 503 when credentials cannot be had
 // (signers.ErrCredentials); else 502 for a store's call, which the
 // profiles never return, and 500 for signing, which is a bug.
 func failureOf(err error, fromStore bool) failure {

@@ -30,6 +30,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	hdr := w.Header()
 	cacheControl := []string{"no-store"}
 	hdr["Cache-Control"] = cacheControl // canonical already: no Set
+	if rule.vary != nil {
+		hdr["Vary"] = rule.vary
+	}
 	if rule.uppy != nil {
 		return h.serveUppy(w, r, rule)
 	}

@@ -225,3 +225,17 @@ func BenchmarkServeHTTPS3Parallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkServeHTTPS3PerUserHotKey is BenchmarkServeHTTPS3HotKey for a
+// per-user key template (users/{http.auth.user.id}/{presign.path}): the key
+// goes through Caddy's replacer, and the answer carries Vary.
+func BenchmarkServeHTTPS3PerUserHotKey(b *testing.B) {
+	h := newBenchHandlerOf(b, strings.Replace(benchBlock, "strip_prefix /dl", "strip_prefix /dl\n\t\tkey users/{http.auth.user.id}/{presign.path}", 1))
+	r, w := benchRequest(b)
+	r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Set("http.auth.user.id", "alice")
+	r.URL.Path = "/dl/hot/object.bin"
+	b.ReportAllocs()
+	for b.Loop() {
+		serveBench(b, h, r, w)
+	}
+}

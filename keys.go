@@ -146,6 +146,31 @@ func (ps keyPieces) match(key, name, id string) bool {
 	return strings.HasPrefix(key, p.text) && ps[1:].match(key[len(p.text):], name, id)
 }
 
+// readsRequest tells whether template t holds a placeholder whose value
+// may come from more of the request than its path: any but the handler's
+// own ({presign.*}) and the operator's ({env.*}, {file.*}), e.g.
+// {http.auth.user.id}. Escaped braces (\{, \}) are text, as in Caddy's
+// replacer.
+func readsRequest(t string) bool {
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case '\\':
+			i++ // the escaped character
+		case '{':
+			end := strings.IndexByte(t[i:], '}')
+			if end < 0 {
+				return false
+			}
+			name := t[i+1 : i+end]
+			if !strings.HasPrefix(name, "presign.") && !strings.HasPrefix(name, "env.") && !strings.HasPrefix(name, "file.") {
+				return true
+			}
+			i += end
+		}
+	}
+	return false
+}
+
 // presignPath is {presign.path}: the request path, percent-decoded but not
 // cleaned, with the rule's strip_prefix (compared case-insensitively, as the
 // path matcher does) and then the leading "/" removed.

@@ -119,7 +119,15 @@ type Rule struct {
 	browseTpl  *template.Template // browse: the HTML page
 	mistaken   atomic.Bool        // checker found a mistake of the config, which was logged
 	uppy       *uppyRule          // nil unless Uppy
+	vary       []string           // varyUser when the rule's URLs depend on more of the request than its path; else nil
 }
+
+// varyUser is the Vary of answers whose URL depends on who asks (a key or
+// resource template that reads the request): a cache shared by two users,
+// a browser's included, must not give one user's answer to the other. It
+// is shared by every such answer, and its length is its capacity, so that
+// a later Add (browse's Vary: Accept) copies it.
+var varyUser = []string{"Authorization, Cookie"}
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
@@ -260,6 +268,9 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		r.Key = pathPlaceholder
 	}
 	r.key = parseKeyTemplate(r.Key)
+	if readsRequest(r.Key) || readsRequest(r.Resource) {
+		r.vary = varyUser
+	}
 
 	r.expires = time.Duration(r.Expires)
 	if r.expires == 0 {

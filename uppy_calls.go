@@ -214,7 +214,9 @@ func (c *uppyCall) create() *failure {
 
 // signParts answers GET s3/multipart/{id}/{n} ({"url","expires"}), and
 // for batch GET s3/multipart/{id}/batch?partNumbers=1,2
-// ({"presignedUrls":{"1":url,...}}).
+// ({"presignedUrls":{"1":url,...}}): at most 10000 distinct part numbers,
+// a number asked twice is 400 (an answer never grows past what the
+// upload can use).
 func (c *uppyCall) signParts(list string, batch bool) *failure {
 	if list == "" {
 		return badRequest("no part number")
@@ -223,11 +225,16 @@ func (c *uppyCall) signParts(list string, batch bool) *failure {
 		return badRequest("more than 10000 part numbers")
 	}
 	parts := make([]int32, 0, strings.Count(list, ",")+1)
+	var seen [maxParts/64 + 1]uint64 // the part numbers so far, one bit each
 	for s := range strings.SplitSeq(list, ",") {
 		n := parsePartNumber(s)
 		if n == 0 || !batch && len(parts) > 0 {
 			return badRequest("part numbers are 1 to 10000")
 		}
+		if seen[n/64]&(1<<(n%64)) != 0 {
+			return badRequest("part number " + strconv.Itoa(int(n)) + " asked twice")
+		}
+		seen[n/64] |= 1 << (n % 64)
 		parts = append(parts, n)
 	}
 	sreq := c.signRequest(http.MethodPut)

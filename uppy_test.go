@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,20 @@ func TestUppySignParts(t *testing.T) {
 		}
 	}
 
+	// the most an upload can use: 10,000 distinct parts, each answered once
+	nums := make([]string, 10000)
+	for i := range nums {
+		nums[i] = strconv.Itoa(10000 - i)
+	}
+	a = uppyServe(t, h, "alice", "GET", "/uppy/s3/multipart/upl.ID-1/batch"+q+"&partNumbers="+strings.Join(nums, ","), "")
+	batch.PresignedUrls = nil
+	if err := json.Unmarshal([]byte(a.Body), &batch); err != nil || a.Code != 200 || len(batch.PresignedUrls) != 10000 {
+		t.Fatalf("batch of 10000: %d, %d URLs, %v", a.Code, len(batch.PresignedUrls), err)
+	}
+	if u, _ := url.Parse(batch.PresignedUrls["10000"]); u == nil || u.Query().Get("partNumber") != "10000" {
+		t.Errorf("part 10000's URL is %s", batch.PresignedUrls["10000"])
+	}
+
 	// bob knows alice's key and uploadId: refused, nothing signed
 	calls := countSigns(h)
 	for _, c := range [][2]string{
@@ -118,6 +133,11 @@ func TestUppyBadRequests(t *testing.T) {
 	h := newHandler(t, uppyBlock("http://127.0.0.1:9", "content_type_prefix video/"))
 	q := "?key=" + url.QueryEscape(aliceKey)
 	many := strings.Repeat("1,", 10000) + "1"
+	nums := make([]string, 10000)
+	for i := range nums {
+		nums[i] = strconv.Itoa(i + 1)
+	}
+	distinct10000 := strings.Join(nums, ",")
 	for _, c := range []struct {
 		method, target, body string
 		code                 int
@@ -129,6 +149,9 @@ func TestUppyBadRequests(t *testing.T) {
 		{"GET", "/uppy/s3/multipart/id/batch" + q + "&partNumbers=1,0", "", 400},
 		{"GET", "/uppy/s3/multipart/id/batch" + q + "&partNumbers=", "", 400},
 		{"GET", "/uppy/s3/multipart/id/batch" + q + "&partNumbers=" + many, "", 400},
+		{"GET", "/uppy/s3/multipart/id/batch" + q + "&partNumbers=1,2,1", "", 400},
+		{"GET", "/uppy/s3/multipart/id/batch" + q + "&partNumbers=" + strings.Repeat("1,", 9999) + "1", "", 400},
+		{"GET", "/uppy/s3/multipart/id/batch" + q + "&partNumbers=" + distinct10000 + ",1", "", 400},
 		{"GET", "/uppy/s3/multipart/" + url.PathEscape("id;x") + "/1" + q, "", 400},
 		{"GET", "/uppy/s3/multipart/" + strings.Repeat("a", 1025) + "/1" + q, "", 400},
 		{"GET", "/uppy/s3/multipart/id/1", "", 400}, // no key

@@ -12,8 +12,9 @@ import (
 // type-asserts a rule's profile to it at start; a kind that does not
 // implement it refuses the browse and check_exists options in CheckRule.
 //
-// Errors are *StoreError: its Status is the answer (502, or 503 when the
-// credentials cannot be had).
+// Errors are *StoreError: its Status is the answer (400 for a refusal the
+// request caused, 502 for an outage, 503 when the credentials cannot be
+// had; see StoreError).
 type Store interface {
 	// List returns one page, at most ListPageSize entries, of the objects
 	// and folders (common prefixes) directly under prefix ("" or ending in
@@ -51,6 +52,22 @@ type Object struct {
 // StoreError is a failed call to the store's API, classified for the
 // answer: Status is the HTTP status to answer with, Reason a short
 // explanation for the client that holds no secret.
+//
+// Every kind classifies its store's answers into one contract (refusal):
+//   - the request's doing, 400: a 4xx answer (but 401 and 403) whose error
+//     code names the request (a continuation token or marker the store
+//     never issued, an invalid or too long name); the handler logs it at
+//     debug level and counts it as a refusal (bad_key), like its own key
+//     checks, so that no client can fill the error log or set off alerts;
+//   - an outage, 502: the store unreachable, slow or failing (5xx), its
+//     refusal of Caddy's own credentials (401, 403), a 4xx that blames the
+//     profile (a missing bucket or container, a wrong region), and a 200
+//     that is not the answer asked for (a body that is no listing of the
+//     bucket and prefix, an existence answer without an ETag); logged at
+//     error level;
+//   - 503: the credentials cannot be had.
+//
+// A failure is never read as an object's absence (404).
 type StoreError struct {
 	Status int
 	Reason string

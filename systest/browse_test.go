@@ -196,6 +196,54 @@ func TestBrowseListsPages(t *testing.T) {
 	checkHostileEscaped(t, base+"/files/hostile/")
 }
 
+// TestBrowseFormatCharacters: an object whose name starts with U+202E
+// (RIGHT-TO-LEFT OVERRIDE, "gnp.exe" that a browser would show as
+// "exe.png") and a folder holding a zero-width space are shown in the HTML
+// listing with those characters as visible code points in a marked span,
+// never raw; the JSON keeps the raw names; the object's link, followed as
+// a browser would, downloads it from versitygw, and a tampered URL is
+// refused.
+func TestBrowseFormatCharacters(t *testing.T) {
+	name := "\u202Egnp.exe"
+	s, base := s3Site(t, "media", `rule /files/* {
+			profile media
+			strip_prefix /files
+			browse
+		}`)
+	s.Put(t, "media", "bidi/"+name, []byte("the object behind the override"), "application/octet-stream")
+	s.Put(t, "media", "bidi/zero\u200Bwidth/x.txt", []byte("x"), "text/plain")
+
+	code, _, body := harness.Fetch(t, "GET", base+"/files/bidi/", nil)
+	page := string(body)
+	if code != http.StatusOK || strings.ContainsAny(page, "\u202E\u200B") {
+		t.Fatalf("HTML listing: %d, or a format character shown raw:\n%s", code, page)
+	}
+	for _, want := range []string{
+		`<span class="cf">\u202E</span>gnp.exe</a>`, `download="\u202Egnp.exe"`, `href="./%E2%80%AEgnp.exe"`,
+		`zero<span class="cf">\u200B</span>width/</a>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the HTML listing lacks %s:\n%s", want, page)
+		}
+	}
+
+	items, _ := listJSON(t, base+"/files/bidi/")
+	urls := map[string]string{}
+	for _, it := range items {
+		urls[it.Name] = it.URL
+	}
+	if len(items) != 2 || urls[name] == "" || urls["zero\u200Bwidth/"] == "" {
+		t.Fatalf("the JSON does not keep the raw names: %+v", items)
+	}
+	loc := location(t, http.StatusFound, "GET", resolve(t, base+"/files/bidi/", urls[name]))
+	if code, _, got := harness.Fetch(t, "GET", loc, nil); code != http.StatusOK || string(got) != "the object behind the override" {
+		t.Errorf("following the object's link: %d %q", code, got)
+	}
+	if code, _, _ := harness.Fetch(t, "GET", harness.Tamper(t, loc), nil); code != http.StatusForbidden {
+		t.Errorf("tampered: status %d, want 403", code)
+	}
+}
+
 // TestBrowsePerUser: with a per-user key template each user lists only
 // their own prefix; dot segments, raw or percent-encoded, never list
 // anything else.

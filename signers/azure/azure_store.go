@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
@@ -122,8 +121,10 @@ func (n azureName) String() string {
 
 // Exists implements Store with Get Blob Properties (HEAD), authenticated
 // by a SAS with sp=r that Caddy signs for itself, bounded by api_timeout;
-// the answers, "exists" and "does not", are cached for window. A missing
-// container is a failure, not a missing blob.
+// the answers, "exists" (a 200 with an ETag) and "does not" (404
+// BlobNotFound), are cached for window. A missing container, or a 404
+// that is not the service's (no BlobNotFound), is a failure, not a
+// missing blob.
 func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
 	if exists, hit := a.exists.Cached(key, at, window); hit {
 		return exists, nil
@@ -138,12 +139,15 @@ func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window tim
 	if err != nil {
 		return false, err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	var exists bool
 	switch {
 	case resp.StatusCode == http.StatusOK:
+		if resp.Header.Get("ETag") == "" {
+			return false, store.NoETag("Get Blob Properties")
+		}
 		exists = true
-	case resp.StatusCode == http.StatusNotFound && resp.Header.Get("x-ms-error-code") != "ContainerNotFound":
+	case resp.StatusCode == http.StatusNotFound && resp.Header.Get("x-ms-error-code") == "BlobNotFound":
 	default:
 		return false, azureRefusal(resp)
 	}
@@ -187,17 +191,38 @@ func (a *Azure) apiDo(ctx context.Context, method, u string) (*http.Response, er
 	return resp, nil
 }
 
-// azureRefusal is the StoreError of an answer that is neither the one
-// asked for nor a missing blob: 502, with Azure's error code.
+// azureRefusal classifies an answer of the blob service other than the
+// one asked for (refusal), by its status, its x-ms-error-code and, for a
+// query parameter's refusal, the parameter its XML error names (a HEAD
+// answer has no body: no parameter).
 func azureRefusal(resp *http.Response) *signers.StoreError {
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	code := resp.Header.Get("x-ms-error-code")
-	if code == "" {
-		code = strconv.Itoa(resp.StatusCode)
+	var doc struct {
+		Param string `xml:"QueryParameterName"`
 	}
-	if strings.ContainsFunc(code, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		code = strconv.Itoa(resp.StatusCode)
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	xml.Unmarshal(b, &doc) // no XML error: no parameter
+	names := func(status int, code string) bool { return azureNamesRequest(status, code, doc.Param) }
+	return store.Refusal(resp.StatusCode, resp.Header.Get("x-ms-error-code"), names,
+		fmt.Errorf("blob service answered %s", resp.Status))
+}
+
+// azureNamesRequest is Azure's table for refusal: a 400 names the request
+// when its code says a name is invalid or too long (InvalidResourceName,
+// InvalidUri, OutOfRangeInput, InvalidInput), or a query parameter of the
+// request's is invalid (InvalidQueryParameterValue or
+// OutOfRangeQueryParameterValue about marker or prefix: a marker the
+// service never issued). The same codes about the SAS's own parameters,
+// and every other 4xx (a missing container, a refused signature), blame
+// the profile.
+func azureNamesRequest(status int, code, param string) bool {
+	if status != http.StatusBadRequest {
+		return false
 	}
-	return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + code,
-		Err: fmt.Errorf("blob service answered %s", resp.Status)}
+	switch code {
+	case "InvalidResourceName", "InvalidUri", "OutOfRangeInput", "InvalidInput":
+		return true
+	case "InvalidQueryParameterValue", "OutOfRangeQueryParameterValue":
+		return param == "marker" || param == "prefix"
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +55,8 @@ func (g *GCS) List(ctx context.Context, prefix, token string) (*signers.Listing,
 }
 
 // Exists implements Store with a HEAD of the object, signed and bounded as
-// List; the answers, "exists" and "does not", are cached for window.
+// List; the answers, "exists" (a 200 with an ETag) and "does not" (404),
+// are cached for window.
 func (g *GCS) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
 	if exists, hit := g.exists.Cached(key, at, window); hit {
 		return exists, nil
@@ -64,10 +66,13 @@ func (g *GCS) Exists(ctx context.Context, key string, at time.Time, window time.
 		return false, err
 	}
 	defer cancel()
-	resp.Body.Close()
+	defer resp.Body.Close()
 	var exists bool
 	switch resp.StatusCode {
 	case http.StatusOK:
+		if resp.Header.Get("ETag") == "" {
+			return false, store.NoETag("HEAD of the object")
+		}
 		exists = true
 	case http.StatusNotFound:
 	default:
@@ -114,14 +119,27 @@ func (g *GCS) call(ctx context.Context, method, escapedPath string, q []escape.Q
 	return resp, cancel, nil
 }
 
-// gcsRefused is the 502 of an answer that is not the one asked for (a
-// refused signature, a missing bucket): never a 404, which would read as
-// an object's absence.
+// gcsRefused classifies an answer of Cloud Storage other than the one
+// asked for (refusal), by its status and the Code of its XML error (a HEAD
+// answer has none).
 func gcsRefused(resp *http.Response) *signers.StoreError {
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return &signers.StoreError{
-		Status: http.StatusBadGateway,
-		Reason: "the store refused: " + strconv.Itoa(resp.StatusCode),
-		Err:    fmt.Errorf("%s %s", resp.Request.Method, resp.Status),
+	var doc struct {
+		Code string `xml:"Code"`
 	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	xml.Unmarshal(b, &doc) // no XML error: no code
+	return store.Refusal(resp.StatusCode, doc.Code, gcsNamesRequest, fmt.Errorf("%s %s", resp.Request.Method, resp.Status))
+}
+
+// gcsNamesRequest is Cloud Storage's table for refusal: a 400 names the
+// request when its code is InvalidArgument (a continuation token the store
+// never issued among others) or one about the object's name. Any other
+// 4xx (a missing bucket, an expired or malformed signature, a requester
+// pays bucket without a billing project) blames the profile.
+func gcsNamesRequest(status int, code string) bool {
+	switch code {
+	case "InvalidArgument", "InvalidObjectName", "KeyTooLong", "KeyTooLongError", "InvalidURI":
+		return status == http.StatusBadRequest
+	}
+	return false
 }

@@ -79,6 +79,7 @@ func TestGCSStoreStyles(t *testing.T) {
 		t.Run(c.style, func(t *testing.T) {
 			s := startGCSStoreServer(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodHead {
+					w.Header().Set("ETag", `"0123abcd"`)
 					return // 200
 				}
 				w.Write([]byte(gcsTestListing))
@@ -126,6 +127,9 @@ func TestGCSStoreFailures(t *testing.T) {
 	var delay time.Duration
 	s := startGCSStoreServer(t, func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
+		if status == http.StatusOK {
+			w.Header().Set("ETag", `"0123abcd"`)
+		}
 		w.WriteHeader(status)
 		w.Write([]byte(body))
 	})

@@ -68,12 +68,24 @@ var configFault = map[string]bool{
 	"ExpiredToken": true, "InvalidRegion": true, "IllegalLocationConstraintException": true,
 }
 
+// s3NamesRequest is S3's table for refusal: a 4xx names the request when
+// its code is KeyTooLongError, InvalidArgument (a continuation token S3
+// never issued among others) or InvalidObjectName, or when it is a 400
+// whose code is not one of configFault's (a key the store cannot hold,
+// e.g. a 300-byte segment on versitygw).
+func s3NamesRequest(status int, code string) bool {
+	switch code {
+	case "KeyTooLongError", "InvalidArgument", "InvalidObjectName":
+		return true
+	}
+	return status == http.StatusBadRequest && !configFault[code]
+}
+
 // storeError classifies err, the error of an S3 API call: credentials that
-// cannot be had are 503; what the store says about the request keeps its
-// meaning (a missing upload or object 404, a bad part 400, a key the store
-// refuses 400: KeyTooLongError, InvalidArgument, InvalidObjectName, or any
-// 400 but those of configFault); anything else, the store unreachable, slow
-// or failing, is 502.
+// cannot be had are 503; what the store says of the multipart upload keeps
+// its meaning (a missing upload or object 404, a bad part 400); any other
+// answer of the store is classified by refusal with S3's table
+// (s3NamesRequest); the store unreachable or slow is 502.
 func storeError(err error) *signers.StoreError {
 	if errors.Is(err, signers.ErrCredentials) {
 		return &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
@@ -89,15 +101,13 @@ func storeError(err error) *signers.StoreError {
 			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "invalid part", Err: err}
 		case "EntityTooSmall":
 			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "part too small", Err: err}
-		case "KeyTooLongError", "InvalidArgument", "InvalidObjectName":
-			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
 		}
+		var status int
 		var re *smithyhttp.ResponseError
-		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest && !configFault[ae.ErrorCode()] {
-			// a 400 on a key the store cannot hold: the request's doing
-			return &signers.StoreError{Status: http.StatusBadRequest, Reason: "the store refused the key: " + ae.ErrorCode(), Err: err}
+		if errors.As(err, &re) {
+			status = re.HTTPStatusCode()
 		}
-		return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store refused: " + ae.ErrorCode(), Err: err}
+		return store.Refusal(status, ae.ErrorCode(), s3NamesRequest, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}

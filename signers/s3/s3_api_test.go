@@ -14,37 +14,29 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
+// s3APIError is an API error as the SDK returns it, with the HTTP status.
+func s3APIError(status int, code string) error {
+	return &smithy.OperationError{ServiceID: "S3", OperationName: "HeadObject", Err: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+		Err:      &smithy.GenericAPIError{Code: code, Message: "m"},
+	}}
+}
+
+// TestStoreErrorStatus: what S3 says of a multipart upload keeps its
+// meaning; credentials that cannot be had are 503, the store unreachable
+// 502 (the refusals: TestRefusalS3).
 func TestStoreErrorStatus(t *testing.T) {
-	api := func(code string) error {
-		return fmt.Errorf("operation error S3: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
-	}
-	// an API error as the SDK returns it, with the HTTP status
-	http400 := func(code string) error {
-		return &smithy.OperationError{ServiceID: "S3", OperationName: "HeadObject", Err: &smithyhttp.ResponseError{
-			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusBadRequest}},
-			Err:      &smithy.GenericAPIError{Code: code, Message: "m"},
-		}}
-	}
 	for _, c := range []struct {
 		err  error
 		want int
 	}{
 		{fmt.Errorf("get credentials: %w", signers.ErrCredentials), http.StatusServiceUnavailable},
-		{api("NoSuchUpload"), http.StatusNotFound},
-		{api("NoSuchKey"), http.StatusNotFound},
-		{api("NotFound"), http.StatusNotFound},
-		{api("InvalidPart"), http.StatusBadRequest},
-		{api("InvalidPartOrder"), http.StatusBadRequest},
-		{api("EntityTooSmall"), http.StatusBadRequest},
-		{api("KeyTooLongError"), http.StatusBadRequest},
-		{api("InvalidArgument"), http.StatusBadRequest},
-		{api("InvalidObjectName"), http.StatusBadRequest},
-		{http400("BadRequest"), http.StatusBadRequest},
-		{http400("InvalidURI"), http.StatusBadRequest},
-		{http400("AuthorizationHeaderMalformed"), http.StatusBadGateway},
-		{http400("InvalidBucketName"), http.StatusBadGateway},
-		{api("AccessDenied"), http.StatusBadGateway},
-		{api("InternalError"), http.StatusBadGateway},
+		{s3APIError(404, "NoSuchUpload"), http.StatusNotFound},
+		{s3APIError(404, "NoSuchKey"), http.StatusNotFound},
+		{s3APIError(404, "NotFound"), http.StatusNotFound},
+		{s3APIError(400, "InvalidPart"), http.StatusBadRequest},
+		{s3APIError(400, "InvalidPartOrder"), http.StatusBadRequest},
+		{s3APIError(400, "EntityTooSmall"), http.StatusBadRequest},
 		{fmt.Errorf("dial: %w", context.DeadlineExceeded), http.StatusBadGateway},
 		{errors.New("connection refused"), http.StatusBadGateway},
 	} {

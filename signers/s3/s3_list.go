@@ -50,19 +50,22 @@ func (s *S3) List(ctx context.Context, prefix, token string) (*signers.Listing, 
 }
 
 // Exists implements Store with HeadObject, bounded by api_timeout; the
-// answers, "exists" and "does not", are cached for window.
+// answers, "exists" (a 200 with an ETag) and "does not" (404), are cached
+// for window.
 func (s *S3) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
 	if exists, hit := s.exists.Cached(key, at, window); hit {
 		return exists, nil
 	}
 	ctx, cancel := s.apiContext(ctx)
 	defer cancel()
-	_, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
 	exists := err == nil
 	if err != nil {
 		if se := storeError(err); se.Status != http.StatusNotFound {
 			return false, se
 		}
+	} else if aws.ToString(out.ETag) == "" {
+		return false, store.NoETag("HeadObject")
 	}
 	s.exists.Remember(key, exists, at)
 	return exists, nil

@@ -40,7 +40,7 @@ func GCSTestAccount(t testing.TB) GCSAccount {
 // GCSServer is the tests' Cloud Storage: one in-memory bucket served on
 // 127.0.0.1 through the XML API's calls that presign needs: ListObjectsV2
 // (GET /<bucket>?list-type=2 with prefix, delimiter, max-keys and
-// continuation-token), and HEAD, GET, PUT and DELETE of an object, path
+// continuation-token, of the pages it served alone), and HEAD, GET, PUT and DELETE of an object, path
 // style (/<bucket>/<key>) or virtual-hosted (Host <bucket>.<anything>).
 // Every request must carry a V4 query signature (GOOG4-RSA-SHA256) of the
 // account that verifies (internal/gcsverify) and is valid now; others are
@@ -56,6 +56,7 @@ type GCSServer struct {
 
 	mu       sync.Mutex
 	objects  map[string]gcsObject
+	issued   map[string]bool // the continuation tokens of the pages served
 	unsigned int
 	refused  int
 	served   int
@@ -74,7 +75,7 @@ func StartGCSServer(t testing.TB, bucket string, account GCSAccount) *GCSServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &GCSServer{Bucket: bucket, account: account, objects: map[string]gcsObject{}}
+	s := &GCSServer{Bucket: bucket, account: account, objects: map[string]gcsObject{}, issued: map[string]bool{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Listener = l
 	s.srv.Start()
@@ -252,7 +253,8 @@ type gcsCommonPref struct {
 // list answers one page: the keys under prefix in order, those that hold
 // the delimiter after the prefix rolled up into common prefixes, at most
 // max-keys entries (default and at most 1000) after the entry that the
-// continuation token names.
+// continuation token names. A token that no page served is refused (400
+// InvalidArgument), as Cloud Storage refuses a forged one.
 func (s *GCSServer) list(w http.ResponseWriter, q map[string]string) {
 	prefix, delim := q["prefix"], q["delimiter"]
 	maxKeys := 1000
@@ -265,15 +267,16 @@ func (s *GCSServer) list(w http.ResponseWriter, q map[string]string) {
 		maxKeys = min(n, 1000)
 	}
 	var after string
+	s.mu.Lock()
 	if tok := q["continuation-token"]; tok != "" {
 		b, err := base64.StdEncoding.DecodeString(tok)
-		if err != nil || len(b) == 0 {
-			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "bad continuation-token")
+		if err != nil || len(b) == 0 || !s.issued[tok] {
+			s.mu.Unlock()
+			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "Invalid continuation token.")
 			return
 		}
 		after = string(b)
 	}
-	s.mu.Lock()
 	keys := make([]string, 0, len(s.objects))
 	for k := range s.objects {
 		if strings.HasPrefix(k, prefix) {
@@ -296,6 +299,7 @@ func (s *GCSServer) list(w http.ResponseWriter, q map[string]string) {
 		if out.KeyCount == maxKeys {
 			out.IsTruncated = true
 			out.NextToken = base64.StdEncoding.EncodeToString([]byte(last))
+			s.issued[out.NextToken] = true
 			break
 		}
 		last = entry

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"io"
@@ -114,7 +115,8 @@ func TestGCSServerAcceptsGoogleURLs(t *testing.T) {
 
 // TestGCSServerLists: pages of max-keys entries follow each other by
 // their continuation tokens, folders counted once, nothing lost or
-// doubled; an expired signature is refused.
+// doubled; a token no page served is refused; an expired signature is
+// refused.
 func TestGCSServerLists(t *testing.T) {
 	acct := GCSTestAccount(t)
 	s := StartGCSServer(t, "b", acct)
@@ -156,6 +158,17 @@ func TestGCSServerLists(t *testing.T) {
 	for e, n := range got {
 		if !want[e] || n != 1 {
 			t.Errorf("%s listed %d times", e, n)
+		}
+	}
+
+	// a token no page served, well-formed or not, is refused as Cloud
+	// Storage refuses a forged one
+	for _, tok := range []string{base64.StdEncoding.EncodeToString([]byte("p/a")), "not base64!"} {
+		rec := httptest.NewRecorder()
+		s.list(rec, map[string]string{"list-type": "2", "prefix": "p/", "continuation-token": tok})
+		var e gcsError
+		if err := xml.Unmarshal(rec.Body.Bytes(), &e); rec.Code != http.StatusBadRequest || err != nil || e.Code != "InvalidArgument" {
+			t.Errorf("token %q never issued: %d %s, want 400 InvalidArgument", tok, rec.Code, rec.Body)
 		}
 	}
 

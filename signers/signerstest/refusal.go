@@ -1,0 +1,72 @@
+// Package signerstest holds what the tests of every profile kind share: a
+// kind's answers are held to one contract.
+package signerstest
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/caddy-presign/presign/signers"
+)
+
+// The one refusal contract of every kind's Store (StoreError): a 4xx that
+// names the request is 400, an outage 502, never an object's absence; and
+// a 200 to an existence check is "exists" only with an ETag.
+
+// RefusalCase is one answer of a store and what it must be classified as:
+// 400 (the request's doing), 502 (an outage) or, for an existence check,
+// 404 (the object's absence: false without error) or 200 (true).
+type RefusalCase struct {
+	Status int
+	Code   string // the store's error code, "" for none
+	Param  string // Azure: the query parameter its error names
+	Want   int
+}
+
+// StoreAnswer is a store for one test that answers every request with c,
+// shaped as the kind does: S3 and Cloud Storage with an XML Error body
+// (none to HEAD), Azure with x-ms-error-code and an XML Error body.
+func StoreAnswer(t *testing.T, azure bool, c *RefusalCase) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.Status == http.StatusOK {
+			if c.Want == http.StatusOK {
+				w.Header().Set("ETag", `"0123abcd"`)
+			}
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html><body>maintenance</body></html>"))
+			return
+		}
+		if azure && c.Code != "" {
+			w.Header().Set("x-ms-error-code", c.Code)
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(c.Status)
+		if r.Method != http.MethodHead && c.Code != "" {
+			fmt.Fprintf(w, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>%s</Code><Message>m</Message>"+
+				"<QueryParameterName>%s</QueryParameterName></Error>", c.Code, c.Param)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// CheckClassified checks what a Store call gave for c: want 400 or 502, a
+// StoreError of that status; want 404, false without error; want 200,
+// true. A failure never comes with true.
+func CheckClassified(t *testing.T, what string, c *RefusalCase, ok bool, err error) {
+	t.Helper()
+	var se *signers.StoreError
+	switch {
+	case c.Want == http.StatusNotFound || c.Want == http.StatusOK:
+		if err != nil || ok != (c.Want == http.StatusOK) {
+			t.Errorf("%s %d %q: %v %v, want exists=%v", what, c.Status, c.Code, ok, err, c.Want == http.StatusOK)
+		}
+	case !errors.As(err, &se) || se.Status != c.Want:
+		t.Errorf("%s %d %q %q: %v, want a %d StoreError", what, c.Status, c.Code, c.Param, err, c.Want)
+	case ok:
+		t.Errorf("%s %d %q: a failure says the object exists", what, c.Status, c.Code)
+	}
+}
