@@ -55,7 +55,7 @@ type Options struct {
 	// (400); PUT: checked by Caddy (415 or 400) and signed, so that the
 	// store refuses any other type; POST: the client names the type with
 	// ?type=<media type>, Caddy checks it and the policy pins it (eq
-	// $Content-Type). Azure refuses it on PUT: a SAS cannot bind the
+	// $Content-Type). Azure refuses it on PUT: its signed URLs cannot bind the
 	// uploaded type.
 	ContentTypePrefix TypePrefixes `json:"content_type_prefix,omitempty"`
 
