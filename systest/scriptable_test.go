@@ -273,11 +273,15 @@ func uppyUpload(t *testing.T, base string, u upload, data []byte) {
 }
 
 // TestScriptableUploadsGCS, against the tests' own Cloud Storage (which
-// verifies each V4 signature, Content-Type included): under
-// content_type_prefix image/ a PUT of an SVG, and a POST form asked for
-// one, are refused by Caddy (415); a PNG is stored through the signed
-// URL, and that URL sent with image/svg+xml is refused by the store (403);
-// with image/svg+xml named, the SVG is stored.
+// verifies each V4 signature, Content-Type included, and each POST policy
+// form as Cloud Storage does): under content_type_prefix image/ a PUT of
+// an SVG, and a POST form asked for one, are refused by Caddy (415); a PNG
+// is stored through the signed URL, and that URL sent with image/svg+xml
+// is refused by the store (403); a form asked with ?type=image/png and
+// posted with Content-Type image/svg+xml, or with its policy tampered, is
+// refused by the store (403), and posted as image/png stores the PNG;
+// with image/svg+xml named, the SVG is stored by PUT and form. Each
+// object is stored with the type it was uploaded with.
 func TestScriptableUploadsGCS(t *testing.T) {
 	acct := harness.GCSTestAccount(t)
 	s := harness.StartGCSServer(t, "media", acct)
@@ -287,6 +291,7 @@ func TestScriptableUploadsGCS(t *testing.T) {
 			endpoint `+s.URL+`
 		}`, scriptableRules[:strings.Index(scriptableRules, "rule /uppy/*")]+"rule /dl/* {\n\t\t\tprofile p\n\t\t}"))
 	svg := scriptSVG("http://127.0.0.1:1/")
+	png := demo.GalleryPNG(1)
 	svgType := func(r *http.Request) { r.Header.Set("Content-Type", "image/svg+xml") }
 	pngType := func(r *http.Request) { r.Header.Set("Content-Type", "image/png") }
 
@@ -306,16 +311,48 @@ func TestScriptableUploadsGCS(t *testing.T) {
 	if s.Has("up/cat.png") {
 		t.Fatal("the SVG sent to a URL signed for image/png was stored")
 	}
-	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(demo.GalleryPNG(1)), pngType); code != http.StatusOK {
+	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(png), pngType); code != http.StatusOK {
 		t.Errorf("the URL signed for image/png, sent image/png: %d %s, want 200", code, body)
 	}
 	loc = location(t, http.StatusTemporaryRedirect, "PUT", base+"/svg/logo.svg", svgType)
 	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(svg), svgType); code != http.StatusOK {
 		t.Errorf("an SVG under image/ image/svg+xml: %d %s, want 200", code, body)
 	}
-	for key, want := range map[string]bool{"up/evil.svg": false, "up/cat.png": true, "svg/logo.svg": true} {
-		if s.Has(key) != want {
-			t.Errorf("%s stored: %v, want %v", key, !want, want)
+
+	// POST forms
+	f := formOf(t, base+"/up/form.png?type=image/png")
+	code, body := postToBucket(t, f, "image/svg+xml", "form.png", svg)
+	if code != http.StatusForbidden || !strings.Contains(html.UnescapeString(body), `Policy Condition failed: ["eq","$Content-Type","image/png"]`) {
+		t.Errorf("a form asked as image/png, posted as image/svg+xml: %d %s, want 403 over the Content-Type", code, body)
+	}
+	tampered := withFields(f, "policy", harness.TamperString(t, f.Fields["policy"]))
+	if code, body := postToBucket(t, tampered, "", "form.png", png); code != http.StatusForbidden || !strings.Contains(body, "SignatureDoesNotMatch") {
+		t.Errorf("a form with its policy tampered: %d %s, want 403 SignatureDoesNotMatch", code, body)
+	}
+	if s.Has("up/form.png") {
+		t.Fatal("a refused form stored its file")
+	}
+	if code, body := postToBucket(t, f, "", "form.png", png); code != http.StatusNoContent {
+		t.Errorf("the form asked as image/png, posted as such: %d %s, want 204", code, body)
+	}
+	g := formOf(t, base+"/svg/form.svg?type="+url.QueryEscape("image/svg+xml"))
+	if code, body := postToBucket(t, g, "", "form.svg", svg); code != http.StatusNoContent {
+		t.Errorf("an SVG form under image/ image/svg+xml: %d %s, want 204", code, body)
+	}
+
+	if s.Has("up/evil.svg") {
+		t.Error("up/evil.svg was stored")
+	}
+	for _, want := range []struct {
+		key, typ string
+		data     []byte
+	}{
+		{"up/cat.png", "image/png", png}, {"up/form.png", "image/png", png},
+		{"svg/logo.svg", "image/svg+xml", svg}, {"svg/form.svg", "image/svg+xml", svg},
+	} {
+		data, typ, ok := s.Object(want.key)
+		if !ok || typ != want.typ || !bytes.Equal(data, want.data) {
+			t.Errorf("%s stored: %v, %d bytes with Content-Type %q, want the %d uploaded with %q", want.key, ok, len(data), typ, len(want.data), want.typ)
 		}
 	}
 }
