@@ -141,9 +141,18 @@ type gcsError struct {
 }
 
 func writeGCSError(w http.ResponseWriter, status int, code, msg string) {
+	writeXML(w, status, gcsError{Code: code, Message: msg})
+}
+
+// writeXML answers status with the XML document v.
+func writeXML(w http.ResponseWriter, status int, v any) {
+	b, err := xml.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/xml; charset=UTF-8")
 	w.WriteHeader(status)
-	b, _ := xml.Marshal(gcsError{Code: code, Message: msg})
 	w.Write(append([]byte(xml.Header), b...))
 }
 
@@ -300,10 +309,8 @@ func (s *GCSServer) post(w http.ResponseWriter, r *http.Request, rawPath string)
 	case "200":
 		w.WriteHeader(http.StatusOK)
 	case "201":
-		b, _ := xml.Marshal(gcsPostResponse{Location: s.URL + (&url.URL{Path: "/" + s.Bucket + "/" + key}).EscapedPath(), Bucket: s.Bucket, Key: key, ETag: o.etag()})
-		w.Header().Set("Content-Type", "application/xml; charset=UTF-8")
-		w.WriteHeader(http.StatusCreated)
-		w.Write(append([]byte(xml.Header), b...))
+		location := s.URL + (&url.URL{Path: "/" + s.Bucket + "/" + key}).EscapedPath()
+		writeXML(w, http.StatusCreated, gcsPostResponse{Location: location, Bucket: s.Bucket, Key: key, ETag: o.etag()})
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -451,13 +458,7 @@ func (s *GCSServer) list(w http.ResponseWriter, q map[string]string) {
 		})
 	}
 	s.mu.Unlock()
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeGCSError(w, http.StatusInternalServerError, "InternalError", err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/xml; charset=UTF-8")
-	w.Write(append([]byte(xml.Header), b...))
+	writeXML(w, http.StatusOK, out)
 }
 
 // GCSNodeSigner returns the command that signs URLs with Google's Node
