@@ -1,7 +1,6 @@
 package presign
 
 import (
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -14,15 +13,15 @@ import (
 	"github.com/caddy-presign/presign/internal/gcsverify"
 )
 
-// gcsTestAccountFile writes the V4 conformance tests' service account to
-// a temporary file, and returns its path and public key.
-func gcsTestAccountFile(t testing.TB) (string, *rsa.PublicKey) {
+// gcsTestAccount writes the V4 conformance tests' service account to a
+// temporary file, and returns it: the file, the email and the public key.
+func gcsTestAccount(t testing.TB) gcsverify.Account {
 	t.Helper()
 	a, err := gcsverify.WriteAccount("signers/gcs/testdata/service-account", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a.File, a.Public
+	return a
 }
 
 // TestGCSThroughHandler: every URL the GCS profile gives through the handler
@@ -30,10 +29,13 @@ func gcsTestAccountFile(t testing.TB) (string, *rsa.PublicKey) {
 // with the service account's public key over the canonical request, and
 // the same URL with one signature character changed does not; a stable
 // hot key gets the same URL within its window; a POST answers a V4 policy
-// form whose signature verifies and whose conditions hold max_size and
-// the type asked with ?type= (eq $Content-Type).
+// form that verifies (internal/gcsverify: signature, scope, lifetime,
+// every field under a condition), whose conditions hold max_size and the
+// type asked with ?type= (eq $Content-Type), and that refuses a file over
+// max_size and, tampered, any file.
 func TestGCSThroughHandler(t *testing.T) {
-	file, pub := gcsTestAccountFile(t)
+	acct := gcsTestAccount(t)
+	file, pub := acct.File, acct.Public
 	h := newHandler(t, `presign {
 		profile g gcs {
 			bucket my-bucket
@@ -132,7 +134,7 @@ func TestGCSThroughHandler(t *testing.T) {
 	if form.URL != "https://storage.googleapis.com/my-bucket/" || form.Fields["key"] != "photos/cat.jpg" {
 		t.Errorf("POST form %+v", form)
 	}
-	if err := verifyGCSPolicy(pub, form.Fields); err != nil {
+	if err := gcsverify.VerifyPolicy(pub, acct.Email, "my-bucket", form.Fields, 1000, time.Now()); err != nil {
 		t.Error(err)
 	}
 	raw, err := base64.StdEncoding.DecodeString(form.Fields["policy"])
@@ -148,8 +150,11 @@ func TestGCSThroughHandler(t *testing.T) {
 	if form.Fields["Content-Type"] != "image/jpeg" {
 		t.Errorf("form's Content-Type field %q, want image/jpeg", form.Fields["Content-Type"])
 	}
+	if err := gcsverify.VerifyPolicy(pub, acct.Email, "my-bucket", form.Fields, 10000001, time.Now()); err == nil {
+		t.Error("a file over max_size passes the policy")
+	}
 	form.Fields["policy"] = strings.Replace(form.Fields["policy"], "A", "B", 1)
-	if err := verifyGCSPolicy(pub, form.Fields); err == nil {
+	if err := gcsverify.VerifyPolicy(pub, acct.Email, "my-bucket", form.Fields, 1000, time.Now()); err == nil {
 		t.Error("a tampered policy verifies")
 	}
 }
@@ -177,7 +182,7 @@ const azuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6
 // serve, and profiles that cannot sign, stop Caddy at start with an error
 // that names the rule or profile and says why, and never shows a secret.
 func TestCloudKindsRefusedAtStart(t *testing.T) {
-	file, _ := gcsTestAccountFile(t)
+	file := gcsTestAccount(t).File
 	userCreds := filepath.Join(t.TempDir(), "adc.json")
 	if err := os.WriteFile(userCreds, []byte(`{"type":"authorized_user","client_id":"x","client_secret":"s3cr3t-value","refresh_token":"r"}`), 0o600); err != nil {
 		t.Fatal(err)

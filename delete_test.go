@@ -18,7 +18,8 @@ import (
 // {"method":"DELETE","url",...}; the key template's user placeholder and
 // the key checks apply as to PUT; Allow lists DELETE.
 func TestDeleteThroughHandler(t *testing.T) {
-	file, pub := gcsTestAccountFile(t)
+	acct := gcsTestAccount(t)
+	file, pub := acct.File, acct.Public
 	h := newHandler(t, `presign {
 		`+s3Static("s", "bucket1", "eu-central-1")+`
 		profile az azure {

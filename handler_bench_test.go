@@ -189,7 +189,7 @@ func BenchmarkServeHTTPAzure(b *testing.B) {
 // stable asked for one key over and over: the URL cache answers, and the
 // RSA signature (about a millisecond) is paid once per window.
 func BenchmarkServeHTTPGCSStableHotKey(b *testing.B) {
-	file, _ := gcsTestAccountFile(b)
+	file := gcsTestAccount(b).File
 	benchHotKey(b, newBenchHandlerOf(b, `presign {
 	profile g gcs {
 		bucket my-bucket

@@ -269,7 +269,7 @@ func TestScriptableTypes(t *testing.T) {
 // a form asked without a type is 400 and says how to give one; a form of a
 // rule without content_type_prefix lets the client choose the type.
 func TestPostFormPinsType(t *testing.T) {
-	file, _ := gcsTestAccountFile(t)
+	file := gcsTestAccount(t).File
 	h := newHandler(t, `presign {
 		`+s3Static("s", "bkt", "us-east-1", nowhere...)+`
 		profile g gcs {

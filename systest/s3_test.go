@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"sort"
@@ -298,8 +297,6 @@ func formOf(t *testing.T, u string, mods ...func(*http.Request)) postForm {
 // status and the body of the store's answer.
 func postToBucket(t *testing.T, f postForm, contentType, filename string, file []byte) (int, string) {
 	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
 	names := make([]string, 0, len(f.Fields))
 	for n := range f.Fields {
 		if n != "Content-Type" {
@@ -310,37 +307,15 @@ func postToBucket(t *testing.T, f postForm, contentType, filename string, file [
 	if contentType == "" {
 		contentType = f.Fields["Content-Type"]
 	}
+	fields := make([]string, 0, 2*len(f.Fields)+2)
 	for _, n := range names {
-		if err := mw.WriteField(n, f.Fields[n]); err != nil {
-			t.Fatal(err)
-		}
+		fields = append(fields, n, f.Fields[n])
 	}
 	if contentType != "" {
-		if err := mw.WriteField("Content-Type", contentType); err != nil {
-			t.Fatal(err)
-		}
+		fields = append(fields, "Content-Type", contentType)
 	}
-	fw, err := mw.CreateFormFile("file", filename)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw.Write(file)
-	if err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest("POST", f.URL, &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := harness.NoRedirect.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", f.URL, err)
-	}
-	defer resp.Body.Close()
-	var out bytes.Buffer
-	out.ReadFrom(resp.Body)
-	return resp.StatusCode, out.String()
+	code, _, body := harness.PostForm(t, f.URL, fields, filename, file)
+	return code, string(body)
 }
 
 // withFields returns a copy of f with the given fields changed; an empty

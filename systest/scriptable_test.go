@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,82 @@ fetch(%q, {mode: 'no-cors'});</script>
 <rect width="10" height="10" fill="red"/>
 </svg>
 `, beacon)
+}
+
+// scriptProbe is the beacon that the scripts of its SVGs call, and the
+// record of which of them did.
+type scriptProbe struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	froms []string
+}
+
+// newScriptProbe starts a beacon; t.Cleanup stops it.
+func newScriptProbe(t *testing.T) *scriptProbe {
+	p := &scriptProbe{}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.froms = append(p.froms, r.URL.Query().Get("from"))
+		p.mu.Unlock()
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// svg is an SVG whose script calls the beacon as from.
+func (p *scriptProbe) svg(from string) []byte { return scriptSVG(p.srv.URL + "/?from=" + from) }
+
+// ran tells whether the script of the SVG from called the beacon.
+func (p *scriptProbe) ran(from string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.froms, from)
+}
+
+// checkNoScript opens in headless Chromium, through the download rule
+// /dl/ of base, first the key control (an SVG of p stored as
+// image/svg+xml, from controlFrom), which must run its script: this shows
+// that the check would see one; then each of keys, none of which may run
+// a script, and no SVG of froms may have called the beacon.
+func checkNoScript(t *testing.T, p *scriptProbe, base, control, controlFrom string, keys, froms []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	bctx := harness.Browser(t, ctx)
+	open := func(key string) (marked bool) {
+		t.Helper()
+		var mark string
+		if err := chromedp.Run(bctx,
+			chromedp.Navigate(base+"/dl/"+key),
+			chromedp.Poll(`document.readyState === 'complete'`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+			chromedp.Sleep(500*time.Millisecond), // time for a script, were there one
+			chromedp.Evaluate(`document.documentElement ? String(document.documentElement.getAttribute('data-script-ran')) : 'null'`, &mark),
+		); err != nil {
+			t.Fatalf("opening %s: %v", key, err)
+		}
+		return mark == "yes"
+	}
+	if !open(control) {
+		t.Fatalf("%s, stored as image/svg+xml, did not mark its document: the browser check could not see a script", control)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !p.ran(controlFrom) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !p.ran(controlFrom) {
+		t.Fatalf("%s, stored as image/svg+xml, did not call the beacon", control)
+	}
+	for _, key := range keys {
+		if open(key) {
+			t.Errorf("%s ran a script", key)
+		}
+	}
+	time.Sleep(time.Second)
+	for _, from := range froms {
+		if p.ran(from) {
+			t.Errorf("the script of %q called the beacon", from)
+		}
+	}
 }
 
 // scriptableRules are the rules of TestScriptableUploads on profile p:
@@ -79,25 +156,8 @@ const scriptableRules = `rule /up/* {
 // that the check would see one.
 func TestScriptableUploads(t *testing.T) {
 	harness.LookTool(t, harness.Chromium) // before anything starts
-	var mu sync.Mutex
-	var beacons []string
-	beacon := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		beacons = append(beacons, r.URL.Query().Get("from"))
-		mu.Unlock()
-	}))
-	defer beacon.Close()
-	ran := func(from string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, b := range beacons {
-			if b == from {
-				return true
-			}
-		}
-		return false
-	}
-	svgFor := func(from string) []byte { return scriptSVG(beacon.URL + "/?from=" + from) }
+	probe := newScriptProbe(t)
+	svgFor := probe.svg
 
 	s := harness.StartS3(t)
 	s.CreateBucket(t, "media")
@@ -217,45 +277,9 @@ func TestScriptableUploads(t *testing.T) {
 	}
 
 	// in a browser, through the download rule
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	bctx := harness.Browser(t, ctx)
-	open := func(key string) (marked bool) {
-		t.Helper()
-		var mark string
-		if err := chromedp.Run(bctx,
-			chromedp.Navigate(base+"/dl/"+key),
-			chromedp.Poll(`document.readyState === 'complete'`, nil, chromedp.WithPollingTimeout(10*time.Second)),
-			chromedp.Sleep(500*time.Millisecond), // time for a script, were there one
-			chromedp.Evaluate(`document.documentElement ? String(document.documentElement.getAttribute('data-script-ran')) : 'null'`, &mark),
-		); err != nil {
-			t.Fatalf("opening %s: %v", key, err)
-		}
-		return mark == "yes"
-	}
-	// the positive control first: an SVG stored under the rule that names
-	// image/svg+xml runs its script when opened
-	if !open("svg/put.svg") {
-		t.Fatal("the SVG stored under content_type_prefix image/ image/svg+xml did not mark its document: the browser check could not see a script")
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !ran("allowed-put") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !ran("allowed-put") {
-		t.Fatal("the SVG stored under content_type_prefix image/ image/svg+xml did not call the beacon")
-	}
-	for _, key := range append([]string{"up/put.png", "up/disguised.png", "up/form.png", "up/swap.png"}, evil...) {
-		if open(key) {
-			t.Errorf("%s ran a script", key)
-		}
-	}
-	time.Sleep(time.Second)
-	for _, from := range []string{"put", "form", "uppy-create", "uppy-params", "disguised", "form-swap", "swap"} {
-		if ran(from) {
-			t.Errorf("the script of %q called the beacon", from)
-		}
-	}
+	checkNoScript(t, probe, base, "svg/put.svg", "allowed-put",
+		append([]string{"up/put.png", "up/disguised.png", "up/form.png", "up/swap.png"}, evil...),
+		[]string{"put", "form", "uppy-create", "uppy-params", "disguised", "form-swap", "swap"})
 }
 
 // uppyUpload uploads data as the one part of the created upload u, and
@@ -273,49 +297,102 @@ func uppyUpload(t *testing.T, base string, u upload, data []byte) {
 }
 
 // TestScriptableUploadsGCS, against the tests' own Cloud Storage (which
-// verifies each V4 signature, Content-Type included): under
-// content_type_prefix image/ a PUT of an SVG, and a POST form asked for
-// one, are refused by Caddy (415); a PNG is stored through the signed
-// URL, and that URL sent with image/svg+xml is refused by the store (403);
-// with image/svg+xml named, the SVG is stored.
+// verifies each V4 signature, Content-Type included, and each POST policy
+// form as Cloud Storage does): under content_type_prefix image/ a PUT of
+// an SVG, and a POST form asked for one, are refused by Caddy (415); a PNG
+// is stored through the signed URL, and that URL sent with image/svg+xml
+// is refused by the store (403); a form asked with ?type=image/png and
+// posted with Content-Type image/svg+xml, or with its policy tampered, is
+// refused by the store (403), and posted as image/png stores the PNG;
+// with image/svg+xml named, the SVG is stored by PUT and form. Each
+// object is stored with the type it was uploaded with. Then headless
+// Chromium opens, through the download rule, the PNGs, SVG bytes stored
+// as image/png and the key the refused SVG aimed at, and no script runs;
+// the SVG stored under image/ image/svg+xml does run its script.
 func TestScriptableUploadsGCS(t *testing.T) {
+	harness.LookTool(t, harness.Chromium) // before anything starts
+	probe := newScriptProbe(t)
 	acct := harness.GCSTestAccount(t)
 	s := harness.StartGCSServer(t, "media", acct)
 	base := loadSite(t, presignBlock(`profile p gcs {
 			bucket media
 			service_account_file `+acct.File+`
 			endpoint `+s.URL+`
-		}`, scriptableRules[:strings.Index(scriptableRules, "rule /uppy/*")]+"rule /dl/* {\n\t\t\tprofile p\n\t\t}"))
-	svg := scriptSVG("http://127.0.0.1:1/")
+		}`, scriptableRules[:strings.Index(scriptableRules, "rule /uppy/*")]+scriptableRules[strings.Index(scriptableRules, "rule /dl/*"):])) // no uppy: S3 only
+	png := demo.GalleryPNG(1)
 	svgType := func(r *http.Request) { r.Header.Set("Content-Type", "image/svg+xml") }
 	pngType := func(r *http.Request) { r.Header.Set("Content-Type", "image/png") }
 
-	if code, hdr, body := harness.Fetch(t, "PUT", base+"/up/evil.svg", bytes.NewReader(svg), svgType); code != http.StatusUnsupportedMediaType {
+	if code, hdr, body := harness.Fetch(t, "PUT", base+"/up/evil.svg", bytes.NewReader(probe.svg("put")), svgType); code != http.StatusUnsupportedMediaType {
 		t.Errorf("PUT of an SVG under image/: %d %q, want 415", code, body)
 		if code == http.StatusTemporaryRedirect { // as a hostile client would
-			harness.Fetch(t, "PUT", hdr.Get("Location"), bytes.NewReader(svg), svgType)
+			harness.Fetch(t, "PUT", hdr.Get("Location"), bytes.NewReader(probe.svg("put")), svgType)
 		}
 	}
 	if code, _, body := harness.Fetch(t, "POST", base+"/up/evil.svg?type="+url.QueryEscape("image/svg+xml"), nil); code != http.StatusUnsupportedMediaType {
 		t.Errorf("a form asked as image/svg+xml under image/: %d %q, want 415", code, body)
 	}
 	loc := location(t, http.StatusTemporaryRedirect, "PUT", base+"/up/cat.png", pngType)
-	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(svg), svgType); code != http.StatusForbidden {
+	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(probe.svg("swap")), svgType); code != http.StatusForbidden {
 		t.Errorf("the URL signed for image/png, sent image/svg+xml: %d %s, want 403", code, body)
 	}
 	if s.Has("up/cat.png") {
 		t.Fatal("the SVG sent to a URL signed for image/png was stored")
 	}
-	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(demo.GalleryPNG(1)), pngType); code != http.StatusOK {
+	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(png), pngType); code != http.StatusOK {
 		t.Errorf("the URL signed for image/png, sent image/png: %d %s, want 200", code, body)
 	}
+	disguised := probe.svg("disguised") // SVG bytes, typed image/png
+	loc = location(t, http.StatusTemporaryRedirect, "PUT", base+"/up/disguised.png", pngType)
+	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(disguised), pngType); code != http.StatusOK {
+		t.Errorf("SVG bytes typed image/png: %d %s, want 200", code, body)
+	}
+	allowed := probe.svg("allowed-put")
 	loc = location(t, http.StatusTemporaryRedirect, "PUT", base+"/svg/logo.svg", svgType)
-	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(svg), svgType); code != http.StatusOK {
+	if code, _, body := harness.Fetch(t, "PUT", loc, bytes.NewReader(allowed), svgType); code != http.StatusOK {
 		t.Errorf("an SVG under image/ image/svg+xml: %d %s, want 200", code, body)
 	}
-	for key, want := range map[string]bool{"up/evil.svg": false, "up/cat.png": true, "svg/logo.svg": true} {
-		if s.Has(key) != want {
-			t.Errorf("%s stored: %v, want %v", key, !want, want)
+
+	// POST forms
+	f := formOf(t, base+"/up/form.png?type=image/png")
+	code, body := postToBucket(t, f, "image/svg+xml", "form.png", probe.svg("form-swap"))
+	if code != http.StatusForbidden || !strings.Contains(html.UnescapeString(body), `Policy Condition failed: ["eq","$Content-Type","image/png"]`) {
+		t.Errorf("a form asked as image/png, posted as image/svg+xml: %d %s, want 403 over the Content-Type", code, body)
+	}
+	tampered := withFields(f, "policy", harness.TamperString(t, f.Fields["policy"]))
+	if code, body := postToBucket(t, tampered, "", "form.png", png); code != http.StatusForbidden || !strings.Contains(body, "SignatureDoesNotMatch") {
+		t.Errorf("a form with its policy tampered: %d %s, want 403 SignatureDoesNotMatch", code, body)
+	}
+	if s.Has("up/form.png") {
+		t.Fatal("a refused form stored its file")
+	}
+	if code, body := postToBucket(t, f, "", "form.png", png); code != http.StatusNoContent {
+		t.Errorf("the form asked as image/png, posted as such: %d %s, want 204", code, body)
+	}
+	g := formOf(t, base+"/svg/form.svg?type="+url.QueryEscape("image/svg+xml"))
+	allowedForm := probe.svg("allowed-form")
+	if code, body := postToBucket(t, g, "", "form.svg", allowedForm); code != http.StatusNoContent {
+		t.Errorf("an SVG form under image/ image/svg+xml: %d %s, want 204", code, body)
+	}
+
+	if s.Has("up/evil.svg") {
+		t.Error("up/evil.svg was stored")
+	}
+	for _, want := range []struct {
+		key, typ string
+		data     []byte
+	}{
+		{"up/cat.png", "image/png", png}, {"up/form.png", "image/png", png}, {"up/disguised.png", "image/png", disguised},
+		{"svg/logo.svg", "image/svg+xml", allowed}, {"svg/form.svg", "image/svg+xml", allowedForm},
+	} {
+		data, typ, ok := s.Object(want.key)
+		if !ok || typ != want.typ || !bytes.Equal(data, want.data) {
+			t.Errorf("%s stored: %v, %d bytes with Content-Type %q, want the %d uploaded with %q", want.key, ok, len(data), typ, len(want.data), want.typ)
 		}
 	}
+
+	// in a browser, through the download rule
+	checkNoScript(t, probe, base, "svg/logo.svg", "allowed-put",
+		[]string{"up/cat.png", "up/form.png", "up/disguised.png", "up/evil.svg"},
+		[]string{"put", "swap", "form-swap", "disguised"})
 }

@@ -1,10 +1,12 @@
 // Package gcsverify is the tests' independent verifier of Cloud Storage V4
-// signed URLs (GOOG4-RSA-SHA256), written from Google's documentation
-// ("Signatures" and "Canonical requests" of Cloud Storage's V4 signing),
-// not from the signer: it shares no code with the signer under test. The
-// handler's tests use it on URLs, the system tests' GCS server on every
-// request it serves; the handler's TestGCSVerifierConformance checks it
-// against Google's own signed URLs.
+// signatures (GOOG4-RSA-SHA256), of signed URLs and of POST policy forms
+// (policy.go), written from Google's documentation ("Signatures" and
+// "Canonical requests" of Cloud Storage's V4 signing, "Upload an object
+// with HTML forms" of its XML API), not from the signer: it shares no code
+// with the signer under test. The handler's tests use it on URLs, the
+// system tests' GCS server on every request it serves; the handler's
+// TestGCSVerifierConformance checks it against Google's own signed URLs,
+// TestVerifyPolicyConformance against Google's own POST policies.
 package gcsverify
 
 import (
@@ -102,12 +104,9 @@ func Request(pub *rsa.PublicKey, method, host, contentType, escapedPath, rawQuer
 // signature is valid at now (not before X-Goog-Date, less than
 // X-Goog-Expires seconds after it, at most 7 days).
 func Valid(q map[string]string, email string, now time.Time) error {
-	date, err := time.Parse("20060102T150405Z", q["X-Goog-Date"])
+	date, err := credential(q["X-Goog-Credential"], email, q["X-Goog-Date"])
 	if err != nil {
-		return Error("X-Goog-Date is not a basic ISO 8601 time")
-	}
-	if q["X-Goog-Credential"] != email+"/"+date.Format("20060102")+"/auto/storage/goog4_request" {
-		return Error("credential " + q["X-Goog-Credential"] + " is not the account's for the day signed")
+		return err
 	}
 	exp, err := strconv.ParseInt(q["X-Goog-Expires"], 10, 64)
 	if err != nil || exp < 1 || exp > 7*24*3600 {
@@ -120,4 +119,18 @@ func Valid(q map[string]string, email string, now time.Time) error {
 		return Error("expired")
 	}
 	return nil
+}
+
+// credential checks that a credential is email's for the day of the
+// signing time date (basic ISO 8601), region "auto", service "storage",
+// and returns that time.
+func credential(cred, email, date string) (time.Time, error) {
+	t, err := time.Parse("20060102T150405Z", date)
+	if err != nil {
+		return t, Error("the signing date " + date + " is not a basic ISO 8601 time")
+	}
+	if cred != email+"/"+t.Format("20060102")+"/auto/storage/goog4_request" {
+		return t, Error("credential " + cred + " is not the account's for the day signed")
+	}
+	return t, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -40,12 +41,17 @@ func GCSTestAccount(t testing.TB) GCSAccount {
 // GCSServer is the tests' Cloud Storage: one in-memory bucket served on
 // 127.0.0.1 through the XML API's calls that presign needs: ListObjectsV2
 // (GET /<bucket>?list-type=2 with prefix, delimiter, max-keys and
-// continuation-token, of the pages it served alone), and HEAD, GET, PUT and DELETE of an object, path
-// style (/<bucket>/<key>) or virtual-hosted (Host <bucket>.<anything>).
-// Every request must carry a V4 query signature (GOOG4-RSA-SHA256) of the
-// account that verifies (internal/gcsverify) and is valid now; others are
-// refused 403, and counted: Unsigned tells whether any request came
-// without a signature at all.
+// continuation-token, of the pages it served alone), HEAD, GET, PUT and DELETE of an object, path style
+// (/<bucket>/<key>) or virtual-hosted (Host <bucket>.<anything>), and a
+// POST policy form to the bucket (/<bucket>/, or / virtual-hosted). An
+// object keeps the Content-Type it was uploaded with, and is served with
+// it (application/octet-stream when it had none).
+//
+// Every request but a form must carry a V4 query signature
+// (GOOG4-RSA-SHA256) of the account that verifies (internal/gcsverify) and
+// is valid now; a form must pass gcsverify.VerifyPolicy. Others are
+// refused (403, or 400 where Cloud Storage answers 400), and counted:
+// Unsigned tells whether any request came without a signature at all.
 type GCSServer struct {
 	// URL is the endpoint, "http://127.0.0.1:PORT".
 	URL    string
@@ -63,8 +69,17 @@ type GCSServer struct {
 }
 
 type gcsObject struct {
-	data    []byte
-	modTime time.Time
+	data        []byte
+	contentType string
+	modTime     time.Time
+}
+
+// newGCSObject is data stored now with the Content-Type contentType.
+func newGCSObject(data []byte, contentType string) gcsObject {
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	return gcsObject{data: data, contentType: contentType, modTime: time.Now().UTC()}
 }
 
 // StartGCSServer starts a server with an empty bucket, signed for by
@@ -87,11 +102,19 @@ func StartGCSServer(t testing.TB, bucket string, account GCSAccount) *GCSServer 
 // Stop stops the server; it may be called more than once.
 func (s *GCSServer) Stop() { s.srv.Close() }
 
-// Put stores an object directly (seeding).
+// Put stores an object directly (seeding), untyped.
 func (s *GCSServer) Put(key string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.objects[key] = gcsObject{data: data, modTime: time.Now().UTC()}
+	s.objects[key] = newGCSObject(data, "")
+}
+
+// Object is what the bucket holds at key: the data and its Content-Type.
+func (s *GCSServer) Object(key string) (data []byte, contentType string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[key]
+	return o.data, o.contentType, ok
 }
 
 // Has tells whether the bucket holds key.
@@ -103,7 +126,8 @@ func (s *GCSServer) Has(key string) bool {
 }
 
 // Counts are how many requests were served, refused (signature missing,
-// wrong or expired) and, of those, unsigned (no X-Goog-Signature at all).
+// wrong or expired; a form's policy not met) and, of those, unsigned (no
+// X-Goog-Signature at all, in the query or the form).
 func (s *GCSServer) Counts() (served, refused, unsigned int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -118,19 +142,30 @@ type gcsError struct {
 }
 
 func writeGCSError(w http.ResponseWriter, status int, code, msg string) {
+	writeXML(w, status, gcsError{Code: code, Message: msg})
+}
+
+// writeXML answers status with the XML document v.
+func writeXML(w http.ResponseWriter, status int, v any) {
+	b, err := xml.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/xml; charset=UTF-8")
 	w.WriteHeader(status)
-	b, _ := xml.Marshal(gcsError{Code: code, Message: msg})
 	w.Write(append([]byte(xml.Header), b...))
 }
 
 func (s *GCSServer) serve(w http.ResponseWriter, r *http.Request) {
 	rawPath, rawQuery, _ := strings.Cut(r.RequestURI, "?")
+	if r.Method == http.MethodPost {
+		s.post(w, r, rawPath)
+		return
+	}
 	if !strings.Contains(rawQuery, "X-Goog-Signature=") {
-		s.mu.Lock()
-		s.unsigned++
-		s.refused++
-		s.mu.Unlock()
+		s.count(&s.unsigned)
+		s.count(&s.refused)
 		writeGCSError(w, http.StatusForbidden, "AccessDenied", "the request is not signed")
 		return
 	}
@@ -143,36 +178,13 @@ func (s *GCSServer) serve(w http.ResponseWriter, r *http.Request) {
 		err = gcsverify.Valid(q, s.account.Email, time.Now())
 	}
 	if err != nil {
-		s.mu.Lock()
-		s.refused++
-		s.mu.Unlock()
+		s.count(&s.refused)
 		writeGCSError(w, http.StatusForbidden, "SignatureDoesNotMatch", err.Error())
 		return
 	}
-	s.mu.Lock()
-	s.served++
-	s.mu.Unlock()
-
-	path, err := url.PathUnescape(rawPath)
-	if err != nil {
-		writeGCSError(w, http.StatusBadRequest, "InvalidURI", "bad path encoding")
-		return
-	}
-	host, _, err := net.SplitHostPort(r.Host)
-	if err != nil {
-		host = r.Host
-	}
-	var key string
-	var ok bool
-	if strings.HasPrefix(host, s.Bucket+".") {
-		key, ok = strings.CutPrefix(path, "/")
-	} else if path == "/"+s.Bucket {
-		ok = true
-	} else {
-		key, ok = strings.CutPrefix(path, "/"+s.Bucket+"/")
-	}
+	s.count(&s.served)
+	key, ok := s.locate(w, r.Host, rawPath)
 	if !ok {
-		writeGCSError(w, http.StatusNotFound, "NoSuchBucket", "no such bucket")
 		return
 	}
 	if key == "" {
@@ -186,6 +198,141 @@ func (s *GCSServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.object(w, r, key)
 }
 
+// count adds one to the counter n.
+func (s *GCSServer) count(n *int) {
+	s.mu.Lock()
+	*n++
+	s.mu.Unlock()
+}
+
+// locate returns the object key that the request for rawPath on host
+// names in the bucket ("": the bucket itself), or answers the error and
+// returns false.
+func (s *GCSServer) locate(w http.ResponseWriter, host, rawPath string) (string, bool) {
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		writeGCSError(w, http.StatusBadRequest, "InvalidURI", "bad path encoding")
+		return "", false
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	var key string
+	var ok bool
+	if strings.HasPrefix(host, s.Bucket+".") {
+		key, ok = strings.CutPrefix(path, "/")
+	} else if path == "/"+s.Bucket {
+		ok = true
+	} else {
+		key, ok = strings.CutPrefix(path, "/"+s.Bucket+"/")
+	}
+	if !ok {
+		writeGCSError(w, http.StatusNotFound, "NoSuchBucket", "no such bucket")
+	}
+	return key, ok
+}
+
+// post takes a POST policy form to the bucket: its fields, then the file
+// (the last part read; Cloud Storage ignores what follows it), verified
+// by gcsverify.VerifyPolicy and stored under the key field with the
+// Content-Type field. It answers success_action_status: 200 or 201 (with
+// the PostResponse document), otherwise 204.
+func (s *GCSServer) post(w http.ResponseWriter, r *http.Request, rawPath string) {
+	target, ok := s.locate(w, r.Host, rawPath)
+	if !ok {
+		return
+	}
+	if target != "" {
+		writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "a form is posted to the bucket, not to an object")
+		return
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "a POST to the bucket is a multipart/form-data form")
+		return
+	}
+	form := map[string]string{} // by lower-case name
+	var file []byte
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "the form has no file field")
+			return
+		}
+		if err != nil {
+			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "bad multipart form: "+err.Error())
+			return
+		}
+		name := p.FormName()
+		if name == "file" {
+			if file, err = io.ReadAll(p); err != nil {
+				writeGCSError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+				return
+			}
+			break
+		}
+		if _, dup := form[strings.ToLower(name)]; dup {
+			writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "the form field "+name+" is given twice")
+			return
+		}
+		v, err := io.ReadAll(io.LimitReader(p, 1<<20))
+		if err != nil {
+			writeGCSError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			return
+		}
+		form[strings.ToLower(name)] = string(v)
+	}
+	if _, signed := form["x-goog-signature"]; !signed {
+		s.count(&s.unsigned)
+	}
+	if err := gcsverify.VerifyPolicy(s.account.Public, s.account.Email, s.Bucket, form, int64(len(file)), time.Now()); err != nil {
+		s.count(&s.refused)
+		status, code, msg := http.StatusForbidden, "AccessDenied", err.Error()
+		var pe *gcsverify.PolicyError
+		if errors.As(err, &pe) {
+			status, code, msg = pe.Status, pe.Code, pe.Message
+		}
+		writeGCSError(w, status, code, msg)
+		return
+	}
+	s.count(&s.served)
+	key, contentType, status := form["key"], form["content-type"], form["success_action_status"]
+	if key == "" {
+		writeGCSError(w, http.StatusBadRequest, "InvalidArgument", "the form has no key")
+		return
+	}
+	o := newGCSObject(file, contentType)
+	s.mu.Lock()
+	s.objects[key] = o
+	s.mu.Unlock()
+	w.Header().Set("ETag", o.etag())
+	switch status {
+	case "200":
+		w.WriteHeader(http.StatusOK)
+	case "201":
+		location := s.URL + (&url.URL{Path: "/" + s.Bucket + "/" + key}).EscapedPath()
+		writeXML(w, http.StatusCreated, gcsPostResponse{Location: location, Bucket: s.Bucket, Key: key, ETag: o.etag()})
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// gcsPostResponse is the XML API's answer to a form with
+// success_action_status 201.
+type gcsPostResponse struct {
+	XMLName  xml.Name `xml:"PostResponse"`
+	Location string   `xml:"Location"`
+	Bucket   string   `xml:"Bucket"`
+	Key      string   `xml:"Key"`
+	ETag     string   `xml:"ETag"`
+}
+
+// etag is the object's ETag: the quoted hex MD5 of its data.
+func (o gcsObject) etag() string {
+	sum := md5.Sum(o.data)
+	return `"` + hex.EncodeToString(sum[:]) + `"`
+}
+
 func (s *GCSServer) object(w http.ResponseWriter, r *http.Request, key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -197,7 +344,7 @@ func (s *GCSServer) object(w http.ResponseWriter, r *http.Request, key string) {
 			writeGCSError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
 			return
 		}
-		s.objects[key] = gcsObject{data: data, modTime: time.Now().UTC()}
+		s.objects[key] = newGCSObject(data, r.Header.Get("Content-Type"))
 		w.WriteHeader(http.StatusOK)
 		return
 	case http.MethodGet, http.MethodHead, http.MethodDelete:
@@ -214,8 +361,8 @@ func (s *GCSServer) object(w http.ResponseWriter, r *http.Request, key string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	sum := md5.Sum(o.data)
-	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+	w.Header().Set("ETag", o.etag())
+	w.Header().Set("Content-Type", o.contentType)
 	w.Header().Set("Last-Modified", o.modTime.Format(http.TimeFormat))
 	w.Header().Set("Content-Length", strconv.Itoa(len(o.data)))
 	w.WriteHeader(http.StatusOK)
@@ -309,20 +456,13 @@ func (s *GCSServer) list(w http.ResponseWriter, q map[string]string) {
 			continue
 		}
 		o := s.objects[k]
-		sum := md5.Sum(o.data)
 		out.Contents = append(out.Contents, gcsContent{
 			Key: k, LastModified: o.modTime.Format("2006-01-02T15:04:05.000Z"),
-			ETag: `"` + hex.EncodeToString(sum[:]) + `"`, Size: len(o.data),
+			ETag: o.etag(), Size: len(o.data),
 		})
 	}
 	s.mu.Unlock()
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeGCSError(w, http.StatusInternalServerError, "InternalError", err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/xml; charset=UTF-8")
-	w.Write(append([]byte(xml.Header), b...))
+	writeXML(w, http.StatusOK, out)
 }
 
 // GCSNodeSigner returns the command that signs URLs with Google's Node

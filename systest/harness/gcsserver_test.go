@@ -1,16 +1,19 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,20 +45,19 @@ func gcsSend(t *testing.T, s *GCSServer, method, u, host string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// TestGCSServerAcceptsGoogleURLs: the tests' GCS server accepts the V4
-// URLs that Google's Node library signs (GET, HEAD, DELETE of an object,
-// a listing with prefix and delimiter, a virtual-hosted GET), and refuses
-// each of them 403 tampered (a signature character, the key, a query
-// parameter), signed with another method, or unsigned; it counts the
-// unsigned request.
-func TestGCSServerAcceptsGoogleURLs(t *testing.T) {
+// googleSigned is what Google's Node library signs (testdata/gcs_sign.js)
+// for key in the bucket my-bucket of s: URLs, and a POST policy form.
+type googleSigned struct {
+	Get, Head, Delete, List, VirtualGet string
+	Post                                struct {
+		Fields map[string]string
+	}
+}
+
+// signWithGoogle runs testdata/gcs_sign.js for key on s.
+func signWithGoogle(t *testing.T, s *GCSServer, acct GCSAccount, key string) googleSigned {
+	t.Helper()
 	node, env := GCSNodeSigner(t)
-	acct := GCSTestAccount(t)
-	s := StartGCSServer(t, "my-bucket", acct)
-	const key = "dir/a b+c.txt"
-	s.Put(key, []byte("hello"))
-	s.Put("dir/sub/x.txt", []byte("x"))
-	s.Put("other.txt", []byte("o"))
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
 	cmd := exec.Command(node, RepoPath("systest/testdata/gcs_sign.js"), acct.File, s.URL, "my-bucket", key, "http://my-bucket.example.test:"+port)
 	cmd.Env = env
@@ -63,10 +65,27 @@ func TestGCSServerAcceptsGoogleURLs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("gcs_sign.js: %v", err)
 	}
-	var urls struct{ Get, Head, Delete, List, VirtualGet string }
-	if err := json.Unmarshal(out, &urls); err != nil {
+	var signed googleSigned
+	if err := json.Unmarshal(out, &signed); err != nil {
 		t.Fatal(err)
 	}
+	return signed
+}
+
+// TestGCSServerAcceptsGoogleURLs: the tests' GCS server accepts the V4
+// URLs that Google's Node library signs (GET, HEAD, DELETE of an object,
+// a listing with prefix and delimiter, a virtual-hosted GET), and refuses
+// each of them 403 tampered (a signature character, the key, a query
+// parameter), signed with another method, or unsigned; it counts the
+// unsigned request.
+func TestGCSServerAcceptsGoogleURLs(t *testing.T) {
+	acct := GCSTestAccount(t)
+	s := StartGCSServer(t, "my-bucket", acct)
+	const key = "dir/a b+c.txt"
+	s.Put(key, []byte("hello"))
+	s.Put("dir/sub/x.txt", []byte("x"))
+	s.Put("other.txt", []byte("o"))
+	urls := signWithGoogle(t, s, acct, key)
 
 	if code, body := gcsSend(t, s, "GET", urls.Get, "127.0.0.1"); code != 200 || string(body) != "hello" {
 		t.Errorf("GET: %d %q", code, body)
@@ -110,6 +129,65 @@ func TestGCSServerAcceptsGoogleURLs(t *testing.T) {
 	}
 	if served, ref, unsigned := s.Counts(); served != 5 || ref != 7 || unsigned != 1 {
 		t.Errorf("counts: served %d refused %d unsigned %d, want 5, 7, 1", served, ref, unsigned)
+	}
+}
+
+// TestGCSServerAcceptsGooglePolicy: the tests' GCS server takes the POST
+// policy form that Google's Node library signs (an eq and a
+// content-length-range condition, fields Content-Type,
+// success_action_status 201 and an x-ignore- one), posted path style to
+// the bucket: it stores the file with its Content-Type and answers 201
+// with the PostResponse document; it refuses (storing nothing) the form
+// with its policy or signature tampered, with another Content-Type, with
+// a field the policy does not name, or with a file over the range (400).
+func TestGCSServerAcceptsGooglePolicy(t *testing.T) {
+	acct := GCSTestAccount(t)
+	s := StartGCSServer(t, "my-bucket", acct)
+	const key = "dir/a b+c.txt"
+	form := signWithGoogle(t, s, acct, key).Post.Fields
+	post := func(file []byte, kv ...string) (int, []byte) {
+		t.Helper()
+		f := maps.Clone(form)
+		for i := 0; i < len(kv); i += 2 {
+			f[kv[i]] = kv[i+1]
+		}
+		var fields []string
+		for _, n := range slices.Sorted(maps.Keys(f)) {
+			fields = append(fields, n, f[n])
+		}
+		code, _, body := PostForm(t, s.URL+"/my-bucket/", fields, "cat.png", file)
+		return code, body
+	}
+	png := []byte("\x89PNG\r\n\x1a\n")
+	for _, c := range []struct {
+		what   string
+		file   []byte
+		kv     []string
+		status int
+	}{
+		{"a tampered policy", png, []string{"policy", TamperString(t, form["policy"])}, http.StatusForbidden},
+		{"a tampered signature", png, []string{"x-goog-signature", TamperString(t, form["x-goog-signature"])}, http.StatusForbidden},
+		{"another Content-Type", png, []string{"Content-Type", "image/svg+xml"}, http.StatusForbidden},
+		{"a field the policy does not name", png, []string{"acl", "public-read"}, http.StatusForbidden},
+		{"a file over the range", bytes.Repeat(png, 13), nil, http.StatusBadRequest},
+	} {
+		if code, body := post(c.file, c.kv...); code != c.status {
+			t.Errorf("%s: %d %s, want %d", c.what, code, body, c.status)
+		}
+	}
+	if s.Has(key) {
+		t.Fatal("a refused form stored its file")
+	}
+	code, body := post(png)
+	var r gcsPostResponse
+	if err := xml.Unmarshal(body, &r); code != http.StatusCreated || err != nil || r.Key != key || r.Bucket != "my-bucket" {
+		t.Fatalf("the form as signed: %d %s (%v), want 201 naming the object", code, body, err)
+	}
+	if data, typ, ok := s.Object(key); !ok || !bytes.Equal(data, png) || typ != "image/png" {
+		t.Errorf("stored %q typed %q (%v), want the file typed image/png", data, typ, ok)
+	}
+	if served, refused, unsigned := s.Counts(); served != 1 || refused != 5 || unsigned != 0 {
+		t.Errorf("counts: served %d refused %d unsigned %d, want 1, 5, 0", served, refused, unsigned)
 	}
 }
 

@@ -2,9 +2,11 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"strings"
@@ -38,6 +40,29 @@ func Fetch(t testing.TB, method, u string, body io.Reader, mods ...func(*http.Re
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
+}
+
+// PostForm posts a multipart/form-data form to u, as a browser builds an
+// upload form: the fields (name, value pairs) in their order, then the
+// file part, named "file", last. It returns what Fetch returns.
+func PostForm(t testing.TB, u string, fields []string, filename string, file []byte) (int, http.Header, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i := 0; i+1 < len(fields); i += 2 {
+		if err := mw.WriteField(fields[i], fields[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(file)
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return Fetch(t, "POST", u, &buf, func(r *http.Request) { r.Header.Set("Content-Type", mw.FormDataContentType()) })
 }
 
 // Do does one request with c and returns the status, headers and body, or
@@ -92,18 +117,26 @@ func TamperParam(t testing.TB, u, name string) string {
 	if i < 0 {
 		t.Fatalf("no %s in %s", name, u)
 	}
-	i += len(name) + 2 + 5
-	for i < len(u) && !('0' <= u[i] && u[i] <= '9' || 'A' <= u[i] && u[i] <= 'Z' || 'a' <= u[i] && u[i] <= 'z') {
+	i += len(name) + 2
+	return u[:i] + TamperString(t, u[i:])
+}
+
+// TamperString changes one letter or digit of s (a signature, a policy)
+// near its start, as TamperParam does.
+func TamperString(t testing.TB, s string) string {
+	t.Helper()
+	i := 5
+	for i < len(s) && !('0' <= s[i] && s[i] <= '9' || 'A' <= s[i] && s[i] <= 'Z' || 'a' <= s[i] && s[i] <= 'z') {
 		i++
 	}
-	if i == len(u) {
-		t.Fatalf("%s of %s has no letter or digit to change", name, u)
+	if i >= len(s) {
+		t.Fatalf("%q has no letter or digit to change", s)
 	}
 	c := byte('0')
-	if u[i] == '0' {
+	if s[i] == '0' {
 		c = '1'
 	}
-	return u[:i] + string(c) + u[i+1:]
+	return s[:i] + string(c) + s[i+1:]
 }
 
 // RawAnswer is a response read off a raw connection.
