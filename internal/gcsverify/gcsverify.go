@@ -2,9 +2,9 @@
 // signed URLs (GOOG4-RSA-SHA256), written from Google's documentation
 // ("Signatures" and "Canonical requests" of Cloud Storage's V4 signing),
 // not from the signer: it shares no code with the signer under test. The
-// handler's tests use it on URLs, the system tests' GCS server on every
-// request it serves; the handler's TestGCSVerifierConformance checks it
-// against Google's own signed URLs.
+// gcs kind's tests (signers/gcs) and the handler's use it on URLs, the
+// system tests' GCS server on every request it serves; signers/gcs's
+// TestGCSVerifierConformance checks it against Google's own signed URLs.
 package gcsverify
 
 import (
