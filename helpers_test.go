@@ -194,21 +194,6 @@ func gcsTestAccountFile(t testing.TB) (string, *rsa.PublicKey) {
 	return a.File, a.Public
 }
 
-// tamperGoog changes one character of the URL's X-Goog-Signature.
-func tamperGoog(t *testing.T, u string) string {
-	t.Helper()
-	i := strings.Index(u, "X-Goog-Signature=")
-	if i < 0 {
-		t.Fatalf("no X-Goog-Signature in %s", u)
-	}
-	i += len("X-Goog-Signature=") + 7
-	c := byte('0')
-	if u[i] == '0' {
-		c = '1'
-	}
-	return u[:i] + string(c) + u[i+1:]
-}
-
 // azuriteKey is the well-known key of Azurite's development account
 // devstoreaccount1, documented by Microsoft for the emulator only.
 const azuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

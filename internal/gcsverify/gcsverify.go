@@ -121,3 +121,19 @@ func Valid(q map[string]string, email string, now time.Time) error {
 	}
 	return nil
 }
+
+// Tamper returns the signed URL u with one character of its
+// X-Goog-Signature changed, which no verifier may accept; u itself when it
+// has no signature to change, which verifies no more than u does.
+func Tamper(u string) string {
+	i := strings.Index(u, "X-Goog-Signature=")
+	if i < 0 || len(u) < i+len("X-Goog-Signature=")+8 {
+		return u
+	}
+	i += len("X-Goog-Signature=") + 7
+	c := byte('0')
+	if u[i] == '0' {
+		c = '1'
+	}
+	return u[:i] + string(c) + u[i+1:]
+}
