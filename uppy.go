@@ -127,10 +127,11 @@ func newUUID() string {
 	return string(s[:])
 }
 
-// parsePartNumber parses a part number, 1 to max; 0 when it is not one.
-func parsePartNumber(s string, max int32) int32 {
+// parsePartNumber parses a part number, 1 to highest; 0 when it is not
+// one.
+func parsePartNumber(s string, highest int32) int32 {
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > int(max) {
+	if err != nil || n < 1 || n > int(highest) {
 		return 0
 	}
 	return int32(n)
