@@ -94,7 +94,7 @@ func TestDeleteThroughHandler(t *testing.T) {
 	if _, err := gcsverify.URL(pub, "GET", loc, ""); err == nil {
 		t.Error("a GCS DELETE URL verifies as a GET")
 	}
-	if _, err := gcsverify.URL(pub, "DELETE", tamperGoog(t, loc), ""); err == nil {
+	if _, err := gcsverify.URL(pub, "DELETE", gcsverify.Tamper(loc), ""); err == nil {
 		t.Error("a tampered GCS DELETE URL verifies")
 	}
 

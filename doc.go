@@ -12,16 +12,17 @@
 // The files:
 //
 //	module.go       the Handler and Rule config, Provision
-//	handler.go      ServeHTTP: match a rule, expand the key, sign, answer
+//	handler.go      ServeHTTP: match a rule, expand the key, check_exists, sign, answer
 //	caddyfile.go    the Caddyfile parser
-//	keys.go         key templates ({presign.path} and placeholders) and key checks
+//	keys.go         key templates ({presign.path} and placeholders), the checks of keys,
+//	                file names ({presign.filename}), UUIDs ({presign.uuid}) and printable text
 //	ruleindex.go    the rule lookup: an index of the rules' path patterns
 //	browse.go       folder listings (browse; browse.html is the built-in page)
-//	exists.go       check_exists
 //	failure.go      one mapping from an error to its answer (status, Retry-After, log line)
 //	mediatype.go    the Content-Type of an upload: one media type, then content_type_prefix,
 //	                where a type that can carry script passes only when named exactly
-//	uppy.go         Uppy's S3 protocol (the uppy option): calls, outcomes, validators
+//	uppy.go         Uppy's upload protocol (the uppy option): calls, outcomes, and the
+//	                checks of part numbers and metadata under the kind's MultipartLimits
 //	uppy_calls.go   its handlers: one uppyCall per request
 //	metrics.go      Prometheus collectors and their resolvers
 //	kinds.go        the profile kinds, imported for their registration only

@@ -60,8 +60,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	now := h.now()
 	if rule.CheckExists != 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		if err := h.checkExists(r.Context(), w, rule, key, now, count); err != nil {
-			return err
+		// check_exists: a missing object is a 404 (which Caddy's
+		// handle_errors renders); a store that cannot tell is a 502 or
+		// 503, never a 404
+		ok, err := rule.store.Exists(r.Context(), key, now, time.Duration(rule.CheckExists))
+		if err != nil {
+			return h.fail(w, rule, count, err, true)
+		}
+		if !ok {
+			count.inc(outcomeNotFound)
+			return caddyhttp.Error(http.StatusNotFound, fmt.Errorf("%s: no object %q", rule.name, key))
 		}
 	}
 	sec := now.Unix()

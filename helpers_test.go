@@ -6,6 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddy-presign/presign/signers"
 )
 
@@ -106,24 +110,129 @@ func serveRequest(t testing.TB, h *Handler, r *http.Request, user string) answer
 // at fixes the handler's clock.
 func at(h *Handler, t time.Time) { h.now = func() time.Time { return t } }
 
-// countingSigner counts its signer's calls, so that a test can prove that
+// recordingSigner tells record of each request its signer is asked to
+// sign, so that a test can prove what the handler asked of a kind, or that
 // nothing was signed.
-type countingSigner struct {
+type recordingSigner struct {
 	signers.Signer
-	n *int
+	record func(signers.Request)
 }
 
-func (c countingSigner) Sign(ctx context.Context, r signers.Request) (*signers.Signed, error) {
-	*c.n++
+func (c recordingSigner) Sign(ctx context.Context, r signers.Request) (*signers.Signed, error) {
+	c.record(r)
 	return c.Signer.Sign(ctx, r)
+}
+
+// watchSigns has every rule of h tell record of each request to sign.
+func watchSigns(h *Handler, record func(signers.Request)) {
+	for _, r := range h.Rules {
+		r.signer = recordingSigner{r.signer, record}
+	}
 }
 
 // countSigns has every rule of h count its signer's calls in the int it
 // returns, so that a test can prove that nothing was signed.
 func countSigns(h *Handler) *int {
 	calls := new(int)
-	for _, r := range h.Rules {
-		r.signer = countingSigner{r.signer, calls}
-	}
+	watchSigns(h, func(signers.Request) { *calls++ })
 	return calls
+}
+
+// recordSigns has every rule of h record the requests its signer is asked
+// to sign, in order, in the slice it returns.
+func recordSigns(h *Handler) *[]signers.Request {
+	asked := new([]signers.Request)
+	watchSigns(h, func(r signers.Request) { *asked = append(*asked, r) })
+	return asked
+}
+
+// lastSigned is the last request of asked; it fails the test when there
+// is none.
+func lastSigned(t testing.TB, asked *[]signers.Request) signers.Request {
+	t.Helper()
+	if len(*asked) == 0 {
+		t.Fatal("nothing was signed")
+	}
+	return (*asked)[len(*asked)-1]
+}
+
+// Profiles of each kind for the handler's tests, configured as users do.
+// What a kind signs is tested in its own package (signers/<kind>); these
+// tests check what the handler asks of it and answers.
+
+// pathFor is the request path for a key under prefix, percent-encoded as a
+// browser would send it.
+func pathFor(prefix, key string) string {
+	return (&url.URL{Path: prefix + key}).EscapedPath()
+}
+
+// s3Static is an S3 profile block with static test keys for bucket in
+// region; extra lines (an endpoint) go inside it. Signing is local: nothing
+// is asked of the endpoint.
+func s3Static(name, bucket, region string, extra ...string) string {
+	return `profile ` + name + ` s3 {
+			bucket ` + bucket + `
+			region ` + region + `
+			access_key_id AKIDEXAMPLE
+			secret_access_key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+			` + strings.Join(extra, "\n\t\t\t") + `
+		}`
+}
+
+// nowhere is an endpoint (path-style) that nothing listens on.
+var nowhere = []string{"endpoint http://127.0.0.1:9", "path_style"}
+
+// gcsTestAccount writes the V4 conformance tests' service account to a
+// temporary file, and returns it: the file, the email and the public key.
+func gcsTestAccount(t testing.TB) gcsverify.Account {
+	t.Helper()
+	a, err := gcsverify.WriteAccount("signers/gcs/testdata/service-account", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// azuriteKey is the well-known key of Azurite's development account
+// devstoreaccount1, documented by Microsoft for the emulator only.
+const azuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+// The CloudFront test key pair (test-only keys, see signers/cloudfront/testdata).
+const (
+	cfKeyID      = "K2JCJMDEHXQW5F"
+	cfPrivateKey = "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem"
+	cfPublicKey  = "signers/cloudfront/testdata/cloudfront-rsa-public.pem"
+	cfDist       = "d111111abcdef8.cloudfront.net"
+)
+
+// cfClock is the tests' fixed clock, 2026-01-01T00:00:00Z.
+var cfClock = time.Unix(1767225600, 0)
+
+// cfRuleConfig is a presign block with the CloudFront profile "cdn" on
+// cfDist and one rule on it: its path patterns, then its lines after
+// "profile cdn".
+func cfRuleConfig(t testing.TB, patterns string, lines ...string) string {
+	t.Helper()
+	return `presign {
+		` + cfProfile(t, "cdn", cfDist) + `
+		rule ` + patterns + ` {
+			profile cdn
+			` + strings.Join(lines, "\n\t\t\t") + `
+		}
+	}`
+}
+
+// cfProfile is a Caddyfile CloudFront profile block with the test key.
+func cfProfile(t testing.TB, name, domain string, extra ...string) string {
+	t.Helper()
+	key, err := filepath.Abs(cfPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return `profile ` + name + ` cloudfront {
+			domain ` + domain + `
+			key_pair_id ` + cfKeyID + `
+			private_key_file ` + key + `
+			` + strings.Join(extra, "\n\t\t\t") + `
+		}`
 }

@@ -278,3 +278,48 @@ func checkKey(key string) string {
 	}
 	return ""
 }
+
+// checkFilename returns why name cannot be {presign.filename}, or "" when
+// it can: one key segment, valid UTF-8, not empty, ".", or "..", without
+// "/", "\" or control characters.
+func checkFilename(name string) string {
+	if strings.IndexByte(name, '/') >= 0 {
+		return "slash in file name"
+	}
+	if why := checkKey(name); why != "" {
+		return strings.Replace(strings.Replace(why, "key", "file name", 1), "dot segment in", ". or .. as", 1)
+	}
+	return ""
+}
+
+// validUUID tells whether s is shaped as newUUID makes them: lower-case hex
+// in groups of 8, 4, 4, 4 and 12, joined by "-".
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// printableASCII tells whether s is printable ASCII.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -65,3 +65,62 @@ func TestKeysOfUsersAndHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestS3BadKeysSignNothing: every key that fails the checks (not UTF-8,
+// over 1024 bytes, a control character or backslash, a leading "/", an
+// empty, "." or ".." segment) gets 400 and the signer is never called.
+func TestS3BadKeysSignNothing(t *testing.T) {
+	h := newHandler(t, `presign {
+		`+s3Static("p", "bucket1", "us-east-1")+`
+		rule /dl/* {
+			profile p
+			strip_prefix /dl
+		}
+		rule /u/* {
+			profile p
+			strip_prefix /u
+			key users/{http.auth.user.id}/{presign.path}
+		}
+	}`)
+	calls := countSigns(h)
+	long := strings.Repeat("a", 1021)
+	for _, target := range []string{
+		"/dl/a//b", "/dl/a/./b", "/dl/a/../b", "/dl/", "/dl/a/", "/dl/x%00y", "/dl/x%0Ay", "/dl/x%7Fy",
+		"/dl/x%C2%85y", "/dl/%FF%FE", "/dl/a%5Cb", "/dl/" + long + "xxxx", "/dl//etc/passwd",
+		"/u/x", // no user: users//x
+	} {
+		a := serve(t, h, "GET", target)
+		if a.Code != http.StatusBadRequest || a.Header.Get("Location") != "" {
+			t.Errorf("%s: status %d, Location %q; want 400 and none", target, a.Code, a.Header.Get("Location"))
+		}
+		if a.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: a 400 without Cache-Control: no-store", target)
+		}
+	}
+	if *calls != 0 {
+		t.Errorf("the signer was called %d times for refused keys", *calls)
+	}
+	// the longest key allowed is 1024 bytes
+	if a := serve(t, h, "GET", "/dl/"+long+"xxx"); a.Code != http.StatusFound {
+		t.Errorf("a 1024-byte key: status %d, want 302", a.Code)
+	}
+}
+
+// TestStripPrefixWithTrailingSlash: strip_prefix "/files/" strips like
+// "/files", and "/files//x" is refused rather than cleaned to "x".
+func TestStripPrefixWithTrailingSlash(t *testing.T) {
+	h := newHandler(t, `presign {
+		`+s3Static("p", "bucket1", "us-east-1")+`
+		rule /files/* {
+			profile p
+			strip_prefix /files/
+			key public/{presign.path}
+		}
+	}`)
+	if a := serve(t, h, "GET", "/files/x"); a.Code != http.StatusFound || !strings.Contains(a.Header.Get("Location"), "/public/x?") {
+		t.Errorf("/files/x: %d %q, want 302 to public/x", a.Code, a.Header.Get("Location"))
+	}
+	if a := serve(t, h, "GET", "/files//x"); a.Code != http.StatusBadRequest {
+		t.Errorf("/files//x: %d, want 400", a.Code)
+	}
+}

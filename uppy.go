@@ -12,25 +12,21 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// Uppy's S3 protocol (@uppy/aws-s3 with companionEndpoint), answered by
-// rules with the uppy option under their path after strip_prefix:
+// Uppy's upload protocol (the @uppy/aws-s3 plugin with companionEndpoint;
+// its paths say s3, whatever the store), answered by rules with the uppy
+// option under their path after strip_prefix, for a profile whose kind
+// runs multipart uploads (signers.Multipart, within its MultipartLimits):
 //
 //	GET    s3/params?filename=F&type=T          POST policy form (one request)
-//	POST   s3/multipart {filename,type,metadata} CreateMultipartUpload
-//	GET    s3/multipart/{id}/{n}?key=K          UploadPart presigned for PUT
+//	POST   s3/multipart {filename,type,metadata} start a multipart upload
+//	GET    s3/multipart/{id}/{n}?key=K          a part's PUT, presigned
 //	GET    s3/multipart/{id}/batch?key=K&partNumbers=1,2
-//	GET    s3/multipart/{id}?key=K              ListParts, every page
+//	GET    s3/multipart/{id}?key=K              the parts so far, every page
 //	POST   s3/multipart/{id}/complete?key=K {parts:[{PartNumber,ETag}]}
-//	DELETE s3/multipart/{id}?key=K              AbortMultipartUpload
+//	DELETE s3/multipart/{id}?key=K              abort the upload
 //
 // No state is kept between calls: a key sent by the client is accepted
 // only when the rule's template could have produced it for this request.
-
-// S3's limits of multipart uploads.
-const (
-	maxParts    = 10000
-	maxUploadID = 1024
-)
 
 // The calls of the protocol, the method label of their answers.
 const (
@@ -87,6 +83,7 @@ func uppyOutcome(status int) int {
 // uppyRule is what a rule with the uppy option needs beyond a rule.
 type uppyRule struct {
 	mp      signers.Multipart
+	limits  signers.MultipartLimits                    // mp's
 	answers [numUppyCalls][numUppyOutcomes]counterSlot // see ruleMetrics
 }
 
@@ -96,7 +93,7 @@ type uppyRule struct {
 func (r *Rule) provisionUppy() error {
 	mp, ok := r.signer.(signers.Multipart)
 	if !ok {
-		return fmt.Errorf("profile %q cannot run uppy uploads (S3 profiles can)", r.Profile)
+		return fmt.Errorf("profile %q cannot run uppy uploads: its kind has no multipart uploads", r.Profile)
 	}
 	if r.Key == "" {
 		r.Key = uuidPlaceholder + "/" + filenamePlaceholder
@@ -107,21 +104,8 @@ func (r *Rule) provisionUppy() error {
 	if r.Stable != 0 || r.Respond != "" || r.Status != 0 || len(r.Methods) != 0 {
 		return errors.New("methods, stable, respond and status do not apply to an uppy rule")
 	}
-	r.uppy = &uppyRule{mp: mp}
+	r.uppy = &uppyRule{mp: mp, limits: mp.MultipartLimits()}
 	return nil
-}
-
-// checkFilename returns why name cannot be {presign.filename}, or "" when
-// it can: one key segment, valid UTF-8, not empty, ".", or "..", without
-// "/", "\" or control characters.
-func checkFilename(name string) string {
-	if strings.IndexByte(name, '/') >= 0 {
-		return "slash in file name"
-	}
-	if why := checkKey(name); why != "" {
-		return strings.Replace(strings.Replace(why, "key", "file name", 1), "dot segment in", ". or .. as", 1)
-	}
-	return ""
 }
 
 // newUUID is a random (version 4) UUID.
@@ -143,55 +127,20 @@ func newUUID() string {
 	return string(s[:])
 }
 
-// validUUID tells whether s is shaped as newUUID makes them.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// validUploadID accepts the upload IDs of S3 and S3-compatible stores:
-// 1 to 1024 bytes of letters, digits and ._~+=-.
-func validUploadID(id string) bool {
-	if id == "" || len(id) > maxUploadID {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._~+=-", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// parsePartNumber parses a part number, 1 to 10000; 0 when it is not one.
-func parsePartNumber(s string) int32 {
+// parsePartNumber parses a part number, 1 to highest; 0 when it is not
+// one.
+func parsePartNumber(s string, highest int32) int32 {
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxParts {
+	if err != nil || n < 1 || n > int(highest) {
 		return 0
 	}
 	return int32(n)
 }
 
-// userMetadata keeps of Uppy's metadata what S3 stores as x-amz-meta-*:
-// names of letters, digits, '-' and '_' (lower-cased), string or number
-// values of printable ASCII, 2 KB in all (S3's limit); the rest is left out.
-func userMetadata(m map[string]any) map[string]string {
+// userMetadata keeps of Uppy's metadata the entries with a string or
+// number value that the store can keep, as its limits say, within its
+// size in all; the rest is left out.
+func userMetadata(m map[string]any, limits *signers.MultipartLimits) map[string]string {
 	out := make(map[string]string, len(m))
 	size := 0
 	for k, v := range m {
@@ -204,31 +153,12 @@ func userMetadata(m map[string]any) map[string]string {
 		default:
 			continue
 		}
-		k = strings.ToLower(k)
-		if k == "" || !metaName(k) || !printableASCII(s) || size+len(k)+len(s) > 2048 {
+		name, ok := limits.MetadataName(k)
+		if !ok || !limits.ValidMetadataValue(s) || size+len(name)+len(s) > limits.MaxMetadataSize {
 			continue
 		}
-		size += len(k) + len(s)
-		out[k] = s
+		size += len(name) + len(s)
+		out[name] = s
 	}
 	return out
-}
-
-func metaName(k string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// The handlers of Uppy's S3 protocol (uppy.go): one uppyCall per request,
+// The handlers of Uppy's upload protocol (uppy.go): one uppyCall per request,
 // routed, its key checked, then answered by the call's method.
 
 // badRequest is a 400 with its reason.
@@ -43,7 +43,7 @@ type uppyCall struct {
 	key      string
 }
 
-// serveUppy answers a request of Uppy's S3 protocol for rule.
+// serveUppy answers a request of Uppy's upload protocol for rule.
 func (h *Handler) serveUppy(w http.ResponseWriter, r *http.Request, rule *Rule) error {
 	c := &uppyCall{h: h, rule: rule, w: w, r: r}
 	call, e := c.route(rule.presignPath(r.URL.Path))
@@ -81,7 +81,7 @@ func (c *uppyCall) route(p string) (int, *failure) {
 		return c.method(uppyCreate, m == http.MethodPost, "POST")
 	}
 	id, sub, _ := strings.Cut(rest[1:], "/")
-	if !validUploadID(id) {
+	if !c.rule.uppy.limits.ValidUploadID(id) {
 		return uppyUnknown, badRequest("malformed uploadId")
 	}
 	c.uploadID, c.sub = id, sub
@@ -187,7 +187,7 @@ func (c *uppyCall) params() *failure {
 	}{http.MethodPost, signed.URL, signed.Fields, c.secondsLeft(signed.ExpiresAt)})
 }
 
-// create answers POST s3/multipart: CreateMultipartUpload.
+// create answers POST s3/multipart: it starts a multipart upload.
 func (c *uppyCall) create() *failure {
 	var body struct {
 		Filename string         `json:"filename"`
@@ -203,7 +203,7 @@ func (c *uppyCall) create() *failure {
 	if e := c.newKey(body.Filename, body.Type); e != nil {
 		return e
 	}
-	id, err := c.rule.uppy.mp.CreateMultipart(c.r.Context(), c.key, body.Type, userMetadata(body.Metadata))
+	id, err := c.rule.uppy.mp.CreateMultipart(c.r.Context(), c.key, body.Type, userMetadata(body.Metadata, &c.rule.uppy.limits))
 	if err != nil {
 		return failed(err, true)
 	}
@@ -221,15 +221,22 @@ func (c *uppyCall) signParts(list string, batch bool) *failure {
 	if list == "" {
 		return badRequest("no part number")
 	}
-	if strings.Count(list, ",") >= maxParts {
-		return badRequest("more than 10000 part numbers")
+	maxPart := c.rule.uppy.limits.MaxPartNumber
+	if strings.Count(list, ",") >= int(maxPart) {
+		return badRequest(fmt.Sprintf("more than %d part numbers", maxPart))
 	}
 	parts := make([]int32, 0, strings.Count(list, ",")+1)
-	var seen [maxParts/64 + 1]uint64 // the part numbers so far, one bit each
+	// the part numbers so far, one bit each: on the stack up to 10000
+	// (S3's limit), else on the heap
+	var onStack [10000/64 + 1]uint64
+	seen := onStack[:]
+	if int(maxPart)/64+1 > len(seen) {
+		seen = make([]uint64, maxPart/64+1)
+	}
 	for s := range strings.SplitSeq(list, ",") {
-		n := parsePartNumber(s)
+		n := parsePartNumber(s, maxPart)
 		if n == 0 || !batch && len(parts) > 0 {
-			return badRequest("part numbers are 1 to 10000")
+			return badRequest(fmt.Sprintf("part numbers are 1 to %d", maxPart))
 		}
 		if seen[n/64]&(1<<(n%64)) != 0 {
 			return badRequest("part number " + strconv.Itoa(int(n)) + " asked twice")
@@ -296,7 +303,7 @@ func (c *uppyCall) list() *failure {
 // with the listed ETag (else 400, and nothing is completed); with max_size,
 // the listed sizes of those parts must not sum over it (else the upload is
 // aborted, 413); then, with max_size, the completed object is measured
-// (HeadObject) and deleted when over it (413), which holds whatever the
+// (ObjectSize) and deleted when over it (413), which holds whatever the
 // store did between listing and completing.
 func (c *uppyCall) complete() *failure {
 	var body struct {
@@ -308,12 +315,13 @@ func (c *uppyCall) complete() *failure {
 	if e := c.readJSON(2<<20, &body); e != nil {
 		return e
 	}
-	if len(body.Parts) == 0 || len(body.Parts) > maxParts {
-		return badRequest("parts: 1 to 10000 are needed")
+	maxPart := c.rule.uppy.limits.MaxPartNumber
+	if len(body.Parts) == 0 || len(body.Parts) > int(maxPart) {
+		return badRequest(fmt.Sprintf("parts: 1 to %d are needed", maxPart))
 	}
 	for _, p := range body.Parts {
-		if p.PartNumber < 1 || p.PartNumber > maxParts {
-			return badRequest("part numbers are 1 to 10000")
+		if p.PartNumber < 1 || p.PartNumber > maxPart {
+			return badRequest(fmt.Sprintf("part numbers are 1 to %d", maxPart))
 		}
 		if p.ETag == "" || len(p.ETag) > 256 || !printableASCII(p.ETag) {
 			return badRequest("bad ETag")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // uppyBlock is an uppy rule on an S3 profile at endpoint (path-style),
@@ -263,5 +265,25 @@ func TestUppyConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one containing %q", err, c.want)
 		}
+	}
+}
+
+// TestUppyUserMetadata: of Uppy's metadata, the string and number entries
+// are kept as the kind's limits say (its names, its values, its size in
+// all); others are left out.
+func TestUppyUserMetadata(t *testing.T) {
+	limits := signers.MultipartLimits{
+		MetadataName:       func(n string) (string, bool) { return strings.ToUpper(n), n != "bad" },
+		ValidMetadataValue: func(v string) bool { return v != "refused" },
+		MaxMetadataSize:    12,
+	}
+	got := userMetadata(map[string]any{"a": "xy", "n": 1.5, "bad": "v", "b": "refused", "o": map[string]any{}, "t": true}, &limits)
+	if len(got) != 2 || got["A"] != "xy" || got["N"] != "1.5" {
+		t.Errorf("kept %v, want A=xy and N=1.5", got)
+	}
+	// 12 bytes in all: of two 6-byte entries and a third, two are kept
+	got = userMetadata(map[string]any{"k1": "abcd", "k2": "efgh", "k3": "ijkl"}, &limits)
+	if len(got) != 2 {
+		t.Errorf("kept %v, want two entries within 12 bytes", got)
 	}
 }

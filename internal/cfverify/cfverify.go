@@ -3,8 +3,8 @@
 // (Developer Guide: "Create a signed URL using a canned policy", "... using
 // a custom policy", "Set signed cookies using a canned/custom policy", "Use
 // Linux commands and OpenSSL for base64 encoding and encryption"), not from
-// the signer: it shares no code with the signer under test. The tests of
-// the signers package and of the handler both use it.
+// the signer: it shares no code with the signer under test. The
+// cloudfront kind's tests (signers/cloudfront) use it.
 package cfverify
 
 import (

@@ -3,10 +3,11 @@
 // (policy.go), written from Google's documentation ("Signatures" and
 // "Canonical requests" of Cloud Storage's V4 signing, "Upload an object
 // with HTML forms" of its XML API), not from the signer: it shares no code
-// with the signer under test. The handler's tests use it on URLs, the
-// system tests' GCS server on every request it serves; the handler's
-// TestGCSVerifierConformance checks it against Google's own signed URLs,
-// TestVerifyPolicyConformance against Google's own POST policies.
+// with the signer under test. The gcs kind's tests (signers/gcs) and the
+// handler's use it on URLs and forms, the system tests' GCS server on
+// every request it serves; signers/gcs's TestGCSVerifierConformance
+// checks it against Google's own signed URLs, TestVerifyPolicyConformance
+// against Google's own POST policies.
 package gcsverify
 
 import (
@@ -133,4 +134,20 @@ func credential(cred, email, date string) (time.Time, error) {
 		return t, Error("credential " + cred + " is not the account's for the day signed")
 	}
 	return t, nil
+}
+
+// Tamper returns the signed URL u with one character of its
+// X-Goog-Signature changed, which no verifier may accept; u itself when it
+// has no signature to change, which verifies no more than u does.
+func Tamper(u string) string {
+	i := strings.Index(u, "X-Goog-Signature=")
+	if i < 0 || len(u) < i+len("X-Goog-Signature=")+8 {
+		return u
+	}
+	i += len("X-Goog-Signature=") + 7
+	c := byte('0')
+	if u[i] == '0' {
+		c = '1'
+	}
+	return u[:i] + string(c) + u[i+1:]
 }

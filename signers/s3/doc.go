@@ -13,5 +13,6 @@
 //	s3_api.go       the SDK's API client for the calls Caddy makes itself, and the
 //	                classification of their errors
 //	s3_list.go      Store: ListObjectsV2 and HeadObject
-//	s3_multipart.go Multipart: the multipart upload calls of uppy
+//	s3_multipart.go Multipart: the multipart upload calls of uppy, and S3's limits of
+//	                them (parts, upload ids, x-amz-meta-* metadata)
 package s3

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,67 @@ import (
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/escape"
 )
+
+// S3's limits of multipart uploads.
+const (
+	maxPartNumber   = 10000
+	maxUploadID     = 1024
+	maxMetadataSize = 2048 // x-amz-meta-* names and values summed
+)
+
+// MultipartLimits implements Multipart with S3's limits, which
+// S3-compatible stores share.
+func (s *S3) MultipartLimits() signers.MultipartLimits {
+	return signers.MultipartLimits{
+		MaxPartNumber:      maxPartNumber,
+		ValidUploadID:      validUploadID,
+		MetadataName:       metadataName,
+		ValidMetadataValue: printableASCII,
+		MaxMetadataSize:    maxMetadataSize,
+	}
+}
+
+// validUploadID accepts the upload IDs of S3 and S3-compatible stores:
+// 1 to 1024 bytes of letters, digits and ._~+=-.
+func validUploadID(id string) bool {
+	if id == "" || len(id) > maxUploadID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._~+=-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// metadataName is the x-amz-meta-* name of name: lower-cased, one or more
+// letters, digits, '-' and '_'.
+func metadataName(name string) (string, bool) {
+	name = strings.ToLower(name)
+	if name == "" {
+		return "", false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// printableASCII tells whether s is printable ASCII, as a header value
+// of x-amz-meta-* is.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
 
 // CreateMultipart implements Multipart.
 func (s *S3) CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, error) {
