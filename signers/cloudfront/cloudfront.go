@@ -35,15 +35,18 @@ var cloudFrontKind = signers.RegisterKind("cloudfront", 2,
 //
 // Keys: RSA (2048 bits or more) in PKCS#1 or PKCS#8 PEM, or ECDSA P-256 in
 // PKCS#8 or SEC 1 PEM, which CloudFront has accepted since 2025. Both sign
-// the policy's SHA-1 digest, the scheme CloudFront documents as its default
-// (no Hash-Algorithm parameter): RSA with PKCS #1 v1.5, ECDSA as a DER
-// (ASN.1) signature, made deterministic with RFC 6979. Sources: the
+// the policy's SHA-1 digest by default, the scheme CloudFront documents as
+// its default (no Hash-Algorithm parameter), or its SHA-256 digest with
+// hash_algorithm sha256 (Hash-Algorithm=SHA256 in URLs, a
+// CloudFront-Hash-Algorithm cookie): RSA with PKCS #1 v1.5, ECDSA as a
+// DER (ASN.1) signature, made deterministic with RFC 6979. Sources: the
 // CloudFront Developer Guide, "Use Linux commands and OpenSSL for base64
 // encoding and encryption" (`openssl sha1 -sign private_key.pem`, "the
-// private key signature can be RSA 2048 or ECDSA 256"; SHA-256 would need
-// Hash-Algorithm=SHA256 or a CloudFront-Hash-Algorithm cookie), and AWS's
-// own signer in the AWS SDK for Rust (aws-sdk-cloudfront-url-signer:
-// ECDSA P-256 over SHA-1, DER-encoded, no extra parameter).
+// private key signature can be RSA 2048 or ECDSA 256") and "Code examples
+// for creating a signature for a signed URL" (SHA-256: "include the
+// Hash-Algorithm=SHA256 query parameter"), and AWS's own signer in the AWS
+// SDK for Rust (aws-sdk-cloudfront-url-signer: ECDSA P-256 over SHA-1,
+// DER-encoded, no extra parameter).
 type CloudFront struct {
 	// The distribution's domain: a host such as "d111111abcdef8.cloudfront.net"
 	// or "cdn.example.com", or an https URL with a path prefix that goes
@@ -65,6 +68,12 @@ type CloudFront struct {
 	// (as environment variables often carry them) is accepted.
 	PrivateKey string `json:"private_key,omitempty"`
 
+	// The digest the policies are signed over: "sha1" (the default, which
+	// CloudFront has always taken) or "sha256", which URLs announce with
+	// Hash-Algorithm=SHA256 and cookies with CloudFront-Hash-Algorithm.
+	// Either works with RSA and ECDSA keys; kms_key implies sha256.
+	HashAlgorithm string `json:"hash_algorithm,omitempty"`
+
 	// Default lifetime of the URLs and cookies; rules may override it.
 	// Default 1h. CloudFront sets no upper limit.
 	Expires caddy.Duration `json:"expires,omitempty"`
@@ -73,8 +82,12 @@ type CloudFront struct {
 	origin string // "https://" + host + path prefix
 	keyID  string
 	key    crypto.Signer
-	cache  *sigCache      // recent signatures
-	ans    *cfAnswerCache // recent answers
+	hash   crypto.Hash // the policy's digest: SHA-1 or SHA-256
+	// the value of Hash-Algorithm and of the CloudFront-Hash-Algorithm
+	// cookie; "" for SHA-1, which CloudFront assumes without them
+	hashParam string
+	cache     *sigCache      // recent signatures
+	ans       *cfAnswerCache // recent answers
 }
 
 const cfDefaultExpires = time.Hour
@@ -133,6 +146,15 @@ func (c *CloudFront) Provision(caddy.Context) error {
 	}
 	if c.key, err = parseCloudFrontKey(data); err != nil {
 		return fmt.Errorf("%s: %v; %s", from, err, cfKeyFormats)
+	}
+
+	switch c.HashAlgorithm {
+	case "", "sha1":
+		c.HashAlgorithm, c.hash, c.hashParam = "sha1", crypto.SHA1, ""
+	case "sha256":
+		c.hash, c.hashParam = crypto.SHA256, "SHA256"
+	default:
+		return fmt.Errorf("hash_algorithm %q: sha1 or sha256", c.HashAlgorithm)
 	}
 
 	if c.Expires == 0 {
@@ -276,6 +298,7 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			return nil
 		}},
+		{Name: "hash_algorithm", Parse: func() error { return signers.OneArg(d, &c.HashAlgorithm) }},
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &c.Expires) }},
 	})
 }
