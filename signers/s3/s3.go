@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
 	"github.com/caddy-presign/presign/signers/internal/download"
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
@@ -159,11 +160,19 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if err := s.buildOrigin(); err != nil {
 		return err
 	}
-	provider, err := s.credentialsProvider(ctx)
-	if err != nil {
-		return err
+	provider := s.CredentialsProvider
+	if provider == nil {
+		var err error
+		provider, err = awscreds.Provider(ctx, awscreds.Options{
+			AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
+			AWSProfile: s.AWSProfile, RoleARN: s.RoleARN, ExternalID: s.ExternalID,
+			Region: s.Region, Timeout: time.Duration(s.CredentialsTimeout),
+		})
+		if err != nil {
+			return err
+		}
 	}
-	s.creds = credcache.New(awsFetch(provider), time.Duration(s.CredentialsTimeout), min(credcache.RefreshAhead, time.Duration(s.Expires)))
+	s.creds = credcache.New(awscreds.Fetch(provider), time.Duration(s.CredentialsTimeout), min(credcache.RefreshAhead, time.Duration(s.Expires)))
 	s.urls = urlcache.New[awsKeys]()
 	s.exists = store.NewExistsCache()
 	return s.provisionAPI()

@@ -1,4 +1,7 @@
-package s3
+// Package awscreds is the AWS credential options' provider, shared by the
+// kinds that call AWS with the credential chain (s3, and cloudfront's
+// kms_key).
+package awscreds
 
 import (
 	"context"
@@ -15,17 +18,26 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
-	"github.com/caddyserver/caddy/v2"
 )
 
 // roleDuration is the lifetime of the sessions of role_arn.
 const roleDuration = time.Hour
 
-// credentialsProvider builds the provider the profile's options name.
-func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, error) {
-	if s.CredentialsProvider != nil {
-		return s.CredentialsProvider, nil
-	}
+// Options are a profile's AWS credential options, as the profile's config
+// holds them (the keys and token still with their placeholders; the rest
+// expanded).
+type Options struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	AWSProfile, RoleARN, ExternalID            string
+	Region                                     string
+	// bounds each call made for credentials (four times it, retries
+	// included)
+	Timeout time.Duration
+}
+
+// Provider builds the provider the options name: static keys, a shared
+// config profile or the default chain, and a role assumed on top.
+func Provider(ctx context.Context, s Options) (aws.CredentialsProvider, error) {
 	id, secret, token := signers.Expand(s.AccessKeyID), signers.Expand(s.SecretAccessKey), signers.Expand(s.SessionToken)
 	if (id == "") != (secret == "") {
 		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
@@ -48,7 +60,7 @@ func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, er
 	if base == nil || s.RoleARN != "" {
 		opts := []func(*config.LoadOptions) error{
 			config.WithRegion(s.Region),
-			config.WithAPIOptions(deadline(4 * time.Duration(s.CredentialsTimeout))),
+			config.WithAPIOptions(deadline(4 * s.Timeout)),
 			// the SDK's own cache refreshes a little ahead; ours sits on top
 			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
 		}
@@ -83,11 +95,11 @@ func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, er
 	}), nil
 }
 
-// awsFetch is the credential cache's fetch from an AWS credentials
+// Fetch is the credential cache's fetch from an AWS credentials
 // provider. The expiry is the credentials' own: the SDK's
 // aws.CredentialsCache is not used on top of providers built here because
 // it reports Expires moved earlier by its refresh window.
-func awsFetch(p aws.CredentialsProvider) credcache.Fetch[aws.Credentials] {
+func Fetch(p aws.CredentialsProvider) credcache.Fetch[aws.Credentials] {
 	return func(ctx context.Context) (aws.Credentials, time.Time, error) {
 		// A provider with a cache of its own (the SDK's default chain wraps
 		// every provider in an aws.CredentialsCache, which renews only at
