@@ -229,8 +229,12 @@ func (c *CloudFront) sign(ctx context.Context, resource string, expiresAt time.T
 	}
 	h := c.hash.New()
 	h.Write(policy)
-	sig, err := c.key.Sign(nil, h.Sum(nil), c.hash)
-	if err != nil {
+	var sig []byte
+	if c.kms != nil {
+		if sig, err = c.kms.sign(ctx, h.Sum(nil)); err != nil {
+			return cfSignature{}, err
+		}
+	} else if sig, err = c.key.Sign(nil, h.Sum(nil), c.hash); err != nil {
 		return cfSignature{}, fmt.Errorf("signing the CloudFront policy: %v", err)
 	}
 	return c.cache.add(ck, cfSignature{policy: cfBase64(policy), signature: cfBase64(sig)}), nil

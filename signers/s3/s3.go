@@ -317,17 +317,7 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, &s.SecretAccessKey) }},
 		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, &s.SessionToken) }},
 		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, &s.AWSProfile) }},
-		{Name: "role_arn", Parse: func() error { // role_arn <arn> [<external_id>]
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
-			}
-			s.RoleARN = args[0]
-			if len(args) == 2 {
-				s.ExternalID = args[1]
-			}
-			return nil
-		}},
+		{Name: "role_arn", Parse: func() error { return awscreds.RoleARNArg(d, &s.RoleARN, &s.ExternalID) }},
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &s.Expires) }},
 		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &s.CredentialsTimeout) }},
 		{Name: "api_endpoint", Parse: func() error { return signers.OneArg(d, &s.APIEndpoint) }},

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // roleDuration is the lifetime of the sessions of role_arn.
@@ -137,4 +138,17 @@ func deadline(d time.Duration) []func(*middleware.Stack) error {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}}
+}
+
+// RoleARNArg parses the arguments of role_arn <arn> [<external_id>].
+func RoleARNArg(d *caddyfile.Dispenser, arn, externalID *string) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
+	}
+	*arn = args[0]
+	if len(args) == 2 {
+		*externalID = args[1]
+	}
+	return nil
 }
