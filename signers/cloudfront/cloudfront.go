@@ -339,7 +339,7 @@ func validResource(r string) bool {
 //		...
 //	}
 func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return signers.ProfileBlock(d, cloudFrontKind.Name, []signers.Subdirective{
+	return signers.ProfileBlock(d, cloudFrontKind.Name, append(append([]signers.Subdirective{
 		{Name: "domain", Parse: func() error { return signers.OneArg(d, &c.Domain) }},
 		{Name: "key_pair_id", Parse: func() error { return signers.OneArg(d, &c.KeyPairID) }},
 		{Name: "private_key_file", Parse: func() error { return signers.OneArg(d, &c.PrivateKeyFile) }},
@@ -358,15 +358,14 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{Name: "kms_endpoint", Parse: func() error { return signers.OneArg(d, &c.KMSEndpoint) }},
 		{Name: "kms_timeout", Parse: func() error { return signers.DurationArg(d, &c.KMSTimeout) }},
 		{Name: "region", Parse: func() error { return signers.OneArg(d, &c.Region) }},
-		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, &c.AccessKeyID) }},
-		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, &c.SecretAccessKey) }},
-		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, &c.SessionToken) }},
-		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, &c.AWSProfile) }},
-		{Name: "role_arn", Parse: func() error { return awscreds.RoleARNArg(d, &c.RoleARN, &c.ExternalID) }},
+	}, awscreds.Subdirectives(d, awscreds.Fields{
+		AccessKeyID: &c.AccessKeyID, SecretAccessKey: &c.SecretAccessKey, SessionToken: &c.SessionToken,
+		AWSProfile: &c.AWSProfile, RoleARN: &c.RoleARN, ExternalID: &c.ExternalID,
+	})...), []signers.Subdirective{
 		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &c.CredentialsTimeout) }},
 		{Name: "hash_algorithm", Parse: func() error { return signers.OneArg(d, &c.HashAlgorithm) }},
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &c.Expires) }},
-	})
+	}...))
 }
 
 // Interface guards

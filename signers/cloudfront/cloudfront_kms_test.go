@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,14 +44,7 @@ func newFakeKMS(t *testing.T) *fakeKMS {
 	t.Helper()
 	f := &fakeKMS{keys: map[string]fakeKMSKey{}}
 	for id, file := range map[string]string{"rsa": cfRSAPKCS1, "ec": cfECSEC1} {
-		pem, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := parseCloudFrontKey(pem)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := loadPrivateKey(t, file)
 		spec := "RSA_2048"
 		if d, ok := k.(deterministicECDSA); ok {
 			k, spec = d.PrivateKey, "ECC_NIST_P256"

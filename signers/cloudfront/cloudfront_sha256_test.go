@@ -1,6 +1,7 @@
 package cloudfront
 
 import (
+	"crypto"
 	"crypto/rsa"
 	"net/netip"
 	"net/url"
@@ -111,11 +112,10 @@ func sig(t *testing.T, u string) string {
 	return q.Get("Signature")
 }
 
-// TestCloudFrontSHA1MatchesSDK: a sha1 profile's URLs and cookies, canned
-// and custom, are byte-equal to those of AWS's Go SDK (feature/cloudfront/sign)
-// for the same key, URL and policy.
-func TestCloudFrontSHA1MatchesSDK(t *testing.T) {
-	pem, err := os.ReadFile(cfRSAPKCS1)
+// loadPrivateKey reads a PEM private key from testdata.
+func loadPrivateKey(t *testing.T, file string) crypto.Signer {
+	t.Helper()
+	pem, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +123,14 @@ func TestCloudFrontSHA1MatchesSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return key
+}
+
+// TestCloudFrontSHA1MatchesSDK: a sha1 profile's URLs and cookies, canned
+// and custom, are byte-equal to those of AWS's Go SDK (feature/cloudfront/sign)
+// for the same key, URL and policy.
+func TestCloudFrontSHA1MatchesSDK(t *testing.T) {
+	key := loadPrivateKey(t, cfRSAPKCS1)
 	cf := newCloudFront(t, nil)
 	objectURL := "https://" + cfTestDomain + "/results/experiment.zarr/.zattrs"
 	expires := time.Unix(cfTestExpires, 0)

@@ -308,21 +308,20 @@ func (s *S3) credsFor(ctx context.Context, r *signers.Request) (creds aws.Creden
 //		...
 //	}
 func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return signers.ProfileBlock(d, s3Kind.Name, []signers.Subdirective{
+	return signers.ProfileBlock(d, s3Kind.Name, append(append([]signers.Subdirective{
 		{Name: "bucket", Parse: func() error { return signers.OneArg(d, &s.Bucket) }},
 		{Name: "region", Parse: func() error { return signers.OneArg(d, &s.Region) }},
 		{Name: "endpoint", Parse: func() error { return signers.OneArg(d, &s.Endpoint) }},
 		{Name: "path_style", Parse: func() error { return signers.FlagArg(d, &s.PathStyle) }},
-		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, &s.AccessKeyID) }},
-		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, &s.SecretAccessKey) }},
-		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, &s.SessionToken) }},
-		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, &s.AWSProfile) }},
-		{Name: "role_arn", Parse: func() error { return awscreds.RoleARNArg(d, &s.RoleARN, &s.ExternalID) }},
+	}, awscreds.Subdirectives(d, awscreds.Fields{
+		AccessKeyID: &s.AccessKeyID, SecretAccessKey: &s.SecretAccessKey, SessionToken: &s.SessionToken,
+		AWSProfile: &s.AWSProfile, RoleARN: &s.RoleARN, ExternalID: &s.ExternalID,
+	})...), []signers.Subdirective{
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &s.Expires) }},
 		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &s.CredentialsTimeout) }},
 		{Name: "api_endpoint", Parse: func() error { return signers.OneArg(d, &s.APIEndpoint) }},
 		{Name: "api_timeout", Parse: func() error { return signers.DurationArg(d, &s.APITimeout) }},
-	})
+	}...))
 }
 
 // Interface guards

@@ -140,8 +140,27 @@ func deadline(d time.Duration) []func(*middleware.Stack) error {
 	}}
 }
 
-// RoleARNArg parses the arguments of role_arn <arn> [<external_id>].
-func RoleARNArg(d *caddyfile.Dispenser, arn, externalID *string) error {
+// Fields point at a profile's fields of the credential options.
+type Fields struct {
+	AccessKeyID, SecretAccessKey, SessionToken *string
+	AWSProfile, RoleARN, ExternalID            *string
+}
+
+// Subdirectives parse the credential options in a profile's Caddyfile
+// block into f: access_key_id, secret_access_key, session_token,
+// aws_profile and role_arn <arn> [<external_id>].
+func Subdirectives(d *caddyfile.Dispenser, f Fields) []signers.Subdirective {
+	return []signers.Subdirective{
+		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, f.AccessKeyID) }},
+		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, f.SecretAccessKey) }},
+		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, f.SessionToken) }},
+		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, f.AWSProfile) }},
+		{Name: "role_arn", Parse: func() error { return roleARNArg(d, f.RoleARN, f.ExternalID) }},
+	}
+}
+
+// roleARNArg parses the arguments of role_arn <arn> [<external_id>].
+func roleARNArg(d *caddyfile.Dispenser, arn, externalID *string) error {
 	args := d.RemainingArgs()
 	if len(args) < 1 || len(args) > 2 {
 		return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
