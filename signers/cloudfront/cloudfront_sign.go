@@ -3,6 +3,9 @@ package cloudfront
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -227,14 +230,20 @@ func (c *CloudFront) sign(ctx context.Context, resource string, expiresAt time.T
 	if err != nil {
 		return cfSignature{}, fmt.Errorf("encoding the CloudFront policy: %v", err)
 	}
-	h := c.hash.New()
-	h.Write(policy)
+	var digest []byte
+	if c.hash == crypto.SHA256 {
+		d := sha256.Sum256(policy)
+		digest = d[:]
+	} else {
+		d := sha1.Sum(policy)
+		digest = d[:]
+	}
 	var sig []byte
 	if c.kms != nil {
-		if sig, err = c.kms.sign(ctx, h.Sum(nil)); err != nil {
+		if sig, err = c.kms.sign(ctx, digest); err != nil {
 			return cfSignature{}, err
 		}
-	} else if sig, err = c.key.Sign(nil, h.Sum(nil), c.hash); err != nil {
+	} else if sig, err = c.key.Sign(nil, digest, c.hash); err != nil {
 		return cfSignature{}, fmt.Errorf("signing the CloudFront policy: %v", err)
 	}
 	return c.cache.add(ck, cfSignature{policy: cfBase64(policy), signature: cfBase64(sig)}), nil
@@ -254,10 +263,20 @@ func encodePolicy(p *sign.Policy) ([]byte, error) {
 
 // cfBase64 is b in CloudFront's URL-safe base64: '+' '=' '/' as '-' '_' '~'.
 func cfBase64(b []byte) string {
-	return cfBase64Replacer.Replace(base64.StdEncoding.EncodeToString(b))
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(b)))
+	base64.StdEncoding.Encode(out, b)
+	for i, c := range out {
+		switch c {
+		case '+':
+			out[i] = '-'
+		case '=':
+			out[i] = '_'
+		case '/':
+			out[i] = '~'
+		}
+	}
+	return string(out)
 }
-
-var cfBase64Replacer = strings.NewReplacer("+", "-", "=", "_", "/", "~")
 
 // cookies are CloudFront's signed cookies for a signed policy.
 func (c *CloudFront) cookies(o *signers.Options, custom bool, sig cfSignature, signTime, expiresAt time.Time) []*http.Cookie {
