@@ -47,7 +47,8 @@ var cloudFrontKind = signers.RegisterKind("cloudfront", 2,
 // for creating a signature for a signed URL" (SHA-256: "include the
 // Hash-Algorithm=SHA256 query parameter"), and AWS's own signer in the AWS
 // SDK for Rust (aws-sdk-cloudfront-url-signer: ECDSA P-256 over SHA-1,
-// DER-encoded, no extra parameter).
+// DER-encoded, no extra parameter). With kms_key the key stays in AWS KMS,
+// which signs each policy's SHA-256 (kms:Sign).
 type CloudFront struct {
 	// The distribution's domain: a host such as "d111111abcdef8.cloudfront.net"
 	// or "cdn.example.com", or an https URL with a path prefix that goes
