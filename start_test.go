@@ -90,7 +90,7 @@ func TestCloudFrontRefusedAtStart(t *testing.T) {
 			key_pair_id K1
 			private_key {env.CF_TEST_BROKEN_KEY}
 		}` + rule(), []string{`profile "cf"`, "private_key: not a PEM private key", "PKCS#1 or PKCS#8"}},
-		{"unknown subdirective", cfProfile(t, "cf", cfDist, "bucket x") + rule(), []string{`profile "cf"`, `unknown subdirective "bucket" in cloudfront profile (domain, key_pair_id, private_key_file, private_key, expires)`}},
+		{"unknown subdirective", cfProfile(t, "cf", cfDist, "bucket x") + rule(), []string{`profile "cf"`, `unknown subdirective "bucket" in cloudfront profile (domain, key_pair_id, private_key_file, private_key, kms_key, kms_endpoint, kms_timeout, region, access_key_id, secret_access_key, session_token, aws_profile, role_arn, credentials_timeout, hash_algorithm, expires)`}},
 		{"unquoted inline PEM", `profile cf cloudfront {
 			domain ` + cfDist + `
 			key_pair_id K1

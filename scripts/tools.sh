@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, when missing, every tool the tests and the demo need:
-#   Go tools into <repo>/.tools/bin (versitygw, xcaddy), pinned versions;
+#   Go tools into <repo>/.tools/bin (versitygw, xcaddy, local-kms), pinned versions;
 #   Debian packages chromium, wrk, python3-botocore, python3-boto3;
 #   npm packages (Uppy's browser bundle, the Azurite emulator, Google's
 #   @google-cloud/storage, which signs the URLs the GCS test server checks) into
@@ -32,6 +32,7 @@ bin="$root/.tools/bin"
 GO_TOOLS=(
   "versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0"
   "xcaddy github.com/caddyserver/xcaddy github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5"
+  "local-kms github.com/nsmithuk/local-kms github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6"
 )
 APT_PACKAGES=(chromium wrk python3-botocore python3-boto3)
 

@@ -2,9 +2,11 @@
 // URLs and signed cookies, written from CloudFront's documentation
 // (Developer Guide: "Create a signed URL using a canned policy", "... using
 // a custom policy", "Set signed cookies using a canned/custom policy", "Use
-// Linux commands and OpenSSL for base64 encoding and encryption"), not from
-// the signer: it shares no code with the signer under test. The
-// cloudfront kind's tests (signers/cloudfront) use it.
+// Linux commands and OpenSSL for base64 encoding and encryption", "Code
+// examples for creating a signature for a signed URL" for SHA-256 and its
+// Hash-Algorithm=SHA256 parameter), not from the signer: it shares no code
+// with the signer under test. The cloudfront kind's tests
+// (signers/cloudfront) and the system tests use it.
 package cfverify
 
 import (
@@ -13,6 +15,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -121,8 +124,14 @@ func (v *Verifier) Check(req Request) (policyJSON []byte, err error) {
 			}
 		}
 	}
-	if params["Hash-Algorithm"] != "" {
-		return nil, errors.New("Hash-Algorithm is not expected from this signer")
+	// SHA-1 unless Hash-Algorithm (CloudFront-Hash-Algorithm) says SHA256
+	hash := crypto.SHA1
+	switch params["Hash-Algorithm"] {
+	case "":
+	case "SHA256":
+		hash = crypto.SHA256
+	default:
+		return nil, fmt.Errorf("unknown Hash-Algorithm %q", params["Hash-Algorithm"])
 	}
 	if params["Key-Pair-Id"] != v.KeyID {
 		return nil, fmt.Errorf("unknown key pair ID %q", params["Key-Pair-Id"])
@@ -153,7 +162,7 @@ func (v *Verifier) Check(req Request) (policyJSON []byte, err error) {
 		return nil, errors.New("neither Expires nor Policy")
 	}
 
-	if err := v.verify(policyJSON, params["Signature"]); err != nil {
+	if err := v.verify(policyJSON, params["Signature"], hash); err != nil {
 		return nil, err
 	}
 
@@ -226,21 +235,29 @@ func WildcardMatch(pattern, s string) bool {
 	return match[len(pattern)]
 }
 
-// verify checks the signature (CloudFront base64) of policyJSON: SHA-1
-// with RSA PKCS #1 v1.5 or ECDSA, as CloudFront documents.
-func (v *Verifier) verify(policyJSON []byte, signature string) error {
+// verify checks the signature (CloudFront base64) of policyJSON: over its
+// SHA-1 or SHA-256 digest (hash) with RSA PKCS #1 v1.5 or ECDSA (DER), as
+// CloudFront documents.
+func (v *Verifier) verify(policyJSON []byte, signature string, hash crypto.Hash) error {
 	sig, err := Decode(signature)
 	if err != nil || len(sig) == 0 {
 		return errors.New("Signature is not CloudFront base64")
 	}
-	digest := sha1.Sum(policyJSON)
+	var digest []byte
+	if hash == crypto.SHA256 {
+		d := sha256.Sum256(policyJSON)
+		digest = d[:]
+	} else {
+		d := sha1.Sum(policyJSON)
+		digest = d[:]
+	}
 	switch pub := v.Pub.(type) {
 	case *rsa.PublicKey:
-		if rsa.VerifyPKCS1v15(pub, crypto.SHA1, digest[:], sig) != nil {
+		if rsa.VerifyPKCS1v15(pub, hash, digest, sig) != nil {
 			return errors.New("bad signature")
 		}
 	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		if !ecdsa.VerifyASN1(pub, digest, sig) {
 			return errors.New("bad signature")
 		}
 	default:
@@ -250,11 +267,12 @@ func (v *Verifier) verify(policyJSON []byte, signature string) error {
 }
 
 // Policy decodes a custom policy (CloudFront base64) and checks its
-// signature; the policy JSON is returned even when the signature is bad.
+// signature over its SHA-1 digest; the policy JSON is returned even when
+// the signature is bad.
 func (v *Verifier) Policy(policy, signature string) ([]byte, error) {
 	policyJSON, err := Decode(policy)
 	if err != nil {
 		return nil, fmt.Errorf("Policy is not CloudFront base64: %v", err)
 	}
-	return policyJSON, v.verify(policyJSON, signature)
+	return policyJSON, v.verify(policyJSON, signature, crypto.SHA1)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -35,15 +36,19 @@ var cloudFrontKind = signers.RegisterKind("cloudfront", 2,
 //
 // Keys: RSA (2048 bits or more) in PKCS#1 or PKCS#8 PEM, or ECDSA P-256 in
 // PKCS#8 or SEC 1 PEM, which CloudFront has accepted since 2025. Both sign
-// the policy's SHA-1 digest, the scheme CloudFront documents as its default
-// (no Hash-Algorithm parameter): RSA with PKCS #1 v1.5, ECDSA as a DER
-// (ASN.1) signature, made deterministic with RFC 6979. Sources: the
+// the policy's SHA-1 digest by default, the scheme CloudFront documents as
+// its default (no Hash-Algorithm parameter), or its SHA-256 digest with
+// hash_algorithm sha256 (Hash-Algorithm=SHA256 in URLs, a
+// CloudFront-Hash-Algorithm cookie): RSA with PKCS #1 v1.5, ECDSA as a
+// DER (ASN.1) signature, made deterministic with RFC 6979. Sources: the
 // CloudFront Developer Guide, "Use Linux commands and OpenSSL for base64
 // encoding and encryption" (`openssl sha1 -sign private_key.pem`, "the
-// private key signature can be RSA 2048 or ECDSA 256"; SHA-256 would need
-// Hash-Algorithm=SHA256 or a CloudFront-Hash-Algorithm cookie), and AWS's
-// own signer in the AWS SDK for Rust (aws-sdk-cloudfront-url-signer:
-// ECDSA P-256 over SHA-1, DER-encoded, no extra parameter).
+// private key signature can be RSA 2048 or ECDSA 256") and "Code examples
+// for creating a signature for a signed URL" (SHA-256: "include the
+// Hash-Algorithm=SHA256 query parameter"), and AWS's own signer in the AWS
+// SDK for Rust (aws-sdk-cloudfront-url-signer: ECDSA P-256 over SHA-1,
+// DER-encoded, no extra parameter). With kms_key the key stays in AWS KMS,
+// which signs each policy's SHA-256 (kms:Sign).
 type CloudFront struct {
 	// The distribution's domain: a host such as "d111111abcdef8.cloudfront.net"
 	// or "cdn.example.com", or an https URL with a path prefix that goes
@@ -65,6 +70,48 @@ type CloudFront struct {
 	// (as environment variables often carry them) is accepted.
 	PrivateKey string `json:"private_key,omitempty"`
 
+	// The key in AWS KMS that signs the policies instead of a private key
+	// Caddy holds: its ID, ARN, alias name ("alias/cloudfront") or alias
+	// ARN. An asymmetric SIGN_VERIFY key of spec RSA_2048, RSA_3072,
+	// RSA_4096 or ECC_NIST_P256, whose public key is the distribution's;
+	// Caddy checks it at start (kms:GetPublicKey) and signs each policy's
+	// SHA-256 with kms:Sign. Excludes private_key_file and private_key;
+	// implies hash_algorithm sha256.
+	KMSKey string `json:"kms_key,omitempty"`
+
+	// The endpoint of a KMS-compatible server, as an http(s) URL with no
+	// path. Default: AWS KMS in Region.
+	KMSEndpoint string `json:"kms_endpoint,omitempty"`
+
+	// The deadline of each KMS call, retries included; a request whose
+	// signature KMS does not give in time is answered 503. Default 5s.
+	KMSTimeout caddy.Duration `json:"kms_timeout,omitempty"`
+
+	// With kms_key: the key's region, e.g. "eu-central-1". Default: the
+	// region of the key's ARN.
+	Region string `json:"region,omitempty"`
+
+	// With kms_key: the AWS credentials that call KMS, as s3 profiles take
+	// them: static keys (placeholders are expanded at start), a profile of
+	// the shared config files, or else the default chain; RoleARN (with
+	// ExternalID) assumes a role on top.
+	AccessKeyID     string `json:"access_key_id,omitempty"`
+	SecretAccessKey string `json:"secret_access_key,omitempty"`
+	SessionToken    string `json:"session_token,omitempty"`
+	AWSProfile      string `json:"aws_profile,omitempty"`
+	RoleARN         string `json:"role_arn,omitempty"`
+	ExternalID      string `json:"external_id,omitempty"`
+
+	// With kms_key: how long a request waits for credentials that are not
+	// yet at hand before it is answered 503. Default 5s.
+	CredentialsTimeout caddy.Duration `json:"credentials_timeout,omitempty"`
+
+	// The digest the policies are signed over: "sha1" (the default, which
+	// CloudFront has always taken) or "sha256", which URLs announce with
+	// Hash-Algorithm=SHA256 and cookies with CloudFront-Hash-Algorithm.
+	// Either works with RSA and ECDSA keys; kms_key implies sha256.
+	HashAlgorithm string `json:"hash_algorithm,omitempty"`
+
 	// Default lifetime of the URLs and cookies; rules may override it.
 	// Default 1h. CloudFront sets no upper limit.
 	Expires caddy.Duration `json:"expires,omitempty"`
@@ -73,8 +120,13 @@ type CloudFront struct {
 	origin string // "https://" + host + path prefix
 	keyID  string
 	key    crypto.Signer
-	cache  *sigCache      // recent signatures
-	ans    *cfAnswerCache // recent answers
+	hash   crypto.Hash // the policy's digest: SHA-1 or SHA-256
+	// the value of Hash-Algorithm and of the CloudFront-Hash-Algorithm
+	// cookie; "" for SHA-1, which CloudFront assumes without them
+	hashParam string
+	kms       *kmsSigner     // with kms_key; else key signs
+	cache     *sigCache      // recent signatures
+	ans       *cfAnswerCache // recent answers
 }
 
 const cfDefaultExpires = time.Hour
@@ -90,8 +142,8 @@ func (CloudFront) CaddyModule() caddy.ModuleInfo {
 // Provision expands placeholders, fills defaults, checks the profile and
 // loads the key. Errors name the option at fault and never hold key
 // material.
-func (c *CloudFront) Provision(caddy.Context) error {
-	domain, keyFile := signers.Expand(c.Domain), signers.Expand(c.PrivateKeyFile)
+func (c *CloudFront) Provision(ctx caddy.Context) error {
+	domain := signers.Expand(c.Domain)
 	c.keyID = signers.Expand(c.KeyPairID)
 	if domain == "" {
 		return errors.New("domain is required: the distribution's host (d111111abcdef8.cloudfront.net) or https://host[/path]")
@@ -109,8 +161,35 @@ func (c *CloudFront) Provision(caddy.Context) error {
 		return err
 	}
 
+	if err := c.provisionKey(ctx); err != nil {
+		return err
+	}
+	if c.Expires == 0 {
+		c.Expires = caddy.Duration(cfDefaultExpires)
+	}
+	if err := signers.CheckExpires(time.Duration(c.Expires), 0, "the"); err != nil {
+		return err
+	}
+	c.cache = newSigCache(cfCacheSize)
+	c.ans = newCFAnswerCache()
+	return nil
+}
+
+// provisionKey sets up what signs the policies, and with which digest: the
+// KMS key of kms_key, or the private key of private_key_file or
+// private_key.
+func (c *CloudFront) provisionKey(ctx caddy.Context) error {
+	if c.KMSKey != "" {
+		return c.provisionKMS(ctx)
+	}
+	if c.KMSEndpoint != "" || c.KMSTimeout != 0 || c.Region != "" || c.AccessKeyID != "" || c.SecretAccessKey != "" ||
+		c.SessionToken != "" || c.AWSProfile != "" || c.RoleARN != "" || c.CredentialsTimeout != 0 {
+		return errors.New("kms_endpoint, kms_timeout, region, the AWS credential options and credentials_timeout go with kms_key only")
+	}
+	keyFile := signers.Expand(c.PrivateKeyFile)
 	var data []byte
 	var from string
+	var err error
 	switch {
 	case c.PrivateKeyFile != "" && c.PrivateKey != "":
 		return errors.New("private_key_file and private_key exclude each other: set one")
@@ -129,20 +208,20 @@ func (c *CloudFront) Provision(caddy.Context) error {
 			return errors.New("private_key expanded to an empty value (is its placeholder's variable or file set?)")
 		}
 	default:
-		return errors.New("a private key is required: private_key_file <path> or private_key <PEM, e.g. {env.CF_KEY}>")
+		return errors.New("a private key is required: private_key_file <path>, private_key <PEM, e.g. {env.CF_KEY}> or kms_key <AWS KMS key>")
 	}
 	if c.key, err = parseCloudFrontKey(data); err != nil {
 		return fmt.Errorf("%s: %v; %s", from, err, cfKeyFormats)
 	}
 
-	if c.Expires == 0 {
-		c.Expires = caddy.Duration(cfDefaultExpires)
+	switch c.HashAlgorithm {
+	case "", "sha1":
+		c.HashAlgorithm, c.hash, c.hashParam = "sha1", crypto.SHA1, ""
+	case "sha256":
+		c.hash, c.hashParam = crypto.SHA256, "SHA256"
+	default:
+		return fmt.Errorf("hash_algorithm %q: sha1 or sha256", c.HashAlgorithm)
 	}
-	if err := signers.CheckExpires(time.Duration(c.Expires), 0, "the"); err != nil {
-		return err
-	}
-	c.cache = newSigCache(cfCacheSize)
-	c.ans = newCFAnswerCache()
 	return nil
 }
 
@@ -261,7 +340,7 @@ func validResource(r string) bool {
 //		...
 //	}
 func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return signers.ProfileBlock(d, cloudFrontKind.Name, []signers.Subdirective{
+	return signers.ProfileBlock(d, cloudFrontKind.Name, append(append([]signers.Subdirective{
 		{Name: "domain", Parse: func() error { return signers.OneArg(d, &c.Domain) }},
 		{Name: "key_pair_id", Parse: func() error { return signers.OneArg(d, &c.KeyPairID) }},
 		{Name: "private_key_file", Parse: func() error { return signers.OneArg(d, &c.PrivateKeyFile) }},
@@ -276,8 +355,18 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			return nil
 		}},
+		{Name: "kms_key", Parse: func() error { return signers.OneArg(d, &c.KMSKey) }},
+		{Name: "kms_endpoint", Parse: func() error { return signers.OneArg(d, &c.KMSEndpoint) }},
+		{Name: "kms_timeout", Parse: func() error { return signers.DurationArg(d, &c.KMSTimeout) }},
+		{Name: "region", Parse: func() error { return signers.OneArg(d, &c.Region) }},
+	}, awscreds.Subdirectives(d, awscreds.Fields{
+		AccessKeyID: &c.AccessKeyID, SecretAccessKey: &c.SecretAccessKey, SessionToken: &c.SessionToken,
+		AWSProfile: &c.AWSProfile, RoleARN: &c.RoleARN, ExternalID: &c.ExternalID,
+	})...), []signers.Subdirective{
+		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &c.CredentialsTimeout) }},
+		{Name: "hash_algorithm", Parse: func() error { return signers.OneArg(d, &c.HashAlgorithm) }},
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &c.Expires) }},
-	})
+	}...))
 }
 
 // Interface guards

@@ -1,7 +1,13 @@
 package cloudfront
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -88,7 +94,7 @@ func clientIP(r *http.Request) netip.Addr {
 // Sign implements Signer. The answer may be shared with other requests
 // (it comes from the answer cache): the caller must not modify it, nor
 // its cookies.
-func (c *CloudFront) Sign(_ context.Context, req signers.Request) (*signers.Signed, error) {
+func (c *CloudFront) Sign(ctx context.Context, req signers.Request) (*signers.Signed, error) {
 	r := &req
 	o := r.Options
 	expiresAt := r.SignTime.Add(r.Expires)
@@ -103,7 +109,7 @@ func (c *CloudFront) Sign(_ context.Context, req signers.Request) (*signers.Sign
 	if e != nil {
 		return &e.answer, nil
 	}
-	s, err := c.signAnswer(r, ip, expiresAt)
+	s, err := c.signAnswer(ctx, r, ip, expiresAt)
 	if err != nil || !admit {
 		return s, err
 	}
@@ -123,7 +129,7 @@ func (c *CloudFront) Sign(_ context.Context, req signers.Request) (*signers.Sign
 
 // signAnswer makes the answer to r, without the answer cache: ip is the
 // client IP (valid only with bind_client_ip), expiresAt r's expiry.
-func (c *CloudFront) signAnswer(r *signers.Request, ip netip.Addr, expiresAt time.Time) (*signers.Signed, error) {
+func (c *CloudFront) signAnswer(ctx context.Context, r *signers.Request, ip netip.Addr, expiresAt time.Time) (*signers.Signed, error) {
 	o := r.Options
 	objectURL := c.origin + "/" + escape.Path(r.Key)
 
@@ -142,7 +148,7 @@ func (c *CloudFront) signAnswer(r *signers.Request, ip netip.Addr, expiresAt tim
 		custom = true
 	}
 
-	sig, err := c.sign(resource, expiresAt, sourceIP)
+	sig, err := c.sign(ctx, resource, expiresAt, sourceIP)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +156,7 @@ func (c *CloudFront) signAnswer(r *signers.Request, ip netip.Addr, expiresAt tim
 		return &signers.Signed{URL: objectURL, ExpiresAt: expiresAt, Cookies: c.cookies(o, custom, sig, r.SignTime, expiresAt)}, nil
 	}
 	var b strings.Builder
-	b.Grow(len(objectURL) + len(sig.policy) + len(sig.signature) + len(c.keyID) + 50)
+	b.Grow(len(objectURL) + len(sig.policy) + len(sig.signature) + len(c.keyID) + 72)
 	b.WriteString(objectURL)
 	if custom {
 		b.WriteString("?Policy=")
@@ -163,6 +169,10 @@ func (c *CloudFront) signAnswer(r *signers.Request, ip netip.Addr, expiresAt tim
 	b.WriteString(sig.signature)
 	b.WriteString("&Key-Pair-Id=")
 	b.WriteString(c.keyID)
+	if c.hashParam != "" {
+		b.WriteString("&Hash-Algorithm=")
+		b.WriteString(c.hashParam)
+	}
 	return &signers.Signed{URL: b.String(), ExpiresAt: expiresAt}, nil
 }
 
@@ -207,7 +217,7 @@ type cfSignature struct {
 // policy, so a hot object costs one RSA signature per window, not one per
 // request. (RSA PKCS #1 v1.5 and our RFC 6979 ECDSA are deterministic, so
 // the cache changes only the cost, never the answer.)
-func (c *CloudFront) sign(resource string, expiresAt time.Time, sourceIP string) (cfSignature, error) {
+func (c *CloudFront) sign(ctx context.Context, resource string, expiresAt time.Time, sourceIP string) (cfSignature, error) {
 	ck := resource + "\n" + strconv.FormatInt(expiresAt.Unix(), 10) + "\n" + sourceIP
 	if s, ok := c.cache.get(ck); ok {
 		return s, nil
@@ -216,15 +226,56 @@ func (c *CloudFront) sign(resource string, expiresAt time.Time, sourceIP string)
 	if sourceIP != "" {
 		st.Condition.IPAddress = &sign.IPAddress{SourceIP: sourceIP}
 	}
-	policy := &sign.Policy{Statements: []sign.Statement{st}}
-	// Policy.Sign encodes the policy as CloudFront wants it (compact JSON,
-	// no HTML escaping), signs its SHA-1 digest with the key and returns
-	// both in CloudFront's base64 ('+' '=' '/' as '-' '_' '~')
-	b64sig, b64policy, err := policy.Sign(c.key)
+	policy, err := encodePolicy(&sign.Policy{Statements: []sign.Statement{st}})
 	if err != nil {
+		return cfSignature{}, fmt.Errorf("encoding the CloudFront policy: %v", err)
+	}
+	var digest []byte
+	if c.hash == crypto.SHA256 {
+		d := sha256.Sum256(policy)
+		digest = d[:]
+	} else {
+		d := sha1.Sum(policy)
+		digest = d[:]
+	}
+	var sig []byte
+	if c.kms != nil {
+		if sig, err = c.kms.sign(ctx, digest); err != nil {
+			return cfSignature{}, err
+		}
+	} else if sig, err = c.key.Sign(nil, digest, c.hash); err != nil {
 		return cfSignature{}, fmt.Errorf("signing the CloudFront policy: %v", err)
 	}
-	return c.cache.add(ck, cfSignature{policy: string(b64policy), signature: string(b64sig)}), nil
+	return c.cache.add(ck, cfSignature{policy: cfBase64(policy), signature: cfBase64(sig)}), nil
+}
+
+// encodePolicy is a policy as CloudFront wants it signed: compact JSON,
+// without HTML escaping, as AWS's SDK encodes it.
+func encodePolicy(p *sign.Policy) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(b.Bytes()), nil
+}
+
+// cfBase64 is b in CloudFront's URL-safe base64: '+' '=' '/' as '-' '_' '~'.
+func cfBase64(b []byte) string {
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(b)))
+	base64.StdEncoding.Encode(out, b)
+	for i, c := range out {
+		switch c {
+		case '+':
+			out[i] = '-'
+		case '=':
+			out[i] = '_'
+		case '/':
+			out[i] = '~'
+		}
+	}
+	return string(out)
 }
 
 // cookies are CloudFront's signed cookies for a signed policy.
@@ -250,5 +301,9 @@ func (c *CloudFront) cookies(o *signers.Options, custom bool, sig cfSignature, s
 	if custom {
 		first = cookie("CloudFront-Policy", sig.policy)
 	}
-	return []*http.Cookie{first, cookie("CloudFront-Signature", sig.signature), cookie("CloudFront-Key-Pair-Id", c.keyID)}
+	cs := []*http.Cookie{first, cookie("CloudFront-Signature", sig.signature), cookie("CloudFront-Key-Pair-Id", c.keyID)}
+	if c.hashParam != "" {
+		cs = append(cs, cookie("CloudFront-Hash-Algorithm", c.hashParam))
+	}
+	return cs
 }

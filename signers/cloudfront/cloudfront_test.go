@@ -639,7 +639,7 @@ func TestCloudFrontCaddyfile(t *testing.T) {
 	if c, err = parse("cloudfront {\n\tprivate_key {env.CF_KEY}\n}"); err != nil || c.PrivateKey != "{env.CF_KEY}" {
 		t.Errorf("private_key: %+v, %v", c, err)
 	}
-	if _, err := parse("cloudfront {\n\tbucket x\n}"); err == nil || !strings.Contains(err.Error(), `unknown subdirective "bucket" in cloudfront profile (domain, key_pair_id, private_key_file, private_key, expires)`) {
+	if _, err := parse("cloudfront {\n\tbucket x\n}"); err == nil || !strings.Contains(err.Error(), `unknown subdirective "bucket" in cloudfront profile (domain, key_pair_id, private_key_file, private_key, kms_key, kms_endpoint, kms_timeout, region, access_key_id, secret_access_key, session_token, aws_profile, role_arn, credentials_timeout, hash_algorithm, expires)`) {
 		t.Errorf("unknown subdirective: %v", err)
 	}
 	if _, err := parse("cloudfront extra {\n}"); err == nil {

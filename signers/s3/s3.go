@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
 	"github.com/caddy-presign/presign/signers/internal/download"
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
@@ -159,11 +160,19 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	if err := s.buildOrigin(); err != nil {
 		return err
 	}
-	provider, err := s.credentialsProvider(ctx)
-	if err != nil {
-		return err
+	provider := s.CredentialsProvider
+	if provider == nil {
+		var err error
+		provider, err = awscreds.Provider(ctx, awscreds.Options{
+			AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
+			AWSProfile: s.AWSProfile, RoleARN: s.RoleARN, ExternalID: s.ExternalID,
+			Region: s.Region, Timeout: time.Duration(s.CredentialsTimeout),
+		})
+		if err != nil {
+			return err
+		}
 	}
-	s.creds = credcache.New(awsFetch(provider), time.Duration(s.CredentialsTimeout), min(credcache.RefreshAhead, time.Duration(s.Expires)))
+	s.creds = credcache.New(awscreds.Fetch(provider), time.Duration(s.CredentialsTimeout), min(credcache.RefreshAhead, time.Duration(s.Expires)))
 	s.urls = urlcache.New[awsKeys]()
 	s.exists = store.NewExistsCache()
 	return s.provisionAPI()
@@ -299,31 +308,20 @@ func (s *S3) credsFor(ctx context.Context, r *signers.Request) (creds aws.Creden
 //		...
 //	}
 func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return signers.ProfileBlock(d, s3Kind.Name, []signers.Subdirective{
+	return signers.ProfileBlock(d, s3Kind.Name, append(append([]signers.Subdirective{
 		{Name: "bucket", Parse: func() error { return signers.OneArg(d, &s.Bucket) }},
 		{Name: "region", Parse: func() error { return signers.OneArg(d, &s.Region) }},
 		{Name: "endpoint", Parse: func() error { return signers.OneArg(d, &s.Endpoint) }},
 		{Name: "path_style", Parse: func() error { return signers.FlagArg(d, &s.PathStyle) }},
-		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, &s.AccessKeyID) }},
-		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, &s.SecretAccessKey) }},
-		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, &s.SessionToken) }},
-		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, &s.AWSProfile) }},
-		{Name: "role_arn", Parse: func() error { // role_arn <arn> [<external_id>]
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
-			}
-			s.RoleARN = args[0]
-			if len(args) == 2 {
-				s.ExternalID = args[1]
-			}
-			return nil
-		}},
+	}, awscreds.Subdirectives(d, awscreds.Fields{
+		AccessKeyID: &s.AccessKeyID, SecretAccessKey: &s.SecretAccessKey, SessionToken: &s.SessionToken,
+		AWSProfile: &s.AWSProfile, RoleARN: &s.RoleARN, ExternalID: &s.ExternalID,
+	})...), []signers.Subdirective{
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &s.Expires) }},
 		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &s.CredentialsTimeout) }},
 		{Name: "api_endpoint", Parse: func() error { return signers.OneArg(d, &s.APIEndpoint) }},
 		{Name: "api_timeout", Parse: func() error { return signers.DurationArg(d, &s.APITimeout) }},
-	})
+	}...))
 }
 
 // Interface guards

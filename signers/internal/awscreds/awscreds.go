@@ -1,4 +1,7 @@
-package s3
+// Package awscreds is the AWS credential options' provider, shared by the
+// kinds that call AWS with the credential chain (s3, and cloudfront's
+// kms_key).
+package awscreds
 
 import (
 	"context"
@@ -15,17 +18,27 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
-	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // roleDuration is the lifetime of the sessions of role_arn.
 const roleDuration = time.Hour
 
-// credentialsProvider builds the provider the profile's options name.
-func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, error) {
-	if s.CredentialsProvider != nil {
-		return s.CredentialsProvider, nil
-	}
+// Options are a profile's AWS credential options, as the profile's config
+// holds them (the keys and token still with their placeholders; the rest
+// expanded).
+type Options struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	AWSProfile, RoleARN, ExternalID            string
+	Region                                     string
+	// bounds each call made for credentials (four times it, retries
+	// included)
+	Timeout time.Duration
+}
+
+// Provider builds the provider the options name: static keys, a shared
+// config profile or the default chain, and a role assumed on top.
+func Provider(ctx context.Context, s Options) (aws.CredentialsProvider, error) {
 	id, secret, token := signers.Expand(s.AccessKeyID), signers.Expand(s.SecretAccessKey), signers.Expand(s.SessionToken)
 	if (id == "") != (secret == "") {
 		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
@@ -48,7 +61,7 @@ func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, er
 	if base == nil || s.RoleARN != "" {
 		opts := []func(*config.LoadOptions) error{
 			config.WithRegion(s.Region),
-			config.WithAPIOptions(deadline(4 * time.Duration(s.CredentialsTimeout))),
+			config.WithAPIOptions(deadline(4 * s.Timeout)),
 			// the SDK's own cache refreshes a little ahead; ours sits on top
 			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
 		}
@@ -83,11 +96,11 @@ func (s *S3) credentialsProvider(ctx caddy.Context) (aws.CredentialsProvider, er
 	}), nil
 }
 
-// awsFetch is the credential cache's fetch from an AWS credentials
+// Fetch is the credential cache's fetch from an AWS credentials
 // provider. The expiry is the credentials' own: the SDK's
 // aws.CredentialsCache is not used on top of providers built here because
 // it reports Expires moved earlier by its refresh window.
-func awsFetch(p aws.CredentialsProvider) credcache.Fetch[aws.Credentials] {
+func Fetch(p aws.CredentialsProvider) credcache.Fetch[aws.Credentials] {
 	return func(ctx context.Context) (aws.Credentials, time.Time, error) {
 		// A provider with a cache of its own (the SDK's default chain wraps
 		// every provider in an aws.CredentialsCache, which renews only at
@@ -125,4 +138,36 @@ func deadline(d time.Duration) []func(*middleware.Stack) error {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}}
+}
+
+// Fields point at a profile's fields of the credential options.
+type Fields struct {
+	AccessKeyID, SecretAccessKey, SessionToken *string
+	AWSProfile, RoleARN, ExternalID            *string
+}
+
+// Subdirectives parse the credential options in a profile's Caddyfile
+// block into f: access_key_id, secret_access_key, session_token,
+// aws_profile and role_arn <arn> [<external_id>].
+func Subdirectives(d *caddyfile.Dispenser, f Fields) []signers.Subdirective {
+	return []signers.Subdirective{
+		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, f.AccessKeyID) }},
+		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, f.SecretAccessKey) }},
+		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, f.SessionToken) }},
+		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, f.AWSProfile) }},
+		{Name: "role_arn", Parse: func() error { return roleARNArg(d, f.RoleARN, f.ExternalID) }},
+	}
+}
+
+// roleARNArg parses the arguments of role_arn <arn> [<external_id>].
+func roleARNArg(d *caddyfile.Dispenser, arn, externalID *string) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.Errf("role_arn takes the role's ARN and optionally an external ID, got %d arguments", len(args))
+	}
+	*arn = args[0]
+	if len(args) == 2 {
+		*externalID = args[1]
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package s3
+package awscreds
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func TestCredCacheRefreshesAhead(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	p := &stepProvider{clock: clock, lifetime: time.Hour}
-	c := credcache.New(awsFetch(p), time.Second, 5*time.Minute)
+	c := credcache.New(Fetch(p), time.Second, 5*time.Minute)
 	c.Now = clock
 
 	got, err := c.Get(context.Background())
@@ -117,7 +117,7 @@ func TestCredCacheStatic(t *testing.T) {
 		n.Add(1)
 		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil
 	})
-	c := credcache.New(awsFetch(p), time.Second, 5*time.Minute)
+	c := credcache.New(Fetch(p), time.Second, 5*time.Minute)
 	for i := 0; i < 100; i++ {
 		if _, err := c.Get(context.Background()); err != nil {
 			t.Fatal(err)
