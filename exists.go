@@ -14,7 +14,7 @@ import (
 // handle_errors renders) when it does not; a 502 or 503 when the store
 // cannot tell, never a 404.
 func (h *Handler) checkExists(ctx context.Context, w http.ResponseWriter, rule *Rule, key string, now time.Time, count answerCounter) error {
-	ok, err := rule.store.Exists(ctx, key, now, time.Duration(rule.CheckExists))
+	ok, err := rule.exists.Exists(ctx, key, now, time.Duration(rule.CheckExists))
 	if err != nil {
 		return h.fail(w, rule, count, err, true)
 	}

@@ -19,6 +19,7 @@
 //	                and Checker; CheckExpires, Expand
 //	store.go        Store, Listing, Object, StoreError: a store Caddy asks itself (browse,
 //	                check_exists); RuleInfo.CheckStore, the checks of their options
+//	exists.go       Existence: check_exists's one cache over a Store's raw Exists, per profile
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
 //	kinds.go        RegisterKind, Kind: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.Check
@@ -42,7 +43,7 @@
 //	urlcache/       the cache of recently signed URLs, generic over the credential
 //	slotcache/      the lock-free slot cache under the hot-key caches
 //	store/          what the Stores share: the ListObjectsV2 document, a page's check,
-//	                the api_timeout default, the cache of existence checks
+//	                the refusal classification, the api_timeout default
 //	endpoint/       endpoint parsing and checking, the signed host header, bucket names
 //	escape/         percent-encoding, query parameters, the compact ISO 8601 time
 //	download/       the response overrides of downloads (Content-Disposition and the like)
