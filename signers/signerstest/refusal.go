@@ -26,31 +26,36 @@ type RefusalCase struct {
 	Want   int
 }
 
-// StoreAnswer is a store for one test that answers every request with c,
-// shaped as the kind does: S3 and Cloud Storage with an XML Error body
-// (none to HEAD), Azure with x-ms-error-code and an XML Error body.
+// StoreAnswer is a store for one test that answers every request with c
+// (see writeRefusal).
 func StoreAnswer(t *testing.T, azure bool, c *RefusalCase) *httptest.Server {
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.Status == http.StatusOK {
-			if c.Want == http.StatusOK {
-				w.Header().Set("ETag", `"0123abcd"`)
-			}
-			w.Header().Set("Content-Type", "text/html")
-			w.Write([]byte("<html><body>maintenance</body></html>"))
-			return
-		}
-		if azure && c.Code != "" {
-			w.Header().Set("x-ms-error-code", c.Code)
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(c.Status)
-		if r.Method != http.MethodHead && c.Code != "" {
-			fmt.Fprintf(w, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>%s</Code><Message>m</Message>"+
-				"<QueryParameterName>%s</QueryParameterName></Error>", c.Code, c.Param)
-		}
-	}))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeRefusal(w, r, azure, c) }))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// writeRefusal answers r with c, shaped as the kind does: S3 and Cloud
+// Storage with an XML Error body (none to HEAD), Azure with
+// x-ms-error-code and an XML Error body. A 200 is an HTML page, with an
+// ETag when c wants "exists".
+func writeRefusal(w http.ResponseWriter, r *http.Request, azure bool, c *RefusalCase) {
+	if c.Status == http.StatusOK {
+		if c.Want == http.StatusOK {
+			w.Header().Set("ETag", `"0123abcd"`)
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>maintenance</body></html>"))
+		return
+	}
+	if azure && c.Code != "" {
+		w.Header().Set("x-ms-error-code", c.Code)
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(c.Status)
+	if r.Method != http.MethodHead && c.Code != "" {
+		fmt.Fprintf(w, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>%s</Code><Message>m</Message>"+
+			"<QueryParameterName>%s</QueryParameterName></Error>", c.Code, c.Param)
+	}
 }
 
 // CheckClassified checks what a Store call gave for c: want 400 or 502, a
