@@ -36,6 +36,11 @@ type Wire struct {
 	// Azure's blob service does, besides the XML Error body.
 	AzureErrors bool
 
+	// TokenIsTruncation: the store says that a page is truncated by its
+	// token alone (Azure's NextMarker), so that no page can be truncated
+	// without one.
+	TokenIsTruncation bool
+
 	// ListRefusals and ExistsRefusals are the kind's table of the store's
 	// other answers and what each must be classified as (see RefusalCase):
 	// for List at least one case of the request's doing (400) and one
@@ -191,6 +196,9 @@ func checkStore(t *testing.T, k Kind) {
 			},
 			"nothing": func(http.ResponseWriter, *http.Request, Call) {},
 		} {
+			if what == "truncated without a token" && w.TokenIsTruncation {
+				continue
+			}
 			rec.answer = answer
 			l, err := st.List(ctx, "docs/", "")
 			var se *signers.StoreError
