@@ -49,8 +49,13 @@
 //	download/       the response overrides of downloads (Content-Disposition and the like)
 //	pemtext/        PEM normalization of keys given inline
 //
-// Adding a kind is its package here, its blank import in the root's
-// kinds.go, its golden adapt file and the README (its "Development" section
-// lists the steps): the handler, the Caddyfile parser and the JSON config
-// need no change.
+// The conformance suite, signerstest/, holds every kind to this contract:
+// each kind's tests run it (signerstest.Run) with a constructor of its
+// profiles, an independent verifier of what it signs and, for a Store, its
+// store's protocol; a kind is done when it passes.
+//
+// Adding a kind is its package here, its conformance test, its blank import
+// in the root's kinds.go, its golden adapt file and the README (its
+// "Development" section lists the steps): the handler, the Caddyfile parser
+// and the JSON config need no change.
 package signers

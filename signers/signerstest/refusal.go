@@ -1,12 +1,19 @@
-// Package signerstest holds what the tests of every profile kind share: a
-// kind's answers are held to one contract.
+// Package signerstest is the conformance suite of profile kinds: one
+// contract that every kind's tests run, with Run and a Kind (a constructor
+// of its profiles, its independent verifier and, for a Store, its store's
+// protocol as a Wire). Its files:
+//
+//	suite.go      Run, Kind; the options, origin, expiry, signing and tampering checks
+//	cache.go      cached against fresh answers for every combination of the options
+//	store.go      Wire, Call, Page; a recording store: pages, junk, refusals, least privilege
+//	multipart.go  the parts of a multipart upload
+//	refusal.go    RefusalCase: the refusal contract of every Store
 package signerstest
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/caddy-presign/presign/signers"
@@ -24,14 +31,6 @@ type RefusalCase struct {
 	Code   string // the store's error code, "" for none
 	Param  string // Azure: the query parameter its error names
 	Want   int
-}
-
-// StoreAnswer is a store for one test that answers every request with c
-// (see writeRefusal).
-func StoreAnswer(t *testing.T, azure bool, c *RefusalCase) *httptest.Server {
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeRefusal(w, r, azure, c) }))
-	t.Cleanup(s.Close)
-	return s
 }
 
 // writeRefusal answers r with c, shaped as the kind does: S3 and Cloud
