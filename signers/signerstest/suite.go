@@ -73,7 +73,7 @@ func Run(t *testing.T, k Kind) {
 		t.Fatalf("kind %s refuses a plain GET rule", k.Name)
 	}
 	t.Run("Options", func(t *testing.T) { checkOptions(t, p, kind) })
-	t.Run("Sign", func(t *testing.T) { checkSign(t, k, p, methods) })
+	t.Run("Sign", func(t *testing.T) { checkSign(t, k, p, kind, methods) })
 	t.Run("Cache", func(t *testing.T) { checkCache(t, k, p, kind, methods) })
 	t.Run("Expiry", func(t *testing.T) { checkExpiry(t, k) })
 	if _, ok := p.(signers.Store); ok != (k.Store != nil) {
@@ -244,13 +244,15 @@ func underOrigin(u, origin string) bool {
 
 // checkSign: every method the kind serves, for several keys, is signed
 // under the origin, ends at SignTime + Expires, is accepted by the
-// verifier until then and refused from then on, and refused with any one
-// byte tampered: of the path, of each query parameter's value (the expiry
-// and the signature among them), of each form field.
-func checkSign(t *testing.T, k Kind, p signers.Signer, methods []string) {
+// verifier until then and refused from then on; and, without options and
+// with each value of each option that shapes it, accepted, and refused
+// with any one byte tampered: of the path, of each query parameter's value
+// (the expiry and the signature among them), of each form field, of each
+// cookie.
+func checkSign(t *testing.T, k Kind, p signers.Signer, kind *signers.Kind, methods []string) {
 	for _, m := range methods {
-		o := new(signers.Options)
 		for _, key := range suiteKeys {
+			o := new(signers.Options)
 			r := request(p, m, key, signTime(), o)
 			s := sign(t, p, r)
 			if !underOrigin(s.URL, p.Origin()) {
@@ -266,23 +268,65 @@ func checkSign(t *testing.T, k Kind, p signers.Signer, methods []string) {
 				t.Errorf("%s %q: the verifier accepts %s at its expiry", m, key, s.URL)
 			}
 		}
-		r := request(p, m, suiteKey, signTime(), o)
-		s := sign(t, p, r)
-		for what, ts := range tampered(s) {
-			if err := k.Verify(r, ts, r.SignTime.Add(time.Second)); err == nil {
-				t.Errorf("%s: the verifier accepts the URL with %s tampered: %s", m, what, ts.URL)
+		for _, o := range tamperRules(p, m, kind) {
+			r := request(p, m, suiteKey, signTime(), o)
+			s := sign(t, p, r)
+			if err := k.Verify(r, s, r.SignTime.Add(time.Second)); err != nil {
+				t.Errorf("%s with %v: the verifier refuses %s: %v", m, setNames(o), describe(s), err)
+			}
+			for what, ts := range tampered(s, o.Resource == "") {
+				if err := k.Verify(r, ts, r.SignTime.Add(time.Second)); err == nil {
+					t.Errorf("%s with %v: the verifier accepts the answer with %s tampered: %s", m, setNames(o), what, describe(ts))
+				}
 			}
 		}
 	}
 }
 
-// tampered are copies of s with one byte changed: of the URL's path, of
-// each query parameter's value, of each form field's value, of each
-// cookie's value.
-func tampered(s *signers.Signed) map[string]*signers.Signed {
+// tamperRules are the rules whose answers to m the tampering check tries:
+// one without options, and one with each value of each option the kind
+// declares that shapes answers to m.
+func tamperRules(p signers.Signer, m string, kind *signers.Kind) []*signers.Options {
+	rules := []*signers.Options{{}}
+	for _, name := range kind.Options() {
+		opt := options[name]
+		if !slices.Contains(opt.affects, m) {
+			continue
+		}
+		for _, set := range opt.values {
+			o := new(signers.Options)
+			if opt.needs != nil {
+				opt.needs(o, p.Origin())
+			}
+			set(o, p.Origin())
+			if p.CheckRule(ruleInfo(p, []string{m}, o)) == nil {
+				rules = append(rules, o)
+			}
+		}
+	}
+	return rules
+}
+
+// setNames are the JSON names of the options set in o.
+func setNames(o *signers.Options) []string {
+	var names []string
+	rv := reflect.ValueOf(o).Elem()
+	for i, name := range optionNames() {
+		if !rv.Field(i).IsZero() {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// tampered are copies of s with one byte changed: of the URL's path
+// (with path; not for a rule with a resource, whose wildcards may cover
+// the changed URL), of each query parameter's value, of each form field's
+// value, of each cookie's value.
+func tampered(s *signers.Signed, path bool) map[string]*signers.Signed {
 	out := map[string]*signers.Signed{}
 	base, query, _ := strings.Cut(s.URL, "?")
-	if i := strings.LastIndexFunc(base, isAlnum); i > strings.Index(base, "://")+3 && s.Fields == nil {
+	if i := strings.LastIndexFunc(base, isAlnum); path && i > strings.Index(base, "://")+3 && s.Fields == nil {
 		c := *s
 		c.URL = base[:i] + string(flip(base[i])) + base[i+1:]
 		if query != "" {
