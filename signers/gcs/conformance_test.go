@@ -26,6 +26,42 @@ import (
 func TestConformance(t *testing.T) {
 	key := newTestGCS(t, &GCS{Bucket: "my-bucket"})
 	pub, email := &key.key.PublicKey, key.email
+	// every call of Caddy's to the store a V4 URL of the account's, for
+	// its method and path
+	store := signerstest.ListObjectsV2("my-bucket", func(r *http.Request) error {
+		_, q, err := gcsverify.Request(pub, r.Method, r.Host, "", r.URL.EscapedPath(), r.URL.RawQuery)
+		if err == nil {
+			err = gcsverify.Valid(q, email, time.Now())
+		}
+		return err
+	})
+	store.ListRefusals = []signerstest.RefusalCase{
+		{Status: 400, Code: "InvalidArgument", Want: 400}, // a continuation token the store never issued
+		{Status: 400, Code: "InvalidObjectName", Want: 400},
+		{Status: 400, Code: "KeyTooLong", Want: 400},
+		{Status: 400, Code: "InvalidURI", Want: 400},
+		{Status: 400, Code: "ExpiredToken", Want: 502},
+		{Status: 400, Code: "InvalidBucketName", Want: 502},
+		{Status: 400, Code: "UserProjectMissing", Want: 502},
+		{Status: 400, Code: "", Want: 502}, // no store's error: a proxy's
+		{Status: 400, Code: "Invalid\nArgument", Want: 502},
+		{Status: 401, Code: "AuthenticationRequired", Want: 502},
+		{Status: 403, Code: "SignatureDoesNotMatch", Want: 502},
+		{Status: 403, Code: "InvalidArgument", Want: 502},
+		{Status: 404, Code: "NoSuchBucket", Want: 502},
+		{Status: 429, Code: "SlowDown", Want: 502},
+		{Status: 500, Code: "InternalError", Want: 502},
+		{Status: 503, Code: "ServiceUnavailable", Want: 502},
+		{Status: 200, Want: 502}, // an HTML page: no listing
+	}
+	store.ExistsRefusals = []signerstest.RefusalCase{
+		{Status: 200, Want: 200},
+		{Status: 200, Want: 502}, // no ETag
+		{Status: 404, Want: 404},
+		{Status: 400, Want: 502}, // a HEAD's 400 names no code
+		{Status: 403, Want: 502},
+		{Status: 500, Want: 502},
+	}
 	signerstest.Run(t, signerstest.Kind{
 		Name: "gcs",
 		New: func(t *testing.T, store string) signers.Signer {
@@ -45,62 +81,7 @@ func TestConformance(t *testing.T) {
 			}
 			return gcsverify.Valid(q, email, now)
 		},
-		Store: &signerstest.Wire{
-			Call: func(r *http.Request) (signerstest.Call, error) {
-				var c signerstest.Call
-				_, q, err := gcsverify.Request(pub, r.Method, r.Host, "", r.URL.EscapedPath(), r.URL.RawQuery)
-				if err == nil {
-					err = gcsverify.Valid(q, email, time.Now())
-				}
-				switch {
-				case r.Method == http.MethodGet && r.URL.Path == "/my-bucket" && q["list-type"] == "2":
-					c = signerstest.Call{Op: "list", Prefix: q["prefix"], Token: q["continuation-token"]}
-				case r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/my-bucket/"):
-					key, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/my-bucket/"))
-					c = signerstest.Call{Op: "exists", Key: key}
-				default:
-					return c, fmt.Errorf("not a call of browse or check_exists: %s %s", r.Method, r.URL.Path)
-				}
-				return c, err
-			},
-			WriteList: func(w http.ResponseWriter, _ signerstest.Call, p signerstest.Page) {
-				signerstest.WriteListObjectsV2(w, "my-bucket", p)
-			},
-			WriteExists: func(w http.ResponseWriter, exists bool) {
-				if !exists {
-					w.WriteHeader(http.StatusNotFound)
-					return
-				}
-				w.Header().Set("ETag", `"0123abcd"`)
-			},
-			ListRefusals: []signerstest.RefusalCase{
-				{Status: 400, Code: "InvalidArgument", Want: 400}, // a continuation token the store never issued
-				{Status: 400, Code: "InvalidObjectName", Want: 400},
-				{Status: 400, Code: "KeyTooLong", Want: 400},
-				{Status: 400, Code: "InvalidURI", Want: 400},
-				{Status: 400, Code: "ExpiredToken", Want: 502},
-				{Status: 400, Code: "InvalidBucketName", Want: 502},
-				{Status: 400, Code: "UserProjectMissing", Want: 502},
-				{Status: 400, Code: "", Want: 502}, // no store's error: a proxy's
-				{Status: 400, Code: "Invalid\nArgument", Want: 502},
-				{Status: 401, Code: "AuthenticationRequired", Want: 502},
-				{Status: 403, Code: "SignatureDoesNotMatch", Want: 502},
-				{Status: 403, Code: "InvalidArgument", Want: 502},
-				{Status: 404, Code: "NoSuchBucket", Want: 502},
-				{Status: 429, Code: "SlowDown", Want: 502},
-				{Status: 500, Code: "InternalError", Want: 502},
-				{Status: 503, Code: "ServiceUnavailable", Want: 502},
-				{Status: 200, Want: 502}, // an HTML page: no listing
-			},
-			ExistsRefusals: []signerstest.RefusalCase{
-				{Status: 200, Want: 200},
-				{Status: 200, Want: 502}, // no ETag
-				{Status: 404, Want: 404},
-				{Status: 400, Want: 502}, // a HEAD's 400 names no code
-				{Status: 403, Want: 502},
-				{Status: 500, Want: 502},
-			},
-		},
+		Store: store,
 	})
 }
 

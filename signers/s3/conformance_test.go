@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +40,39 @@ var suiteKeys = sigv4verify.Keys{suiteAKID: suiteSecret}
 // TestConformance runs the suite of every kind against S3, with the
 // independent SigV4 verifier and a recording S3 API.
 func TestConformance(t *testing.T) {
+	// every call of Caddy's to the store signed in its Authorization
+	// header with the suite's keys, for its method and path
+	store := signerstest.ListObjectsV2("media", func(r *http.Request) error {
+		_, err := suiteKeys.Request(r, time.Now())
+		return err
+	})
+	store.ListRefusals = []signerstest.RefusalCase{
+		{Status: 400, Code: "InvalidArgument", Want: 400}, // a continuation token S3 never issued
+		{Status: 400, Code: "KeyTooLongError", Want: 400},
+		{Status: 400, Code: "InvalidObjectName", Want: 400},
+		{Status: 400, Code: "InvalidURI", Want: 400},
+		{Status: 400, Code: "AuthorizationHeaderMalformed", Want: 502},
+		{Status: 400, Code: "AuthorizationQueryParametersError", Want: 502},
+		{Status: 400, Code: "InvalidBucketName", Want: 502},
+		{Status: 400, Code: "ExpiredToken", Want: 502},
+		{Status: 400, Code: "InvalidRegion", Want: 502},
+		{Status: 401, Code: "Unauthorized", Want: 502},
+		{Status: 403, Code: "AccessDenied", Want: 502},
+		{Status: 403, Code: "InvalidArgument", Want: 502}, // Caddy's credentials refused, whatever the code
+		{Status: 404, Code: "NoSuchBucket", Want: 502},
+		{Status: 409, Code: "OperationAborted", Want: 502},
+		{Status: 500, Code: "InternalError", Want: 502},
+		{Status: 503, Code: "SlowDown", Want: 502},
+		{Status: 200, Want: 502}, // an HTML page: no listing
+	}
+	store.ExistsRefusals = []signerstest.RefusalCase{
+		{Status: 200, Want: 200},
+		{Status: 200, Want: 502}, // no ETag: a proxy's page
+		{Status: 404, Want: 404},
+		{Status: 400, Want: 400}, // a HEAD's 400 (no body): the key
+		{Status: 403, Want: 502},
+		{Status: 500, Want: 502},
+	}
 	signerstest.Run(t, signerstest.Kind{
 		Name: "s3",
 		New:  func(t *testing.T, store string) signers.Signer { return suiteS3(t, store, nil) },
@@ -66,59 +97,6 @@ func TestConformance(t *testing.T) {
 				return aws.Credentials{}, errors.New("the provider is down")
 			}))
 		},
-		Store: &signerstest.Wire{
-			Call: func(r *http.Request) (signerstest.Call, error) {
-				var c signerstest.Call
-				_, err := suiteKeys.Request(r, time.Now())
-				q := r.URL.Query()
-				switch {
-				case r.Method == http.MethodGet && r.URL.Path == "/media" && q.Get("list-type") == "2":
-					c = signerstest.Call{Op: "list", Prefix: q.Get("prefix"), Token: q.Get("continuation-token")}
-				case r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/media/"):
-					key, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/media/"))
-					c = signerstest.Call{Op: "exists", Key: key}
-				default:
-					return c, fmt.Errorf("not a call of browse or check_exists: %s %s", r.Method, r.URL)
-				}
-				return c, err
-			},
-			WriteList: func(w http.ResponseWriter, _ signerstest.Call, p signerstest.Page) {
-				signerstest.WriteListObjectsV2(w, "media", p)
-			},
-			WriteExists: func(w http.ResponseWriter, exists bool) {
-				if !exists {
-					w.WriteHeader(http.StatusNotFound)
-					return
-				}
-				w.Header().Set("ETag", `"0123abcd"`)
-			},
-			ListRefusals: []signerstest.RefusalCase{
-				{Status: 400, Code: "InvalidArgument", Want: 400}, // a continuation token S3 never issued
-				{Status: 400, Code: "KeyTooLongError", Want: 400},
-				{Status: 400, Code: "InvalidObjectName", Want: 400},
-				{Status: 400, Code: "InvalidURI", Want: 400},
-				{Status: 400, Code: "AuthorizationHeaderMalformed", Want: 502},
-				{Status: 400, Code: "AuthorizationQueryParametersError", Want: 502},
-				{Status: 400, Code: "InvalidBucketName", Want: 502},
-				{Status: 400, Code: "ExpiredToken", Want: 502},
-				{Status: 400, Code: "InvalidRegion", Want: 502},
-				{Status: 401, Code: "Unauthorized", Want: 502},
-				{Status: 403, Code: "AccessDenied", Want: 502},
-				{Status: 403, Code: "InvalidArgument", Want: 502}, // Caddy's credentials refused, whatever the code
-				{Status: 404, Code: "NoSuchBucket", Want: 502},
-				{Status: 409, Code: "OperationAborted", Want: 502},
-				{Status: 500, Code: "InternalError", Want: 502},
-				{Status: 503, Code: "SlowDown", Want: 502},
-				{Status: 200, Want: 502}, // an HTML page: no listing
-			},
-			ExistsRefusals: []signerstest.RefusalCase{
-				{Status: 200, Want: 200},
-				{Status: 200, Want: 502}, // no ETag: a proxy's page
-				{Status: 404, Want: 404},
-				{Status: 400, Want: 400}, // a HEAD's 400 (no body): the key
-				{Status: 403, Want: 502},
-				{Status: 500, Want: 502},
-			},
-		},
+		Store: store,
 	})
 }

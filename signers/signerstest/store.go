@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,9 +67,45 @@ type Page struct {
 	Truncated bool
 }
 
-// WriteListObjectsV2 writes p as a ListObjectsV2 answer (ListBucketResult)
-// of bucket: the document of S3 and of Cloud Storage's XML API.
-func WriteListObjectsV2(w http.ResponseWriter, bucket string, p Page) {
+// ListObjectsV2 is the Wire of a store that speaks S3's protocol for the
+// calls of browse and check_exists, as S3 and Cloud Storage's XML API do,
+// with bucket in the path: a listing is GET /<bucket>?list-type=2 (prefix,
+// continuation-token), answered with a ListObjectsV2 document; an
+// existence check is HEAD /<bucket>/<key>, answered 200 with an ETag or
+// 404. authorize is the kind's check of a call's credential (its
+// signature, scoped to the call's method and path); the kind adds its
+// refusal tables.
+func ListObjectsV2(bucket string, authorize func(r *http.Request) error) *Wire {
+	return &Wire{
+		Call: func(r *http.Request) (Call, error) {
+			var c Call
+			err := authorize(r)
+			q := r.URL.Query()
+			switch {
+			case r.Method == http.MethodGet && r.URL.Path == "/"+bucket && q.Get("list-type") == "2":
+				c = Call{Op: "list", Prefix: q.Get("prefix"), Token: q.Get("continuation-token")}
+			case r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/"+bucket+"/"):
+				key, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/"+bucket+"/"))
+				c = Call{Op: "exists", Key: key}
+			default:
+				return c, fmt.Errorf("not a call of browse or check_exists: %s %s", r.Method, r.URL.Path)
+			}
+			return c, err
+		},
+		WriteList: func(w http.ResponseWriter, _ Call, p Page) { writeListObjectsV2(w, bucket, p) },
+		WriteExists: func(w http.ResponseWriter, exists bool) {
+			if !exists {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			w.Header().Set("ETag", `"0123abcd"`)
+		},
+	}
+}
+
+// writeListObjectsV2 writes p as a ListObjectsV2 answer (ListBucketResult)
+// of bucket.
+func writeListObjectsV2(w http.ResponseWriter, bucket string, p Page) {
 	type content struct {
 		Key          string
 		Size         int64
