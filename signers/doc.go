@@ -21,7 +21,7 @@
 //	                check_exists); RuleInfo.CheckStore, the checks of their options
 //	exists.go       Existence: check_exists's one cache over a Store's raw Exists, per profile
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
-//	kinds.go        RegisterKind, Kind: a kind's name and the rule options it serves
+//	kinds.go        RegisterKind, Kind, KindNamed: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.Check
 //	typeprefixes.go TypePrefixes, content_type_prefix's values: a string or a list in JSON
 //	caddyfile.go    the Caddyfile helpers of profiles (ProfileBlock) and options (OneArg, ...)

@@ -44,7 +44,7 @@ func checkCache(t *testing.T, k Kind, p signers.Signer, kind *signers.Kind, meth
 				continue
 			}
 			c := &combo{idx: slices.Clone(idx), o: o}
-			c.fresh = sign(t, k.New(t, "http://127.0.0.1:9"), request(shared, m, suiteKey, t0, o))
+			c.fresh = sign(t, k.New(t, "http://127.0.0.1:9"), request(t, shared, m, suiteKey, t0, o))
 			combos = append(combos, c)
 		}
 		if len(combos) == 0 {
@@ -52,7 +52,7 @@ func checkCache(t *testing.T, k Kind, p signers.Signer, kind *signers.Kind, meth
 		}
 		for round := range 3 {
 			for _, c := range combos {
-				got := sign(t, shared, request(shared, m, suiteKey, t0, c.o))
+				got := sign(t, shared, request(t, shared, m, suiteKey, t0, c.o))
 				if !same(got, c.fresh) {
 					t.Errorf("%s, rule %s, round %d: the answer differs from a fresh profile's (a cache hit for another rule?)\n got  %s\n want %s",
 						m, show(shaping, c.idx), round+1, describe(got), describe(c.fresh))

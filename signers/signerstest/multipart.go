@@ -19,7 +19,7 @@ import (
 func checkMultipart(t *testing.T, k Kind) {
 	p := k.New(t, "http://127.0.0.1:9")
 	mp := p.(signers.Multipart)
-	r := request(p, http.MethodPut, suiteKey, signTime(), new(signers.Options))
+	r := request(t, p, http.MethodPut, suiteKey, signTime(), new(signers.Options))
 	parts := []int32{1, 2, 10000}
 	urls, expiresAt, err := mp.SignParts(context.Background(), &r, "upload-1", parts)
 	if err != nil {

@@ -207,7 +207,8 @@ func checkOptions(t *testing.T, p signers.Signer, kind *signers.Kind) {
 
 // request is a Request of the rule with options o, bound as the handler
 // binds it for a Binder's rule.
-func request(p signers.Signer, method, key string, signTime time.Time, o *signers.Options) signers.Request {
+func request(t *testing.T, p signers.Signer, method, key string, signTime time.Time, o *signers.Options) signers.Request {
+	t.Helper()
 	r := signers.Request{Method: method, Key: key, SignTime: signTime, Expires: 10 * time.Minute, Options: o}
 	if b, ok := p.(signers.Binder); ok && b.Binds(o) {
 		hr := httptest.NewRequest(method, "http://caddy.test/"+key, nil)
@@ -215,7 +216,7 @@ func request(p signers.Signer, method, key string, signTime time.Time, o *signer
 		ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "192.0.2.7"})
 		r = b.Bind(r, hr.WithContext(ctx), key)
 		if o.BindClientIP && r.ClientIP != netip.MustParseAddr("192.0.2.7") {
-			panic("bind_client_ip: Bind did not take Caddy's client IP")
+			t.Fatalf("bind_client_ip: Bind took the client IP %s, not Caddy's 192.0.2.7", r.ClientIP)
 		}
 	}
 	return r
@@ -253,7 +254,7 @@ func checkSign(t *testing.T, k Kind, p signers.Signer, kind *signers.Kind, metho
 	for _, m := range methods {
 		for _, key := range suiteKeys {
 			o := new(signers.Options)
-			r := request(p, m, key, signTime(), o)
+			r := request(t, p, m, key, signTime(), o)
 			s := sign(t, p, r)
 			if !underOrigin(s.URL, p.Origin()) {
 				t.Errorf("%s %q: URL %s is not under the origin %s", m, key, s.URL, p.Origin())
@@ -269,7 +270,7 @@ func checkSign(t *testing.T, k Kind, p signers.Signer, kind *signers.Kind, metho
 			}
 		}
 		for _, o := range tamperRules(p, m, kind) {
-			r := request(p, m, suiteKey, signTime(), o)
+			r := request(t, p, m, suiteKey, signTime(), o)
 			s := sign(t, p, r)
 			if err := k.Verify(r, s, r.SignTime.Add(time.Second)); err != nil {
 				t.Errorf("%s with %v: the verifier refuses %s: %v", m, setNames(o), describe(s), err)
@@ -421,7 +422,7 @@ func checkExpiry(t *testing.T, k Kind) {
 		{now.Add(time.Hour), func(r signers.Request) time.Time { return r.SignTime.Add(r.Expires) }},
 	} {
 		p := k.Expiring(t, c.expiry)
-		r := request(p, http.MethodGet, suiteKey, now, new(signers.Options))
+		r := request(t, p, http.MethodGet, suiteKey, now, new(signers.Options))
 		s := sign(t, p, r)
 		if want := c.want(r); !s.ExpiresAt.Equal(want) {
 			t.Errorf("credential expiring at %s: expires at %s, want %s", c.expiry, s.ExpiresAt, want)
@@ -438,7 +439,7 @@ func checkExpiry(t *testing.T, k Kind) {
 // checkCredentials: a profile whose credentials cannot be had fails
 // with ErrCredentials (the handler's 503).
 func checkCredentials(t *testing.T, p signers.Signer) {
-	_, err := p.Sign(context.Background(), request(p, http.MethodGet, suiteKey, signTime(), new(signers.Options)))
+	_, err := p.Sign(context.Background(), request(t, p, http.MethodGet, suiteKey, signTime(), new(signers.Options)))
 	if !errors.Is(err, signers.ErrCredentials) {
 		t.Errorf("Sign without credentials: %v, want an ErrCredentials", err)
 	}
