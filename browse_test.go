@@ -58,7 +58,7 @@ func (f *fakeStore) List(_ context.Context, prefix, token string) (*signers.List
 	return l, nil
 }
 
-func (f *fakeStore) Exists(_ context.Context, key string, _ time.Time, _ time.Duration) (bool, error) {
+func (f *fakeStore) Exists(_ context.Context, key string) (bool, error) {
 	f.checks++
 	return f.exists[key], f.err
 }

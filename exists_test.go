@@ -13,7 +13,8 @@ import (
 
 // TestCheckExists: a missing object is 404 and nothing is signed; an
 // existing one is the usual redirect; a store that cannot tell is 502 or
-// 503, never 404; PUT is not checked.
+// 503, never 404; PUT is not checked; the profile's existence cache
+// answers a key asked again within the window, and remembers no failure.
 func TestCheckExists(t *testing.T) {
 	st := &fakeStore{exists: map[string]bool{"here.txt": true}}
 	h := newHandler(t, `presign {
@@ -30,7 +31,7 @@ func TestCheckExists(t *testing.T) {
 		check_exists 30s
 	}
 }`)
-	h.Rules[0].store = st
+	h.Rules[0].exists = signers.NewExistence(st)
 	signs := countSigns(h)
 	if a := serve(t, h, "GET", "/dl/gone.txt"); a.Code != http.StatusNotFound || a.Header.Get("Location") != "" || *signs != 0 {
 		t.Errorf("missing: status %d, Location %q, %d signed; want 404, none", a.Code, a.Header.Get("Location"), *signs)
@@ -44,12 +45,15 @@ func TestCheckExists(t *testing.T) {
 	if a := serve(t, h, "PUT", "/dl/new.txt"); a.Code != http.StatusTemporaryRedirect || st.checks != checks {
 		t.Errorf("PUT: status %d, %d checks; want 307 unchecked", a.Code, st.checks-checks)
 	}
+	if a := serve(t, h, "GET", "/dl/gone.txt"); a.Code != http.StatusNotFound || st.checks != checks {
+		t.Errorf("missing again: status %d, %d checks; want 404 from the cache", a.Code, st.checks-checks)
+	}
 	st.err = &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store is unreachable", Err: errors.New("dial")}
-	if a := serve(t, h, "GET", "/dl/gone.txt"); a.Code != http.StatusBadGateway {
+	if a := serve(t, h, "GET", "/dl/down.txt"); a.Code != http.StatusBadGateway {
 		t.Errorf("store down: status %d, want 502", a.Code)
 	}
 	st.err = &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: signers.ErrCredentials}
-	if a := serve(t, h, "GET", "/dl/gone.txt"); a.Code != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" {
+	if a := serve(t, h, "GET", "/dl/down.txt"); a.Code != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" {
 		t.Errorf("no credentials: status %d, Retry-After %q; want 503 with one", a.Code, a.Header.Get("Retry-After"))
 	}
 }

@@ -63,7 +63,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// check_exists: a missing object is a 404 (which Caddy's
 		// handle_errors renders); a store that cannot tell is a 502 or
 		// 503, never a 404
-		ok, err := rule.store.Exists(r.Context(), key, now, time.Duration(rule.CheckExists))
+		ok, err := rule.exists.Exists(r.Context(), key, now, time.Duration(rule.CheckExists))
 		if err != nil {
 			return h.fail(w, rule, count, err, true)
 		}

@@ -116,6 +116,7 @@ type Rule struct {
 	stripLower string
 	metrics    ruleMetrics
 	store      signers.Store      // browse and check_exists: the profile's store
+	exists     *signers.Existence // check_exists: the profile's, which its rules share
 	browseTpl  *template.Template // browse: the HTML page
 	mistaken   atomic.Bool        // checker found a mistake of the config, which was logged
 	uppy       *uppyRule          // nil unless Uppy
@@ -180,6 +181,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(h.Rules) == 0 {
 		return fmt.Errorf("no rule: add at least one rule")
 	}
+	existence := map[string]*signers.Existence{} // per profile, made for its first rule with check_exists
 	for i, r := range h.Rules {
 		if r == nil {
 			return fmt.Errorf("rule %d: empty", i+1)
@@ -187,6 +189,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		r.name = fmt.Sprintf("rule %d (%s)", i+1, strings.Join(r.Path, " "))
 		if err := r.provision(ctx, h.profiles); err != nil {
 			return fmt.Errorf("%s: %v", r.name, err)
+		}
+		if r.CheckExists != 0 {
+			if existence[r.Profile] == nil {
+				existence[r.Profile] = signers.NewExistence(r.store)
+			}
+			r.exists = existence[r.Profile]
 		}
 		m.forRule(&r.metrics, r.Profile, ruleLabel(r))
 	}

@@ -2,6 +2,9 @@ package presign
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -79,7 +82,8 @@ func TestREADMEExamples(t *testing.T) {
 // kind touches holds for every registered kind: its module's type is in its
 // own package signers/<kind>, whose doc.go has the package comment and
 // whose <kind>.go declares it with signers.RegisterKind; it has its unit
-// tests there; the root's kinds.go imports it; it has its golden adapt file
+// tests there, and a test there runs the conformance suite
+// (signerstest.Run); the root's kinds.go imports it; it has its golden adapt file
 // in testdata/, a profile example and a row in "What each kind supports"
 // in the README; and the list names these steps in this order.
 func TestDevelopmentKindSteps(t *testing.T) {
@@ -90,7 +94,7 @@ func TestDevelopmentKindSteps(t *testing.T) {
 	readme := string(b)
 	dev := readme[strings.Index(readme, "## Development"):]
 	last := -1
-	for _, step := range []string{"1. `signers/<kind>/`", "signers.RegisterKind", "2. `signers/<kind>/<kind>_test.go`",
+	for _, step := range []string{"1. `signers/<kind>/`", "signers.RegisterKind", "2. `signers/<kind>/<kind>_test.go`", "signerstest.Run",
 		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. This README", "What each kind supports"} {
 		i := strings.Index(dev, step)
 		if i <= last {
@@ -127,6 +131,9 @@ func TestDevelopmentKindSteps(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, kind+"_test.go")); err != nil {
 			t.Errorf("kind %s: %v", kind, err)
 		}
+		if !runsSuite(t, dir) {
+			t.Errorf("kind %s: no test in %s calls signerstest.Run: it does not run the conformance suite", kind, dir)
+		}
 		if !strings.Contains(string(imports), `_ "`+pkg+`"`) {
 			t.Errorf("kind %s: kinds.go does not import it", kind)
 		}
@@ -141,4 +148,31 @@ func TestDevelopmentKindSteps(t *testing.T) {
 			t.Errorf("kind %s: no row in the README's \"What each kind supports\"", kind)
 		}
 	}
+}
+
+// runsSuite tells whether a test file of the package in dir calls
+// signerstest.Run.
+func runsSuite(t *testing.T, dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	for _, f := range files {
+		file, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		ast.Inspect(file, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Run" {
+					if id, ok := sel.X.(*ast.Ident); ok && id.Name == "signerstest" {
+						found = true
+					}
+				}
+			}
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }

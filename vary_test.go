@@ -1,6 +1,7 @@
 package presign
 
 import (
+	"github.com/caddy-presign/presign/signers"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,7 +72,7 @@ func TestVary(t *testing.T) {
 		{"users/{http.auth.user.id}/{presign.path}", true},
 	} {
 		h := newHandler(t, s3Block(c.key))
-		h.Rules[2].store = &fakeStore{exists: map[string]bool{"users/alice/a.txt": true, "a.txt": true, "media/a.txt": true}}
+		h.Rules[2].exists = signers.NewExistence(&fakeStore{exists: map[string]bool{"users/alice/a.txt": true, "a.txt": true, "media/a.txt": true}})
 		for _, q := range []struct{ method, target string }{
 			{"GET", "/dl/a.txt"}, {"HEAD", "/dl/a.txt"}, {"PUT", "/dl/a.txt"}, {"POST", "/dl/a.txt"},
 			{"GET", "/json/a.txt"}, {"GET", "/check/a.txt"}, {"GET", "/check/missing.txt"},

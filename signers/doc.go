@@ -19,8 +19,9 @@
 //	                and Checker; CheckExpires, Expand
 //	store.go        Store, Listing, Object, StoreError: a store Caddy asks itself (browse,
 //	                check_exists); RuleInfo.CheckStore, the checks of their options
+//	exists.go       Existence: check_exists's one cache over a Store's raw Exists, per profile
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
-//	kinds.go        RegisterKind, Kind: a kind's name and the rule options it serves
+//	kinds.go        RegisterKind, Kind, KindNamed: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.Check
 //	typeprefixes.go TypePrefixes, content_type_prefix's values: a string or a list in JSON
 //	caddyfile.go    the Caddyfile helpers of profiles (ProfileBlock) and options (OneArg, ...)
@@ -42,14 +43,19 @@
 //	urlcache/       the cache of recently signed URLs, generic over the credential
 //	slotcache/      the lock-free slot cache under the hot-key caches
 //	store/          what the Stores share: the ListObjectsV2 document, a page's check,
-//	                the api_timeout default, the cache of existence checks
+//	                the refusal classification, the api_timeout default
 //	endpoint/       endpoint parsing and checking, the signed host header, bucket names
 //	escape/         percent-encoding, query parameters, the compact ISO 8601 time
 //	download/       the response overrides of downloads (Content-Disposition and the like)
 //	pemtext/        PEM normalization of keys given inline
 //
-// Adding a kind is its package here, its blank import in the root's
-// kinds.go, its golden adapt file and the README (its "Development" section
-// lists the steps): the handler, the Caddyfile parser and the JSON config
-// need no change.
+// The conformance suite, signerstest/, holds every kind to this contract:
+// each kind's tests run it (signerstest.Run) with a constructor of its
+// profiles, an independent verifier of what it signs and, for a Store, its
+// store's protocol; a kind is done when it passes.
+//
+// Adding a kind is its package here, its conformance test, its blank import
+// in the root's kinds.go, its golden adapt file and the README (its
+// "Development" section lists the steps): the handler, the Caddyfile parser
+// and the JSON config need no change.
 package signers

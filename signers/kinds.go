@@ -40,6 +40,20 @@ func RegisterKind(name string, order int, options ...string) *Kind {
 	return k
 }
 
+// KindNamed is the registered kind of that name, or nil.
+func KindNamed(name string) *Kind {
+	for _, k := range kinds {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Options are the JSON names of the rule options the kind serves, as it
+// declared them.
+func (k *Kind) Options() []string { return slices.Clone(k.options) }
+
 // ModuleID is the kind's Caddy module ID.
 func (k *Kind) ModuleID() string { return Namespace + "." + k.Name }
 

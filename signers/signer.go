@@ -105,7 +105,10 @@ type Request struct {
 	SignTime time.Time
 	// Expires is the lifetime counted from SignTime, in whole seconds.
 	Expires time.Duration
-	// Options are the rule's options; never nil.
+	// Options are the rule's options; never nil. The same pointer for
+	// every request of a rule, and never modified after start: the kinds'
+	// caches of answers match a rule's options by this identity, so that
+	// no option can be left out of their keys.
 	Options *Options
 	// Resource is Options.Resource with its placeholders expanded ("" when
 	// the rule has none); set by Bind.

@@ -22,10 +22,13 @@ type Store interface {
 	// first). Every key and folder it returns starts with prefix.
 	List(ctx context.Context, prefix, token string) (*Listing, error)
 
-	// Exists tells whether the object key exists at now (the handler's
-	// clock). An answer given less than window before now may come from a
-	// cache; failures are errors, never "false".
-	Exists(ctx context.Context, key string, now time.Time, window time.Duration) (bool, error)
+	// Exists asks the store whether the object key exists now: true for
+	// the store's answer about the object (with an ETag), false for its
+	// answer that there is none; anything else (the store unreachable,
+	// refusing, answering something other than the object) is an error,
+	// never false. It caches nothing: Existence holds the one cache of
+	// check_exists.
+	Exists(ctx context.Context, key string) (bool, error)
 }
 
 // ListPageSize is the most entries (objects and folders) a page of List

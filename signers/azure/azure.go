@@ -97,7 +97,6 @@ type Azure struct {
 	macs     *sync.Pool                  // HMAC-SHA256 under the account key; nil without it
 	udk      *credcache.Cache[*azureUDK] // the user delegation key; nil with account_key
 	api      *http.Client                // Caddy's own calls (browse, check_exists)
-	exists   *store.ExistsCache          // recent answers of Exists (check_exists)
 }
 
 const (
@@ -163,7 +162,6 @@ func (a *Azure) Provision(caddy.Context) error {
 		return err
 	}
 	a.api = &http.Client{Transport: http.DefaultTransport}
-	a.exists = store.NewExistsCache()
 
 	if a.AccountKey == "" {
 		if err := signers.CheckExpires(time.Duration(a.Expires), azureUDKMaxExpires, "the user delegation key's"); err != nil {

@@ -121,14 +121,11 @@ func (n azureName) String() string {
 
 // Exists implements Store with Get Blob Properties (HEAD), authenticated
 // by a SAS with sp=r that Caddy signs for itself, bounded by api_timeout;
-// the answers, "exists" (a 200 with an ETag) and "does not" (404
-// BlobNotFound), are cached for window. A missing container, or a 404
+// "exists" is a 200 with an ETag, "does not" a 404 BlobNotFound. A
+// missing container, or a 404
 // that is not the service's (no BlobNotFound), is a failure, not a
 // missing blob.
-func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
-	if exists, hit := a.exists.Cached(key, at, window); hit {
-		return exists, nil
-	}
+func (a *Azure) Exists(ctx context.Context, key string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.APITimeout))
 	defer cancel()
 	sas, err := a.apiSAS(ctx, &azureSAS{perm: "r", key: key})
@@ -140,19 +137,16 @@ func (a *Azure) Exists(ctx context.Context, key string, at time.Time, window tim
 		return false, err
 	}
 	defer resp.Body.Close()
-	var exists bool
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		if resp.Header.Get("ETag") == "" {
 			return false, store.NoETag("Get Blob Properties")
 		}
-		exists = true
+		return true, nil
 	case resp.StatusCode == http.StatusNotFound && resp.Header.Get("x-ms-error-code") == "BlobNotFound":
-	default:
-		return false, azureRefusal(resp)
+		return false, nil
 	}
-	a.exists.Remember(key, exists, at)
-	return exists, nil
+	return false, azureRefusal(resp)
 }
 
 // apiSAS returns the URL of in, signed for one of Caddy's own calls: it

@@ -22,11 +22,12 @@ const cfCacheSize = 4096
 //
 // An answer is a pure function of the profile (origin, key pair ID and
 // key, fixed at provisioning) and of the request's key, signing time,
-// expiry, expanded resource (when the rule has one), client IP (with
-// bind_client_ip), cookies mode and cookie domain: an entry records all of
-// these and answers only a request that matches every one, the times
-// compared exactly (instant and location), so that a cached answer is
-// identical to a fresh one.
+// expiry, rule options, expanded resource (when the rule has one) and
+// client IP (with bind_client_ip): an entry records all of these and
+// answers only a request that matches every one, the times compared
+// exactly (instant and location), so that a cached answer is identical to
+// a fresh one. The options are matched by identity (signers.Request.Options,
+// one immutable value per rule), so that no option can be forgotten here.
 //
 // It is a slotcache.Cache hashed by key, signing second, expiry, resource, client
 // IP and options; an entry is about 250 bytes plus its URL (which it shares
@@ -41,12 +42,10 @@ type cfAnswerCache struct{ slotcache.Cache[cfAnswer] }
 // cfAnswer is one cached answer with everything that determined it.
 type cfAnswer struct {
 	key                 string
-	resource            string // the expanded resource, when custom
+	options             *signers.Options // the rule's, by identity
+	resource            string           // the expanded resource, when the rule has one
 	signTime, expiresAt time.Time
-	ip                  netip.Addr // with bind only: unmapped, without zone
-	custom, bind        bool       // the rule has a resource; bind_client_ip
-	cookies             bool
-	cookieDomain        string
+	ip                  netip.Addr // with bind_client_ip only: unmapped, without zone
 	answer              signers.Signed
 }
 
@@ -94,11 +93,8 @@ func (c *cfAnswerCache) lookup(r *signers.Request, ip netip.Addr, expiresAt time
 // matches tells whether e is the answer to r, with client IP ip (with
 // bind_client_ip) and expiry expiresAt.
 func (e *cfAnswer) matches(r *signers.Request, ip netip.Addr, expiresAt time.Time) bool {
-	o := r.Options
 	return e.signTime == r.SignTime && e.expiresAt == expiresAt && e.key == r.Key &&
-		e.bind == o.BindClientIP && e.ip == ip &&
-		e.cookies == o.Cookies && e.cookieDomain == o.CookieDomain &&
-		e.custom == (o.Resource != "") && (!e.custom || e.resource == r.Resource)
+		e.options == r.Options && e.ip == ip && (r.Options.Resource == "" || e.resource == r.Resource)
 }
 
 // sigCache is a bounded, concurrency-safe map of recent signatures in two

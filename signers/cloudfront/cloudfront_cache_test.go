@@ -243,7 +243,8 @@ func TestCloudFrontAnswerCacheIPs(t *testing.T) {
 }
 
 // TestCloudFrontAnswerEntryMatches: an entry answers only the request it
-// was made for; a change of any one thing it records is a mismatch, and
+// was made for; a change of any one thing it records (another rule's
+// options among them, even equal ones) is a mismatch, and
 // what it does not record (the client IP without bind_client_ip, the
 // resource without one in the rule) is not.
 func TestCloudFrontAnswerEntryMatches(t *testing.T) {
@@ -251,8 +252,7 @@ func TestCloudFrontAnswerEntryMatches(t *testing.T) {
 	expiresAt := cfSignTime.Add(time.Hour)
 	o := signers.Options{Resource: wildcardResource, BindClientIP: true, Cookies: true, CookieDomain: cfTestDomain}
 	r := signers.Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &o, Resource: wildcardResource, ClientIP: ip}
-	e := &cfAnswer{key: "a/b", resource: wildcardResource, signTime: cfSignTime, expiresAt: expiresAt, ip: ip,
-		custom: true, bind: true, cookies: true, cookieDomain: cfTestDomain}
+	e := &cfAnswer{key: "a/b", options: &o, resource: wildcardResource, signTime: cfSignTime, expiresAt: expiresAt, ip: ip}
 	if !e.matches(&r, ip, expiresAt) {
 		t.Fatal("the entry does not match its own request")
 	}
@@ -262,23 +262,19 @@ func TestCloudFrontAnswerEntryMatches(t *testing.T) {
 		expiresAt time.Time
 	}
 	for name, mod := range map[string]func(*variant){
-		"key":               func(v *variant) { v.r.Key = "a/c" },
-		"resource":          func(v *variant) { v.r.Resource = "https://" + cfTestDomain + "/a/*" },
-		"no resource":       func(v *variant) { v.r.Options.Resource, v.r.Resource = "", "" },
-		"signing time":      func(v *variant) { v.r.SignTime = v.r.SignTime.Add(time.Second) },
-		"signing location":  func(v *variant) { v.r.SignTime = v.r.SignTime.In(time.FixedZone("CET", 3600)) },
-		"expiry":            func(v *variant) { v.expiresAt = v.expiresAt.Add(time.Second) },
-		"expiry location":   func(v *variant) { v.expiresAt = v.expiresAt.In(time.FixedZone("CET", 3600)) },
-		"client IP":         func(v *variant) { v.ip = ip.Next() },
-		"client IP v6":      func(v *variant) { v.ip = netip.MustParseAddr("2001:db8::1") },
-		"not bound":         func(v *variant) { v.r.Options.BindClientIP, v.ip = false, netip.Addr{} },
-		"not cookies":       func(v *variant) { v.r.Options.Cookies = false },
-		"cookie domain":     func(v *variant) { v.r.Options.CookieDomain = "." + cfTestDomain },
-		"host-only cookies": func(v *variant) { v.r.Options.CookieDomain = "" },
+		"key":              func(v *variant) { v.r.Key = "a/c" },
+		"resource":         func(v *variant) { v.r.Resource = "https://" + cfTestDomain + "/a/*" },
+		"signing time":     func(v *variant) { v.r.SignTime = v.r.SignTime.Add(time.Second) },
+		"signing location": func(v *variant) { v.r.SignTime = v.r.SignTime.In(time.FixedZone("CET", 3600)) },
+		"expiry":           func(v *variant) { v.expiresAt = v.expiresAt.Add(time.Second) },
+		"expiry location":  func(v *variant) { v.expiresAt = v.expiresAt.In(time.FixedZone("CET", 3600)) },
+		"client IP":        func(v *variant) { v.ip = ip.Next() },
+		"client IP v6":     func(v *variant) { v.ip = netip.MustParseAddr("2001:db8::1") },
+		// the options, by identity: any other rule's, even with equal values
+		"rule with equal options": func(v *variant) { oo := o; v.r.Options = &oo },
+		"not cookies":             func(v *variant) { oo := o; oo.Cookies = false; v.r.Options = &oo },
 	} {
 		v := variant{r, ip, expiresAt}
-		oo := o
-		v.r.Options = &oo
 		mod(&v)
 		if e.matches(&v.r, v.ip, v.expiresAt) {
 			t.Errorf("another %s: the entry matches", name)
@@ -293,8 +289,8 @@ func TestCloudFrontAnswerEntryMatches(t *testing.T) {
 	if !e.matches(&head, ip, expiresAt) {
 		t.Error("the entry does not match the HEAD of its request")
 	}
-	canned := &cfAnswer{key: "a/b", signTime: cfSignTime, expiresAt: expiresAt}
 	plain := signers.Request{Method: "GET", Key: "a/b", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}, Resource: "ignored", ClientIP: ip}
+	canned := &cfAnswer{key: "a/b", options: plain.Options, signTime: cfSignTime, expiresAt: expiresAt}
 	if !canned.matches(&plain, netip.Addr{}, expiresAt) {
 		t.Error("a canned entry does not match a request with an unused resource and client IP")
 	}

@@ -116,11 +116,10 @@ func (c *CloudFront) Sign(ctx context.Context, req signers.Request) (*signers.Si
 	// one allocation for the entry and its answer, which this request and
 	// every hit share; s itself is dropped
 	e = &cfAnswer{
-		key: r.Key, signTime: r.SignTime, expiresAt: expiresAt, ip: ip,
-		custom: o.Resource != "", bind: o.BindClientIP, cookies: o.Cookies, cookieDomain: o.CookieDomain,
+		key: r.Key, options: o, signTime: r.SignTime, expiresAt: expiresAt, ip: ip,
 		answer: *s,
 	}
-	if e.custom {
+	if o.Resource != "" {
 		e.resource = r.Resource
 	}
 	c.ans.Store(cacheHash, e)

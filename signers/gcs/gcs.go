@@ -27,7 +27,6 @@ import (
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
 	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddy-presign/presign/signers/internal/pemtext"
-	"github.com/caddy-presign/presign/signers/internal/store"
 	"github.com/caddy-presign/presign/signers/internal/urlcache"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -104,7 +103,6 @@ type GCS struct {
 	key        *rsa.PrivateKey
 	urls       *urlcache.Cache[struct{}] // recent GET, HEAD, PUT and DELETE URLs; the key never changes
 	api        *http.Client              // the store's calls (gcs_store.go)
-	exists     *store.ExistsCache        // recent answers of Exists (check_exists)
 }
 
 const (

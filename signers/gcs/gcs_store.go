@@ -17,13 +17,12 @@ import (
 )
 
 // provisionAPI prepares the calls Caddy makes itself (listings and
-// existence checks): their deadline, client and answer cache.
+// existence checks): their deadline and client.
 func (g *GCS) provisionAPI() error {
 	if err := store.FillAPITimeout(&g.APITimeout); err != nil {
 		return err
 	}
 	g.api = &http.Client{Transport: http.DefaultTransport}
-	g.exists = store.NewExistsCache()
 	return nil
 }
 
@@ -55,31 +54,24 @@ func (g *GCS) List(ctx context.Context, prefix, token string) (*signers.Listing,
 }
 
 // Exists implements Store with a HEAD of the object, signed and bounded as
-// List; the answers, "exists" (a 200 with an ETag) and "does not" (404),
-// are cached for window.
-func (g *GCS) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
-	if exists, hit := g.exists.Cached(key, at, window); hit {
-		return exists, nil
-	}
+// List: "exists" is a 200 with an ETag, "does not" a 404.
+func (g *GCS) Exists(ctx context.Context, key string) (bool, error) {
 	resp, cancel, err := g.call(ctx, http.MethodHead, g.prefix+"/"+escape.Path(key), nil)
 	if err != nil {
 		return false, err
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	var exists bool
 	switch resp.StatusCode {
 	case http.StatusOK:
 		if resp.Header.Get("ETag") == "" {
 			return false, store.NoETag("HEAD of the object")
 		}
-		exists = true
+		return true, nil
 	case http.StatusNotFound:
-	default:
-		return false, gcsRefused(resp)
+		return false, nil
 	}
-	g.exists.Remember(key, exists, at)
-	return exists, nil
+	return false, gcsRefused(resp)
 }
 
 // call sends one request to the store, V4-signed in its query string for

@@ -15,7 +15,6 @@ import (
 	"github.com/caddy-presign/presign/signers/internal/download"
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
 	"github.com/caddy-presign/presign/signers/internal/escape"
-	"github.com/caddy-presign/presign/signers/internal/store"
 	"github.com/caddy-presign/presign/signers/internal/urlcache"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -118,7 +117,6 @@ type S3 struct {
 	urls   *urlcache.Cache[awsKeys] // recent GET, HEAD, PUT and DELETE URLs
 	keys   *v4KeyCache              // SigV4 signing keys derived from the credentials
 	api    *s3.Client               // the S3 API, for the calls Caddy makes itself
-	exists *store.ExistsCache       // recent answers of Exists (check_exists)
 }
 
 // s3MaxExpires is SigV4's limit on a presigned URL's lifetime.
@@ -174,7 +172,6 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	}
 	s.creds = credcache.New(awscreds.Fetch(provider), time.Duration(s.CredentialsTimeout), min(credcache.RefreshAhead, time.Duration(s.Expires)))
 	s.urls = urlcache.New[awsKeys]()
-	s.exists = store.NewExistsCache()
 	return s.provisionAPI()
 }
 

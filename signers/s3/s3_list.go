@@ -3,7 +3,6 @@ package s3
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -49,24 +48,20 @@ func (s *S3) List(ctx context.Context, prefix, token string) (*signers.Listing, 
 	return store.Checked(l, prefix, aws.ToBool(out.IsTruncated))
 }
 
-// Exists implements Store with HeadObject, bounded by api_timeout; the
-// answers, "exists" (a 200 with an ETag) and "does not" (404), are cached
-// for window.
-func (s *S3) Exists(ctx context.Context, key string, at time.Time, window time.Duration) (bool, error) {
-	if exists, hit := s.exists.Cached(key, at, window); hit {
-		return exists, nil
-	}
+// Exists implements Store with HeadObject, bounded by api_timeout:
+// "exists" is a 200 with an ETag, "does not" a 404.
+func (s *S3) Exists(ctx context.Context, key string) (bool, error) {
 	ctx, cancel := s.apiContext(ctx)
 	defer cancel()
 	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
-	exists := err == nil
 	if err != nil {
 		if se := storeError(err); se.Status != http.StatusNotFound {
 			return false, se
 		}
-	} else if aws.ToString(out.ETag) == "" {
+		return false, nil
+	}
+	if aws.ToString(out.ETag) == "" {
 		return false, store.NoETag("HeadObject")
 	}
-	s.exists.Remember(key, exists, at)
-	return exists, nil
+	return true, nil
 }

@@ -1,12 +1,19 @@
-// Package signerstest holds what the tests of every profile kind share: a
-// kind's answers are held to one contract.
+// Package signerstest is the conformance suite of profile kinds: one
+// contract that every kind's tests run, with Run and a Kind (a constructor
+// of its profiles, its independent verifier and, for a Store, its store's
+// protocol as a Wire). Its files:
+//
+//	suite.go      Run, Kind; the options, origin, expiry, signing and tampering checks
+//	cache.go      cached against fresh answers for every combination of the options
+//	store.go      Wire, Call, Page; a recording store: pages, junk, refusals, least privilege
+//	multipart.go  the parts of a multipart upload
+//	refusal.go    RefusalCase: the refusal contract of every Store
 package signerstest
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/caddy-presign/presign/signers"
@@ -26,31 +33,28 @@ type RefusalCase struct {
 	Want   int
 }
 
-// StoreAnswer is a store for one test that answers every request with c,
-// shaped as the kind does: S3 and Cloud Storage with an XML Error body
-// (none to HEAD), Azure with x-ms-error-code and an XML Error body.
-func StoreAnswer(t *testing.T, azure bool, c *RefusalCase) *httptest.Server {
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.Status == http.StatusOK {
-			if c.Want == http.StatusOK {
-				w.Header().Set("ETag", `"0123abcd"`)
-			}
-			w.Header().Set("Content-Type", "text/html")
-			w.Write([]byte("<html><body>maintenance</body></html>"))
-			return
+// writeRefusal answers r with c, shaped as the kind does: S3 and Cloud
+// Storage with an XML Error body (none to HEAD), Azure with
+// x-ms-error-code and an XML Error body. A 200 is an HTML page, with an
+// ETag when c wants "exists".
+func writeRefusal(w http.ResponseWriter, r *http.Request, azure bool, c *RefusalCase) {
+	if c.Status == http.StatusOK {
+		if c.Want == http.StatusOK {
+			w.Header().Set("ETag", `"0123abcd"`)
 		}
-		if azure && c.Code != "" {
-			w.Header().Set("x-ms-error-code", c.Code)
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(c.Status)
-		if r.Method != http.MethodHead && c.Code != "" {
-			fmt.Fprintf(w, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>%s</Code><Message>m</Message>"+
-				"<QueryParameterName>%s</QueryParameterName></Error>", c.Code, c.Param)
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>maintenance</body></html>"))
+		return
+	}
+	if azure && c.Code != "" {
+		w.Header().Set("x-ms-error-code", c.Code)
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(c.Status)
+	if r.Method != http.MethodHead && c.Code != "" {
+		fmt.Fprintf(w, "<?xml version='1.0' encoding='UTF-8'?><Error><Code>%s</Code><Message>m</Message>"+
+			"<QueryParameterName>%s</QueryParameterName></Error>", c.Code, c.Param)
+	}
 }
 
 // CheckClassified checks what a Store call gave for c: want 400 or 502, a

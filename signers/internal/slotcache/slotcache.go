@@ -13,7 +13,7 @@ const (
 )
 
 // Cache is the mechanism of the profiles' hot-key caches (urlcache.Cache,
-// CloudFront's answer cache, the existence cache of Stores): a
+// CloudFront's answer cache, signers.Existence): a
 // direct-mapped, lock-free cache of immutable entries.
 //
 // A slot per hash of a request, holding the last hash seen there (a tag)

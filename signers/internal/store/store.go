@@ -5,21 +5,18 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
-	"github.com/caddy-presign/presign/signers/internal/slotcache"
 	"github.com/caddyserver/caddy/v2"
 )
 
 // What the kinds' Stores share: the api_timeout default, the ListObjectsV2
 // document (S3's shape, which Cloud Storage's
-// XML API serves too), the check of a page before it is shown, and the
-// cache of existence checks.
+// XML API serves too) and the check of a page before it is shown.
 
 // defaultAPITimeout is the default deadline of a call Caddy makes itself
 // to a store (api_timeout).
@@ -135,54 +132,4 @@ func Check(l *signers.Listing, prefix string, truncated bool) error {
 		}
 	}
 	return nil
-}
-
-// ExistsCache remembers Exists's answers: a slotcache.Cache hashed by key, whose
-// entries say when the store was asked. Unlike the URL caches, it stores
-// every answer at once: an answer costs a request to the store, not a
-// signature, and a key asked once is worth remembering for its window
-// (a page of links, a download retried). A hit is two atomic loads and a
-// comparison, without allocation or lock.
-type ExistsCache struct{ slotcache.Cache[existsEntry] }
-
-// existsEntry is one answer of the store.
-type existsEntry struct {
-	key    string
-	exists bool
-	at     int64 // when the store was asked, Unix nanoseconds
-}
-
-func NewExistsCache() *ExistsCache {
-	c := new(ExistsCache)
-	c.Init()
-	return c
-}
-
-func (c *ExistsCache) hash(key string) uint64 {
-	return c.Finish(maphash.String(c.Seed, key))
-}
-
-// Cached returns the answer for key given less than window before at, if
-// there is one (hit).
-func (c *ExistsCache) Cached(key string, at time.Time, window time.Duration) (exists, hit bool) {
-	if e := c.lookup(c.hash(key), key, at.UnixNano(), int64(window)); e != nil {
-		return e.exists, true
-	}
-	return false, false
-}
-
-// Remember stores the store's answer for key, asked at at.
-func (c *ExistsCache) Remember(key string, exists bool, at time.Time) {
-	c.Store(c.hash(key), &existsEntry{key: key, exists: exists, at: at.UnixNano()})
-}
-
-// lookup returns the answer for key in h's slot if it was given less than
-// window nanoseconds before now, or nil. A clock that went back makes no
-// entry younger than it is.
-func (c *ExistsCache) lookup(h uint64, key string, now, window int64) *existsEntry {
-	e, _ := c.Find(h, func(e *existsEntry) bool {
-		age := now - e.at
-		return e.key == key && age >= 0 && age < window
-	})
-	return e
 }

@@ -17,11 +17,13 @@ import (
 // never changes uses struct{}.
 //
 // A presigned URL is a pure function of the profile (scheme, host, bucket,
-// region), the method, the key, the response overrides, the credential,
-// the signing time in seconds and the lifetime in seconds: an entry records
+// region), the method, the key, the rule's options, the credential, the
+// signing time in seconds and the lifetime in seconds: an entry records
 // all of the request's share of these and answers only a request that
 // matches every one, and the answer's expires_at too, so that a cached
-// answer is identical to a fresh one. Within a second (or a `stable`
+// answer is identical to a fresh one. The options are matched by identity
+// (signers.Request.Options, one immutable value per rule): an option added
+// later cannot be forgotten here, and rules never share entries. Within a second (or a `stable`
 // window) a key's URL does not change; a new second, a rotation of the
 // credential or a lifetime cut to its expiry makes a new one.
 //
@@ -33,13 +35,12 @@ type Cache[C comparable] struct{ slotcache.Cache[Entry[C]] }
 
 // Entry is one cached URL with everything that determined it.
 type Entry[C comparable] struct {
-	method, key               string
-	signSec, expires          int64 // the signing time as Unix seconds, the lifetime in seconds
-	cacheControl, disposition string
-	contentType               string
-	cred                      C
-	URL                       string
-	ExpiresAt                 time.Time
+	method, key      string
+	signSec, expires int64            // the signing time as Unix seconds, the lifetime in seconds
+	options          *signers.Options // the rule's, by identity
+	cred             C
+	URL              string
+	ExpiresAt        time.Time
 
 	// first is the answer of the request that signed the URL: it shares
 	// the entry's allocation, and no other request reads it.
@@ -83,10 +84,9 @@ func (c *Cache[C]) Lookup(r *signers.Request, signSec, expires int64, cred C, ex
 func (c *Cache[C]) Add(h uint64, r *signers.Request, signSec, expires int64, cred C, u string, expiresAt time.Time) *signers.Signed {
 	e := &Entry[C]{
 		method: r.Method, key: r.Key, signSec: signSec, expires: expires,
-		cacheControl: r.Options.CacheControl, disposition: r.Options.ContentDisposition,
-		contentType: r.Options.ContentType,
-		cred:        cred,
-		URL:         u, ExpiresAt: expiresAt,
+		options: r.Options,
+		cred:    cred,
+		URL:     u, ExpiresAt: expiresAt,
 		first: signers.Signed{URL: u, ExpiresAt: expiresAt},
 	}
 	c.Store(h, e)
@@ -99,7 +99,5 @@ func (c *Cache[C]) Add(h uint64, r *signers.Request, signSec, expires int64, cre
 // identical to a fresh one.
 func (e *Entry[C]) matches(r *signers.Request, signSec, expires int64, cred C, expiresAt time.Time) bool {
 	return e.signSec == signSec && e.expires == expires && e.key == r.Key && e.method == r.Method &&
-		e.ExpiresAt == expiresAt && e.cred == cred &&
-		e.cacheControl == r.Options.CacheControl && e.disposition == r.Options.ContentDisposition &&
-		e.contentType == r.Options.ContentType
+		e.options == r.Options && e.ExpiresAt == expiresAt && e.cred == cred
 }
