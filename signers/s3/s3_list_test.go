@@ -1,8 +1,12 @@
 package s3
 
 import (
+	"errors"
+	"time"
+
 	"context"
 	"fmt"
+	"github.com/caddy-presign/presign/signers"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,5 +50,67 @@ func BenchmarkS3List(b *testing.B) {
 		if err != nil || len(l.Objects) != 1000 {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestS3List: List asks for one page of the prefix from the token, signed,
+// and reads it; a page that is no listing of the bucket and prefix, or
+// holds a key outside it, is a 502; the store's errors keep their
+// classification (a refused continuation token 400, a missing bucket 502).
+func TestS3List(t *testing.T) {
+	var asked []string
+	answer := func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(listPage("media", "docs/", 2))) }
+	s := listServer(t, func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Method+" "+r.URL.Path+" "+r.URL.Query().Encode())
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKID/") {
+			t.Errorf("unsigned: %q", r.Header.Get("Authorization"))
+		}
+		answer(w, r)
+	})
+	l, err := s.List(context.Background(), "docs/", "tok/+=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Objects) != 2 || l.Objects[1].Key != "docs/file-0001.txt" || l.Objects[1].Size != 1001 ||
+		l.Objects[1].ModTime.Format(time.RFC3339) != "2026-01-02T03:04:05Z" || l.Next != "" {
+		t.Errorf("listing %+v", l)
+	}
+	if want := "GET /media continuation-token=tok%2F%2B%3D&delimiter=%2F&list-type=2&max-keys=1000&prefix=docs%2F"; len(asked) != 1 || asked[0] != want {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+	for _, c := range []struct {
+		what   string
+		status int
+		body   string
+		want   int
+		reason string
+	}{
+		{"another bucket", 200, listPage("other", "docs/", 1), 502, "the store answered something other than a listing"},
+		{"another prefix", 200, listPage("media", "", 1), 502, "the store answered something other than a listing"},
+		{"a key outside", 200, strings.Replace(listPage("media", "docs/", 1), "<Key>docs/", "<Key>secret/", 1), 502, "the store answered a listing that cannot be shown"},
+		{"an HTML page", 200, "<!DOCTYPE html><html><body>hi</body></html>", 502, "the store answered something other than a listing"},
+		{"nothing", 200, "", 502, "the store answered a listing that cannot be read"},
+		{"a cut page", 200, listPage("media", "docs/", 2)[:500], 502, "the store answered a listing that cannot be read"},
+		{"a refused token", 400, `<Error><Code>InvalidArgument</Code><Message>The continuation token provided is incorrect</Message></Error>`, 400, "the store refused the key: InvalidArgument"},
+		{"no bucket", 404, `<Error><Code>NoSuchBucket</Code><Message>m</Message></Error>`, 502, "the store refused: NoSuchBucket"},
+		{"denied", 403, `<Error><Code>AccessDenied</Code><Message>m</Message></Error>`, 502, "the store refused: AccessDenied"},
+	} {
+		answer = func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(c.status)
+			w.Write([]byte(c.body))
+		}
+		_, err := s.List(context.Background(), "docs/", "")
+		var se *signers.StoreError
+		if !errors.As(err, &se) || se.Status != c.want || se.Reason != c.reason {
+			t.Errorf("%s: %v, want %d %q", c.what, err, c.want, c.reason)
+		}
+	}
+	// an outage is retried as the SDK retries, then is a 502
+	asked = nil
+	answer = func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }
+	_, err = s.List(context.Background(), "docs/", "")
+	var se *signers.StoreError
+	if !errors.As(err, &se) || se.Status != 502 || len(asked) < 2 {
+		t.Errorf("an outage: %v after %d requests, want a 502 after retries", err, len(asked))
 	}
 }
