@@ -98,15 +98,16 @@ type azureBlob struct {
 // readAzureListing reads a List Blobs answer, at most azureMaxListing
 // bytes of it, with the shared decoder of listing pages.
 func readAzureListing(body io.Reader) (*azureListing, error) {
-	b, err := io.ReadAll(io.LimitReader(body, azureMaxListing+1))
+	page, err := store.ReadPage(body, azureMaxListing)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > azureMaxListing {
+	defer store.ReleasePage(page)
+	if page.Len() > azureMaxListing {
 		return nil, fmt.Errorf("a listing over %d bytes", azureMaxListing)
 	}
 	res := &azureListing{Blobs: make([]azureBlob, 0, 64)}
-	d := store.NewXMLDoc(b)
+	d := store.NewXMLDoc(page.Bytes())
 	d.Root()
 	res.Container, _ = d.Attr("ContainerName")
 	for el := range d.Children() {

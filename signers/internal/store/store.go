@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
@@ -56,14 +57,16 @@ func ListingOf(gotBucket, gotPrefix, bucket, prefix string) error {
 // ParseListObjectsV2 reads a ListObjectsV2 answer (a ListBucketResult)
 // for bucket and prefix into a checked signers.Listing.
 func ParseListObjectsV2(body io.Reader, bucket, prefix string) (*signers.Listing, error) {
-	b, err := io.ReadAll(io.LimitReader(body, maxListBody+1))
+	page, err := ReadPage(body, maxListBody)
 	if err != nil {
 		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store's listing was cut off", Err: err}
 	}
-	if len(b) > maxListBody {
+	defer ReleasePage(page)
+	if page.Len() > maxListBody {
 		err = fmt.Errorf("a listing over %d bytes", maxListBody)
 		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be read", Err: err}
 	}
+	b := page.Bytes()
 	var (
 		l               = &signers.Listing{Objects: make([]signers.Object, 0, 64)}
 		name, gotPrefix string
@@ -147,6 +150,34 @@ func ParseBool(d *XMLDoc, b []byte) bool {
 		d.fail("%v", err)
 	}
 	return v
+}
+
+// pages are the buffers of listing pages read: a page is read whole, then
+// decoded into strings of its own, so that its buffer serves the next.
+var pages = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPage is the largest buffer kept for the next page.
+const maxPooledPage = 4 << 20
+
+// ReadPage reads body into a buffer of the pool, up to max+1 bytes: a
+// buffer over max bytes is a page too long. The caller gives the buffer
+// back with ReleasePage once the page is decoded.
+func ReadPage(body io.Reader, max int64) (*bytes.Buffer, error) {
+	buf := pages.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(body, max+1)); err != nil {
+		ReleasePage(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// ReleasePage gives a buffer of ReadPage back; the bytes it held may not
+// be used after.
+func ReleasePage(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledPage {
+		pages.Put(buf)
+	}
 }
 
 // Checked returns l, or a 502 signers.StoreError when l would be shown wrong
