@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -25,13 +27,14 @@ import (
 // A reader walks it from Root with Children, Text and Attr; the first
 // error stops the walk and is kept for Err.
 type XMLDoc struct {
-	b     []byte
-	i     int
-	open  [][]byte // names of the open elements, innermost last
-	attrs []byte   // the attributes of the last start tag
-	empty bool     // the last start tag closed itself (<a/>)
-	text  []byte   // TextBytes's buffer, when it must decode
-	err   error
+	b       []byte
+	i       int
+	open    [][]byte // names of the open elements, innermost last
+	attrs   []byte   // the attributes of the last start tag
+	empty   bool     // the last start tag closed itself (<a/>)
+	text    []byte   // TextBytes's buffer, when it must decode
+	scratch []byte   // checkText's
+	err     error
 }
 
 // NewXMLDoc returns a reader of the document b.
@@ -55,21 +58,17 @@ func (d *XMLDoc) fail(format string, args ...any) {
 	}
 }
 
-// Root enters the root element, past the prolog, and returns its local
-// name; "" on an error.
+// Root enters the root element, past the prolog and any text before it,
+// and returns its local name; "" on an error.
 func (d *XMLDoc) Root() []byte {
 	for d.err == nil {
 		switch k, seg := d.tok(); k {
 		case tokStart:
 			return local(seg)
-		case tokText:
-			if len(bytes.TrimLeft(seg, " \t\r\n")) != 0 {
-				d.fail("text before the root element")
-			}
+		case tokText, tokCDATA:
+			// skipped, as encoding/xml skips it
 		case tokEOF:
 			d.fail("no root element")
-		default:
-			d.fail("text before the root element")
 		}
 	}
 	return nil
@@ -140,10 +139,6 @@ func (d *XMLDoc) TextBytes() []byte {
 		case tokStart:
 			d.skipTo(depth)
 		case tokEnd:
-			if !validText(out) {
-				d.fail("text that is not UTF-8 of characters XML allows")
-				return nil
-			}
 			return out
 		case tokEOF:
 			d.fail("unexpected end of the document")
@@ -158,38 +153,91 @@ func (d *XMLDoc) Text() string { return string(d.TextBytes()) }
 // Attr returns the value of the attribute of the element last entered
 // whose local name is name, before any read of its content.
 func (d *XMLDoc) Attr(name string) (string, bool) {
-	a := d.attrs
-	for {
-		a = bytes.TrimLeft(a, " \t\r\n")
-		eq := bytes.IndexByte(a, '=')
-		if eq < 0 {
+	for a := d.attrs; ; {
+		n, v, rest, ok := nextAttr(a)
+		if !ok {
 			return "", false
 		}
-		n := bytes.TrimRight(a[:eq], " \t\r\n")
-		a = bytes.TrimLeft(a[eq+1:], " \t\r\n")
-		if len(a) == 0 || a[0] != '"' && a[0] != '\'' {
-			d.fail("attribute %q without a quoted value", n)
-			return "", false
+		a = rest
+		if string(local(n)) != name {
+			continue
 		}
-		end := bytes.IndexByte(a[1:], a[0])
-		if end < 0 {
-			d.fail("attribute %q not closed", n)
-			return "", false
+		if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
+			v = d.appendDecoded(nil, v)
 		}
-		v := a[1 : 1+end]
-		a = a[2+end:]
-		if string(local(n)) == name {
-			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
-				v = d.appendDecoded(nil, v)
-			}
-			if !validText(v) {
-				d.fail("attribute %q is not UTF-8 of characters XML allows", n)
-				return "", false
-			}
-			return string(v), true
-		}
+		return string(v), true
 	}
 }
+
+// nextAttr splits the first attribute off a, the attributes of a start
+// tag checked by checkAttrs; ok is false when there is none.
+func nextAttr(a []byte) (name, value, rest []byte, ok bool) {
+	a = bytes.TrimLeft(a, " \t\r\n")
+	eq := bytes.IndexByte(a, '=')
+	if eq < 0 {
+		return nil, nil, nil, false
+	}
+	name = bytes.TrimRight(a[:eq], " \t\r\n")
+	a = bytes.TrimLeft(a[eq+1:], " \t\r\n")
+	if len(a) == 0 || a[0] != '"' && a[0] != '\'' {
+		return nil, nil, nil, false
+	}
+	end := bytes.IndexByte(a[1:], a[0])
+	if end < 0 {
+		return nil, nil, nil, false
+	}
+	return name, a[1 : 1+end], a[2+end:], true
+}
+
+// checkAttrs fails d unless a, the attributes of a start tag, are
+// name="value" pairs with valid names and values as encoding/xml reads
+// them.
+func (d *XMLDoc) checkAttrs(a []byte) {
+	for len(bytes.TrimLeft(a, " \t\r\n")) > 0 {
+		n, v, rest, ok := nextAttr(a)
+		if !ok || !validName(n) || bytes.IndexByte(v, '<') >= 0 {
+			d.fail("malformed attributes")
+			return
+		}
+		if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
+			v = d.appendDecoded(nil, v)
+		}
+		if d.err == nil && !validText(v) {
+			d.fail("attribute %q is not UTF-8 of characters XML allows", n)
+		}
+		a = rest
+	}
+}
+
+// validName tells whether XML allows n as a name. Beyond ASCII, it takes
+// Unicode's letters and digits, near the tables of XML 1.0 that
+// encoding/xml holds names to.
+func validName(n []byte) bool {
+	if len(n) == 0 {
+		return false
+	}
+	for i := 0; i < len(n); {
+		c := n[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(n[i:])
+			if r == utf8.RuneError || !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r) && !unicode.IsMark(r)) {
+				return false
+			}
+			i += size
+			continue
+		}
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+		i++
+	}
+	return true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // tok reads the next token: character data, a CDATA section, a start tag
 // (entered: its name is pushed, its attributes kept) or an end tag (its
@@ -213,12 +261,18 @@ func (d *XMLDoc) tok() (int, []byte) {
 				end = len(b) - i
 			}
 			d.i = i + end
-			return tokText, b[i : i+end]
+			seg := b[i : i+end]
+			d.checkText(seg, true)
+			return tokText, seg
 		}
 		rest := b[i:]
 		switch {
-		case bytes.HasPrefix(rest, []byte("<!--")):
-			d.skipPast("-->", 4)
+		case bytes.HasPrefix(rest, []byte("<!-")):
+			if n := comment(rest); n < 0 {
+				d.fail("malformed comment")
+			} else {
+				d.i += n
+			}
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 			end := bytes.Index(rest[9:], []byte("]]>"))
 			if end < 0 {
@@ -226,11 +280,18 @@ func (d *XMLDoc) tok() (int, []byte) {
 				break
 			}
 			d.i = i + 9 + end + 3
+			d.checkText(rest[9:9+end], false)
 			return tokCDATA, rest[9 : 9+end]
 		case bytes.HasPrefix(rest, []byte("<?")):
-			d.skipPast("?>", 2)
+			d.procInst(rest)
+		case bytes.HasPrefix(rest, []byte("<![")):
+			d.fail("a '<![' that starts no CDATA section")
 		case bytes.HasPrefix(rest, []byte("<!")):
-			d.skipPast(">", 2)
+			if n := directive(rest); n < 0 {
+				d.fail("malformed directive")
+			} else {
+				d.i += n
+			}
 		case bytes.HasPrefix(rest, []byte("</")):
 			end := bytes.IndexByte(rest, '>')
 			if end < 0 {
@@ -259,8 +320,8 @@ func (d *XMLDoc) startTag(rest []byte) (int, []byte) {
 		n++
 	}
 	name := rest[1:n]
-	if len(name) == 0 {
-		d.fail("a '<' that starts no tag")
+	if !validName(name) {
+		d.fail("invalid name %q", name)
 		return tokEOF, nil
 	}
 	var quote byte
@@ -279,6 +340,9 @@ func (d *XMLDoc) startTag(rest []byte) (int, []byte) {
 			if d.empty {
 				d.attrs = rest[n : end-1]
 			}
+			if len(d.attrs) > 0 {
+				d.checkAttrs(d.attrs)
+			}
 			d.open = append(d.open, name)
 			d.i += end + 1
 			return tokStart, name
@@ -288,19 +352,125 @@ func (d *XMLDoc) startTag(rest []byte) (int, []byte) {
 	return tokEOF, nil
 }
 
-func isSpaceOrTagEnd(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/' || c == '>'
+func isSpaceOrTagEnd(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
+
+// checkText fails d unless seg is character data that encoding/xml reads:
+// UTF-8 of characters XML allows, and, unless it is a CDATA section's,
+// known entities.
+func (d *XMLDoc) checkText(seg []byte, entities bool) {
+	if !validText(seg) {
+		d.fail("text that is not UTF-8 of characters XML allows")
+	} else if entities && bytes.IndexByte(seg, '&') >= 0 {
+		d.scratch = d.appendDecoded(d.scratch[:0], seg)
+	}
 }
 
-// skipPast moves past the next end, looked for from skip bytes on.
-func (d *XMLDoc) skipPast(end string, skip int) {
-	rest := d.b[d.i+skip:]
-	n := bytes.Index(rest, []byte(end))
-	if n < 0 {
-		d.fail("%q not found", end)
+// procInst reads the processing instruction at the head of rest: a
+// target name, and for the XML declaration version 1.0 and UTF-8, the
+// only encoding read.
+func (d *XMLDoc) procInst(rest []byte) {
+	end := bytes.Index(rest[2:], []byte("?>"))
+	if end < 0 {
+		d.fail("processing instruction not closed")
 		return
 	}
-	d.i += skip + n + len(end)
+	end += 2
+	body := rest[2:end]
+	n := 0
+	for n < len(body) && !isSpace(body[n]) {
+		n++
+	}
+	if !validName(body[:n]) {
+		d.fail("processing instruction without a target name")
+		return
+	}
+	if string(body[:n]) == "xml" {
+		content := string(body[n:])
+		if v := procInstParam("version", content); v != "" && v != "1.0" {
+			d.fail("unsupported XML version %q", v)
+			return
+		}
+		if e := procInstParam("encoding", content); e != "" && !strings.EqualFold(e, "utf-8") {
+			d.fail("encoding %q is not UTF-8", e)
+			return
+		}
+	}
+	d.i += end + 2
+}
+
+// procInstParam is encoding/xml's reading of a parameter of the XML
+// declaration.
+func procInstParam(param, s string) string {
+	param = param + "="
+	lenp := len(param)
+	i := 0
+	var sep byte
+	for i < len(s) {
+		sub := s[i:]
+		k := strings.Index(sub, param)
+		if k < 0 || lenp+k >= len(sub) {
+			return ""
+		}
+		i += lenp + k + 1
+		if c := sub[lenp+k]; c == '\'' || c == '"' {
+			sep = c
+			break
+		}
+	}
+	if sep == 0 {
+		return ""
+	}
+	j := strings.IndexByte(s[i:], sep)
+	if j < 0 {
+		return ""
+	}
+	return s[i : i+j]
+}
+
+// comment returns the length of the comment at the head of rest, or -1
+// when it is malformed: "--" inside, or not closed.
+func comment(rest []byte) int {
+	if !bytes.HasPrefix(rest, []byte("<!--")) {
+		return -1
+	}
+	n := bytes.Index(rest[4:], []byte("--"))
+	if n < 0 || 4+n+2 >= len(rest) || rest[4+n+2] != '>' {
+		return -1
+	}
+	return 4 + n + 3
+}
+
+// directive returns the length of the directive (<!DOCTYPE ...>) at the
+// head of rest, as encoding/xml reads one: to the '>' that closes it, past
+// quotes, nested <...> and comments; -1 if none does.
+func directive(rest []byte) int {
+	var quote byte
+	depth := 0
+	for i := 3; i < len(rest); i++ { // the byte after "<!" is the directive's
+		c := rest[i]
+		switch {
+		case quote == 0 && c == '>' && depth == 0:
+			return i + 1
+		case c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '>':
+			depth--
+		case c == '<':
+			if !bytes.HasPrefix(rest[i:], []byte("<!--")) {
+				depth++
+				continue
+			}
+			n := comment(rest[i:])
+			if n < 0 {
+				return -1
+			}
+			i += n - 1
+		}
+	}
+	return -1
 }
 
 // appendDecoded appends raw character data to dst with its entities and
