@@ -329,3 +329,53 @@ func TestBrowseRefused(t *testing.T) {
 		}
 	}
 }
+
+// pageStore is a Store that answers every listing with one page.
+type pageStore struct{ l *signers.Listing }
+
+func (s pageStore) List(context.Context, string, string) (*signers.Listing, error) { return s.l, nil }
+
+func (s pageStore) Exists(context.Context, string, time.Time, time.Duration) (bool, error) {
+	return true, nil
+}
+
+// BenchmarkBrowse renders a listing of 1,000 objects, as JSON and as the
+// built-in HTML page: the handler's share of a listing, the store's
+// decoding aside (see the kinds' List benchmarks).
+func BenchmarkBrowse(b *testing.B) {
+	l := &signers.Listing{}
+	for i := range 1000 {
+		l.Objects = append(l.Objects, signers.Object{Key: fmt.Sprintf("docs/file-%04d.txt", i), Size: int64(1000 + i),
+			ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+	}
+	h := newBenchHandlerOf(b, `presign {
+	profile media s3 {
+		bucket media
+		region us-east-1
+		endpoint http://127.0.0.1:9
+		path_style
+		access_key_id AKID
+		secret_access_key SECRET
+	}
+	rule /files/* {
+		profile media
+		strip_prefix /files
+		browse
+	}
+}`)
+	h.Rules[0].store = pageStore{l}
+	for _, accept := range []string{"application/json", "text/html"} {
+		b.Run(strings.TrimPrefix(accept, "application/"), func(b *testing.B) {
+			r, w := benchRequest(b)
+			r.URL.Path = "/files/docs/"
+			r.Header.Set("Accept", accept)
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.hdr)
+				if err := h.ServeHTTP(w, r, benchNext); err != nil || w.status != http.StatusOK {
+					b.Fatal(w.status, err)
+				}
+			}
+		})
+	}
+}
