@@ -65,7 +65,15 @@ func (f *fakeStore) Exists(_ context.Context, key string, _ time.Time, _ time.Du
 // template, and gives it store.
 func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
 	t.Helper()
-	h := newHandler(t, fmt.Sprintf(`presign {
+	h := newHandler(t, browseBlock(key, extra))
+	h.Rules[0].store = store
+	return h
+}
+
+// browseBlock is the presign block of an S3 rule /files/* with browse,
+// the key template key and the extra options.
+func browseBlock(key, extra string) string {
+	return fmt.Sprintf(`presign {
 	profile media s3 {
 		bucket media
 		region us-east-1
@@ -81,9 +89,7 @@ func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
 		browse
 		%s
 	}
-}`, key, extra))
-	h.Rules[0].store = store
-	return h
+}`, key, extra)
 }
 
 func jsonItems(t *testing.T, a answer) []browseItem {
@@ -348,21 +354,7 @@ func BenchmarkBrowse(b *testing.B) {
 		l.Objects = append(l.Objects, signers.Object{Key: fmt.Sprintf("docs/file-%04d.txt", i), Size: int64(1000 + i),
 			ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	}
-	h := newBenchHandlerOf(b, `presign {
-	profile media s3 {
-		bucket media
-		region us-east-1
-		endpoint http://127.0.0.1:9
-		path_style
-		access_key_id AKID
-		secret_access_key SECRET
-	}
-	rule /files/* {
-		profile media
-		strip_prefix /files
-		browse
-	}
-}`)
+	h := newBenchHandlerOf(b, browseBlock("{presign.path}", ""))
 	h.Rules[0].store = pageStore{l}
 	for _, accept := range []string{"application/json", "text/html"} {
 		b.Run(strings.TrimPrefix(accept, "application/"), func(b *testing.B) {

@@ -1,31 +1,19 @@
 package s3
 
 import (
-	"errors"
-	"time"
-
 	"context"
-	"fmt"
-	"github.com/caddy-presign/presign/signers"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
-)
 
-// listPage is a ListBucketResult of bucket and prefix holding n objects,
-// as S3 writes one.
-func listPage(bucket, prefix string, n int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s</Name><Prefix>%s</Prefix><KeyCount>%d</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>`, bucket, prefix, n)
-	for i := range n {
-		fmt.Fprintf(&b, `<Contents><Key>%sfile-%04d.txt</Key><LastModified>2026-01-02T03:04:05.000Z</LastModified><ETag>&#34;0123456789abcdef0123456789abcdef&#34;</ETag><Size>%d</Size><StorageClass>STANDARD</StorageClass></Contents>`, prefix, i, 1000+i)
-	}
-	b.WriteString(`</ListBucketResult>`)
-	return b.String()
-}
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/store/pagetest"
+)
 
 // listServer is an S3 endpoint that answers every request with answer.
 func listServer(t testing.TB, answer func(w http.ResponseWriter, r *http.Request)) *S3 {
@@ -42,7 +30,7 @@ func listServer(t testing.TB, answer func(w http.ResponseWriter, r *http.Request
 // BenchmarkS3List lists a page of 1,000 objects from a local server: the
 // request, its signature and the page's decoding.
 func BenchmarkS3List(b *testing.B) {
-	page := []byte(listPage("media", "docs/", 1000))
+	page := []byte(pagetest.ListObjectsV2("media", "docs/", 1000))
 	s := listServer(b, func(w http.ResponseWriter, r *http.Request) { w.Write(page) })
 	b.ReportAllocs()
 	for b.Loop() {
@@ -59,7 +47,9 @@ func BenchmarkS3List(b *testing.B) {
 // classification (a refused continuation token 400, a missing bucket 502).
 func TestS3List(t *testing.T) {
 	var asked []string
-	answer := func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(listPage("media", "docs/", 2))) }
+	answer := func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(pagetest.ListObjectsV2("media", "docs/", 2)))
+	}
 	s := listServer(t, func(w http.ResponseWriter, r *http.Request) {
 		asked = append(asked, r.Method+" "+r.URL.Path+" "+r.URL.Query().Encode())
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKID/") {
@@ -85,12 +75,12 @@ func TestS3List(t *testing.T) {
 		want   int
 		reason string
 	}{
-		{"another bucket", 200, listPage("other", "docs/", 1), 502, "the store answered something other than a listing"},
-		{"another prefix", 200, listPage("media", "", 1), 502, "the store answered something other than a listing"},
-		{"a key outside", 200, strings.Replace(listPage("media", "docs/", 1), "<Key>docs/", "<Key>secret/", 1), 502, "the store answered a listing that cannot be shown"},
+		{"another bucket", 200, pagetest.ListObjectsV2("other", "docs/", 1), 502, "the store answered something other than a listing"},
+		{"another prefix", 200, pagetest.ListObjectsV2("media", "", 1), 502, "the store answered something other than a listing"},
+		{"a key outside", 200, strings.Replace(pagetest.ListObjectsV2("media", "docs/", 1), "<Key>docs/", "<Key>secret/", 1), 502, "the store answered a listing that cannot be shown"},
 		{"an HTML page", 200, "<!DOCTYPE html><html><body>hi</body></html>", 502, "the store answered something other than a listing"},
 		{"nothing", 200, "", 502, "the store answered a listing that cannot be read"},
-		{"a cut page", 200, listPage("media", "docs/", 2)[:500], 502, "the store answered a listing that cannot be read"},
+		{"a cut page", 200, pagetest.ListObjectsV2("media", "docs/", 2)[:500], 502, "the store answered a listing that cannot be read"},
 		{"a refused token", 400, `<Error><Code>InvalidArgument</Code><Message>The continuation token provided is incorrect</Message></Error>`, 400, "the store refused the key: InvalidArgument"},
 		{"no bucket", 404, `<Error><Code>NoSuchBucket</Code><Message>m</Message></Error>`, 502, "the store refused: NoSuchBucket"},
 		{"denied", 403, `<Error><Code>AccessDenied</Code><Message>m</Message></Error>`, 502, "the store refused: AccessDenied"},

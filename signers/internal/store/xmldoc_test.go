@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/store/pagetest"
 )
 
 // refListObjectsV2 reads a page as encoding/xml's Unmarshal does: the
@@ -54,7 +55,7 @@ func refListObjectsV2(b []byte, bucket, prefix string) (*signers.Listing, error)
 }
 
 var listSeeds = []string{
-	ListObjectsV2Page("b", "p/", 3),
+	pagetest.ListObjectsV2("b", "p/", 3),
 	`<?xml version="1.0"?><!-- a comment --><s3:ListBucketResult xmlns:s3="x"><s3:Name>b</s3:Name><s3:Prefix>p/</s3:Prefix>` +
 		`<IsTruncated> true </IsTruncated><NextContinuationToken>t&amp;&#x41;&#66;</NextContinuationToken>` +
 		`<Contents><Key>p/a &lt;b&gt; &quot;c&quot; &apos;d&apos;</Key><Size/><LastModified>2026-01-02T03:04:05Z</LastModified></Contents>` +

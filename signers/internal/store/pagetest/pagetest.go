@@ -1,13 +1,15 @@
-package store
+// Package pagetest writes the listing pages that the kinds' tests and
+// benchmarks serve.
+package pagetest
 
 import (
 	"fmt"
 	"strings"
 )
 
-// ListObjectsV2Page is a ListBucketResult of bucket and prefix holding n
-// objects, as S3 writes one.
-func ListObjectsV2Page(bucket, prefix string, n int) string {
+// ListObjectsV2 is a ListBucketResult of bucket and prefix holding n
+// objects, prefix + file-NNNN.txt, as S3 writes one.
+func ListObjectsV2(bucket, prefix string, n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s</Name><Prefix>%s</Prefix><KeyCount>%d</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>`, bucket, prefix, n)
 	for i := range n {
