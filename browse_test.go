@@ -78,7 +78,15 @@ const mediaProfile = `profile media s3 {
 // template, and gives it store.
 func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
 	t.Helper()
-	h := newHandler(t, fmt.Sprintf(`presign {
+	h := newHandler(t, browseBlock(key, extra))
+	h.Rules[0].store = store
+	return h
+}
+
+// browseBlock is the presign block of an S3 rule /files/* with browse,
+// the key template key and the extra options.
+func browseBlock(key, extra string) string {
+	return fmt.Sprintf(`presign {
 	`+mediaProfile+`
 	rule /files/* {
 		profile media
@@ -87,9 +95,7 @@ func browseHandler(t *testing.T, key, extra string, store *fakeStore) *Handler {
 		browse
 		%s
 	}
-}`, key, extra))
-	h.Rules[0].store = store
-	return h
+}`, key, extra)
 }
 
 func jsonItems(t *testing.T, a answer) []browseItem {
@@ -415,5 +421,41 @@ func BenchmarkBrowseHTML(b *testing.B) {
 		if err := tpl.Execute(&buf, newBrowsePage(l, "u/", "/files/u/", "u/", "", "", "")); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// pageStore is a Store that answers every listing with one page.
+type pageStore struct{ l *signers.Listing }
+
+func (s pageStore) List(context.Context, string, string) (*signers.Listing, error) { return s.l, nil }
+
+func (s pageStore) Exists(context.Context, string) (bool, error) {
+	return true, nil
+}
+
+// BenchmarkBrowse renders a listing of 1,000 objects, as JSON and as the
+// built-in HTML page: the handler's share of a listing, the store's
+// decoding aside (see the kinds' List benchmarks).
+func BenchmarkBrowse(b *testing.B) {
+	l := &signers.Listing{}
+	for i := range 1000 {
+		l.Objects = append(l.Objects, signers.Object{Key: fmt.Sprintf("docs/file-%04d.txt", i), Size: int64(1000 + i),
+			ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+	}
+	h := newBenchHandlerOf(b, browseBlock("{presign.path}", ""))
+	h.Rules[0].store = pageStore{l}
+	for _, accept := range []string{"application/json", "text/html"} {
+		b.Run(strings.TrimPrefix(accept, "application/"), func(b *testing.B) {
+			r, w := benchRequest(b)
+			r.URL.Path = "/files/docs/"
+			r.Header.Set("Accept", accept)
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.hdr)
+				if err := h.ServeHTTP(w, r, benchNext); err != nil || w.status != http.StatusOK {
+					b.Fatal(w.status, err)
+				}
+			}
+		})
 	}
 }

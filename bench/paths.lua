@@ -1,10 +1,13 @@
 -- wrk script of ./bench/run.sh:
---   wrk ... -s bench/paths.lua URL -- <prefix> <unique|hot>
+--   wrk ... -s bench/paths.lua URL -- <prefix> <unique|hot|json|html>
 -- unique: GET <prefix>obj-<thread>-<n>, a new path on every request;
--- hot:    GET <prefix>hot/object.bin, the same path every time.
--- Every answer that is not a 3xx is counted; done() prints
---   BENCH requests=<n> non3xx=<n>
--- for the driver, which voids a run with any non-3xx answer.
+-- hot:    GET <prefix>hot/object.bin, the same path every time;
+-- json, html: GET <prefix>list/, the listing of a folder, with Accept
+--         application/json or text/html.
+-- Every answer not of the mode's status (a 3xx; 200 for listings) is
+-- counted; done() prints
+--   BENCH requests=<n> bad=<n> errors=<n>
+-- for the driver, which voids a run with any such answer.
 
 local threads = {}
 
@@ -17,12 +20,20 @@ function init(args)
 	prefix = args[1] or "/dl/"
 	mode = args[2] or "unique"
 	n = 0
-	non3xx = 0
+	bad = 0
 	hot = wrk.format("GET", prefix .. "hot/object.bin")
 	base = prefix .. "obj-" .. id .. "-"
+	if mode == "json" then
+		listing = wrk.format("GET", prefix .. "list/", { Accept = "application/json" })
+	elseif mode == "html" then
+		listing = wrk.format("GET", prefix .. "list/", { Accept = "text/html" })
+	end
 end
 
 function request()
+	if listing then
+		return listing
+	end
 	if mode == "hot" then
 		return hot
 	end
@@ -31,16 +42,20 @@ function request()
 end
 
 function response(status, headers, body)
-	if status < 300 or status > 399 then
-		non3xx = non3xx + 1
+	if listing then
+		if status ~= 200 then
+			bad = bad + 1
+		end
+	elseif status < 300 or status > 399 then
+		bad = bad + 1
 	end
 end
 
 function done(summary, latency, requests)
-	local bad = 0
+	local total = 0
 	for _, t in ipairs(threads) do
-		bad = bad + t:get("non3xx")
+		total = total + t:get("bad")
 	end
-	io.write(string.format("BENCH requests=%d non3xx=%d errors=%d\n", summary.requests, bad,
+	io.write(string.format("BENCH requests=%d bad=%d errors=%d\n", summary.requests, total,
 		summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end

@@ -26,7 +26,9 @@
 #   BENCH_DURATION=6s  BENCH_ROUNDS=5  BENCH_CONNS=32  BENCH_THREADS=2
 #   BENCH_MEM_DURATION=60s (0 skips the memory check)
 #   BENCH_SCENARIOS=s3-unique,s3-hot,...,tenants-10000 (default: every scenario but static-aa,
-#     the static redir against a copy of itself, which shows the method's noise;
+#     the static redir against a copy of itself, which shows the method's noise, and the
+#     listings browse-{s3,gcs,azure}-{json,html}, 1,000 entries against file_server browse,
+#     whose stores start only when named (Azurite: ./scripts/tools.sh npm);
 #     the list is in systest/loadbench/main.go)
 #   BENCH_MAX_LOAD=1.5 BENCH_WAIT_LOAD=0s  (wait up to WAIT_LOAD for a load average under MAX_LOAD)
 #   BENCH_OUT=bench/results/latest.md

@@ -55,8 +55,8 @@ func (a *Azure) List(ctx context.Context, prefix, token string) (*signers.Listin
 	if resp.StatusCode != http.StatusOK {
 		return nil, azureRefusal(resp)
 	}
-	var res azureListing
-	if err := xml.NewDecoder(io.LimitReader(resp.Body, azureMaxListing)).Decode(&res); err != nil {
+	res, err := readAzureListing(resp.Body)
+	if err != nil {
 		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing", Err: err}
 	}
 	if res.Container != a.Container || res.Prefix != prefix {
@@ -64,12 +64,10 @@ func (a *Azure) List(ctx context.Context, prefix, token string) (*signers.Listin
 			Err: fmt.Errorf("a List Blobs answer of container %q and prefix %q, not of %q and %q", res.Container, res.Prefix, a.Container, prefix)}
 	}
 	l := &signers.Listing{Folders: make([]string, 0, len(res.Prefixes)), Objects: make([]signers.Object, 0, len(res.Blobs))}
-	for _, p := range res.Prefixes {
-		l.Folders = append(l.Folders, p.Name.String())
-	}
+	l.Folders = append(l.Folders, res.Prefixes...)
 	for _, b := range res.Blobs {
-		mod, _ := time.Parse(http.TimeFormat, b.Properties.LastModified)
-		l.Objects = append(l.Objects, signers.Object{Key: b.Name.String(), Size: b.Properties.ContentLength, ModTime: mod})
+		mod, _ := time.Parse(http.TimeFormat, b.LastModified)
+		l.Objects = append(l.Objects, signers.Object{Key: b.Name, Size: b.ContentLength, ModTime: mod})
 	}
 	if res.NextMarker != "" {
 		l.Next = base64.RawURLEncoding.EncodeToString([]byte(res.NextMarker))
@@ -80,43 +78,97 @@ func (a *Azure) List(ctx context.Context, prefix, token string) (*signers.Listin
 	return l, nil
 }
 
-// azureListing is what List reads of a List Blobs answer.
+// azureListing is what List reads of a List Blobs answer
+// (EnumerationResults).
 type azureListing struct {
-	Container  string           `xml:"ContainerName,attr"`
-	Prefix     string           `xml:"Prefix"`
-	NextMarker string           `xml:"NextMarker"`
-	Blobs      []azureBlob      `xml:"Blobs>Blob"`
-	Prefixes   []azureBlobEntry `xml:"Blobs>BlobPrefix"`
+	Container  string // the root's ContainerName
+	Prefix     string
+	NextMarker string
+	Blobs      []azureBlob // Blobs>Blob
+	Prefixes   []string    // Blobs>BlobPrefix>Name
 }
 
 // azureBlob is a blob of a listing.
 type azureBlob struct {
-	Name       azureName `xml:"Name"`
-	Properties struct {
-		LastModified  string `xml:"Last-Modified"`
-		ContentLength int64  `xml:"Content-Length"`
-	} `xml:"Properties"`
+	Name          string
+	LastModified  string // Properties>Last-Modified
+	ContentLength int64  // Properties>Content-Length
 }
 
-// azureBlobEntry is a folder (BlobPrefix) of a listing.
-type azureBlobEntry struct {
-	Name azureName `xml:"Name"`
-}
-
-// azureName is a name in a listing; Azure percent-encodes, and marks
-// Encoded, a name that XML cannot hold.
-type azureName struct {
-	Encoded bool   `xml:"Encoded,attr"`
-	Value   string `xml:",chardata"`
-}
-
-func (n azureName) String() string {
-	if n.Encoded {
-		if v, err := url.PathUnescape(n.Value); err == nil {
-			return v
+// readAzureListing reads a List Blobs answer, at most azureMaxListing
+// bytes of it, with the shared decoder of listing pages.
+func readAzureListing(body io.Reader) (*azureListing, error) {
+	page, err := store.ReadPage(body, azureMaxListing)
+	if err != nil {
+		return nil, err
+	}
+	defer store.ReleasePage(page)
+	if page.Len() > azureMaxListing {
+		return nil, fmt.Errorf("a listing over %d bytes", azureMaxListing)
+	}
+	res := &azureListing{Blobs: make([]azureBlob, 0, 64)}
+	d := store.NewXMLDoc(page.Bytes())
+	d.Root()
+	res.Container, _ = d.Attr("ContainerName")
+	for el := range d.Children() {
+		switch string(el) {
+		case "Prefix":
+			res.Prefix = d.Text()
+		case "NextMarker":
+			res.NextMarker = d.Text()
+		case "Blobs":
+			for el := range d.Children() {
+				switch string(el) {
+				case "Blob":
+					res.Blobs = append(res.Blobs, readAzureBlob(d))
+				case "BlobPrefix":
+					var name string
+					for el := range d.Children() {
+						if string(el) == "Name" {
+							name = readAzureName(d)
+						}
+					}
+					res.Prefixes = append(res.Prefixes, name)
+				}
+			}
 		}
 	}
-	return n.Value
+	return res, d.Err()
+}
+
+// readAzureBlob reads a Blob element of a listing.
+func readAzureBlob(d *store.XMLDoc) azureBlob {
+	var b azureBlob
+	for el := range d.Children() {
+		switch string(el) {
+		case "Name":
+			b.Name = readAzureName(d)
+		case "Properties":
+			for el := range d.Children() {
+				switch string(el) {
+				case "Last-Modified":
+					b.LastModified = d.Text()
+				case "Content-Length":
+					b.ContentLength = store.ParseInt(d, d.TextBytes())
+				}
+			}
+		}
+	}
+	return b
+}
+
+// readAzureName reads a name of a listing; Azure percent-encodes, and
+// marks Encoded, a name that XML cannot hold.
+func readAzureName(d *store.XMLDoc) string {
+	enc, _ := d.Attr("Encoded")
+	encoded := store.ParseBool(d, []byte(enc))
+	v := d.Text()
+	if encoded {
+		if u, err := url.PathUnescape(v); err == nil {
+			return u
+		}
+	}
+	return v
 }
 
 // Exists implements Store with Get Blob Properties (HEAD), authenticated

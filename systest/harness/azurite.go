@@ -86,9 +86,39 @@ func StartAzurite(t testing.TB, o AzuriteOptions) *Azurite {
 		tlsArgs = []string{"--cert", a.CertFile, "--key", keyFile, "--oauth", "basic"}
 		a.Client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	}
+	if err := a.launch(bin, dir, logDir, scheme, tlsArgs); err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	t.Cleanup(func() {
+		a.proc.Stop(0)
+		if t.Failed() {
+			t.Logf("harness: Azurite %s log (tail):\n%s", a.Endpoint, a.LogTail(8000))
+		}
+	})
+	return a
+}
+
+// LaunchAzurite is StartAzurite for programs (the load benchmark), without
+// OAuth: Azurite's blob service with its storage in dir and its logs in
+// logDir. The caller stops it with Stop.
+func LaunchAzurite(dir, logDir string) (*Azurite, error) {
+	bin := AzuriteTool()
+	if !isExecutable(bin) {
+		return nil, fmt.Errorf("Azurite (npm package azurite) not found at %s", bin)
+	}
+	a := &Azurite{Client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: NoRedirect.CheckRedirect}}
+	return a, a.launch(bin, dir, logDir, "http", nil)
+}
+
+// launch starts Azurite on a free loopback port, again on another port
+// when the one it was given was taken meanwhile.
+func (a *Azurite) launch(bin, dir, logDir, scheme string, tlsArgs []string) error {
 	var lastErr error
 	for attempt := 1; attempt <= 5; attempt++ {
-		port := Port(t)
+		port, err := FreePort()
+		if err != nil {
+			return err
+		}
 		base := scheme + "://127.0.0.1:" + strconv.Itoa(port)
 		a.proc, lastErr = StartProcess(ProcessSpec{
 			Path: bin,
@@ -110,20 +140,13 @@ func StartAzurite(t testing.TB, o AzuriteOptions) *Azurite {
 		})
 		if lastErr == nil {
 			a.Endpoint = base + "/" + AzuriteAccount
-			t.Cleanup(func() {
-				a.proc.Stop(0)
-				if t.Failed() {
-					t.Logf("harness: Azurite %s log (tail):\n%s", base, a.LogTail(8000))
-				}
-			})
-			return a
+			return nil
 		}
 		if !strings.Contains(lastErr.Error(), "EADDRINUSE") {
 			break
 		}
 	}
-	t.Fatalf("harness: Azurite did not start: %v", lastErr)
-	return nil
+	return fmt.Errorf("Azurite did not start: %v", lastErr)
 }
 
 // LogTail returns the last n bytes of Azurite's output.
@@ -200,24 +223,34 @@ func (a *Azurite) accountSAS() string {
 // do sends a request with the account SAS and returns the status and body.
 func (a *Azurite) do(t testing.TB, method, path, query string, body []byte, hdr map[string]string) (int, []byte) {
 	t.Helper()
+	code, b, err := a.Do(method, path, query, body, hdr)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	return code, b
+}
+
+// Do sends a request to path (percent-encoded, under the account) with the
+// account SAS and query, and returns the status and body.
+func (a *Azurite) Do(method, path, query string, body []byte, hdr map[string]string) (int, []byte, error) {
 	u := a.Endpoint + path + "?" + a.accountSAS()
 	if query != "" {
 		u += "&" + query
 	}
 	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		t.Fatalf("harness: Azurite %s %s: %v", method, path, err)
+		return 0, nil, fmt.Errorf("Azurite %s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, nil
 }
 
 // blobPath is the URL path of a blob under the account, percent-encoded.

@@ -86,17 +86,27 @@ func newGCSObject(data []byte, contentType string) gcsObject {
 // account; t.Cleanup stops it.
 func StartGCSServer(t testing.TB, bucket string, account GCSAccount) *GCSServer {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := LaunchGCSServer(bucket, account)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// LaunchGCSServer is StartGCSServer for programs (the load benchmark): the
+// caller stops it with Stop.
+func LaunchGCSServer(bucket string, account GCSAccount) (*GCSServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	s := &GCSServer{Bucket: bucket, account: account, objects: map[string]gcsObject{}, issued: map[string]bool{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Listener = l
 	s.srv.Start()
 	s.URL = s.srv.URL
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
 // Stop stops the server; it may be called more than once.

@@ -29,14 +29,23 @@ type caddyProc struct {
 }
 
 // routes are the route prefixes of bench/Caddyfile and their port
-// variables; routes of one server share its variable.
-var routes = []struct{ prefix, env string }{
-	{"/static/", "BENCH_PORT_STATIC"}, {"/static2/", "BENCH_PORT_STATIC2"},
-	{"/dl/", "BENCH_PORT_S3"}, {"/cf/", "BENCH_PORT_CF"}, {"/cfu/", "BENCH_PORT_CFU"},
-	{"/az/", "BENCH_PORT_AZ"}, {"/gcs/", "BENCH_PORT_GCS"}, {"/ce/", "BENCH_PORT_CE"},
-	{"/t1/", "BENCH_PORT_RULES"}, {"/t100/", "BENCH_PORT_RULES"}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES"},
-	{"/u1/", "BENCH_PORT_RULE1"},
+// variables; routes of one server share its variable. Browse routes
+// answer listings (200); the others redirect.
+var routes = []struct {
+	prefix, env string
+	browse      bool
+}{
+	{"/static/", "BENCH_PORT_STATIC", false}, {"/static2/", "BENCH_PORT_STATIC2", false},
+	{"/dl/", "BENCH_PORT_S3", false}, {"/cf/", "BENCH_PORT_CF", false}, {"/cfu/", "BENCH_PORT_CFU", false},
+	{"/az/", "BENCH_PORT_AZ", false}, {"/gcs/", "BENCH_PORT_GCS", false}, {"/ce/", "BENCH_PORT_CE", false},
+	{"/t1/", "BENCH_PORT_RULES", false}, {"/t100/", "BENCH_PORT_RULES", false}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false},
+	{"/u1/", "BENCH_PORT_RULE1", false},
+	{fileServerRoute, "BENCH_PORT_FS", true}, {"/s3b/", "BENCH_PORT_S3B", true}, {"/gcsb/", "BENCH_PORT_GCSB", true}, {"/azb/", "BENCH_PORT_AZB", true},
 }
+
+// fileServerRoute is Caddy's file_server browse on a local folder, the
+// yardstick of the browse scenarios; its ready check finds a file (200).
+const fileServerRoute = "/fs/"
 
 // manyRules is the number of rules of the rule-lookup server.
 const manyRules = 1000
@@ -180,8 +189,12 @@ func (c *config) startCaddy() (*caddyProc, error) {
 					return false
 				}
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusFound {
-					wrong = fmt.Errorf("caddy answers %sready with %d, not 302", prefix, resp.StatusCode)
+				want := http.StatusFound
+				if prefix == fileServerRoute {
+					want = http.StatusOK
+				}
+				if resp.StatusCode != want {
+					wrong = fmt.Errorf("caddy answers %sready with %d, not %d", prefix, resp.StatusCode, want)
 				}
 			}
 			return true

@@ -42,22 +42,35 @@ type scenario struct {
 	target float64 // the least acceptable ratio; 0: none (informative)
 	what   string
 	vsRSA  bool // compared with the raw RSA signing rate, not the static route
+	// browse scenarios: base is the route compared with (file_server
+	// browse, in the same mode), maxRatio the most acceptable ratio of
+	// presign's CPU per request to base's
+	base     string
+	maxRatio float64
 }
 
 var scenarios = []scenario{
-	{"s3-unique", "/dl/", "unique", 0.90, "S3 GET, a new key on every request (every request signed)", false},
-	{"s3-hot", "/dl/", "hot", 0.95, "S3 GET, one hot key (URL cache: one signature per second)", false},
-	{"cf-stable-hot", "/cf/", "hot", 0.90, "CloudFront, stable 1m, one hot key", false},
-	{"cf-unique", "/cfu/", "unique", 0.90, "CloudFront without stable, a new key on every request (an RSA-2048 signature each)", true},
-	{"azure-unique", "/az/", "unique", 0.85, "Azure GET, a new key on every request (every request signed)", false},
-	{"gcs-stable-hot", "/gcs/", "hot", 0.90, "native GCS, stable 1m, one hot key", false},
-	{"s3-check-exists-hot", "/ce/", "hot", 0.85, "S3 GET with check_exists (10s), one hot key (one HeadObject per window)", false},
-	{"rules-1-of-1", "/u1/", "hot", 0, "S3 GET, one hot key, the only rule of its handler", false},
-	{"rules-1-of-1000", "/t1/", "hot", 0, "S3 GET, one hot key, rule 1 of 1000", false},
-	{"rules-100-of-1000", "/t100/", "hot", 0, "S3 GET, one hot key, rule 100 of 1000", false},
-	{"rules-1000-of-1000", "/t1000/", "hot", 0, "S3 GET, one hot key, rule 1000 of 1000", false},
-	// not run unless named: calibration
-	{"static-aa", "/static2/", "hot", 0, "A/A: the static redir against a copy of itself on another port (the method's noise)", false},
+	{"s3-unique", "/dl/", "unique", 0.90, "S3 GET, a new key on every request (every request signed)", false, "", 0},
+	{"s3-hot", "/dl/", "hot", 0.95, "S3 GET, one hot key (URL cache: one signature per second)", false, "", 0},
+	{"cf-stable-hot", "/cf/", "hot", 0.90, "CloudFront, stable 1m, one hot key", false, "", 0},
+	{"cf-unique", "/cfu/", "unique", 0.90, "CloudFront without stable, a new key on every request (an RSA-2048 signature each)", true, "", 0},
+	{"azure-unique", "/az/", "unique", 0.85, "Azure GET, a new key on every request (every request signed)", false, "", 0},
+	{"gcs-stable-hot", "/gcs/", "hot", 0.90, "native GCS, stable 1m, one hot key", false, "", 0},
+	{"s3-check-exists-hot", "/ce/", "hot", 0.85, "S3 GET with check_exists (10s), one hot key (one HeadObject per window)", false, "", 0},
+	{"rules-1-of-1", "/u1/", "hot", 0, "S3 GET, one hot key, the only rule of its handler", false, "", 0},
+	{"rules-1-of-1000", "/t1/", "hot", 0, "S3 GET, one hot key, rule 1 of 1000", false, "", 0},
+	{"rules-100-of-1000", "/t100/", "hot", 0, "S3 GET, one hot key, rule 100 of 1000", false, "", 0},
+	{"rules-1000-of-1000", "/t1000/", "hot", 0, "S3 GET, one hot key, rule 1000 of 1000", false, "", 0},
+	// not run unless named: listings of 1,000 entries against file_server
+	// browse on a folder of 1,000 files (the store answers in another
+	// process), and calibration
+	{"browse-s3-json", "/s3b/", "json", 0, "S3 browse, 1,000 objects, as JSON", false, fileServerRoute, 1.5},
+	{"browse-s3-html", "/s3b/", "html", 0, "S3 browse, 1,000 objects, as HTML", false, fileServerRoute, 1.0},
+	{"browse-gcs-json", "/gcsb/", "json", 0, "GCS browse, 1,000 objects, as JSON", false, fileServerRoute, 1.5},
+	{"browse-gcs-html", "/gcsb/", "html", 0, "GCS browse, 1,000 objects, as HTML", false, fileServerRoute, 1.0},
+	{"browse-azure-json", "/azb/", "json", 0, "Azure browse, 1,000 blobs, as JSON", false, fileServerRoute, 1.5},
+	{"browse-azure-html", "/azb/", "html", 0, "Azure browse, 1,000 blobs, as HTML", false, fileServerRoute, 1.0},
+	{"static-aa", "/static2/", "hot", 0, "A/A: the static redir against a copy of itself on another port (the method's noise)", false, "", 0},
 }
 
 // defaultScenarios run when none are named.
@@ -70,7 +83,7 @@ type config struct {
 	rounds, conns, threads int
 	only                   []string
 	rsaBench               string   // the test binary of loadbench, for BenchmarkRawRSA2048
-	storeEnv               []string // BENCH_S3_*: the versitygw of the check_exists route
+	storeEnv               []string // BENCH_S3_*: the versitygw of the check_exists route; the stores of the browse routes
 	maxLoad                float64
 	waitLoad               time.Duration
 	clkTck                 float64
@@ -81,7 +94,7 @@ type config struct {
 type run struct {
 	route    string // static or presign
 	requests int64
-	non3xx   int64
+	bad      int64 // answers not of the expected status (3xx; 200 for listings)
 	errors   int64
 	rps      float64
 	cpu      time.Duration // Caddy's CPU time over the run
@@ -153,6 +166,11 @@ func (c *config) main() error {
 			selected = append(selected, s)
 		}
 	}
+	lists, err := c.startListStores(store, selected)
+	if err != nil {
+		return err
+	}
+	defer lists.stop()
 	if len(selected) > 0 {
 		if err := c.ratios(&b, selected); err != nil {
 			return err
@@ -188,16 +206,22 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 	defer p.stop()
 
 	// warm up every route once: lazy work (first signing keys, pools,
-	// connections, heap growth) is not what is measured
+	// connections, heap growth) is not what is measured; a listing route
+	// only when a scenario lists it (its store runs only then)
 	for _, r := range routes {
-		if _, err := c.wrk(p, r.prefix, "unique", c.warmup); err != nil {
+		mode := "unique"
+		if r.browse {
+			if !slices.ContainsFunc(selected, func(s scenario) bool { return s.prefix == r.prefix || s.base == r.prefix }) {
+				continue
+			}
+			mode = "json"
+		}
+		if _, err := c.wrk(p, r.prefix, mode, c.warmup); err != nil {
 			return fmt.Errorf("warm-up %s: %v", r.prefix, err)
 		}
 	}
 
-	fmt.Fprintf(b, "| scenario | static µs CPU/req | presign µs CPU/req | ratio static/presign (median of rounds; min–max) | target | static req/s | presign req/s | verdict |\n")
-	fmt.Fprintf(b, "|---|---|---|---|---|---|---|---|\n")
-	var notes []string
+	var rows, browseRows, notes []string
 	cost := map[string]time.Duration{} // pooled presign CPU per request, by scenario
 	for _, s := range selected {
 		var static, presign []run
@@ -212,6 +236,10 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 			var st, pr run
 			var rate float64
 			var sigCPU time.Duration
+			base := "/static/"
+			if s.base != "" {
+				base = s.base
+			}
 			for _, route := range order {
 				if route == "static" && s.vsRSA {
 					// the baseline is the raw signing rate, measured
@@ -223,7 +251,7 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 						s.name, round+1, rate, micros(sigCPU), loadavg1())
 					continue
 				}
-				prefix := "/static/"
+				prefix := base
 				if route == "presign" {
 					prefix = s.prefix
 				}
@@ -232,10 +260,10 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 					return fmt.Errorf("%s %s: %v", s.name, route, err)
 				}
 				r.route = route
-				fmt.Fprintf(os.Stderr, "%-14s round %d %-7s %8d req %9.0f req/s %7.2f µs CPU/req non3xx=%d errors=%d load=%.2f\n",
-					s.name, round+1, route, r.requests, r.rps, micros(r.costPerReq()), r.non3xx, r.errors, r.load1)
-				if r.non3xx > 0 || r.errors > 0 {
-					void = fmt.Sprintf("VOID: %s round %d: %d non-3xx answers, %d socket errors", route, round+1, r.non3xx, r.errors)
+				fmt.Fprintf(os.Stderr, "%-14s round %d %-7s %8d req %9.0f req/s %7.2f µs CPU/req bad=%d errors=%d load=%.2f\n",
+					s.name, round+1, route, r.requests, r.rps, micros(r.costPerReq()), r.bad, r.errors, r.load1)
+				if r.bad > 0 || r.errors > 0 {
+					void = fmt.Sprintf("VOID: %s round %d: %d answers of another status than expected, %d socket errors", route, round+1, r.bad, r.errors)
 				}
 				if r.requests == 0 || r.cpu == 0 {
 					void = fmt.Sprintf("VOID: %s round %d: no requests or no CPU time measured", route, round+1)
@@ -282,6 +310,10 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 			continue
 		}
 		cost[s.name] = pooledCost(presign)
+		if s.maxRatio > 0 {
+			browseRows = append(browseRows, browseRow(s, static, presign, void))
+			continue
+		}
 		med, lo, hi := median(ratios), slices.Min(ratios), slices.Max(ratios)
 		verdict := "—"
 		target := "—"
@@ -295,8 +327,22 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 		if void != "" {
 			verdict = void
 		}
-		fmt.Fprintf(b, "| %s: %s | %.2f | %.2f | **%.3f** (%.3f–%.3f) | %s | %.0f | %.0f | %s |\n",
-			s.name, s.what, micros(pooledCost(static)), micros(pooledCost(presign)), med, lo, hi, target, meanRPS(static), meanRPS(presign), verdict)
+		rows = append(rows, fmt.Sprintf("| %s: %s | %.2f | %.2f | **%.3f** (%.3f–%.3f) | %s | %.0f | %.0f | %s |\n",
+			s.name, s.what, micros(pooledCost(static)), micros(pooledCost(presign)), med, lo, hi, target, meanRPS(static), meanRPS(presign), verdict))
+	}
+	if len(rows) > 0 {
+		fmt.Fprintf(b, "| scenario | static µs CPU/req | presign µs CPU/req | ratio static/presign (median of rounds; min–max) | target | static req/s | presign req/s | verdict |\n")
+		fmt.Fprintf(b, "|---|---|---|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(rows, ""))
+	}
+	if len(browseRows) > 0 {
+		if len(rows) > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(b, "Listings of %d entries, against Caddy's `file_server browse` on a local folder of %d files in the same process and mode (Accept: application/json, or text/html); wrk with %d connections:\n\n", listEntries, listEntries, min(c.conns, listConns))
+		fmt.Fprintf(b, "| scenario | file_server µs CPU/req | presign µs CPU/req | ratio presign/file_server (median of rounds; min–max) | target | file_server req/s | presign req/s | verdict |\n")
+		fmt.Fprintf(b, "|---|---|---|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(browseRows, ""))
 	}
 	if first, last := cost["rules-1-of-1000"], cost["rules-1000-of-1000"]; first > 0 && last > 0 {
 		f := float64(last) / float64(first)
@@ -356,6 +402,9 @@ func (c *config) memory(b *strings.Builder) error {
 	}
 	defer p.stop()
 	for _, r := range routes {
+		if r.browse {
+			continue // its store may not run; the load below lists nothing
+		}
 		if _, err := c.wrk(p, r.prefix, "unique", time.Second); err != nil {
 			return fmt.Errorf("warm-up %s: %v", r.prefix, err)
 		}
@@ -396,7 +445,7 @@ func (c *config) memory(b *strings.Builder) error {
 			return err
 		}
 		requests += r.requests
-		bad += r.non3xx + r.errors
+		bad += r.bad + r.errors
 	}
 	cancel()
 	during := <-samples
@@ -419,6 +468,31 @@ func (c *config) memory(b *strings.Builder) error {
 		float64(idle)/mb, c.memDuration, requests, float64(during)/mb, float64(during-idle)/mb,
 		float64(after)/mb, float64(after-idle)/mb, verdict)
 	return nil
+}
+
+// browseRow is the table row of a browse scenario: presign's CPU per
+// request against file_server browse's, per round.
+func browseRow(s scenario, base, presign []run, void string) string {
+	var ratios []float64
+	for i := range presign {
+		if c := base[i].costPerReq(); c > 0 {
+			ratios = append(ratios, float64(presign[i].costPerReq())/float64(c))
+		}
+	}
+	if len(ratios) == 0 {
+		ratios = []float64{0}
+	}
+	med := median(ratios)
+	verdict := "PASS"
+	if med > s.maxRatio {
+		verdict = "FAIL"
+	}
+	if void != "" {
+		verdict = void
+	}
+	return fmt.Sprintf("| %s: %s | %.0f | %.0f | **%.2f** (%.2f–%.2f) | ≤ %.1f | %.0f | %.0f | %s |\n",
+		s.name, s.what, micros(pooledCost(base)), micros(pooledCost(presign)), med, slices.Min(ratios), slices.Max(ratios),
+		s.maxRatio, meanRPS(base), meanRPS(presign), verdict)
 }
 
 func cpuModel() string {

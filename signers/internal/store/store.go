@@ -2,12 +2,14 @@
 package store
 
 import (
-	"encoding/xml"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
@@ -38,24 +40,6 @@ func FillAPITimeout(d *caddy.Duration) error {
 // keys up to 1024 bytes, escaped, is well under it.
 const maxListBody = 16 << 20
 
-// listObjectsV2 is the ListObjectsV2 answer (ListBucketResult), as far as
-// a signers.Listing needs it.
-type listObjectsV2 struct {
-	XMLName               xml.Name
-	Name                  string `xml:"Name"`
-	Prefix                string `xml:"Prefix"`
-	IsTruncated           bool   `xml:"IsTruncated"`
-	NextContinuationToken string `xml:"NextContinuationToken"`
-	Contents              []struct {
-		Key          string    `xml:"Key"`
-		Size         int64     `xml:"Size"`
-		LastModified time.Time `xml:"LastModified"`
-	} `xml:"Contents"`
-	CommonPrefixes []struct {
-		Prefix string `xml:"Prefix"`
-	} `xml:"CommonPrefixes"`
-}
-
 // ListingOf refuses an answer that is no listing of bucket and prefix: a
 // ListBucketResult names them (a client reads any 200 body, an HTML page,
 // JSON or nothing, as an empty listing).
@@ -67,39 +51,130 @@ func ListingOf(gotBucket, gotPrefix, bucket, prefix string) error {
 	return nil
 }
 
-// ParseListObjectsV2 reads a ListObjectsV2 answer for bucket and prefix
-// into a checked signers.Listing.
+// ParseListObjectsV2 reads a ListObjectsV2 answer (a ListBucketResult)
+// for bucket and prefix into a checked signers.Listing.
 func ParseListObjectsV2(body io.Reader, bucket, prefix string) (*signers.Listing, error) {
-	var doc listObjectsV2
-	b, err := io.ReadAll(io.LimitReader(body, maxListBody+1))
+	page, err := ReadPage(body, maxListBody)
 	if err != nil {
 		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store's listing was cut off", Err: err}
 	}
-	if len(b) > maxListBody {
+	defer ReleasePage(page)
+	if page.Len() > maxListBody {
 		err = fmt.Errorf("a listing over %d bytes", maxListBody)
-	} else {
-		err = xml.Unmarshal(b, &doc)
-	}
-	if err != nil {
 		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be read", Err: err}
 	}
-	if doc.XMLName.Local != "ListBucketResult" {
-		doc.Name = "" // another document
+	b := page.Bytes()
+	var (
+		l               = &signers.Listing{Objects: make([]signers.Object, 0, 64)}
+		name, gotPrefix string
+		truncated       bool
+		d               = NewXMLDoc(b)
+	)
+	if string(d.Root()) != "ListBucketResult" {
+		d.Skip() // another document, or none
+	} else {
+		for el := range d.Children() {
+			switch string(el) {
+			case "Name":
+				name = d.Text()
+			case "Prefix":
+				gotPrefix = d.Text()
+			case "IsTruncated":
+				truncated = ParseBool(d, d.TextBytes())
+			case "NextContinuationToken":
+				l.Next = d.Text()
+			case "Contents":
+				l.Objects = append(l.Objects, readObject(d))
+			case "CommonPrefixes":
+				for el := range d.Children() {
+					if string(el) == "Prefix" {
+						l.Folders = append(l.Folders, d.Text())
+					}
+				}
+			}
+		}
 	}
-	if err := ListingOf(doc.Name, doc.Prefix, bucket, prefix); err != nil {
+	if err := d.Err(); err != nil {
+		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered a listing that cannot be read", Err: err}
+	}
+	if err := ListingOf(name, gotPrefix, bucket, prefix); err != nil {
 		return nil, err
 	}
-	l := &signers.Listing{Folders: make([]string, 0, len(doc.CommonPrefixes)), Objects: make([]signers.Object, 0, len(doc.Contents))}
-	for _, p := range doc.CommonPrefixes {
-		l.Folders = append(l.Folders, p.Prefix)
+	if !truncated {
+		l.Next = ""
 	}
-	for _, o := range doc.Contents {
-		l.Objects = append(l.Objects, signers.Object{Key: o.Key, Size: o.Size, ModTime: o.LastModified})
+	return Checked(l, prefix, truncated)
+}
+
+// readObject reads a Contents element of a ListBucketResult.
+func readObject(d *XMLDoc) signers.Object {
+	var o signers.Object
+	for el := range d.Children() {
+		switch string(el) {
+		case "Key":
+			o.Key = d.Text()
+		case "Size":
+			o.Size = ParseInt(d, d.TextBytes())
+		case "LastModified":
+			if err := o.ModTime.UnmarshalText(d.TextBytes()); err != nil {
+				d.fail("LastModified: %v", err)
+			}
+		}
 	}
-	if doc.IsTruncated {
-		l.Next = doc.NextContinuationToken
+	return o
+}
+
+// ParseInt reads an integer element's text as encoding/xml does: empty is
+// 0, spaces around it are ignored; anything else fails d.
+func ParseInt(d *XMLDoc, b []byte) int64 {
+	if len(b) == 0 {
+		return 0
 	}
-	return Checked(l, prefix, doc.IsTruncated)
+	n, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+	if err != nil {
+		d.fail("%v", err)
+	}
+	return n
+}
+
+// ParseBool reads a boolean element's text as encoding/xml does.
+func ParseBool(d *XMLDoc, b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	v, err := strconv.ParseBool(string(bytes.TrimSpace(b)))
+	if err != nil {
+		d.fail("%v", err)
+	}
+	return v
+}
+
+// pages are the buffers of listing pages read: a page is read whole, then
+// decoded into strings of its own, so that its buffer serves the next.
+var pages = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPage is the largest buffer kept for the next page.
+const maxPooledPage = 4 << 20
+
+// ReadPage reads body into a buffer of the pool, up to max+1 bytes: a
+// buffer over max bytes is a page too long. The caller gives the buffer
+// back with ReleasePage once the page is decoded.
+func ReadPage(body io.Reader, max int64) (*bytes.Buffer, error) {
+	buf := pages.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(body, max+1)); err != nil {
+		ReleasePage(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// ReleasePage gives a buffer of ReadPage back; the bytes it held may not
+// be used after.
+func ReleasePage(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledPage {
+		pages.Put(buf)
+	}
 }
 
 // Checked returns l, or a 502 signers.StoreError when l would be shown wrong
