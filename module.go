@@ -37,6 +37,7 @@ type Handler struct {
 	Rules []*Rule `json:"rules,omitempty"`
 
 	profiles map[string]signers.Signer
+	guards   []*guard   // the profiles that check their own links under a prefix
 	index    *ruleIndex // nil: the rules are few and tried in turn
 	logger   *zap.Logger
 	now      func() time.Time
@@ -182,6 +183,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		m.forRule(&r.metrics, r.Profile, ruleLabel(r))
 	}
+	if err := h.provisionGuards(m); err != nil {
+		return err
+	}
 	if len(h.Rules) > scanRules {
 		h.index = newRuleIndex(h.Rules)
 	}
@@ -220,8 +224,8 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		r.checker = c
 	}
 	r.origin = r.signer.Origin()
-	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {
-		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)
+	if !validOrigin(r.origin) {
+		return fmt.Errorf("profile %q: origin %q is neither an absolute URL nor a path", r.Profile, r.origin)
 	}
 
 	if r.Uppy {
@@ -300,6 +304,16 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		return fmt.Errorf("status must be 302, 303 or 307, got %d", r.Status)
 	}
 	return nil
+}
+
+// validOrigin tells whether a signer's origin is an absolute URL, or a
+// path ("/s", never "//host") for a kind whose links are relative.
+func validOrigin(o string) bool {
+	if strings.HasPrefix(o, "/") {
+		return len(o) > 1 && o[1] != '/' && !strings.ContainsAny(o, "?#")
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
 // methodSet is a set of the methods a rule answers.
