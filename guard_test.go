@@ -159,7 +159,8 @@ func TestGuardRefusedAtStart(t *testing.T) {
 			t.Errorf("%q: error %v, want %q", c.rule, err, c.want)
 		}
 	}
-	for _, ok := range []string{"rule /dl/* {\n profile files\n }", "rule /sx/* /t/s/* {\n profile files\n }"} {
+	// a handler that only guards (the serving Caddy of a fleet) needs no rule
+	for _, ok := range []string{"rule /dl/* {\n profile files\n }", "rule /sx/* /t/s/* {\n profile files\n }", ""} {
 		h, err := parseBlock(localBlock(ok))
 		if err == nil {
 			_, err = provisionJSON(t, caddyconfig.JSON(h, nil))

@@ -170,9 +170,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 
-	if len(h.Rules) == 0 {
-		return fmt.Errorf("no rule: add at least one rule")
-	}
 	for i, r := range h.Rules {
 		if r == nil {
 			return fmt.Errorf("rule %d: empty", i+1)
@@ -185,6 +182,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.provisionGuards(m); err != nil {
 		return err
+	}
+	if len(h.Rules) == 0 && len(h.guards) == 0 {
+		return fmt.Errorf("no rule: add at least one rule")
 	}
 	if len(h.Rules) > scanRules {
 		h.index = newRuleIndex(h.Rules)
