@@ -241,6 +241,21 @@ func TestLocalLinks(t *testing.T) {
 	}
 }
 
+// startServingCaddy starts a Caddy process that only serves links: a
+// local profile with key k2 guarding /s, file_server over dir.
+func startServingCaddy(t *testing.T, port int, dir string) {
+	harness.StartCaddyEnv(t, linkEnv, site(port, `presign {
+		profile files local {
+			key k2 {env.LINK_KEY_K2}
+			serve /s
+		}
+	}
+	handle_path /s/* {
+		root * `+dir+`
+		file_server
+	}`), []int{port})
+}
+
 // TestLocalFleet: one Caddy signs with base, another with the same keys
 // serves: the link of the first opens the file on the second, and the
 // second refuses it once tampered.
@@ -258,16 +273,7 @@ func TestLocalFleet(t *testing.T) {
 			strip_prefix /dl
 		}
 	}`), []int{signPort})
-	harness.StartCaddyEnv(t, linkEnv, site(servePort, `presign {
-		profile files local {
-			key k2 {env.LINK_KEY_K2}
-			serve /s
-		}
-	}
-	handle_path /s/* {
-		root * `+dir+`
-		file_server
-	}`), []int{servePort})
+	startServingCaddy(t, servePort, dir)
 
 	_, hdr, _ := harness.Fetch(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/dl/hello.bin", signPort), nil)
 	link := hdr.Get("Location")
@@ -301,16 +307,7 @@ func TestLocalREADMERecipes(t *testing.T) {
 	}
 	dir, _ := localTree(t)
 	port := harness.Port(t)
-	harness.StartCaddyEnv(t, linkEnv, site(port, `presign {
-		profile files local {
-			key k2 {env.LINK_KEY_K2}
-			serve /s
-		}
-	}
-	handle_path /s/* {
-		root * `+dir+`
-		file_server
-	}`), []int{port})
+	startServingCaddy(t, port, dir)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
 	for _, c := range []struct {
@@ -339,5 +336,40 @@ func TestLocalREADMERecipes(t *testing.T) {
 		if code, _, _ := harness.Fetch(t, "GET", harness.TamperParam(t, link, "pl_sig"), nil); code != 403 {
 			t.Errorf("%s recipe's link tampered: %d, want 403", c.name, code)
 		}
+	}
+}
+
+// TestDemoFilesOnThisServer: the demo's sixth section, "Files on this
+// server", with demo/Caddyfile unchanged: its link opens the repository's
+// LICENSE, and /files/ without a link is 403. No store is involved: the
+// S3 profile's endpoint is never asked.
+func TestDemoFilesOnThisServer(t *testing.T) {
+	port := strconv.Itoa(harness.Port(t))
+	t.Setenv("DEMO_PORT", port)
+	t.Setenv("DEMO_S3_PORT", strconv.Itoa(harness.Port(t)))
+	t.Setenv("DEMO_ACCESS_KEY", "DEMOACCESSKEY")
+	t.Setenv("DEMO_SECRET_KEY", "demo-secret-key")
+	t.Setenv("DEMO_LINK_KEY", "demo-link-key-0123456789abcdef0123456789")
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Chdir(harness.RepoRoot())
+	harness.LoadCaddyfile(t, "demo/Caddyfile")
+	license, err := os.ReadFile("LICENSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://127.0.0.1:" + port
+	code, hdr, _ := harness.Fetch(t, "GET", base+"/local/LICENSE", nil)
+	if loc := hdr.Get("Location"); code != 302 || !strings.HasPrefix(loc, "/files/LICENSE?pl_v=1&") {
+		t.Fatalf("GET /local/LICENSE: %d, Location %q", code, loc)
+	}
+	if code, _, body := follow(t, "", "GET", base+"/local/LICENSE", nil); code != 200 || !bytes.Equal(body, license) {
+		t.Errorf("the demo's link: %d, %d bytes (want the LICENSE's %d)", code, len(body), len(license))
+	}
+	if code, _, _ := harness.Fetch(t, "GET", base+"/files/LICENSE", nil); code != 403 {
+		t.Errorf("GET /files/LICENSE without a link: %d, want 403", code)
+	}
+	if code, _, _ := harness.Fetch(t, "GET", base+"/local/README.md", nil); code != 404 {
+		t.Errorf("GET /local/README.md: %d, want 404 (only LICENSE is offered)", code)
 	}
 }
