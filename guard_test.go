@@ -193,3 +193,9 @@ func BenchmarkServeHTTPGuard(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServeHTTPLocal measures ServeHTTP for a local rule with a new
+// key on every request: a link signed (HMAC-SHA256) every time.
+func BenchmarkServeHTTPLocal(b *testing.B) {
+	benchFreshKeys(b, newBenchHandlerOf(b, localBlock("rule /dl/* {\n profile files\n strip_prefix /dl\n }")))
+}

@@ -35,7 +35,7 @@ var routes = []struct{ prefix, env string }{
 	{"/dl/", "BENCH_PORT_S3"}, {"/cf/", "BENCH_PORT_CF"}, {"/cfu/", "BENCH_PORT_CFU"},
 	{"/az/", "BENCH_PORT_AZ"}, {"/gcs/", "BENCH_PORT_GCS"}, {"/ce/", "BENCH_PORT_CE"},
 	{"/t1/", "BENCH_PORT_RULES"}, {"/t100/", "BENCH_PORT_RULES"}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES"},
-	{"/u1/", "BENCH_PORT_RULE1"},
+	{"/u1/", "BENCH_PORT_RULE1"}, {"/lk/", "BENCH_PORT_LOCAL"},
 }
 
 // manyRules is the number of rules of the rule-lookup server.
