@@ -54,13 +54,10 @@ const (
 	pCD      = "pl_cd="
 	pKid     = "pl_kid="
 	pSig     = "pl_sig="
-
-	// ParamPrefix starts the name of every query parameter of a link.
-	ParamPrefix = "pl_"
 )
 
 // sigLen is the length of S: 32 bytes in base64url without padding.
-var sigLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
+const sigLen = (sha256.Size*8 + 5) / 6
 
 // link is the values of a link's query, as they appear in it.
 type link struct {
@@ -79,7 +76,7 @@ type macState struct {
 	h   hash.Hash
 	buf []byte
 	sum [sha256.Size]byte
-	sig [43]byte // the encoded signature
+	sig [sigLen]byte // the encoded signature
 }
 
 func newHMACKey(id string, secret []byte) *hmacKey {
