@@ -98,6 +98,11 @@ func localSite(port int, dir, upstream string) string {
 			profile app
 			strip_prefix /app
 		}
+		rule /tree/* {
+			profile files
+			strip_prefix /tree
+			resource reports/*
+		}
 	}
 	handle_path /s/* {
 		root * `+dir+`
@@ -139,6 +144,7 @@ func follow(t *testing.T, from, method, u string, hdr map[string]string) (int, h
 // and a Range (206) too; no request without a valid link under /s reaches
 // file_server, by any spelling of the path; reverse_proxy's upstream gets
 // no link parameter; a link bound to 127.0.0.1 is refused from 127.0.0.2;
+// a folder link opens two files of its tree and not a file beside it;
 // check_exists and browse do not see a symlink that leaves root.
 func TestLocalLinks(t *testing.T) {
 	dir, hello := localTree(t)
@@ -186,6 +192,22 @@ func TestLocalLinks(t *testing.T) {
 		if a.Code != c.want || bytes.Contains(a.Body, hello[:64]) {
 			t.Errorf("GET %s: %d (want %d), %d bytes", c.path, a.Code, c.want, len(a.Body))
 		}
+	}
+
+	// a folder link opens two files of its tree, and no file outside it
+	_, hdr, _ = harness.Fetch(t, "GET", base+"/tree/reports/q1.pdf", nil)
+	folder := hdr.Get("Location")
+	tok, _, found := strings.Cut(folder, "/reports/")
+	if !found || !strings.HasPrefix(tok, "/s/~pl1.1.") {
+		t.Fatalf("folder link %q", folder)
+	}
+	for file, want := range map[string]string{"/reports/q1.pdf": "q1 report", "/reports/2026%20Q1.pdf": "2026 q1 report"} {
+		if code, _, body := harness.Fetch(t, "GET", base+tok+file, nil); code != 200 || string(body) != want {
+			t.Errorf("the folder link's %s: %d %q", file, code, body)
+		}
+	}
+	if code, _, body := harness.Fetch(t, "GET", base+tok+"/hello.bin", nil); code != 403 || bytes.Contains(body, hello[:64]) {
+		t.Errorf("the folder link's token for a file outside the folder: %d, want 403", code)
 	}
 
 	// reverse_proxy behind the guard: the upstream sees a clean request

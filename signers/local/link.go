@@ -88,8 +88,12 @@ func newHMACKey(id string, secret []byte) *hmacKey {
 }
 
 // sign computes S for the link l to the decoded path p into st.sig.
-func (k *hmacKey) sign(st *macState, p string, l *link) {
-	b := append(st.buf[:0], linkVersion+"\n"+methodClass+"\n"...)
+func (k *hmacKey) sign(st *macState, p string, l *link) { k.signAs(st, linkVersion, p, l) }
+
+// signAs is sign with the canonical string's first line version.
+func (k *hmacKey) signAs(st *macState, version, p string, l *link) {
+	b := append(st.buf[:0], version...)
+	b = append(b, "\n"+methodClass+"\n"...)
 	b = append(b, p...)
 	for _, v := range [...]string{l.exp, l.nbf, l.ip, l.cd, l.kid} {
 		b = append(b, '\n')
@@ -103,14 +107,14 @@ func (k *hmacKey) sign(st *macState, p string, l *link) {
 	base64.RawURLEncoding.Encode(st.sig[:], st.h.Sum(st.sum[:0]))
 }
 
-// verify tells whether l.sig is the signature of l for p, comparing in
-// constant time.
-func (k *hmacKey) verify(p string, l *link) bool {
+// verify tells whether l.sig is the signature of l for p (the canonical
+// string's first line version), comparing in constant time.
+func (k *hmacKey) verify(version, p string, l *link) bool {
 	if len(l.sig) != sigLen {
 		return false
 	}
 	st := k.pool.Get().(*macState)
-	k.sign(st, p, l)
+	k.signAs(st, version, p, l)
 	n := len(st.buf)
 	st.buf = append(st.buf, l.sig...)
 	ok := hmac.Equal(st.sig[:], st.buf[n:])

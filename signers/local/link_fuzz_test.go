@@ -14,7 +14,8 @@ import (
 // deletes it): the changed link is refused, unless it is the same request
 // (the same decoded path, by an equivalent percent-encoding, and the same
 // query). So no change of the path or query opens another file, whatever
-// decodes or cleans to it (%2F, .., //, NUL, case).
+// decodes or cleans to it (%2F, .., //, NUL, case). A folder link, changed,
+// opens at most a clean path inside its folder, without its token.
 func FuzzLocalLink(f *testing.F) {
 	for _, seed := range []struct {
 		key string
@@ -24,6 +25,7 @@ func FuzzLocalLink(f *testing.F) {
 	}{
 		{"a/b.txt", 3, 0, '/'}, {"a/b.txt", 4, 1, '/'}, {"a/b.txt", 4, 0, 'B'}, {"dir/x y.pdf", 7, 1, '%'},
 		{"a/b.txt", 6, 1, '.'}, {"a/b.txt", 2, 0, 0}, {"ü/ß.txt", 40, 2, 0}, {"a/b.txt", 60, 0, 'A'},
+		{"ü/ß.txt", 4, 0, 'c'}, {"a/b.txt", 9, 128, '1'}, {"a/b/c.txt", 70, 129, '/'}, {"a/b.txt", 68, 130, 0},
 	} {
 		f.Add(seed.key, seed.pos, seed.op, seed.b)
 	}
@@ -33,6 +35,11 @@ func FuzzLocalLink(f *testing.F) {
 			t.Skip()
 		}
 		link := sign(t, l, key, &signers.Options{ContentDisposition: "inline"}, "")
+		folder := "" // with op >= 128, a folder link for the key's folder
+		if i := strings.LastIndexByte(key, '/'); op >= 128 && i > 0 {
+			folder = key[:i+1]
+			link = signFolder(t, l, key, folder+"*")
+		}
 		orig, err := url.ParseRequestURI(link)
 		if err != nil {
 			t.Fatalf("the link %q does not parse: %v", link, err)
@@ -58,8 +65,17 @@ func FuzzLocalLink(f *testing.F) {
 			return // no server gets this far
 		}
 		r := &http.Request{Method: http.MethodGet, URL: u, RequestURI: changed, RemoteAddr: "192.0.2.1:4000"}
+		path, query := u.Path, u.RawQuery // as the request came; Admit cleans it
 		v, _ := l.Admit(http.Header{}, r, signTime)
-		if v == signers.Admitted && (u.Path != orig.Path || u.RawQuery != orig.RawQuery) {
+		switch {
+		case v != signers.Admitted:
+		case folder != "":
+			// the file opened lies in the folder, and the token is gone
+			if !strings.HasPrefix(u.Path, "/s/"+folder) || checkPath(u.Path, u.RawPath) != "" ||
+				strings.Contains(u.Path, folderToken) || strings.Contains(r.RequestURI, folderToken) {
+				t.Fatalf("the folder link %s of %s, changed to %s, opens %q", link, folder, changed, u.Path)
+			}
+		case path != orig.Path || query != orig.RawQuery || u.RawQuery != "":
 			t.Fatalf("the link %s, changed to %s, opens %q", link, changed, u.Path)
 		}
 	})

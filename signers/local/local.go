@@ -21,7 +21,7 @@ func init() {
 
 // localKind is the local kind: its name, and the rule options it serves.
 var localKind = signers.RegisterKind("local", 5,
-	"content_disposition", "bind_client_ip", "browse", "browse_template", "check_exists")
+	"content_disposition", "resource", "bind_client_ip", "browse", "browse_template", "check_exists")
 
 // MinSecret is the shortest secret a key may have, in bytes.
 const MinSecret = 32
@@ -215,6 +215,14 @@ func (l *Local) CheckRule(ri *signers.RuleInfo) error {
 	}
 	if (ri.Options.Browse || ri.Options.CheckExists != 0) && l.root == nil {
 		return errors.New("browse and check_exists read the profile's files: set root <dir> in the profile")
+	}
+	if r := ri.Options.Resource; r != "" {
+		if !strings.HasSuffix(r, "/*") || strings.Count(r, "*") != 1 || strings.HasPrefix(r, "/") || strings.HasPrefix(r, "*") {
+			return fmt.Errorf("resource %q: a folder of object keys ending in /*, such as experiment.zarr/* or {http.auth.user.id}/*", r)
+		}
+		if ri.Options.BindClientIP || ri.Options.ContentDisposition != "" {
+			return errors.New("resource: a folder link binds no client IP and no Content-Disposition")
+		}
 	}
 	return nil
 }
