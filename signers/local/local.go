@@ -30,9 +30,9 @@ const MinSecret = 32
 // are served by the handlers after presign (file_server, reverse_proxy),
 // on this server under serve, or on another Caddy that shares the keys
 // (base). Its links follow a documented format (see link.go and the
-// README) that other programs can mint: HMAC-SHA256 over the path, the
-// expiry, the key's id and what the rule binds (the client's IP, the
-// Content-Disposition).
+// README) that other programs can mint: HMAC-SHA256 over the path (or a
+// folder, with a rule's resource), the expiry, the key's id and what the
+// rule binds (the client's IP, the Content-Disposition).
 type Local struct {
 	// The keys: the first signs, every one verifies, so that a new key
 	// can be put first while links of the old one still work. Each
