@@ -225,7 +225,7 @@ func TestRefusedAtStart(t *testing.T) {
 		rule /x/* {
 			profile a
 			resource https://d1.cloudfront.net/*
-		}`, []string{"rule 1", "resource is an option of cloudfront profiles"}},
+		}`, []string{"rule 1", "resource is an option of cloudfront and local profiles"}},
 		{"POST option without POST", s3Block("a") + `
 		rule /x/* {
 			profile a

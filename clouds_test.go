@@ -244,7 +244,7 @@ func TestCloudKindsRefusedAtStart(t *testing.T) {
 		{"gcs resource", g + `rule /x/* {
 			profile g
 			resource https://x/*
-		}`, `rule 1 (/x/*): profile "g": resource is an option of cloudfront profiles, not of gcs ones`},
+		}`, `rule 1 (/x/*): profile "g": resource is an option of cloudfront and local profiles, not of gcs ones`},
 		{"gcs expires", g + `rule /x/* {
 			profile g
 			expires 8d
