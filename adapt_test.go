@@ -215,7 +215,7 @@ func TestRefusedAtStart(t *testing.T) {
 		rule /x/* {
 			profile a
 			bind_client_ip
-		}`, []string{"rule 1", "bind_client_ip is an option of cloudfront profiles"}},
+		}`, []string{"rule 1", "bind_client_ip is an option of cloudfront and local profiles"}},
 		{"CloudFront cookies on S3 rule", s3Block("a") + `
 		rule /x/* {
 			profile a
@@ -225,7 +225,7 @@ func TestRefusedAtStart(t *testing.T) {
 		rule /x/* {
 			profile a
 			resource https://d1.cloudfront.net/*
-		}`, []string{"rule 1", "resource is an option of cloudfront profiles"}},
+		}`, []string{"rule 1", "resource is an option of cloudfront and local profiles"}},
 		{"POST option without POST", s3Block("a") + `
 		rule /x/* {
 			profile a

@@ -307,7 +307,7 @@ func TestBrowseRefused(t *testing.T) {
 		secret_access_key SECRET
 	}`
 	for _, c := range []struct{ block, want string }{
-		{cfRuleConfig(t, "/cf/*", "browse"), `rule 1 (/cf/*): profile "cdn": browse is an option of s3, azure and gcs profiles, not of cloudfront ones`},
+		{cfRuleConfig(t, "/cf/*", "browse"), `rule 1 (/cf/*): profile "cdn": browse is an option of s3, azure, gcs and local profiles, not of cloudfront ones`},
 		{`presign {
 	` + s3 + `
 	rule /f/* {

@@ -93,6 +93,7 @@ fi
 rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 export DEMO_ACCESS_KEY="DEMO$(rand_hex 8 | tr a-f A-F)"
 export DEMO_SECRET_KEY="$(rand_hex 20)"
+export DEMO_LINK_KEY="$(rand_hex 32)" # the local profile's link key
 rm -rf "$state/data"
 mkdir -p "$state/data"
 log "starting versitygw on 127.0.0.1:$DEMO_S3_PORT and seeding its bucket (log: .demo/versitygw.log)"

@@ -17,9 +17,18 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// ServeHTTP answers a request that one of the rules matches with a presigned
-// URL, and passes every other request on to next.
+// ServeHTTP checks the links of a request under a guarded prefix (see
+// guard.go), answers a request that one of the rules matches with a
+// presigned URL, and passes every other request on to next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if len(h.guards) > 0 {
+		if gd := h.guardOf(r.URL.Path); gd != nil {
+			if err := h.admit(w, r, gd); err != nil {
+				return err
+			}
+			return next.ServeHTTP(w, r)
+		}
+	}
 	rule, err := h.matchRule(r)
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)

@@ -47,8 +47,9 @@ func methodIndex(m string) int {
 // metrics are the handler's Prometheus collectors, in Caddy's registry
 // (served by Caddy's metrics endpoint with its own).
 type metrics struct {
-	answers *prometheus.CounterVec
-	signing *prometheus.HistogramVec
+	answers       *prometheus.CounterVec
+	signing       *prometheus.HistogramVec
+	verifications *prometheus.CounterVec
 }
 
 // ruleMetrics are one rule's series. Each is created on its first use and
@@ -125,6 +126,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:      "Time spent signing one answer (credentials and signature), by profile.",
 			Buckets:   prometheus.ExponentialBuckets(1e-6, 4, 11), // 1µs to about 1s
 		}, []string{"profile"}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy",
+			Subsystem: "presign",
+			Name:      "verifications_total",
+			Help:      "Links checked under a guarded prefix, by profile and outcome (verified, refused, expired).",
+		}, []string{"profile", "outcome"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -138,6 +145,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if err := reg.Register(m.signing); errors.As(err, &are) {
 		m.signing = are.ExistingCollector.(*prometheus.HistogramVec)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(m.verifications); errors.As(err, &are) {
+		m.verifications = are.ExistingCollector.(*prometheus.CounterVec)
 	} else if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ type Handler struct {
 	Rules []*Rule `json:"rules,omitempty"`
 
 	profiles map[string]signers.Signer
+	guards   []*guard   // the profiles that check their own links under a prefix
 	index    *ruleIndex // nil: the rules are few and tried in turn
 	logger   *zap.Logger
 	now      func() time.Time
@@ -178,9 +179,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 
-	if len(h.Rules) == 0 {
-		return fmt.Errorf("no rule: add at least one rule")
-	}
 	existence := map[string]*signers.Existence{} // per profile, made for its first rule with check_exists
 	for i, r := range h.Rules {
 		if r == nil {
@@ -197,6 +195,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			r.exists = existence[r.Profile]
 		}
 		m.forRule(&r.metrics, r.Profile, ruleLabel(r))
+	}
+	if err := h.provisionGuards(m); err != nil {
+		return err
+	}
+	if len(h.Rules) == 0 && len(h.guards) == 0 {
+		return fmt.Errorf("no rule: add at least one rule")
 	}
 	if len(h.Rules) > scanRules {
 		h.index = newRuleIndex(h.Rules)
@@ -236,8 +240,8 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		r.checker = c
 	}
 	r.origin = r.signer.Origin()
-	if u, err := url.Parse(r.origin); err != nil || u.Scheme == "" || u.Host == "" {
-		return fmt.Errorf("profile %q: origin %q is not an absolute URL", r.Profile, r.origin)
+	if !validOrigin(r.origin) {
+		return fmt.Errorf("profile %q: origin %q is neither an absolute URL nor a path", r.Profile, r.origin)
 	}
 
 	if r.Uppy {
@@ -319,6 +323,16 @@ func (r *Rule) provision(ctx caddy.Context, profiles map[string]signers.Signer) 
 		return fmt.Errorf("status must be 302, 303 or 307, got %d", r.Status)
 	}
 	return nil
+}
+
+// validOrigin tells whether a signer's origin is an absolute URL, or a
+// path ("/s", never "//host") for a kind whose links are relative.
+func validOrigin(o string) bool {
+	if strings.HasPrefix(o, "/") {
+		return len(o) > 1 && o[1] != '/' && !strings.ContainsAny(o, "?#")
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
 // methodSet is a set of the methods a rule answers.

@@ -33,6 +33,11 @@ func TestREADMEExamples(t *testing.T) {
 		"R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "GCS_HMAC_ID", "GCS_HMAC_SECRET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
 		t.Setenv(k, "example-"+strings.ToLower(k))
 	}
+	// the local kind's secrets: 32 bytes or more
+	readme = strings.ReplaceAll(readme, "{file./run/secrets/link-k2}", "{env.LINK_KEY_K2}")
+	for _, k := range []string{"LINK_KEY_K1", "LINK_KEY_K2"} {
+		t.Setenv(k, "example-"+strings.ToLower(k)+"-0123456789abcdef0123456789")
+	}
 
 	checked := 0
 	for _, m := range regexp.MustCompile("(?s)```caddyfile\n(.*?)```").FindAllStringSubmatch(readme, -1) {

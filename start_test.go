@@ -62,7 +62,7 @@ func TestCloudFrontRefusedAtStart(t *testing.T) {
 		{"PUT on CloudFront", cfProfile(t, "cf", cfDist) + rule("methods GET PUT"), []string{"rule 1 (/x/*)", `profile "cf"`, "CloudFront signs downloads only: GET, HEAD"}},
 		{"POST on CloudFront", cfProfile(t, "cf", cfDist) + rule("methods POST"), []string{"rule 1 (/x/*)", "CloudFront signs downloads only"}},
 		{"DELETE on CloudFront", cfProfile(t, "cf", cfDist) + rule("methods GET DELETE"), []string{"rule 1 (/x/*)", `profile "cf"`, "method DELETE: CloudFront signs downloads only: GET, HEAD"}},
-		{"S3 option on CloudFront", cfProfile(t, "cf", cfDist) + rule("content_disposition attachment"), []string{"rule 1 (/x/*)", "content_disposition is an option of s3, azure and gcs profiles, not of cloudfront ones"}},
+		{"S3 option on CloudFront", cfProfile(t, "cf", cfDist) + rule("content_disposition attachment"), []string{"rule 1 (/x/*)", "content_disposition is an option of s3, azure, gcs and local profiles, not of cloudfront ones"}},
 		{"S3 POST option on CloudFront", cfProfile(t, "cf", cfDist) + rule("max_size 10MB"), []string{"rule 1 (/x/*)", "max_size is an option of s3 and gcs profiles"}},
 		{"cookie domain elsewhere", cfProfile(t, "cf", "cdn.example.com") + rule("cookies example.org"), []string{"rule 1 (/x/*)", "would not send these cookies"}},
 		{"bad key file", `profile cf cloudfront {
@@ -232,7 +232,7 @@ func TestCloudKindsRefusedAtStart(t *testing.T) {
 		{"gcs resource", g + `rule /x/* {
 			profile g
 			resource https://x/*
-		}`, `rule 1 (/x/*): profile "g": resource is an option of cloudfront profiles, not of gcs ones`},
+		}`, `rule 1 (/x/*): profile "g": resource is an option of cloudfront and local profiles, not of gcs ones`},
 		{"gcs expires", g + `rule /x/* {
 			profile g
 			expires 8d

@@ -1,6 +1,6 @@
 // Package signers is the contract every profile kind meets: what turns a
 // validated object key into a presigned URL. It holds the Signer interface
-// and its optional companions (Binder, Checker, Store, Multipart), what the
+// and its optional companions (Binder, Checker, Store, Multipart, Guard), what the
 // handler hands a kind (Request, RuleInfo, Options) and what it gets back
 // (Signed, Listing, StoreError, ErrCredentials), the table of rule options
 // with the checks every kind makes alike, and the Caddyfile helpers of
@@ -21,6 +21,8 @@
 //	                check_exists); RuleInfo.CheckStore, the checks of their options
 //	exists.go       Existence: check_exists's one cache over a Store's raw Exists, per profile
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
+//	guard.go        Guard, Verdict: a kind that checks its own links under a path prefix
+//	                (local); ClientIP
 //	kinds.go        RegisterKind, Kind, KindNamed: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.Check
 //	typeprefixes.go TypePrefixes, content_type_prefix's values: a string or a list in JSON
@@ -35,6 +37,8 @@
 //	                for Store
 //	gcs/            Google Cloud Storage V4 signed URLs and POST policies, and Store
 //	                through the XML API, signed the same way
+//	local/          links Caddy signs and checks itself (HMAC-SHA256), a Guard, and
+//	                Store over a directory through os.Root
 //
 // What several kinds share, under internal/ (a kind's own code stays in its
 // package):

@@ -76,7 +76,8 @@ type Options struct {
 	// hold * and placeholders, e.g.
 	// "https://d111111abcdef8.cloudfront.net/results/experiment.zarr/*".
 	// Every URL the rule answers with must fall inside it, or CloudFront
-	// refuses it.
+	// refuses it. Local: a folder of object keys ending in "/*" (placeholders
+	// allowed), e.g. "experiment.zarr/*": the link opens every file under it.
 	Resource string `json:"resource,omitempty"`
 
 	// CloudFront: bind the URL to the client's IP (Caddy's client IP, which

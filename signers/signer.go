@@ -27,8 +27,9 @@ type Signer interface {
 
 	// Origin is the scheme://host[/path] that every URL returned by Sign
 	// starts with, followed by '/', '?' or nothing: the request can change
-	// only what follows it. The handler answers 500, and sends nothing, for
-	// a URL that does not.
+	// only what follows it. A kind whose URLs are relative (links to this
+	// server, a Guard's) has the path they start with, "/s". The handler
+	// answers 500, and sends nothing, for a URL that does not.
 	Origin() string
 
 	// DefaultExpires is the URLs' lifetime for rules that set none.

@@ -61,6 +61,7 @@ func TestDemoInBrowser(t *testing.T) {
 	t.Setenv("DEMO_S3_PORT", bucket.port)
 	t.Setenv("DEMO_ACCESS_KEY", s.AccessKey)
 	t.Setenv("DEMO_SECRET_KEY", s.SecretKey)
+	t.Setenv("DEMO_LINK_KEY", "demo-link-key-0123456789abcdef0123456789")
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Chdir(harness.RepoRoot()) // as demo.sh runs it: the page is ./demo/index.html

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -21,7 +20,6 @@ import (
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
 
@@ -41,7 +39,7 @@ func (c *CloudFront) Bind(r signers.Request, hr *http.Request, path string) sign
 		r.Resource, _ = repl.ReplaceFunc(o.Resource, resourceValue)
 	}
 	if o.BindClientIP {
-		r.ClientIP = clientIP(hr)
+		r.ClientIP = signers.ClientIP(hr)
 	}
 	return r
 }
@@ -78,17 +76,6 @@ func resourceValue(name string, v any) (any, error) {
 		return s, nil
 	}
 	return escape.Path(s), nil
-}
-
-// clientIP is Caddy's client IP of r, which honours trusted_proxies, or
-// the remote address when Caddy set none.
-func clientIP(r *http.Request) netip.Addr {
-	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	if s == "" {
-		s, _, _ = net.SplitHostPort(r.RemoteAddr)
-	}
-	a, _ := netip.ParseAddr(s)
-	return a.Unmap()
 }
 
 // Sign implements Signer. The answer may be shared with other requests

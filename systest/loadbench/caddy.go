@@ -39,7 +39,7 @@ var routes = []struct {
 	{"/dl/", "BENCH_PORT_S3", false}, {"/cf/", "BENCH_PORT_CF", false}, {"/cfu/", "BENCH_PORT_CFU", false},
 	{"/az/", "BENCH_PORT_AZ", false}, {"/gcs/", "BENCH_PORT_GCS", false}, {"/ce/", "BENCH_PORT_CE", false},
 	{"/t1/", "BENCH_PORT_RULES", false}, {"/t100/", "BENCH_PORT_RULES", false}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false},
-	{"/u1/", "BENCH_PORT_RULE1", false},
+	{"/u1/", "BENCH_PORT_RULE1", false}, {"/lk/", "BENCH_PORT_LOCAL", false},
 	{fileServerRoute, "BENCH_PORT_FS", true}, {"/s3b/", "BENCH_PORT_S3B", true}, {"/gcsb/", "BENCH_PORT_GCSB", true}, {"/azb/", "BENCH_PORT_AZB", true},
 }
 

@@ -56,6 +56,7 @@ var scenarios = []scenario{
 	{"cf-unique", "/cfu/", "unique", 0.90, "CloudFront without stable, a new key on every request (an RSA-2048 signature each)", true, "", 0},
 	{"azure-unique", "/az/", "unique", 0.85, "Azure GET, a new key on every request (every request signed)", false, "", 0},
 	{"gcs-stable-hot", "/gcs/", "hot", 0.90, "native GCS, stable 1m, one hot key", false, "", 0},
+	{"local-unique", "/lk/", "unique", 0.90, "local link (HMAC-SHA256), a new key on every request", false, "", 0},
 	{"s3-check-exists-hot", "/ce/", "hot", 0.85, "S3 GET with check_exists (10s), one hot key (one HeadObject per window)", false, "", 0},
 	{"rules-1-of-1", "/u1/", "hot", 0, "S3 GET, one hot key, the only rule of its handler", false, "", 0},
 	{"rules-1-of-1000", "/t1/", "hot", 0, "S3 GET, one hot key, rule 1 of 1000", false, "", 0},
@@ -74,7 +75,7 @@ var scenarios = []scenario{
 }
 
 // defaultScenarios run when none are named.
-var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "azure-unique", "gcs-stable-hot", "s3-check-exists-hot",
+var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "azure-unique", "gcs-stable-hot", "local-unique", "s3-check-exists-hot",
 	"rules-1-of-1", "rules-1-of-1000", "rules-100-of-1000", "rules-1000-of-1000"}
 
 type config struct {

@@ -1,0 +1,91 @@
+package local
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/caddy-presign/presign/signers/internal/escape"
+)
+
+// Folder links (a rule's resource): one link opens every file under a
+// folder. Its token is a path segment right after serve, so that relative
+// references inside the tree (an HLS playlist, a Zarr store) resolve:
+//
+//	<serve>/~pl1.<D>.<E>.<K>.<S>/<key>
+//
+// D is the folder's depth (its number of segments below serve), E the
+// expiry, K the key's id and S the signature of the canonical string of a
+// file link (see link.go) with a first line of its own, presign-folder-v1,
+// and for P the folder as serve + "/" + its first D segments + "/*"; the
+// other lines N, IP and CD are empty. The guard admits a request whose
+// path below the token lies inside that folder, and removes the token from
+// the path.
+const (
+	folderVersion = "presign-folder-v1"
+	folderToken   = "~pl1."
+)
+
+// appendFolderLink appends the link to key under the folder scope (a key
+// prefix ending in "/", which key starts with) to b.
+func (l *Local) appendFolderLink(b []byte, key, scope, exp string) ([]byte, error) {
+	if !strings.HasPrefix(key, scope) || scope == "" {
+		return nil, errors.New("resource: the key is outside the rule's folder")
+	}
+	k := l.keys[0]
+	lk := link{exp: exp, kid: k.id}
+	st := k.pool.Get().(*macState)
+	k.signAs(st, folderVersion, l.prefix+"/"+scope+"*", &lk)
+	b = escape.Append(b, l.prefix, &escape.PathSafe)
+	b = append(b, "/"+folderToken...)
+	b = strconv.AppendInt(b, int64(strings.Count(scope, "/")), 10)
+	b = append(b, '.')
+	b = append(b, exp...)
+	b = append(b, '.')
+	b = append(b, k.id...)
+	b = append(b, '.')
+	b = append(b, st.sig[:]...)
+	k.pool.Put(st)
+	b = append(b, '/')
+	return escape.Append(b, key, &escape.PathSafe), nil
+}
+
+// folderLink is a folder token read from a path.
+type folderLink struct {
+	link
+	scope string // the folder: serve + "/" + its segments + "/*"
+	rest  string // the path after the token, from its '/'
+}
+
+// parseFolder reads the folder token at the start of tail, the request's
+// path after serve + "/"; ok tells whether tail starts with a token at all.
+func parseFolder(tail string) (f folderLink, ok bool, why string) {
+	t, found := strings.CutPrefix(tail, folderToken)
+	if !found {
+		return f, false, ""
+	}
+	tok, rest, found := strings.Cut(t, "/")
+	if !found {
+		return f, true, "a folder link names no file"
+	}
+	f.rest = "/" + rest
+	parts := strings.Split(tok, ".")
+	if len(parts) != 4 || !unixTime(parts[1]) || !validKeyID(parts[2]) || len(parts[3]) != sigLen {
+		return f, true, "malformed folder token"
+	}
+	depth, err := strconv.Atoi(parts[0])
+	if err != nil || depth < 1 || parts[0] != strconv.Itoa(depth) {
+		return f, true, "malformed folder token"
+	}
+	i := 0
+	for n := 0; n < depth; n++ {
+		j := strings.IndexByte(rest[i:], '/')
+		if j < 0 {
+			return f, true, "the file is outside the link's folder"
+		}
+		i += j + 1
+	}
+	f.exp, f.kid, f.sig = parts[1], parts[2], parts[3]
+	f.scope = rest[:i] + "*"
+	return f, true, ""
+}
