@@ -50,8 +50,20 @@ type Kind struct {
 	NoCredentials func(t *testing.T, store string) signers.Signer
 
 	// Store is the store's protocol, for a kind whose profiles are a
-	// signers.Store; nil otherwise.
+	// signers.Store that calls a server; nil otherwise.
 	Store *Wire
+
+	// Files returns a profile whose store is the directory dir, for a
+	// kind whose profiles are a signers.Store that reads the local file
+	// system (see checkFiles); nil otherwise. At most one of Store and
+	// Files.
+	Files func(t *testing.T, dir string) signers.Signer
+
+	// Resources are the values of the resource option the suite tries
+	// (one or two), each covering the key docs/report.txt, for a kind
+	// whose resource is not a URL pattern; nil: origin + "/*" and origin
+	// + "/docs/*".
+	Resources []string
 }
 
 // suiteKey is the object key most checks sign: under "docs/", which the
@@ -72,16 +84,19 @@ func Run(t *testing.T, k Kind) {
 	if !slices.Contains(methods, http.MethodGet) {
 		t.Fatalf("kind %s refuses a plain GET rule", k.Name)
 	}
-	t.Run("Options", func(t *testing.T) { checkOptions(t, p, kind) })
+	t.Run("Options", func(t *testing.T) { checkOptions(t, siteOf(k, p), p, kind) })
 	t.Run("Sign", func(t *testing.T) { checkSign(t, k, p, kind, methods) })
 	t.Run("Cache", func(t *testing.T) { checkCache(t, k, p, kind, methods) })
 	t.Run("Expiry", func(t *testing.T) { checkExpiry(t, k) })
-	if _, ok := p.(signers.Store); ok != (k.Store != nil) {
-		t.Fatalf("kind %s: a Store is %v, a Wire given is %v", k.Name, ok, k.Store != nil)
+	if _, ok := p.(signers.Store); ok != (k.Store != nil || k.Files != nil) || (k.Store != nil && k.Files != nil) {
+		t.Fatalf("kind %s: a Store is %v, a Wire given is %v, Files given is %v", k.Name, ok, k.Store != nil, k.Files != nil)
 	}
 	if k.Store != nil {
 		t.Run("Store", func(t *testing.T) { checkStore(t, k) })
-	} else if k.NoCredentials != nil {
+	} else if k.Files != nil {
+		t.Run("Files", func(t *testing.T) { checkFiles(t, k) })
+	}
+	if k.Store == nil && k.NoCredentials != nil {
 		t.Run("Credentials", func(t *testing.T) { checkCredentials(t, k.NoCredentials(t, "http://127.0.0.1:9")) })
 	}
 	if _, ok := p.(signers.Multipart); ok {
@@ -104,8 +119,26 @@ func ruleInfo(p signers.Signer, methods []string, o *signers.Options) *signers.R
 	return &signers.RuleInfo{Profile: "suite", Methods: methods, Expires: min(p.DefaultExpires(), time.Hour), KeyPrefix: "docs/", Options: o}
 }
 
-// sample is one value of a rule option as the suite sets it.
-type sample func(o *signers.Options, origin string)
+// sample is one value of a rule option as the suite sets it, for a
+// profile at site.
+type sample func(o *signers.Options, at site)
+
+// site is what option values name of a profile: its origin, and the
+// kind's resources (nil: wildcards of the origin).
+type site struct {
+	origin    string
+	resources []string
+}
+
+func siteOf(k Kind, p signers.Signer) site { return site{p.Origin(), k.Resources} }
+
+// resource is the i-th resource value, for folder ("" or "docs/").
+func (at site) resource(i int, folder string) string {
+	if at.resources != nil {
+		return at.resources[min(i, len(at.resources)-1)]
+	}
+	return at.origin + "/" + folder + "*"
+}
 
 // option is what the suite knows of a rule option: values to try, the
 // method a rule that has it needs, the methods whose answers it changes
@@ -124,31 +157,31 @@ var get, head, post = http.MethodGet, http.MethodHead, http.MethodPost
 // field of signers.Options fails the suite until it has a row here.
 var options = map[string]option{
 	"content_disposition": {[]sample{
-		func(o *signers.Options, _ string) { o.ContentDisposition = "attachment" },
-		func(o *signers.Options, _ string) { o.ContentDisposition = "inline" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.ContentDisposition = "attachment" },
+		func(o *signers.Options, _ site) { o.ContentDisposition = "inline" }}, get, []string{get, head}, nil},
 	"content_type": {[]sample{
-		func(o *signers.Options, _ string) { o.ContentType = "text/plain" },
-		func(o *signers.Options, _ string) { o.ContentType = "image/png" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.ContentType = "text/plain" },
+		func(o *signers.Options, _ site) { o.ContentType = "image/png" }}, get, []string{get, head}, nil},
 	"cache_control": {[]sample{
-		func(o *signers.Options, _ string) { o.CacheControl = "no-cache" },
-		func(o *signers.Options, _ string) { o.CacheControl = "max-age=60" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.CacheControl = "no-cache" },
+		func(o *signers.Options, _ site) { o.CacheControl = "max-age=60" }}, get, []string{get, head}, nil},
 	"max_size": {[]sample{
-		func(o *signers.Options, _ string) { o.MaxSize = 1000 },
-		func(o *signers.Options, _ string) { o.MaxSize = 2000 }}, post, []string{post}, nil},
+		func(o *signers.Options, _ site) { o.MaxSize = 1000 },
+		func(o *signers.Options, _ site) { o.MaxSize = 2000 }}, post, []string{post}, nil},
 	"content_type_prefix": {[]sample{
-		func(o *signers.Options, _ string) { o.ContentTypePrefix = signers.TypePrefixes{"image/"} }}, http.MethodPut, nil, nil},
-	"uppy": {[]sample{func(o *signers.Options, _ string) { o.Uppy = true }}, get, nil, nil},
+		func(o *signers.Options, _ site) { o.ContentTypePrefix = signers.TypePrefixes{"image/"} }}, http.MethodPut, nil, nil},
+	"uppy": {[]sample{func(o *signers.Options, _ site) { o.Uppy = true }}, get, nil, nil},
 	"resource": {[]sample{
-		func(o *signers.Options, origin string) { o.Resource = origin + "/*" },
-		func(o *signers.Options, origin string) { o.Resource = origin + "/docs/*" }}, get, []string{get, head}, nil},
-	"bind_client_ip": {[]sample{func(o *signers.Options, _ string) { o.BindClientIP = true }}, get, []string{get, head}, nil},
-	"cookies":        {[]sample{func(o *signers.Options, _ string) { o.Cookies = true }}, get, []string{get, head}, nil},
-	"cookie_domain": {[]sample{func(o *signers.Options, origin string) { o.CookieDomain = hostOf(origin) }}, get, []string{get, head},
-		func(o *signers.Options, _ string) { o.Cookies = true }},
-	"browse": {[]sample{func(o *signers.Options, _ string) { o.Browse = true }}, get, nil, nil},
-	"browse_template": {[]sample{func(o *signers.Options, _ string) { o.BrowseTemplate = "listing.html" }}, get, nil,
-		func(o *signers.Options, _ string) { o.Browse = true }},
-	"check_exists": {[]sample{func(o *signers.Options, _ string) { o.CheckExists = caddy.Duration(10 * time.Second) }}, get, nil, nil},
+		func(o *signers.Options, at site) { o.Resource = at.resource(0, "") },
+		func(o *signers.Options, at site) { o.Resource = at.resource(1, "docs/") }}, get, []string{get, head}, nil},
+	"bind_client_ip": {[]sample{func(o *signers.Options, _ site) { o.BindClientIP = true }}, get, []string{get, head}, nil},
+	"cookies":        {[]sample{func(o *signers.Options, _ site) { o.Cookies = true }}, get, []string{get, head}, nil},
+	"cookie_domain": {[]sample{func(o *signers.Options, at site) { o.CookieDomain = hostOf(at.origin) }}, get, []string{get, head},
+		func(o *signers.Options, _ site) { o.Cookies = true }},
+	"browse": {[]sample{func(o *signers.Options, _ site) { o.Browse = true }}, get, nil, nil},
+	"browse_template": {[]sample{func(o *signers.Options, _ site) { o.BrowseTemplate = "listing.html" }}, get, nil,
+		func(o *signers.Options, _ site) { o.Browse = true }},
+	"check_exists": {[]sample{func(o *signers.Options, _ site) { o.CheckExists = caddy.Duration(10 * time.Second) }}, get, nil, nil},
 }
 
 // hostOf is the host of an origin, without port.
@@ -175,7 +208,7 @@ func optionNames() []string {
 // checkOptions: the suite knows every option; the kind refuses, at start
 // and naming it, every option it did not declare, and accepts each it
 // declared with some value.
-func checkOptions(t *testing.T, p signers.Signer, kind *signers.Kind) {
+func checkOptions(t *testing.T, at site, p signers.Signer, kind *signers.Kind) {
 	declared := kind.Options()
 	for _, name := range optionNames() {
 		opt, ok := options[name]
@@ -185,7 +218,7 @@ func checkOptions(t *testing.T, p signers.Signer, kind *signers.Kind) {
 		}
 		for i, set := range opt.values {
 			o := new(signers.Options)
-			set(o, p.Origin())
+			set(o, at)
 			if !slices.Contains(declared, name) {
 				err := p.CheckRule(ruleInfo(p, []string{get}, o))
 				if err == nil {
@@ -196,7 +229,7 @@ func checkOptions(t *testing.T, p signers.Signer, kind *signers.Kind) {
 				continue
 			}
 			if opt.needs != nil {
-				opt.needs(o, p.Origin())
+				opt.needs(o, at)
 			}
 			if err := p.CheckRule(ruleInfo(p, []string{opt.method}, o)); err != nil {
 				t.Errorf("option %s (value %d), which kind %s declares, is refused on a %s rule: %v", name, i, kind.Name, opt.method, err)
@@ -269,7 +302,7 @@ func checkSign(t *testing.T, k Kind, p signers.Signer, kind *signers.Kind, metho
 				t.Errorf("%s %q: the verifier accepts %s at its expiry", m, key, s.URL)
 			}
 		}
-		for _, o := range tamperRules(p, m, kind) {
+		for _, o := range tamperRules(siteOf(k, p), p, m, kind) {
 			r := request(t, p, m, suiteKey, signTime(), o)
 			s := sign(t, p, r)
 			if err := k.Verify(r, s, r.SignTime.Add(time.Second)); err != nil {
@@ -287,7 +320,7 @@ func checkSign(t *testing.T, k Kind, p signers.Signer, kind *signers.Kind, metho
 // tamperRules are the rules whose answers to m the tampering check tries:
 // one without options, and one with each value of each option the kind
 // declares that shapes answers to m.
-func tamperRules(p signers.Signer, m string, kind *signers.Kind) []*signers.Options {
+func tamperRules(at site, p signers.Signer, m string, kind *signers.Kind) []*signers.Options {
 	rules := []*signers.Options{{}}
 	for _, name := range kind.Options() {
 		opt := options[name]
@@ -297,9 +330,9 @@ func tamperRules(p signers.Signer, m string, kind *signers.Kind) []*signers.Opti
 		for _, set := range opt.values {
 			o := new(signers.Options)
 			if opt.needs != nil {
-				opt.needs(o, p.Origin())
+				opt.needs(o, at)
 			}
-			set(o, p.Origin())
+			set(o, at)
 			if p.CheckRule(ruleInfo(p, []string{m}, o)) == nil {
 				rules = append(rules, o)
 			}
