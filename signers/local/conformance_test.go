@@ -86,7 +86,7 @@ func verifyLink(r signers.Request, s *signers.Signed, now time.Time) error {
 	}
 
 	p, err := url.PathUnescape(rawPath)
-	if err != nil || p != r.Key || strings.Contains(rawPath, "%2F") || url.PathEscape(p) == p && strings.ContainsAny(p, "?#") {
+	if err != nil || p != r.Key || strings.Contains(rawPath, "%2F") {
 		return fmt.Errorf("link to %q, want %q", rawPath, r.Key)
 	}
 	if r.Resource != "" {
