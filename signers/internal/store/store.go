@@ -85,12 +85,14 @@ func ParseListObjectsV2(body io.Reader, bucket, prefix string) (*signers.Listing
 				l.Next = d.Text()
 			case "Contents":
 				l.Objects = append(l.Objects, readObject(d))
-			case "CommonPrefixes":
+			case "CommonPrefixes": // one folder each, "" without a Prefix, as encoding/xml reads it
+				folder := ""
 				for el := range d.Children() {
 					if string(el) == "Prefix" {
-						l.Folders = append(l.Folders, d.Text())
+						folder = d.Text()
 					}
 				}
+				l.Folders = append(l.Folders, folder)
 			}
 		}
 	}
