@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every check of caddy-presign on a fresh machine,
 # in both modules: the module itself (.) and its system tests (systest/):
-#   1. scripts/tools.sh      installs missing tools: versitygw, xcaddy, the npm
+#   1. scripts/tools.sh      installs missing tools: versitygw, xcaddy, local-kms, the npm
 #                            packages; and, in the background until the system
 #                            tests need them, Debian's chromium, wrk,
 #                            python3-botocore, python3-boto3 (apt-get: root or sudo)
