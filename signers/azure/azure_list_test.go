@@ -99,6 +99,9 @@ var azureListSeeds = []string{
 	`<Error><Code>ContainerNotFound</Code></Error>`,
 	`<!DOCTYPE html><html><body>hi</body></html>`,
 	``,
+	// A name whose first rune is beyond U+00FF: a byte-range class in a
+	// Go regexp matches runes, and once let this through as a difference.
+	`<ʰ/>`,
 }
 
 // TestReadAzureListing: List Blobs answers, odd and junk documents read
@@ -117,15 +120,19 @@ func FuzzReadAzureListing(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { compareAzureWithRef(t, b) })
 }
 
-// nonASCIIName finds a tag whose name holds bytes beyond ASCII, whose
-// validity the shared reader only approximates.
-var nonASCIIName = regexp.MustCompile(`<[/?]?[^\s>/]*[\x80-\xff]`)
+// nonASCIIName finds a tag whose name holds a rune beyond ASCII (or a
+// byte that is not UTF-8), whose validity the shared reader only
+// approximates.
+var nonASCIIName = regexp.MustCompile(`<[/?]?[^\s>/]*[^\x00-\x7f]`)
 
 func compareAzureWithRef(t *testing.T, b []byte) {
 	t.Helper()
 	want, werr := refAzureListing(b)
 	got, err := readAzureListing(bytes.NewReader(b))
-	if (err == nil) != (werr == nil) && !nonASCIIName.Match(b) {
+	if (err == nil) != (werr == nil) {
+		if nonASCIIName.Match(b) {
+			return
+		}
 		t.Fatalf("%q: error %v, encoding/xml's %v", b, err, werr)
 	}
 	if err == nil && !reflect.DeepEqual(got, want) {

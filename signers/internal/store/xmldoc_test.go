@@ -77,6 +77,9 @@ var listSeeds = []string{
 	`{"Name": "b"}`,
 	``,
 	`   `,
+	// A name whose first rune is beyond U+00FF: a byte-range class in a
+	// Go regexp matches runes, and once let this through as a difference.
+	`<ʰ/>`,
 }
 
 // TestParseListObjectsV2: pages, odd and junk documents read as
@@ -103,15 +106,19 @@ func FuzzParseListObjectsV2(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { compareWithRef(t, b) })
 }
 
-// nonASCIIName finds a tag whose name holds bytes beyond ASCII, whose
-// validity XMLDoc only approximates (see validName).
-var nonASCIIName = regexp.MustCompile(`<[/?]?[^\s>/]*[\x80-\xff]`)
+// nonASCIIName finds a tag whose name holds a rune beyond ASCII (or a
+// byte that is not UTF-8), whose validity XMLDoc only approximates (see
+// validName).
+var nonASCIIName = regexp.MustCompile(`<[/?]?[^\s>/]*[^\x00-\x7f]`)
 
 func compareWithRef(t *testing.T, b []byte) {
 	t.Helper()
 	want, werr := refListObjectsV2(b, "b", "p/")
 	got, err := ParseListObjectsV2(bytes.NewReader(b), "b", "p/")
-	if (err == nil) != (werr == nil) && !nonASCIIName.Match(b) {
+	if (err == nil) != (werr == nil) {
+		if nonASCIIName.Match(b) {
+			return
+		}
 		t.Fatalf("%q: error %v, encoding/xml's %v", b, err, werr)
 	}
 	var se *signers.StoreError
