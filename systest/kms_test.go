@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,13 +21,14 @@ import (
 
 const kmsDist = "d111111abcdef8.cloudfront.net"
 
-// kmsProfile is a cloudfront profile that signs with the local-kms key arn.
-func kmsProfile(name, arn string, k *harness.KMS) string {
+// kmsProfile is a cloudfront profile that signs with the key arn of the
+// KMS at endpoint.
+func kmsProfile(name, arn, endpoint string) string {
 	return `profile ` + name + ` cloudfront {
 			domain ` + kmsDist + `
 			key_pair_id K2JCJMDEHXQW5F
 			kms_key ` + arn + `
-			kms_endpoint ` + k.Endpoint + `
+			kms_endpoint ` + endpoint + `
 			kms_timeout 2s
 			access_key_id AKIDLOCALKMS
 			secret_access_key local-kms-checks-no-secret
@@ -60,7 +62,7 @@ func TestCloudFrontKMS(t *testing.T) {
 	const wildcard = "https://" + kmsDist + "/results/*"
 	var parts []string
 	for name, arn := range keys {
-		parts = append(parts, kmsProfile(name, arn, k))
+		parts = append(parts, kmsProfile(name, arn, k.Endpoint))
 		for _, r := range []struct{ prefix, extra string }{
 			{name + "-canned", ""},
 			{name + "-custom", "resource " + wildcard},
@@ -145,7 +147,7 @@ func TestCloudFrontKMSRefusedAtStart(t *testing.T) {
 		cfg := filepath.Join(dir, "Caddyfile")
 		port := harness.Port(t)
 		text := "{\n\tadmin off\n\tauto_https off\n\tstorage file_system " + dir + "\n}\n" +
-			site(port, presignBlock(kmsProfile("cf", c.arn, k), "rule /x/* {\n\t\t\tprofile cf\n\t\t}"))
+			site(port, presignBlock(kmsProfile("cf", c.arn, k.Endpoint), "rule /x/* {\n\t\t\tprofile cf\n\t\t}"))
 		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -162,4 +164,93 @@ func TestCloudFrontKMSRefusedAtStart(t *testing.T) {
 			t.Errorf("%s: Caddy's output does not say %q:\n%s", c.name, c.want, out)
 		}
 	}
+}
+
+// TestCloudFrontKMSOneCall: a thousand concurrent first requests for one
+// URL make one kms:Sign call, counted by a proxy in front of local-kms.
+// With stable 1h all thousand answers carry the same URL, which the key's
+// public key verifies. Without stable the signing time is the request's
+// second (README: a call per distinct policy), so the requests make one
+// call per second they span: as many calls as distinct URLs, each of them
+// verified.
+func TestCloudFrontKMSOneCall(t *testing.T) {
+	k := harness.StartKMS(t)
+	arn := k.CreateKey("RSA_2048", "SIGN_VERIFY")
+	proxy := harness.StartKMSProxy(t, k)
+	port := harness.Port(t)
+	harness.StartCaddy(t, site(port, presignBlock(kmsProfile("cf", arn, proxy.URL),
+		"rule /stable/* {\n\t\t\tprofile cf\n\t\t\tstrip_prefix /stable\n\t\t\tstable 1h\n\t\t\texpires 2h\n\t\t}",
+		"rule /plain/* {\n\t\t\tprofile cf\n\t\t\tstrip_prefix /plain\n\t\t}")), []int{port})
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	v := &cfverify.Verifier{KeyID: "K2JCJMDEHXQW5F", Pub: kmsPublicKey(t, k, arn)}
+
+	// a burst that spans the end of a stable window would rightly sign
+	// twice: start it well inside one
+	if left := time.Hour - time.Duration(time.Now().Unix()%3600)*time.Second; left < 30*time.Second {
+		time.Sleep(left + time.Second)
+	}
+	for _, c := range []struct {
+		route  string
+		stable bool
+	}{{"/stable/", true}, {"/plain/", false}} {
+		before := proxy.Signs()
+		start := time.Now()
+		urls := concurrentGets(t, base+c.route+"reports/one.bin", 1000)
+		elapsed := time.Since(start)
+		calls := proxy.Signs() - before
+		if c.stable && (len(urls) != 1 || calls != 1) {
+			t.Errorf("%s: 1000 concurrent requests made %d kms:Sign calls and %d distinct URLs; want 1 and 1", c.route, calls, len(urls))
+		}
+		if seconds := int(elapsed/time.Second) + 2; !c.stable && (calls != int64(len(urls)) || len(urls) > seconds) {
+			t.Errorf("%s: 1000 concurrent requests in %v made %d kms:Sign calls and %d distinct URLs; want one call per URL, at most %d",
+				c.route, elapsed, calls, len(urls), seconds)
+		}
+		for u := range urls {
+			if _, err := v.Check(cfverify.Request{URL: u, Time: time.Now()}); err != nil {
+				t.Errorf("%s: the verifier refuses %s: %v", c.route, u, err)
+			}
+			if tampered := strings.Replace(u, "/one.bin?", "/one.bim?", 1); tampered == u {
+				t.Errorf("%s: %s is not a URL of reports/one.bin", c.route, u)
+			} else if _, err := v.Check(cfverify.Request{URL: tampered, Time: time.Now()}); err == nil {
+				t.Errorf("%s: the verifier accepts the tampered %s", c.route, tampered)
+			}
+		}
+		t.Logf("%s: 1000 concurrent requests in %v: %d kms:Sign calls, %d distinct URLs", c.route, elapsed.Round(time.Millisecond), calls, len(urls))
+	}
+}
+
+// concurrentGets sends n GET requests for u at once, each on its own
+// connection, and returns the distinct Location headers of their 302
+// answers; any other answer fails the test.
+func concurrentGets(t *testing.T, u string, n int) map[string]int {
+	t.Helper()
+	client := harness.LoadClient(n)
+	defer client.CloseIdleConnections()
+	type answer struct {
+		code     int
+		location string
+		err      error
+	}
+	answers := make(chan answer, n)
+	ready, fire := sync.WaitGroup{}, make(chan struct{})
+	ready.Add(n)
+	for range n {
+		go func() {
+			ready.Done()
+			<-fire
+			code, hdr, _, err := harness.Do(context.Background(), client, http.MethodGet, u)
+			answers <- answer{code, hdr.Get("Location"), err}
+		}()
+	}
+	ready.Wait()
+	close(fire)
+	urls := map[string]int{}
+	for range n {
+		a := <-answers
+		if a.err != nil || a.code != http.StatusFound {
+			t.Fatalf("GET %s: %d %v", u, a.code, a.err)
+		}
+		urls[a.location]++
+	}
+	return urls
 }
