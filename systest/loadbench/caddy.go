@@ -30,17 +30,22 @@ type caddyProc struct {
 
 // routes are the route prefixes of bench/Caddyfile and their port
 // variables; routes of one server share its variable. Browse routes
-// answer listings (200); the others redirect.
-var routes = []struct {
+// answer listings (200); the others redirect. A Caddy serves those in
+// caddyProc.ports.
+var routes = []route{
+	{"/static/", "BENCH_PORT_STATIC", false, false}, {"/static2/", "BENCH_PORT_STATIC2", false, false},
+	{"/dl/", "BENCH_PORT_S3", false, false}, {"/cf/", "BENCH_PORT_CF", false, false}, {"/cfu/", "BENCH_PORT_CFU", false, false},
+	{"/az/", "BENCH_PORT_AZ", false, false}, {"/gcs/", "BENCH_PORT_GCS", false, false}, {"/ce/", "BENCH_PORT_CE", false, false},
+	{"/t1/", "BENCH_PORT_RULES", false, false}, {"/t100/", "BENCH_PORT_RULES", false, false}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false, false},
+	{"/u1/", "BENCH_PORT_RULE1", false, false}, {"/lk/", "BENCH_PORT_LOCAL", false, false},
+	{"/cfk/", "BENCH_PORT_CFK", false, true}, {"/cfku/", "BENCH_PORT_CFKU", false, true},
+	{fileServerRoute, "BENCH_PORT_FS", true, false}, {"/s3b/", "BENCH_PORT_S3B", true, false}, {"/gcsb/", "BENCH_PORT_GCSB", true, false}, {"/azb/", "BENCH_PORT_AZB", true, false},
+}
+
+type route struct {
 	prefix, env string
 	browse      bool
-}{
-	{"/static/", "BENCH_PORT_STATIC", false}, {"/static2/", "BENCH_PORT_STATIC2", false},
-	{"/dl/", "BENCH_PORT_S3", false}, {"/cf/", "BENCH_PORT_CF", false}, {"/cfu/", "BENCH_PORT_CFU", false},
-	{"/az/", "BENCH_PORT_AZ", false}, {"/gcs/", "BENCH_PORT_GCS", false}, {"/ce/", "BENCH_PORT_CE", false},
-	{"/t1/", "BENCH_PORT_RULES", false}, {"/t100/", "BENCH_PORT_RULES", false}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false},
-	{"/u1/", "BENCH_PORT_RULE1", false}, {"/lk/", "BENCH_PORT_LOCAL", false},
-	{fileServerRoute, "BENCH_PORT_FS", true}, {"/s3b/", "BENCH_PORT_S3B", true}, {"/gcsb/", "BENCH_PORT_GCSB", true}, {"/azb/", "BENCH_PORT_AZB", true},
+	kms         bool // in bench/kms.Caddyfile, which Caddy loads only with a KMS running (c.kms): it checks the key at start
 }
 
 // fileServerRoute is Caddy's file_server browse on a local folder, the
@@ -143,6 +148,9 @@ func (c *config) startCaddy() (*caddyProc, error) {
 	byEnv := map[string]int{}
 	env := append(os.Environ(), c.storeEnv...)
 	for _, r := range routes {
+		if r.kms && c.kms == nil {
+			continue
+		}
 		port, ok := byEnv[r.env]
 		if !ok {
 			var err error
@@ -165,6 +173,12 @@ func (c *config) startCaddy() (*caddyProc, error) {
 	}
 	env = append(env, "BENCH_MANYRULES="+manyRulesFile)
 	repo, _ := filepath.Abs(c.repo)
+	kmsEnv, err := c.kmsEnv(repo, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	env = append(env, kmsEnv...)
 	gcsKey := filepath.Join(dir, "gcs-service-account.json")
 	if err := writeGCSKey(filepath.Join(repo, "signers", "gcs", "testdata", "service-account"), gcsKey); err != nil {
 		os.RemoveAll(dir)

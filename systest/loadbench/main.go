@@ -56,6 +56,7 @@ var scenarios = []scenario{
 	{"cf-unique", "/cfu/", "unique", 0.90, "CloudFront without stable, a new key on every request (an RSA-2048 signature each)", true, "", 0},
 	{"azure-unique", "/az/", "unique", 0.85, "Azure GET, a new key on every request (every request signed)", false, "", 0},
 	{"gcs-stable-hot", "/gcs/", "hot", 0.90, "native GCS, stable 1m, one hot key", false, "", 0},
+	{"cf-kms-stable-hot", "/cfk/", "hot", 0.90, "CloudFront through KMS (kms_key, local-kms), stable 1m, one hot key", false, "", 0},
 	{"local-unique", "/lk/", "unique", 0.90, "local link (HMAC-SHA256), a new key on every request", false, "", 0},
 	{"s3-check-exists-hot", "/ce/", "hot", 0.85, "S3 GET with check_exists (10s), one hot key (one HeadObject per window)", false, "", 0},
 	{"rules-1-of-1", "/u1/", "hot", 0, "S3 GET, one hot key, the only rule of its handler", false, "", 0},
@@ -71,11 +72,12 @@ var scenarios = []scenario{
 	{"browse-gcs-html", "/gcsb/", "html", 0, "GCS browse, 1,000 objects, as HTML", false, fileServerRoute, 1.0},
 	{"browse-azure-json", "/azb/", "json", 0, "Azure browse, 1,000 blobs, as JSON", false, fileServerRoute, 1.5},
 	{"browse-azure-html", "/azb/", "html", 0, "Azure browse, 1,000 blobs, as HTML", false, fileServerRoute, 1.0},
+	{"cf-kms-unique", "/cfku/", "unique", 0, "CloudFront through KMS without stable, a new key on every request (a kms:Sign round trip each)", false, "", 0},
 	{"static-aa", "/static2/", "hot", 0, "A/A: the static redir against a copy of itself on another port (the method's noise)", false, "", 0},
 }
 
 // defaultScenarios run when none are named.
-var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "azure-unique", "gcs-stable-hot", "local-unique", "s3-check-exists-hot",
+var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "cf-kms-stable-hot", "azure-unique", "gcs-stable-hot", "local-unique", "s3-check-exists-hot",
 	"rules-1-of-1", "rules-1-of-1000", "rules-100-of-1000", "rules-1000-of-1000"}
 
 type config struct {
@@ -83,8 +85,9 @@ type config struct {
 	duration, memDuration  time.Duration
 	rounds, conns, threads int
 	only                   []string
-	rsaBench               string   // the test binary of loadbench, for BenchmarkRawRSA2048
-	storeEnv               []string // BENCH_S3_*: the versitygw of the check_exists route; the stores of the browse routes
+	rsaBench               string    // the test binary of loadbench, for BenchmarkRawRSA2048
+	storeEnv               []string  // BENCH_S3_*: the versitygw of the check_exists route; the stores of the browse routes
+	kms                    *benchKMS // the KMS of the kms routes, when a selected scenario signs through it
 	maxLoad                float64
 	waitLoad               time.Duration
 	clkTck                 float64
@@ -99,6 +102,7 @@ type run struct {
 	errors   int64
 	rps      float64
 	cpu      time.Duration // Caddy's CPU time over the run
+	signs    int64         // kms:Sign calls Caddy made over the run
 	load1    float64       // 1-minute load average when the run started
 }
 
@@ -172,6 +176,10 @@ func (c *config) main() error {
 		return err
 	}
 	defer lists.stop()
+	if err := c.startKMS(selected); err != nil {
+		return err
+	}
+	defer c.kms.stop()
 	if len(selected) > 0 {
 		if err := c.ratios(&b, selected); err != nil {
 			return err
@@ -210,6 +218,9 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 	// connections, heap growth) is not what is measured; a listing route
 	// only when a scenario lists it (its store runs only then)
 	for _, r := range routes {
+		if _, ok := p.ports[r.prefix]; !ok {
+			continue
+		}
 		mode := "unique"
 		if r.browse {
 			if !slices.ContainsFunc(selected, func(s scenario) bool { return s.prefix == r.prefix || s.base == r.prefix }) {
@@ -328,12 +339,13 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 		if void != "" {
 			verdict = void
 		}
-		rows = append(rows, fmt.Sprintf("| %s: %s | %.2f | %.2f | **%.3f** (%.3f–%.3f) | %s | %.0f | %.0f | %s |\n",
-			s.name, s.what, micros(pooledCost(static)), micros(pooledCost(presign)), med, lo, hi, target, meanRPS(static), meanRPS(presign), verdict))
+		rows = append(rows, fmt.Sprintf("| %s: %s | %.2f | %.2f | **%.3f** (%.3f–%.3f) | %s | %.0f | %.0f | %s | %s |\n",
+			s.name, s.what, micros(pooledCost(static)), micros(pooledCost(presign)), med, lo, hi, target, meanRPS(static), meanRPS(presign),
+			remoteCalls(s, presign), verdict))
 	}
 	if len(rows) > 0 {
-		fmt.Fprintf(b, "| scenario | static µs CPU/req | presign µs CPU/req | ratio static/presign (median of rounds; min–max) | target | static req/s | presign req/s | verdict |\n")
-		fmt.Fprintf(b, "|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(b, "| scenario | static µs CPU/req | presign µs CPU/req | ratio static/presign (median of rounds; min–max) | target | static req/s | presign req/s | kms:Sign calls (per request) | verdict |\n")
+		fmt.Fprintf(b, "|---|---|---|---|---|---|---|---|---|\n")
 		b.WriteString(strings.Join(rows, ""))
 	}
 	if len(browseRows) > 0 {
@@ -403,7 +415,7 @@ func (c *config) memory(b *strings.Builder) error {
 	}
 	defer p.stop()
 	for _, r := range routes {
-		if r.browse {
+		if _, ok := p.ports[r.prefix]; r.browse || !ok {
 			continue // its store may not run; the load below lists nothing
 		}
 		if _, err := c.wrk(p, r.prefix, "unique", time.Second); err != nil {

@@ -46,6 +46,7 @@ func (c *config) wrk(p *caddyProc, prefix, mode string, d time.Duration) (run, e
 	if err != nil {
 		return r, err
 	}
+	signs := c.signs()
 	if err := cmd.Start(); err != nil {
 		return r, err
 	}
@@ -53,6 +54,7 @@ func (c *config) wrk(p *caddyProc, prefix, mode string, d time.Duration) (run, e
 	err = cmd.Wait()
 	timer.Stop()
 	after, cerr := cpuTime(p.Pid(), c.clkTck)
+	r.signs = c.signs() - signs
 	if err != nil {
 		return r, fmt.Errorf("wrk: %v\n%s", err, out.String())
 	}
@@ -185,6 +187,20 @@ func meanDuration(v []time.Duration) time.Duration {
 		s += d
 	}
 	return s / time.Duration(max(1, len(v)))
+}
+
+// remoteCalls is the kms:Sign calls of s's presign runs, in all and per
+// request: "—" for routes that sign locally.
+func remoteCalls(s scenario, presign []run) string {
+	if !kmsRoute(s.prefix) {
+		return "—"
+	}
+	var signs, n int64
+	for _, r := range presign {
+		signs += r.signs
+		n += r.requests
+	}
+	return fmt.Sprintf("%d (%.3g)", signs, float64(signs)/float64(max(1, n)))
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
