@@ -20,13 +20,18 @@
 # bench/results/ is git-ignored: results are a measurement of one machine,
 # not part of the source (BENCHMARKS.md reports them).
 #
-# Nothing contacts S3, CloudFront, Azure or GCS: signing is local; the
-# check_exists route asks a versitygw on loopback that loadbench starts
-# (./scripts/tools.sh installs it). Overrides (environment):
+# Nothing contacts S3, CloudFront, Azure, GCS or AWS KMS: signing is local;
+# the check_exists route asks a versitygw on loopback that loadbench starts,
+# and the scenarios cf-kms-stable-hot (a default one) and cf-kms-unique (run
+# only when named) sign through a local-kms (an AWS KMS emulator) on
+# loopback that loadbench starts only for them, behind a proxy that counts
+# the kms:Sign calls (./scripts/tools.sh installs both). Overrides
+# (environment):
 #   BENCH_DURATION=6s  BENCH_ROUNDS=5  BENCH_CONNS=32  BENCH_THREADS=2
 #   BENCH_MEM_DURATION=60s (0 skips the memory check)
 #   BENCH_SCENARIOS=s3-unique,s3-hot,...,tenants-10000 (default: every scenario but static-aa,
-#     the static redir against a copy of itself, which shows the method's noise, and the
+#     the static redir against a copy of itself, which shows the method's noise, cf-kms-unique,
+#     a kms:Sign round trip per request (informative), and the
 #     listings browse-{s3,gcs,azure}-{json,html}, 1,000 entries against file_server browse,
 #     whose stores start only when named (Azurite: ./scripts/tools.sh npm);
 #     the list is in systest/loadbench/main.go)
@@ -46,7 +51,7 @@ WAIT_LOAD="${BENCH_WAIT_LOAD:-0s}"
 OUT="${BENCH_OUT:-bench/results/latest.md}"
 
 command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-./scripts/tools.sh go >/dev/null # versitygw, for the check_exists route
+./scripts/tools.sh go >/dev/null # versitygw for the check_exists route, local-kms for cf-kms-*
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -8,8 +8,11 @@
 // divided by the requests served: the cost per request. The ratio
 // cost_static/cost_presign is 1.0 when presigning costs as little as the
 // static redirect. Any answer that is not a 3xx, or any socket error, voids
-// the scenario. A second, fresh Caddy then serves MEM_DURATION of load while
-// its VmRSS is sampled, against its idle RSS after a warm start.
+// the scenario. The routes with kms_key sign through a local-kms that it
+// starts only for their scenarios, behind the harness's proxy, which counts
+// the kms:Sign calls of each run. A second, fresh Caddy then serves
+// MEM_DURATION of load while its VmRSS is sampled, against its idle RSS
+// after a warm start.
 //
 // Everything runs on 127.0.0.1; every loop is bounded.
 package main
