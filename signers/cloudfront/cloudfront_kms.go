@@ -37,7 +37,7 @@ const kmsSupported = "CloudFront needs an asymmetric SIGN_VERIFY key of spec RSA
 
 // kmsSigner signs policy digests through AWS KMS (kms:Sign), with the key
 // that never leaves KMS. Concurrent requests for one policy share one call
-// (single flight); after a failed call, requests fail at once for
+// (single flight, once); after a failed call, requests fail at once for
 // signers.CredentialsBackoff, as with unavailable credentials, so that a
 // KMS in trouble is not asked once per request.
 type kmsSigner struct {
@@ -145,10 +145,21 @@ func (k *kmsSigner) check(ctx context.Context) (types.SigningAlgorithmSpec, erro
 	return "", fmt.Errorf("kms_key %q does not offer %s, which CloudFront needs", k.keyID, alg)
 }
 
-// sign returns the signature of a policy digest (SHA-256) from KMS; calls
-// for the same digest at once share one kms:Sign. Its errors wrap
-// signers.ErrCredentials: a KMS down, slow or refusing passes, and is
-// answered 503.
+// once returns what fresh returns for the policy of cache key ck; calls for
+// the same policy at once share one fresh, that is one kms:Sign. fresh
+// caches its signature before the flight ends, so that a request that comes
+// as it ends finds it there rather than calling KMS again.
+func (k *kmsSigner) once(ck string, fresh func() (cfSignature, error)) (cfSignature, error) {
+	v, err, _ := k.flight.Do(ck, func() (any, error) { return fresh() })
+	if err != nil {
+		return cfSignature{}, err
+	}
+	return v.(cfSignature), nil
+}
+
+// sign returns the signature of a policy digest (SHA-256) from KMS. Its
+// errors wrap signers.ErrCredentials: a KMS down, slow or refusing passes,
+// and is answered 503.
 func (k *kmsSigner) sign(ctx context.Context, digest []byte) ([]byte, error) {
 	k.mu.Lock()
 	if err := k.lastErr; err != nil && time.Since(k.failedAt) < signers.CredentialsBackoff {
@@ -157,24 +168,17 @@ func (k *kmsSigner) sign(ctx context.Context, digest []byte) ([]byte, error) {
 	}
 	k.mu.Unlock()
 	// the call outlives a caller that goes away: others may wait for it
-	ctx = context.WithoutCancel(ctx)
-	v, err, _ := k.flight.Do(string(digest), func() (any, error) {
-		ctx, cancel := context.WithTimeout(ctx, k.timeout)
-		defer cancel()
-		out, err := k.client.Sign(ctx, &kms.SignInput{
-			KeyId: &k.keyID, Message: digest, MessageType: types.MessageTypeDigest, SigningAlgorithm: k.alg,
-		})
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if err != nil {
-			k.failedAt, k.lastErr = time.Now(), fmt.Errorf("%w: kms:Sign with %s: %v", signers.ErrCredentials, k.keyID, err)
-			return nil, k.lastErr
-		}
-		k.lastErr = nil
-		return out.Signature, nil
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
+	defer cancel()
+	out, err := k.client.Sign(ctx, &kms.SignInput{
+		KeyId: &k.keyID, Message: digest, MessageType: types.MessageTypeDigest, SigningAlgorithm: k.alg,
 	})
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if err != nil {
-		return nil, err
+		k.failedAt, k.lastErr = time.Now(), fmt.Errorf("%w: kms:Sign with %s: %v", signers.ErrCredentials, k.keyID, err)
+		return nil, k.lastErr
 	}
-	return v.([]byte), nil
+	k.lastErr = nil
+	return out.Signature, nil
 }

@@ -208,6 +208,22 @@ func (c *CloudFront) sign(ctx context.Context, resource string, expiresAt time.T
 	if s, ok := c.cache.get(ck); ok {
 		return s, nil
 	}
+	if c.kms == nil {
+		return c.signPolicy(ctx, ck, resource, expiresAt, sourceIP)
+	}
+	return c.kms.once(ck, func() (cfSignature, error) {
+		// a flight for ck may have ended since the lookup above, and
+		// left its signature in the cache
+		if s, ok := c.cache.get(ck); ok {
+			return s, nil
+		}
+		return c.signPolicy(ctx, ck, resource, expiresAt, sourceIP)
+	})
+}
+
+// signPolicy signs the policy of sign's arguments, and caches its
+// signature under ck.
+func (c *CloudFront) signPolicy(ctx context.Context, ck, resource string, expiresAt time.Time, sourceIP string) (cfSignature, error) {
 	st := sign.Statement{Resource: resource, Condition: sign.Condition{DateLessThan: sign.NewAWSEpochTime(expiresAt)}}
 	if sourceIP != "" {
 		st.Condition.IPAddress = &sign.IPAddress{SourceIP: sourceIP}
