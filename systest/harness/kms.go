@@ -26,8 +26,9 @@ import (
 const KMSRegion = "eu-west-2"
 
 // KMS is a running local-kms (github.com/nsmithuk/local-kms, an AWS KMS
-// emulator) owned by one test: it keeps its keys in a t.TempDir(), so
-// that Stop and Start again on the same port find them.
+// emulator) owned by one test (StartKMS) or program (LaunchKMS): it keeps
+// its keys in a directory of its own, so that Stop and Restart on the same
+// port find them.
 type KMS struct {
 	// Endpoint is "http://127.0.0.1:PORT".
 	Endpoint string
@@ -54,10 +55,11 @@ func StartKMS(t testing.TB) *KMS {
 	}
 	k.t = t
 	t.Cleanup(func() {
-		k.Stop()
+		// the log before Stop, which forgets the process
 		if t.Failed() && k.proc != nil {
 			t.Logf("harness: local-kms log (tail):\n%s", k.proc.Tail(4000))
 		}
+		k.Stop()
 	})
 	return k
 }

@@ -28,9 +28,16 @@ type caddyProc struct {
 	dir   string         // HOME, XDG directories and log
 }
 
-// routes are the route prefixes of bench/Caddyfile and their port
-// variables; routes of one server share its variable. Browse routes
-// answer listings (200); the others redirect. A Caddy serves those in
+// route is a route prefix of bench/Caddyfile and its port variable; routes
+// of one server share its variable. A browse route answers listings (200);
+// the others redirect.
+type route struct {
+	prefix, env string
+	browse      bool
+	kms         bool // in bench/kms.Caddyfile, which Caddy loads only with a KMS running (c.kms): it checks the key at start
+}
+
+// routes are the routes of bench/Caddyfile; a Caddy serves those in its
 // caddyProc.ports.
 var routes = []route{
 	{"/static/", "BENCH_PORT_STATIC", false, false}, {"/static2/", "BENCH_PORT_STATIC2", false, false},
@@ -40,12 +47,6 @@ var routes = []route{
 	{"/u1/", "BENCH_PORT_RULE1", false, false}, {"/lk/", "BENCH_PORT_LOCAL", false, false},
 	{"/cfk/", "BENCH_PORT_CFK", false, true}, {"/cfku/", "BENCH_PORT_CFKU", false, true},
 	{fileServerRoute, "BENCH_PORT_FS", true, false}, {"/s3b/", "BENCH_PORT_S3B", true, false}, {"/gcsb/", "BENCH_PORT_GCSB", true, false}, {"/azb/", "BENCH_PORT_AZB", true, false},
-}
-
-type route struct {
-	prefix, env string
-	browse      bool
-	kms         bool // in bench/kms.Caddyfile, which Caddy loads only with a KMS running (c.kms): it checks the key at start
 }
 
 // fileServerRoute is Caddy's file_server browse on a local folder, the
