@@ -17,16 +17,35 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// TestREADMEExamples: the README's JSON example and every complete
+// manual is README.md and docs/*.md, one after the other.
+func manual(t *testing.T) string {
+	files, _ := filepath.Glob("docs/*.md")
+	var all strings.Builder
+	for _, f := range append([]string{"README.md"}, files...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	return all.String()
+}
+
+// readDoc returns one file of the manual.
+func readDoc(t *testing.T, name string) string {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestREADMEExamples: the manual's JSON example and every complete
 // Caddyfile example (a site, a presign block, a profile; the ones with "…"
 // elisions are fragments) pass `caddy validate`, so the manual cannot drift
 // from the code.
 func TestREADMEExamples(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := strings.ReplaceAll(string(b), "/etc/caddy/cloudfront-private.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
+	readme := strings.ReplaceAll(manual(t), "/etc/caddy/cloudfront-private.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
 	readme = strings.ReplaceAll(readme, "/etc/caddy/cloudfront.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
 	readme = strings.ReplaceAll(readme, "<ACCOUNT_ID>", "0123456789abcdef")
 	for _, k := range []string{"SPACES_KEY", "SPACES_SECRET", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
@@ -67,6 +86,9 @@ func TestREADMEExamples(t *testing.T) {
 	}
 
 	i := strings.Index(readme, "## JSON config")
+	if i < 0 {
+		t.Fatal("no JSON config section in the manual")
+	}
 	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(readme[i:])
 	var handler map[string]any
 	if err := json.Unmarshal([]byte(m[1]), &handler); err != nil {
@@ -83,24 +105,21 @@ func TestREADMEExamples(t *testing.T) {
 	}
 }
 
-// TestDevelopmentKindSteps: the README's "Development" list of what a new
+// TestDevelopmentKindSteps: docs/development.md's list of what a new
 // kind touches holds for every registered kind: its module's type is in its
 // own package signers/<kind>, whose doc.go has the package comment and
 // whose <kind>.go declares it with signers.RegisterKind; it has its unit
 // tests there, and a test there runs the conformance suite
 // (signerstest.Run); the root's kinds.go imports it; it has its golden adapt file
-// in testdata/, a profile example and a row in "What each kind supports"
-// in the README; and the list names these steps in this order.
+// in testdata/, a profile example in docs/providers.md and a row in "What
+// each kind supports" in the README; and the list names these steps in
+// this order.
 func TestDevelopmentKindSteps(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	dev := readme[strings.Index(readme, "## Development"):]
+	readme, providers := readDoc(t, "README.md"), readDoc(t, "docs/providers.md")
+	dev := readDoc(t, "docs/development.md")
 	last := -1
 	for _, step := range []string{"1. `signers/<kind>/`", "signers.RegisterKind", "2. `signers/<kind>/<kind>_test.go`", "signerstest.Run",
-		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. This README", "What each kind supports"} {
+		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. The docs", "providers.md", "What each kind supports"} {
 		i := strings.Index(dev, step)
 		if i <= last {
 			t.Errorf("the Development section does not name %q after the steps before it", step)
@@ -146,8 +165,8 @@ func TestDevelopmentKindSteps(t *testing.T) {
 		if len(golden) == 0 {
 			t.Errorf("kind %s: no testdata/%s.caddyfiletest", kind, kind)
 		}
-		if !regexp.MustCompile(`(?m)^\s*profile \S+ ` + kind + ` \{`).MatchString(readme) {
-			t.Errorf("kind %s: the README has no profile example", kind)
+		if !regexp.MustCompile(`(?m)^\s*profile \S+ ` + kind + ` \{`).MatchString(providers) {
+			t.Errorf("kind %s: docs/providers.md has no profile example", kind)
 		}
 		if !strings.Contains(readme, "| `"+kind+"` |") {
 			t.Errorf("kind %s: no row in the README's \"What each kind supports\"", kind)

@@ -310,10 +310,11 @@ func TestLocalFleet(t *testing.T) {
 	}
 }
 
-// TestLocalREADMERecipes: the README's Python and openssl recipes mint
-// links that a Caddy process accepts, and refuses once tampered.
+// TestLocalREADMERecipes: the Python and openssl recipes of the link format
+// in docs/providers.md mint links that a Caddy process accepts, and refuses
+// once tampered.
 func TestLocalREADMERecipes(t *testing.T) {
-	readme, err := os.ReadFile(harness.RepoPath("README.md"))
+	readme, err := os.ReadFile(harness.RepoPath("docs/providers.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +325,7 @@ func TestLocalREADMERecipes(t *testing.T) {
 				return b[1]
 			}
 		}
-		t.Fatalf("no %s recipe of the link format in the README", lang)
+		t.Fatalf("no %s recipe of the link format in docs/providers.md", lang)
 		return ""
 	}
 	dir, _ := localTree(t)

@@ -229,7 +229,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	}
 }
 
-// accessLogFilter is the README's access-log filter, verbatim but for the
+// accessLogFilter is docs/operations.md's access-log filter, verbatim but for the
 // output file.
 const accessLogFilter = `log {
 		output file %s
@@ -250,7 +250,7 @@ const accessLogFilter = `log {
 	}`
 
 // TestAccessLogFilter runs a real Caddy with debug logging and two sites
-// with the same presign config: one with the README's access-log filter,
+// with the same presign config: one with docs/operations.md's access-log filter,
 // one with a plain JSON access log. With the filter, the access log records
 // the redirects (status, Location's host and path) but no signature,
 // credential, session token or policy; without it, it holds them (so that
