@@ -3,18 +3,22 @@ package presign
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddy-presign/presign/internal/cfverify"
 	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddy-presign/presign/signers"
 )
@@ -594,5 +598,36 @@ func TestDocsLinks(t *testing.T) {
 	}
 	if n < 40 {
 		t.Errorf("only %d relative links in the manual", n)
+	}
+}
+
+// TestDocsCloudFrontURL: the plain CloudFront example of docs/providers.md,
+// with the tests' key, answers GET /video/intro.mp4 as the text says: a 302
+// to the distribution's media/intro.mp4 with Expires, Signature and
+// Key-Pair-Id (a canned policy) for an hour, which CloudFront's checks
+// accept, and refuse once the path is changed.
+func TestDocsCloudFrontURL(t *testing.T) {
+	b := namedBlock(t, "caddyfile", "#cloudfront-plain")
+	h := newHandler(t, strings.ReplaceAll(b.body, "/etc/caddy/cloudfront.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem"))
+	a := serve(t, h, "GET", "/video/intro.mp4")
+	loc := a.Header.Get("Location")
+	shape := regexp.MustCompile(`^https://d111111abcdef8\.cloudfront\.net/media/intro\.mp4\?Expires=(\d+)&Signature=[^&]+&Key-Pair-Id=K2JCJMDEHXQW5F$`)
+	m := shape.FindStringSubmatch(loc)
+	if a.Code != http.StatusFound || m == nil {
+		t.Fatalf("GET /video/intro.mp4: %d %s, want 302 to %s", a.Code, loc, shape)
+	}
+	if exp, _ := strconv.ParseInt(m[1], 10, 64); time.Until(time.Unix(exp, 0)) > time.Hour || time.Until(time.Unix(exp, 0)) < time.Hour-time.Minute {
+		t.Errorf("Expires=%s is not an hour from now", m[1])
+	}
+	pub, err := cfverify.LoadPublicKey("signers/cloudfront/testdata/cloudfront-rsa-public.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfverify.Verifier{KeyID: "K2JCJMDEHXQW5F", Pub: pub}
+	if _, err := v.Check(cfverify.Request{URL: loc, Time: time.Now()}); err != nil {
+		t.Errorf("CloudFront would refuse %s: %v", loc, err)
+	}
+	if _, err := v.Check(cfverify.Request{URL: strings.Replace(loc, "intro.mp4", "intro.mp3", 1), Time: time.Now()}); err == nil {
+		t.Errorf("CloudFront would accept the URL for another object")
 	}
 }

@@ -362,3 +362,42 @@ func TestDocsPathStyleMissing(t *testing.T) {
 		t.Errorf("the store's answer to %s: %d %s, want 404 NoSuchBucket for bucket gallery", loc, code, body)
 	}
 }
+
+// TestDocsMetricsResetOnReload: docs/operations.md's "Metrics start again at
+// zero": a Caddy process counts two answers of a rule; after `caddy reload`
+// with a config that differs (one more rule), the rule's series is gone
+// until it answers again, and then counts from one.
+func TestDocsMetricsResetOnReload(t *testing.T) {
+	ops, err := os.ReadFile(harness.RepoPath("docs/operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ops), "**Metrics start again at zero.**") {
+		t.Fatal("docs/operations.md no longer says that a reload resets the metrics")
+	}
+	s := harness.StartS3(t)
+	s.CreateBucket(t, "media")
+	port := harness.Port(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	rule := "rule /dl/* {\n\t\t\tprofile media\n\t\t}"
+	c := harness.StartCaddy(t, site(port, presignBlock(s.Profile("media", "media"), rule)), []int{port})
+	const series = `caddy_presign_answers_total{method="GET",outcome="signed",profile="media",rule="/dl/*"}`
+	get := func() {
+		if code, _, _ := harness.Fetch(t, "GET", base+"/dl/a.txt", nil); code != 302 {
+			t.Fatalf("GET /dl/a.txt: %d, want 302", code)
+		}
+	}
+	get()
+	get()
+	if v := c.Metric(series); v != 2 {
+		t.Fatalf("%s = %v before the reload, want 2", series, v)
+	}
+	c.Reload(site(port, presignBlock(s.Profile("media", "media"), rule, "rule /other/* {\n\t\t\tprofile media\n\t\t}")))
+	if v, ok := harness.MetricValue(c.Metrics(), series); ok {
+		t.Errorf("%s = %v right after the reload, want no series", series, v)
+	}
+	get()
+	if v := c.Metric(series); v != 1 {
+		t.Errorf("%s = %v after the reload and one answer, want 1", series, v)
+	}
+}
