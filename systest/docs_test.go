@@ -84,6 +84,23 @@ func snippetTools(t *testing.T, tools ...string) {
 	}
 }
 
+// quickStartStore starts the store of the README's quick start as demo.sh
+// does (versitygw with the seeded bucket demo, its keys in DEMO_ACCESS_KEY
+// and DEMO_SECRET_KEY), and returns its address (127.0.0.1:PORT), a free
+// port for the site, and the quick start's Caddyfile as written.
+func quickStartStore(t *testing.T) (store, port, site string) {
+	t.Helper()
+	s := harness.StartS3(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := demo.Seed(ctx, s.Client, []string{"http://127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DEMO_ACCESS_KEY", s.AccessKey)
+	t.Setenv("DEMO_SECRET_KEY", s.SecretKey)
+	return strings.TrimPrefix(s.Endpoint, "http://"), strconv.Itoa(harness.Port(t)), docSnippet(t, "README.md", "caddyfile", "quickstart")
+}
+
 // TestDocsQuickStart: the README's quick start on the store demo.sh starts
 // (a seeded bucket demo, keys in DEMO_ACCESS_KEY and DEMO_SECRET_KEY, which
 // demo.sh writes to .demo/s3.env): its Caddyfile, with the demo's ports
@@ -101,19 +118,8 @@ func TestDocsQuickStart(t *testing.T) {
 		!regexp.MustCompile(`printf 'DEMO_ACCESS_KEY=%s\\nDEMO_SECRET_KEY=%s\\n' .*>"\$state/s3.env"`).Match(demoSh) {
 		t.Fatalf("the quick start runs Caddy with the keys of .demo/s3.env, which demo.sh no longer writes as it reads them:\n%s", run)
 	}
-	s := harness.StartS3(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	if err := demo.Seed(ctx, s.Client, []string{"http://127.0.0.1"}); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DEMO_ACCESS_KEY", s.AccessKey)
-	t.Setenv("DEMO_SECRET_KEY", s.SecretKey)
-	port := strconv.Itoa(harness.Port(t))
-	store := strings.TrimPrefix(s.Endpoint, "http://")
-	site := strings.NewReplacer("127.0.0.1:8333", store, "127.0.0.1:8081", "127.0.0.1:"+port).
-		Replace(docSnippet(t, "README.md", "caddyfile", "quickstart"))
-	harness.LoadCaddy(t, site)
+	store, port, site := quickStartStore(t)
+	harness.LoadCaddy(t, strings.NewReplacer("127.0.0.1:8333", store, "127.0.0.1:8081", "127.0.0.1:"+port).Replace(site))
 
 	dir := t.TempDir()
 	out := runSnippet(t, dir, docSnippet(t, "README.md", "sh", "quickstart-curl"), "127.0.0.1:8081", "127.0.0.1:"+port)
@@ -337,19 +343,10 @@ func TestDocsPathStyleMissing(t *testing.T) {
 	if !strings.Contains(string(trouble), "404 `NoSuchBucket`") || !strings.Contains(string(trouble), "`path_style`") {
 		t.Fatal("docs/troubleshooting.md no longer tells of 404 NoSuchBucket and path_style")
 	}
-	s := harness.StartS3(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	if err := demo.Seed(ctx, s.Client, []string{"http://127.0.0.1"}); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DEMO_ACCESS_KEY", s.AccessKey)
-	t.Setenv("DEMO_SECRET_KEY", s.SecretKey)
-	port := strconv.Itoa(harness.Port(t))
-	store := strings.TrimPrefix(s.Endpoint, "http://127.0.0.1")
-	site := docSnippet(t, "README.md", "caddyfile", "quickstart")
-	site = strings.NewReplacer("http://127.0.0.1:8333", "http://localhost"+store, "127.0.0.1:8081", "127.0.0.1:"+port, "\t\t\tpath_style\n", "").Replace(site)
-	harness.LoadCaddy(t, site)
+	addr, port, site := quickStartStore(t)
+	store := strings.TrimPrefix(addr, "127.0.0.1") // ":PORT"
+	harness.LoadCaddy(t, strings.NewReplacer("http://127.0.0.1:8333", "http://localhost"+store, "127.0.0.1:8081", "127.0.0.1:"+port,
+		"\t\t\tpath_style\n", "").Replace(site))
 
 	_, hdr, _ := harness.Fetch(t, "GET", "http://127.0.0.1:"+port+"/dl/gallery/1.png", nil, func(r *http.Request) { r.SetBasicAuth("alice", "wonderland") })
 	loc := hdr.Get("Location")
