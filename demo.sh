@@ -3,7 +3,8 @@
 #   1. scripts/tools.sh go   installs versitygw (a small S3 server) when missing
 #   2. builds ./caddy        with ./xcaddy.sh, or go build ./cmd/caddy without it
 #   3. starts versitygw on 127.0.0.1:$DEMO_S3_PORT with a fresh private bucket
-#      "demo" under .demo/, and seeds it (go run ./demo/seed in systest/)
+#      "demo" under .demo/, and seeds it (go run ./demo/seed in systest/); its
+#      keys, new each run, are in .demo/s3.env for the README's quick start
 #   4. runs ./caddy run --config demo/Caddyfile on http://127.0.0.1:$DEMO_PORT/
 # It says one line per stage; the builds' output goes to .demo/build.log,
 # named with its end when a build fails. Caddy logs errors only (a request
@@ -94,6 +95,8 @@ rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 export DEMO_ACCESS_KEY="DEMO$(rand_hex 8 | tr a-f A-F)"
 export DEMO_SECRET_KEY="$(rand_hex 20)"
 export DEMO_LINK_KEY="$(rand_hex 32)" # the local profile's link key
+# the bucket's keys for another Caddy on this store (the README's quick start)
+(umask 077 && printf 'DEMO_ACCESS_KEY=%s\nDEMO_SECRET_KEY=%s\n' "$DEMO_ACCESS_KEY" "$DEMO_SECRET_KEY" >"$state/s3.env")
 rm -rf "$state/data"
 mkdir -p "$state/data"
 log "starting versitygw on 127.0.0.1:$DEMO_S3_PORT and seeding its bucket (log: .demo/versitygw.log)"

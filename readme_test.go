@@ -1,7 +1,6 @@
 package presign
 
 import (
-	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -17,90 +16,22 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// TestREADMEExamples: the README's JSON example and every complete
-// Caddyfile example (a site, a presign block, a profile; the ones with "…"
-// elisions are fragments) pass `caddy validate`, so the manual cannot drift
-// from the code.
-func TestREADMEExamples(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := strings.ReplaceAll(string(b), "/etc/caddy/cloudfront-private.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
-	readme = strings.ReplaceAll(readme, "/etc/caddy/cloudfront.pem", "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem")
-	readme = strings.ReplaceAll(readme, "<ACCOUNT_ID>", "0123456789abcdef")
-	for _, k := range []string{"SPACES_KEY", "SPACES_SECRET", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
-		"R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "GCS_HMAC_ID", "GCS_HMAC_SECRET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
-		t.Setenv(k, "example-"+strings.ToLower(k))
-	}
-	// the local kind's secrets: 32 bytes or more
-	readme = strings.ReplaceAll(readme, "{file./run/secrets/link-k2}", "{env.LINK_KEY_K2}")
-	for _, k := range []string{"LINK_KEY_K1", "LINK_KEY_K2"} {
-		t.Setenv(k, "example-"+strings.ToLower(k)+"-0123456789abcdef0123456789")
-	}
-
-	checked := 0
-	for _, m := range regexp.MustCompile("(?s)```caddyfile\n(.*?)```").FindAllStringSubmatch(readme, -1) {
-		block := m[1]
-		if strings.Contains(block, "…") || strings.Contains(block, "<name>") {
-			continue // a fragment, or the syntax reference
-		}
-		first := strings.Fields(block)
-		var site string
-		switch {
-		case first[0] == "presign":
-			site = ":8080 {\n" + block + "}\n"
-		case first[0] == "profile" && len(first) > 2 && first[2] == "s3":
-			site = ":8080 {\npresign {\n" + block + "rule /x/* {\nprofile " + first[1] + "\n}\n}\n}\n"
-		case strings.HasSuffix(first[0], ".com") || strings.HasPrefix(first[0], ":"):
-			site = block
-		default:
-			continue // log filter, rule-only snippets
-		}
-		if err := validate(t, site); err != nil {
-			t.Errorf("README example starting %q: %v", strings.SplitN(block, "\n", 2)[0], err)
-		}
-		checked++
-	}
-	if checked < 8 {
-		t.Errorf("only %d Caddyfile examples checked; the README's examples moved?", checked)
-	}
-
-	i := strings.Index(readme, "## JSON config")
-	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(readme[i:])
-	var handler map[string]any
-	if err := json.Unmarshal([]byte(m[1]), &handler); err != nil {
-		t.Fatalf("the README's JSON example: %v", err)
-	}
-	cfg, _ := json.Marshal(map[string]any{"apps": map[string]any{"http": map[string]any{"servers": map[string]any{
-		"s": map[string]any{"listen": []string{":8080"}, "routes": []any{map[string]any{"handle": []any{handler}}}}}}}})
-	var c caddy.Config
-	if err := json.Unmarshal(cfg, &c); err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Validate(&c); err != nil {
-		t.Errorf("the README's JSON example: %v", err)
-	}
-}
-
-// TestDevelopmentKindSteps: the README's "Development" list of what a new
+// TestDevelopmentKindSteps: docs/development.md's list of what a new
 // kind touches holds for every registered kind: its module's type is in its
 // own package signers/<kind>, whose doc.go has the package comment and
 // whose <kind>.go declares it with signers.RegisterKind; it has its unit
 // tests there, and a test there runs the conformance suite
 // (signerstest.Run); the root's kinds.go imports it; it has its golden adapt file
-// in testdata/, a profile example and a row in "What each kind supports"
-// in the README; and the list names these steps in this order.
+// in testdata/, a profile example in docs/providers.md (its table in
+// docs/caddyfile.md is TestDocsReference's) and a row in "What each kind
+// supports" in the README; and the list names these steps in this order.
 func TestDevelopmentKindSteps(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	dev := readme[strings.Index(readme, "## Development"):]
+	readme, providers := readDoc(t, "README.md"), readDoc(t, "docs/providers.md")
+	dev := readDoc(t, "docs/development.md")
+	dev = dev[max(strings.Index(dev, "## A new profile kind"), 0):]
 	last := -1
 	for _, step := range []string{"1. `signers/<kind>/`", "signers.RegisterKind", "2. `signers/<kind>/<kind>_test.go`", "signerstest.Run",
-		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. This README", "What each kind supports"} {
+		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. The docs", "providers.md", "caddyfile.md", "What each kind supports"} {
 		i := strings.Index(dev, step)
 		if i <= last {
 			t.Errorf("the Development section does not name %q after the steps before it", step)
@@ -146,8 +77,8 @@ func TestDevelopmentKindSteps(t *testing.T) {
 		if len(golden) == 0 {
 			t.Errorf("kind %s: no testdata/%s.caddyfiletest", kind, kind)
 		}
-		if !regexp.MustCompile(`(?m)^\s*profile \S+ ` + kind + ` \{`).MatchString(readme) {
-			t.Errorf("kind %s: the README has no profile example", kind)
+		if !regexp.MustCompile(`(?m)^\s*profile \S+ ` + kind + ` \{`).MatchString(providers) {
+			t.Errorf("kind %s: docs/providers.md has no profile example", kind)
 		}
 		if !strings.Contains(readme, "| `"+kind+"` |") {
 			t.Errorf("kind %s: no row in the README's \"What each kind supports\"", kind)

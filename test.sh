@@ -4,7 +4,7 @@
 #   1. scripts/tools.sh      installs missing tools: versitygw, xcaddy, local-kms, the npm
 #                            packages; and, in the background until the system
 #                            tests need them, Debian's chromium, wrk,
-#                            python3-botocore, python3-boto3 (apt-get: root or sudo)
+#                            python3-botocore, python3-boto3, curl, jq (apt-get: root or sudo)
 #   2. gofmt                 fails listing unformatted files (both modules)
 #   3. go vet -race ./...    in . and in systest/
 #   4. go test -race -count=1 ./...   in . (unit tests, seconds) and in

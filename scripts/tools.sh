@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, when missing, every tool the tests and the demo need:
 #   Go tools into <repo>/.tools/bin (versitygw, xcaddy, local-kms), pinned versions;
-#   Debian packages chromium, wrk, python3-botocore, python3-boto3;
+#   Debian packages chromium, wrk, python3-botocore, python3-boto3, curl and jq
+#   (the manual's shell snippets, which the system tests run);
 #   npm packages (Uppy's browser bundle, the Azurite emulator, Google's
 #   @google-cloud/storage, which signs the URLs the GCS test server checks) into
 #   <repo>/.tools/npm with npm ci from scripts/npm/package.json +
@@ -34,7 +35,7 @@ GO_TOOLS=(
   "xcaddy github.com/caddyserver/xcaddy github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5"
   "local-kms github.com/nsmithuk/local-kms github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6"
 )
-APT_PACKAGES=(chromium wrk python3-botocore python3-boto3)
+APT_PACKAGES=(chromium wrk python3-botocore python3-boto3 curl jq)
 
 log() { echo "tools.sh: $*"; }
 
@@ -131,7 +132,7 @@ if [[ "$mode" == all || "$mode" == apt ]]; then
     echo "tools.sh: /usr/bin/python3 -I cannot import botocore, boto3" >&2
     exit 1
   }
-  for c in chromium wrk; do
+  for c in chromium wrk curl jq; do
     command -v "$c" >/dev/null || { echo "tools.sh: $c not on PATH after install" >&2; exit 1; }
   done
 fi

@@ -59,7 +59,7 @@
 // store's protocol; a kind is done when it passes.
 //
 // Adding a kind is its package here, its conformance test, its blank import
-// in the root's kinds.go, its golden adapt file and the README (its
-// "Development" section lists the steps): the handler, the Caddyfile parser
+// in the root's kinds.go, its golden adapt file and the docs
+// (docs/development.md lists the steps): the handler, the Caddyfile parser
 // and the JSON config need no change.
 package signers

@@ -54,7 +54,7 @@ func azureSite(t *testing.T, a *harness.Azurite) string {
 }
 
 // fetchAzure sends a request to a SAS URL with a's client, with
-// x-ms-blob-type for a PUT, as the README tells clients to.
+// x-ms-blob-type for a PUT, as docs/providers.md tells clients to.
 func fetchAzure(t *testing.T, a *harness.Azurite, method, u, body string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))

@@ -6,5 +6,5 @@
 // client, the Azure SDK's azblob, ...) stay out of the module users build. The shared harness is
 // package systest/harness; the load benchmark is systest/loadbench.
 //
-// Run them from this directory: go test ./... (see the README).
+// Run them from this directory: go test ./... (see docs/development.md).
 package systest

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -310,22 +309,16 @@ func TestLocalFleet(t *testing.T) {
 	}
 }
 
-// TestLocalREADMERecipes: the README's Python and openssl recipes mint
-// links that a Caddy process accepts, and refuses once tampered.
+// TestLocalREADMERecipes: the Python and openssl recipes of the link format
+// in docs/providers.md mint links that a Caddy process accepts, and refuses
+// once tampered.
 func TestLocalREADMERecipes(t *testing.T) {
-	readme, err := os.ReadFile(harness.RepoPath("README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	recipe := func(lang string) string {
-		m := regexp.MustCompile("(?s)```"+lang+"\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
-		for _, b := range m {
-			if strings.Contains(b[1], "presign-link-v1") {
-				return b[1]
-			}
+		r := docSnippet(t, "docs/providers.md", lang, "link-recipe")
+		if !strings.Contains(r, "presign-link-v1") {
+			t.Fatalf("the %s recipe of docs/providers.md does not sign presign-link-v1", lang)
 		}
-		t.Fatalf("no %s recipe of the link format in the README", lang)
-		return ""
+		return r
 	}
 	dir, _ := localTree(t)
 	port := harness.Port(t)

@@ -229,28 +229,19 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	}
 }
 
-// accessLogFilter is the README's access-log filter, verbatim but for the
-// output file.
-const accessLogFilter = `log {
-		output file %s
-		format filter {
-			wrap json
-			fields {
-				resp_headers>Location query {
-					delete X-Amz-Signature
-					delete X-Amz-Credential
-					delete X-Amz-Security-Token
-					delete Signature
-					delete Policy
-					delete Key-Pair-Id
-				}
-				resp_headers>Set-Cookie delete
-			}
-		}
-	}`
+// accessLogFilter is docs/operations.md's access-log filter, as written,
+// with an output file (a %s) added.
+func accessLogFilter(t *testing.T) string {
+	t.Helper()
+	f := docSnippet(t, "docs/operations.md", "caddyfile", "access-log")
+	if !strings.HasPrefix(f, "log {\n") {
+		t.Fatalf("docs/operations.md's access-log filter is no log block: %q", f)
+	}
+	return "log {\n\toutput file %s\n" + strings.TrimPrefix(f, "log {\n")
+}
 
 // TestAccessLogFilter runs a real Caddy with debug logging and two sites
-// with the same presign config: one with the README's access-log filter,
+// with the same presign config: one with docs/operations.md's access-log filter,
 // one with a plain JSON access log. With the filter, the access log records
 // the redirects (status, Location's host and path) but no signature,
 // credential, session token or policy; without it, it holds them (so that
@@ -291,7 +282,7 @@ func TestAccessLogFilter(t *testing.T) {
 			cookies
 		}
 	}`
-	p := harness.StartCaddy(t, site(p1, fmt.Sprintf(accessLogFilter, filtered)+"\n\t"+presignBlock)+"\n"+
+	p := harness.StartCaddy(t, site(p1, fmt.Sprintf(accessLogFilter(t), filtered)+"\n\t"+presignBlock)+"\n"+
 		site(p2, "log {\n\t\toutput file "+plain+"\n\t\tformat json\n\t}\n\t"+presignBlock), []int{p1, p2}, "debug")
 
 	for _, port := range []int{p1, p2} {

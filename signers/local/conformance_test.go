@@ -31,7 +31,7 @@ func suiteLocal(t *testing.T, dir string) signers.Signer {
 }
 
 // verifyLink is an independent verifier of the link format v1 as the
-// README documents it (not the kind's code): the link to r.Key under
+// docs/providers.md documents it (not the kind's code): the link to r.Key under
 // https://files.test/s, or a folder link of r.Resource, signed with
 // secretB under k2, carrying what the rule binds, valid at now.
 func verifyLink(r signers.Request, s *signers.Signed, now time.Time) error {

@@ -29,8 +29,8 @@ const MinSecret = 32
 // Local is a profile whose links Caddy signs and Caddy checks: the files
 // are served by the handlers after presign (file_server, reverse_proxy),
 // on this server under serve, or on another Caddy that shares the keys
-// (base). Its links follow a documented format (see link.go and the
-// README) that other programs can mint: HMAC-SHA256 over the path (or a
+// (base). Its links follow a documented format (see link.go and
+// docs/providers.md) that other programs can mint: HMAC-SHA256 over the path (or a
 // folder, with a rule's resource), the expiry, the key's id and what the
 // rule binds (the client's IP, the Content-Disposition).
 type Local struct {
