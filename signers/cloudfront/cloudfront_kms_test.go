@@ -283,3 +283,55 @@ func TestCloudFrontKMSSingleFlight(t *testing.T) {
 		t.Errorf("%d kms:Sign calls for one URL, want 1", n)
 	}
 }
+
+// remoteCalls records what a profile tells its signers.RemoteObserver.
+type remoteCalls struct {
+	mu    sync.Mutex
+	calls []signers.RemoteOutcome
+	took  []time.Duration
+}
+
+func (r *remoteCalls) ObserveRemote(o signers.RemoteOutcome, took time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls, r.took = append(r.calls, o), append(r.took, took)
+}
+
+// TestCloudFrontKMSObserved: each kms:Sign call is told to the profile's
+// observer with its outcome and time: a signature (ok), a KMS failing
+// (error), a KMS slower than kms_timeout (timeout); a signature from the
+// cache is no call.
+func TestCloudFrontKMSObserved(t *testing.T) {
+	f := newFakeKMS(t)
+	cf := kmsProfile(f, "rsa", func(c *CloudFront) { c.KMSTimeout = caddy.Duration(300 * time.Millisecond) })
+	if err := provisionKMS(t, cf); err != nil {
+		t.Fatal(err)
+	}
+	var seen remoteCalls
+	var rs signers.RemoteSigner = cf
+	rs.SetRemoteObserver(&seen)
+	try := func(key string) {
+		cf.Sign(context.Background(), signers.Request{Method: "GET", Key: key, SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}})
+	}
+	f.delay.Store(int64(20 * time.Millisecond))
+	try("a")
+	try("a") // cached
+	f.down.Store(true)
+	try("b")
+	time.Sleep(signers.CredentialsBackoff + 100*time.Millisecond)
+	f.down.Store(false)
+	f.delay.Store(int64(time.Second))
+	try("c")
+	want := []signers.RemoteOutcome{signers.RemoteOK, signers.RemoteError, signers.RemoteTimeout}
+	if len(seen.calls) != len(want) {
+		t.Fatalf("observed %v, want %v", seen.calls, want)
+	}
+	for i, o := range want {
+		if seen.calls[i] != o {
+			t.Errorf("call %d: outcome %d, want %d", i, seen.calls[i], o)
+		}
+	}
+	if seen.took[0] < 20*time.Millisecond || seen.took[2] < 300*time.Millisecond || seen.took[2] > 900*time.Millisecond {
+		t.Errorf("observed times %v: want ≥ 20ms for the signature, about kms_timeout (300ms) for the timeout", seen.took)
+	}
+}
