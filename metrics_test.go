@@ -3,12 +3,16 @@ package presign
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/caddy-presign/presign/internal/gcsiam"
 )
 
 // TestMetricsCountAnswers: answers are counted in Caddy's registry by
@@ -110,4 +114,78 @@ func labels(m *dto.Metric) string {
 		parts = append(parts, l.GetName()+"="+l.GetValue())
 	}
 	return strings.Join(parts, ",")
+}
+
+// TestMetricsRemoteSignatures: a profile that signs without a key (gcs
+// through a test IAM Credentials server's signBlob) counts each remote
+// call by profile and outcome, and observes its time; answers from the
+// URL cache make no call; a refused call is outcome error, and the answer
+// a 503 with Retry-After; a profile with a key makes no series.
+func TestMetricsRemoteSignatures(t *testing.T) {
+	acct := gcsTestAccount(t)
+	srv := gcsiam.Start(acct.Email, acct.Key)
+	defer srv.Close()
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
+	t.Setenv("GCE_METADATA_HOST", srv.MetadataHost())
+	h, err := parseBlock(`presign {
+		profile g gcs {
+			bucket my-bucket
+			service_account ` + acct.Email + `
+			iam_endpoint ` + srv.IAM.URL + `
+		}
+		profile k gcs {
+			bucket my-bucket
+			service_account_file ` + acct.File + `
+		}
+		rule /dl/* {
+			profile g
+			stable 1m
+		}
+		rule /k/* {
+			profile k
+		}
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	h2 := new(Handler)
+	json.Unmarshal(caddyconfig.JSON(h, nil), h2)
+	if err := h2.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/dl/a", "/dl/a", "/k/a"} {
+		if a := serve(t, h2, "GET", p); a.Code != http.StatusFound {
+			t.Fatalf("GET %s: %d", p, a.Code)
+		}
+	}
+	srv.Refuse(true)
+	if a := serve(t, h2, "GET", "/dl/b"); a.Code != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" {
+		t.Errorf("signBlob refused: %d, Retry-After %q; want 503 with Retry-After", a.Code, a.Header.Get("Retry-After"))
+	}
+	fams, err := ctx.GetMetricsRegistry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "caddy_presign_remote_signatures_total":
+				got[labels(m)] = m.GetCounter().GetValue()
+			case "caddy_presign_remote_sign_duration_seconds":
+				got["seconds "+labels(m)] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	want := map[string]float64{
+		"outcome=ok,profile=g":    1,
+		"outcome=error,profile=g": 1,
+		"seconds profile=g":       2,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("remote signing series %v, want %v", got, want)
+	}
 }
