@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/caddy-presign/presign/internal/gcsiam"
 	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/signerstest"
 )
 
 // startIAM starts a test IAM Credentials server holding the conformance
@@ -146,7 +146,7 @@ func TestGCSIAMRefused(t *testing.T) {
 	srv, acct := startIAM(t)
 	s := startGCSStoreServer(t, func(w http.ResponseWriter, _ *http.Request) { w.Header().Set("ETag", `"1"`) })
 	g := newIAMGCS(t, srv, &GCS{Bucket: "my-bucket", Endpoint: s.URL, IAMTimeout: caddy.Duration(300 * time.Millisecond)})
-	var seen remoteCalls
+	var seen signerstest.RemoteCalls
 	g.SetRemoteObserver(&seen)
 	sign := func(method, key string) (*signers.Signed, error) {
 		return g.Sign(context.Background(), signers.Request{Method: method, Key: key, SignTime: time.Now().UTC().Truncate(time.Second),
@@ -194,8 +194,8 @@ func TestGCSIAMRefused(t *testing.T) {
 		t.Errorf("Exists, signBlob back: %v %v", ok, err)
 	}
 	want := []signers.RemoteOutcome{signers.RemoteError, signers.RemoteError, signers.RemoteTimeout, signers.RemoteOK, signers.RemoteOK}
-	if !slices.Equal(seen.outcomes(), want) {
-		t.Errorf("observed %v, want %v", seen.outcomes(), want)
+	if got, _ := seen.Calls(); !slices.Equal(got, want) {
+		t.Errorf("observed %v, want %v", got, want)
 	}
 }
 
@@ -208,29 +208,11 @@ func TestGCSIAMSingleFlight(t *testing.T) {
 	srv.Delay(500 * time.Millisecond)
 	now := time.Now().UTC().Truncate(time.Second)
 	o := &signers.Options{} // the rule's: one for all its requests
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	urls := make([]string, 1000)
-	errs := make([]error, len(urls))
-	for i := range urls {
-		wg.Go(func() {
-			<-start
-			s, err := g.Sign(context.Background(), signers.Request{Method: "GET", Key: "hot.bin", SignTime: now, Expires: time.Hour, Options: o})
-			if errs[i] = err; err == nil {
-				urls[i] = s.URL
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i := range urls {
-		if errs[i] != nil || urls[i] != urls[0] {
-			t.Fatalf("request %d: %v, %q; want %q", i, errs[i], urls[i], urls[0])
-		}
-	}
+	r := signers.Request{Method: "GET", Key: "hot.bin", SignTime: now, Expires: time.Hour, Options: o}
+	signerstest.SignTogether(t, g, r, 1000)
 	// later requests for it take it from the URL cache, the second too
 	for range 2 {
-		if _, err := g.Sign(context.Background(), signers.Request{Method: "GET", Key: "hot.bin", SignTime: now, Expires: time.Hour, Options: o}); err != nil {
+		if _, err := g.Sign(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -259,22 +241,4 @@ func TestGCSIAMRefusedAtStart(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", c.g, err, c.want)
 		}
 	}
-}
-
-// remoteCalls records what a profile tells its signers.RemoteObserver.
-type remoteCalls struct {
-	mu    sync.Mutex
-	calls []signers.RemoteOutcome
-}
-
-func (r *remoteCalls) ObserveRemote(o signers.RemoteOutcome, _ time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = append(r.calls, o)
-}
-
-func (r *remoteCalls) outcomes() []signers.RemoteOutcome {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]signers.RemoteOutcome(nil), r.calls...)
 }
