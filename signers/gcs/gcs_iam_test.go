@@ -242,3 +242,20 @@ func TestGCSIAMRefusedAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestGCSIAMNoToken: a metadata server that does not answer is
+// ErrCredentials (503), and the error names no address; no signBlob call
+// is made without a token.
+func TestGCSIAMNoToken(t *testing.T) {
+	srv, _ := startIAM(t)
+	g := newIAMGCS(t, srv, &GCS{Bucket: "my-bucket", IAMTimeout: caddy.Duration(time.Second)})
+	srv.Metadata.Close()
+	_, err := g.Sign(context.Background(), signers.Request{Method: "GET", Key: "a", SignTime: time.Now().UTC().Truncate(time.Second),
+		Expires: time.Hour, Options: &signers.Options{}})
+	if !errors.Is(err, signers.ErrCredentials) || strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), srv.MetadataHost()) {
+		t.Errorf("metadata server down: %v, want ErrCredentials without its address", err)
+	}
+	if n := srv.Calls(); n != 0 {
+		t.Errorf("%d signBlob calls without a token", n)
+	}
+}
