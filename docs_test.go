@@ -483,7 +483,8 @@ func TestDocsReference(t *testing.T) {
 // TestDocsMetrics: the metrics table of docs/operations.md names every
 // series of the handler with its labels, and exactly the code's values of
 // each enumerated label: the methods and outcomes of answers, those of
-// uppy calls, and the verdicts of guarded links.
+// uppy calls, the verdicts of guarded links and the outcomes of remote
+// signing calls.
 func TestDocsMetrics(t *testing.T) {
 	var rows [][]string
 	for _, tb := range docTables(readDoc(t, "docs/operations.md")) {
@@ -513,11 +514,12 @@ func TestDocsMetrics(t *testing.T) {
 		}
 	}
 	for key, want := range map[string][]string{
-		"caddy_presign_answers_total method":        methodLabels[:],
-		"caddy_presign_answers_total outcome":       outcomeNames[:],
-		"caddy_presign_answers_total uppy method":   uppyCallNames[:],
-		"caddy_presign_answers_total uppy outcome":  uppyOutcomeNames[:],
-		"caddy_presign_verifications_total outcome": verdictNames[:],
+		"caddy_presign_answers_total method":            methodLabels[:],
+		"caddy_presign_answers_total outcome":           outcomeNames[:],
+		"caddy_presign_answers_total uppy method":       uppyCallNames[:],
+		"caddy_presign_answers_total uppy outcome":      uppyOutcomeNames[:],
+		"caddy_presign_verifications_total outcome":     verdictNames[:],
+		"caddy_presign_remote_signatures_total outcome": remoteOutcomeNames[:],
 	} {
 		if got := values[key]; !slices.Equal(got, want) {
 			t.Errorf("docs/operations.md, %s: %v; the code's: %v", key, got, want)
@@ -532,6 +534,8 @@ func TestDocsMetrics(t *testing.T) {
 	m.answers.Describe(descs)
 	m.signing.Describe(descs)
 	m.verifications.Describe(descs)
+	m.remote.Describe(descs)
+	m.remoteSeconds.Describe(descs)
 	close(descs)
 	re := regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
 	n := 0

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // The outcomes counted in caddy_presign_answers_total.
@@ -50,6 +52,8 @@ type metrics struct {
 	answers       *prometheus.CounterVec
 	signing       *prometheus.HistogramVec
 	verifications *prometheus.CounterVec
+	remote        *prometheus.CounterVec   // remote signing calls
+	remoteSeconds *prometheus.HistogramVec // their latency
 }
 
 // ruleMetrics are one rule's series. Each is created on its first use and
@@ -132,28 +136,70 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "verifications_total",
 			Help:      "Links checked under a guarded prefix, by profile and outcome (verified, refused, expired).",
 		}, []string{"profile", "outcome"}),
+		remote: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy",
+			Subsystem: "presign",
+			Name:      "remote_signatures_total",
+			Help:      "Calls of profiles that sign without a key on the host to their remote signer (a KMS, a signing API), by profile and outcome (ok, error, timeout).",
+		}, []string{"profile", "outcome"}),
+		remoteSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "caddy",
+			Subsystem: "presign",
+			Name:      "remote_sign_duration_seconds",
+			Help:      "Time of each call to a remote signer, the identity's token included, by profile.",
+			Buckets:   prometheus.ExponentialBuckets(1e-3, 2, 14), // 1ms to about 8s
+		}, []string{"profile"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	// several presign handlers in one config share the collectors
-	var are prometheus.AlreadyRegisteredError
-	if err := reg.Register(m.answers); errors.As(err, &are) {
-		m.answers = are.ExistingCollector.(*prometheus.CounterVec)
-	} else if err != nil {
+	var err error
+	if m.answers, err = register(reg, m.answers); err != nil {
 		return nil, err
 	}
-	if err := reg.Register(m.signing); errors.As(err, &are) {
-		m.signing = are.ExistingCollector.(*prometheus.HistogramVec)
-	} else if err != nil {
+	if m.signing, err = register(reg, m.signing); err != nil {
 		return nil, err
 	}
-	if err := reg.Register(m.verifications); errors.As(err, &are) {
-		m.verifications = are.ExistingCollector.(*prometheus.CounterVec)
-	} else if err != nil {
+	if m.verifications, err = register(reg, m.verifications); err != nil {
+		return nil, err
+	}
+	if m.remote, err = register(reg, m.remote); err != nil {
+		return nil, err
+	}
+	if m.remoteSeconds, err = register(reg, m.remoteSeconds); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// register registers c in reg, or returns the collector already there:
+// several presign handlers in one config share the collectors.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	var are prometheus.AlreadyRegisteredError
+	if err := reg.Register(c); errors.As(err, &are) {
+		return are.ExistingCollector.(C), nil
+	} else if err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// remoteOutcomeNames are the outcome labels of
+// caddy_presign_remote_signatures_total.
+var remoteOutcomeNames = [signers.NumRemoteOutcomes]string{"ok", "error", "timeout"}
+
+// remoteObserver counts the remote signing calls of one profile. Such a
+// call takes milliseconds: the label lookup of each is no cost worth a
+// cache, and a profile that makes none adds no series.
+type remoteObserver struct {
+	m       *metrics
+	profile string
+}
+
+// ObserveRemote implements signers.RemoteObserver.
+func (o remoteObserver) ObserveRemote(outcome signers.RemoteOutcome, took time.Duration) {
+	o.m.remote.WithLabelValues(o.profile, remoteOutcomeNames[outcome]).Inc()
+	o.m.remoteSeconds.WithLabelValues(o.profile).Observe(took.Seconds())
 }
 
 // ruleLabel is the rule label of r's series: its name, or else its path

@@ -178,6 +178,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
+	for name, s := range h.profiles {
+		if rs, ok := s.(signers.RemoteSigner); ok {
+			rs.SetRemoteObserver(remoteObserver{m, name})
+		}
+	}
 
 	existence := map[string]*signers.Existence{} // per profile, made for its first rule with check_exists
 	for i, r := range h.Rules {

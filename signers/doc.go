@@ -23,6 +23,8 @@
 //	multipart.go    Multipart, Part: multipart uploads Caddy runs (uppy)
 //	guard.go        Guard, Verdict: a kind that checks its own links under a path prefix
 //	                (local); ClientIP
+//	remote.go       RemoteSigner, RemoteObserver, RemoteOutcome: a kind that signs through a
+//	                remote service tells the handler's metrics of each call
 //	kinds.go        RegisterKind, Kind, KindNamed: a kind's name and the rule options it serves
 //	options.go      Options, one row per option (JSON name, Caddyfile parsing), RuleInfo.Check
 //	typeprefixes.go TypePrefixes, content_type_prefix's values: a string or a list in JSON
@@ -52,6 +54,7 @@
 //	escape/         percent-encoding, query parameters, the compact ISO 8601 time
 //	download/       the response overrides of downloads (Content-Disposition and the like)
 //	pemtext/        PEM normalization of keys given inline
+//	remote/         a remote signer's calls: single flight, timeout, backoff, observed
 //
 // The conformance suite, signerstest/, holds every kind to this contract:
 // each kind's tests run it (signerstest.Run) with a constructor of its

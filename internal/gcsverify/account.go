@@ -19,6 +19,9 @@ type Account struct {
 	File   string
 	Email  string
 	Public *rsa.PublicKey
+	// Key is the private key, which a test IAM Credentials server
+	// (internal/gcsiam) signs with for profiles that hold none.
+	Key *rsa.PrivateKey
 }
 
 // WriteAccount reads the conformance tests' key file at src, writes it as
@@ -52,5 +55,5 @@ func WriteAccount(src, dir string) (Account, error) {
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 		return Account{}, err
 	}
-	return Account{File: p, Email: sa.ClientEmail, Public: &rk.PublicKey}, nil
+	return Account{File: p, Email: sa.ClientEmail, Public: &rk.PublicKey, Key: rk}, nil
 }

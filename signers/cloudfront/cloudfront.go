@@ -374,6 +374,7 @@ var (
 	_ signers.Signer        = (*CloudFront)(nil)
 	_ signers.Binder        = (*CloudFront)(nil)
 	_ signers.Checker       = (*CloudFront)(nil)
+	_ signers.RemoteSigner  = (*CloudFront)(nil)
 	_ caddy.Provisioner     = (*CloudFront)(nil)
 	_ caddyfile.Unmarshaler = (*CloudFront)(nil)
 )

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,8 +15,8 @@ import (
 	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/remote"
 	"github.com/caddyserver/caddy/v2"
-	"golang.org/x/sync/singleflight"
 )
 
 // kmsDefaultTimeout is the default of kms_timeout and credentials_timeout.
@@ -36,20 +35,13 @@ var kmsSpecs = map[types.KeySpec]types.SigningAlgorithmSpec{
 const kmsSupported = "CloudFront needs an asymmetric SIGN_VERIFY key of spec RSA_2048, RSA_3072, RSA_4096 or ECC_NIST_P256"
 
 // kmsSigner signs policy digests through AWS KMS (kms:Sign), with the key
-// that never leaves KMS. Concurrent requests for one policy share one call
-// (single flight, once); after a failed call, requests fail at once for
-// signers.CredentialsBackoff, as with unavailable credentials, so that a
-// KMS in trouble is not asked once per request.
+// that never leaves KMS; remote shares, bounds and backs off its calls.
 type kmsSigner struct {
 	client  *kms.Client
 	keyID   string
 	alg     types.SigningAlgorithmSpec
 	timeout time.Duration
-	flight  singleflight.Group
-
-	mu       sync.Mutex
-	failedAt time.Time
-	lastErr  error
+	remote  *remote.Signer
 }
 
 // provisionKMS checks the kms_key options and the key itself (GetPublicKey:
@@ -113,6 +105,7 @@ func (c *CloudFront) provisionKMS(ctx caddy.Context) error {
 	if k.alg, err = k.check(ctx); err != nil {
 		return err
 	}
+	k.remote = remote.New("kms:Sign with "+k.keyID, k.timeout, k.sign)
 	c.kms, c.hash, c.hashParam = k, crypto.SHA256, "SHA256"
 	return nil
 }
@@ -150,35 +143,28 @@ func (k *kmsSigner) check(ctx context.Context) (types.SigningAlgorithmSpec, erro
 // caches its signature before the flight ends, so that a request that comes
 // as it ends finds it there rather than calling KMS again.
 func (k *kmsSigner) once(ck string, fresh func() (cfSignature, error)) (cfSignature, error) {
-	v, err, _ := k.flight.Do(ck, func() (any, error) { return fresh() })
+	v, err := k.remote.Once(ck, func() (any, error) { return fresh() })
 	if err != nil {
 		return cfSignature{}, err
 	}
 	return v.(cfSignature), nil
 }
 
-// sign returns the signature of a policy digest (SHA-256) from KMS. Its
-// errors wrap signers.ErrCredentials: a KMS down, slow or refusing passes,
-// and is answered 503.
+// sign asks KMS for the signature of a policy digest (SHA-256).
 func (k *kmsSigner) sign(ctx context.Context, digest []byte) ([]byte, error) {
-	k.mu.Lock()
-	if err := k.lastErr; err != nil && time.Since(k.failedAt) < signers.CredentialsBackoff {
-		k.mu.Unlock()
-		return nil, err
-	}
-	k.mu.Unlock()
-	// the call outlives a caller that goes away: others may wait for it
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
-	defer cancel()
 	out, err := k.client.Sign(ctx, &kms.SignInput{
 		KeyId: &k.keyID, Message: digest, MessageType: types.MessageTypeDigest, SigningAlgorithm: k.alg,
 	})
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	if err != nil {
-		k.failedAt, k.lastErr = time.Now(), fmt.Errorf("%w: kms:Sign with %s: %v", signers.ErrCredentials, k.keyID, err)
-		return nil, k.lastErr
+		return nil, err
 	}
-	k.lastErr = nil
 	return out.Signature, nil
+}
+
+// SetRemoteObserver implements signers.RemoteSigner: with kms_key, o is
+// told of each kms:Sign call.
+func (c *CloudFront) SetRemoteObserver(o signers.RemoteObserver) {
+	if c.kms != nil {
+		c.kms.remote.SetRemoteObserver(o)
+	}
 }

@@ -12,8 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/caddy-presign/presign/internal/cfverify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/signerstest"
 )
 
 // fakeKMS answers GetPublicKey and Sign of the KMS JSON protocol for a few
@@ -259,27 +260,42 @@ func TestCloudFrontKMSSingleFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.delay.Store(int64(500 * time.Millisecond))
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	urls := make([]string, 1000)
-	errs := make([]error, len(urls))
-	for i := range urls {
-		wg.Go(func() {
-			<-start
-			s, err := cf.Sign(context.Background(), signers.Request{Method: "GET", Key: "hot.bin", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}})
-			if errs[i] = err; err == nil {
-				urls[i] = s.URL
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i := range urls {
-		if errs[i] != nil || urls[i] != urls[0] {
-			t.Fatalf("request %d: %v, %q; want %q", i, errs[i], urls[i], urls[0])
-		}
-	}
+	signerstest.SignTogether(t, cf, signers.Request{Method: "GET", Key: "hot.bin", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}}, 1000)
 	if n := f.signs.Load(); n != 1 {
 		t.Errorf("%d kms:Sign calls for one URL, want 1", n)
+	}
+}
+
+// TestCloudFrontKMSObserved: each kms:Sign call is told to the profile's
+// observer with its outcome and time: a signature (ok), a KMS failing
+// (error), a KMS slower than kms_timeout (timeout); a signature from the
+// cache is no call.
+func TestCloudFrontKMSObserved(t *testing.T) {
+	f := newFakeKMS(t)
+	cf := kmsProfile(f, "rsa", func(c *CloudFront) { c.KMSTimeout = caddy.Duration(300 * time.Millisecond) })
+	if err := provisionKMS(t, cf); err != nil {
+		t.Fatal(err)
+	}
+	var seen signerstest.RemoteCalls
+	var rs signers.RemoteSigner = cf
+	rs.SetRemoteObserver(&seen)
+	try := func(key string) {
+		cf.Sign(context.Background(), signers.Request{Method: "GET", Key: key, SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}})
+	}
+	f.delay.Store(int64(20 * time.Millisecond))
+	try("a")
+	try("a") // cached
+	f.down.Store(true)
+	try("b")
+	time.Sleep(signers.CredentialsBackoff + 100*time.Millisecond)
+	f.down.Store(false)
+	f.delay.Store(int64(time.Second))
+	try("c")
+	outcomes, took := seen.Calls()
+	if want := []signers.RemoteOutcome{signers.RemoteOK, signers.RemoteError, signers.RemoteTimeout}; !slices.Equal(outcomes, want) {
+		t.Fatalf("observed %v, want %v", outcomes, want)
+	}
+	if took[0] < 20*time.Millisecond || took[2] < 300*time.Millisecond || took[2] > 900*time.Millisecond {
+		t.Errorf("observed times %v: want ≥ 20ms for the signature, about kms_timeout (300ms) for the timeout", took)
 	}
 }

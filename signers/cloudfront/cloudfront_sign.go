@@ -242,7 +242,7 @@ func (c *CloudFront) signPolicy(ctx context.Context, ck, resource string, expire
 	}
 	var sig []byte
 	if c.kms != nil {
-		if sig, err = c.kms.sign(ctx, digest); err != nil {
+		if sig, err = c.kms.remote.Sign(ctx, digest); err != nil {
 			return cfSignature{}, err
 		}
 	} else if sig, err = c.key.Sign(nil, digest, c.hash); err != nil {

@@ -24,6 +24,20 @@ import (
 // with the independent V4 verifier (gcsverify) and a recording XML API.
 // Its key never expires nor fails.
 func TestConformance(t *testing.T) {
+	conformance(t, func(t *testing.T, g *GCS) *GCS { return newTestGCS(t, g) })
+}
+
+// TestConformanceSignBlob runs the suite for a profile without a key,
+// which signs through a test IAM Credentials server's signBlob with the
+// same account's key.
+func TestConformanceSignBlob(t *testing.T) {
+	srv, _ := startIAM(t)
+	conformance(t, func(t *testing.T, g *GCS) *GCS { return newIAMGCS(t, srv, g) })
+}
+
+// conformance runs the suite for the profiles that newProfile provisions,
+// which sign as the conformance tests' service account.
+func conformance(t *testing.T, newProfile func(t *testing.T, g *GCS) *GCS) {
 	key := newTestGCS(t, &GCS{Bucket: "my-bucket"})
 	pub, email := &key.key.PublicKey, key.email
 	// every call of Caddy's to the store a V4 URL of the account's, for
@@ -65,7 +79,7 @@ func TestConformance(t *testing.T) {
 	signerstest.Run(t, signerstest.Kind{
 		Name: "gcs",
 		New: func(t *testing.T, store string) signers.Signer {
-			return newTestGCS(t, &GCS{Bucket: "my-bucket", Endpoint: store, APITimeout: caddy.Duration(3 * time.Second)})
+			return newProfile(t, &GCS{Bucket: "my-bucket", Endpoint: store, APITimeout: caddy.Duration(3 * time.Second)})
 		},
 		Verify: func(r signers.Request, s *signers.Signed, now time.Time) error {
 			if r.Method == http.MethodPost {

@@ -2,19 +2,13 @@ package gcs
 
 import (
 	"context"
-	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +20,7 @@ import (
 	"github.com/caddy-presign/presign/signers/internal/download"
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
 	"github.com/caddy-presign/presign/signers/internal/escape"
-	"github.com/caddy-presign/presign/signers/internal/pemtext"
+	"github.com/caddy-presign/presign/signers/internal/remote"
 	"github.com/caddy-presign/presign/signers/internal/urlcache"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -52,13 +46,16 @@ var gcsKind = signers.RegisterKind("gcs", 4,
 // The key comes from service_account_file or service_account, or else from
 // Application Default Credentials when they are a service account key
 // file (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's
-// application_default_credentials.json). Credentials without a private key
-// (a user login, the metadata server of GCE, GKE or Cloud Run) cannot sign
-// URLs: Caddy then refuses to start.
+// application_default_credentials.json). Without a key, service_account
+// <email> signs as that account through the IAM Credentials API's signBlob
+// (gcs_iam.go), with the token of the identity Caddy runs as (a user
+// login, impersonation, the metadata server of GCE, GKE or Cloud Run):
+// the same signature, made by a key Google keeps. Credentials without a
+// key and no service_account email cannot sign: Caddy refuses to start.
 //
-// An RSA signature costs about a millisecond: signed URLs are kept in a
-// small lock-free cache, so that a hot key (with `stable`, for a whole
-// window) is signed once.
+// An RSA signature costs about a millisecond, a signBlob call a network
+// round trip: signed URLs are kept in a small lock-free cache, so that a
+// hot key (with `stable`, for a whole window) is signed once.
 type GCS struct {
 	// The bucket's name. Required.
 	Bucket string `json:"bucket,omitempty"`
@@ -69,10 +66,26 @@ type GCS struct {
 	// Default Credentials.
 	ServiceAccountFile string `json:"service_account_file,omitempty"`
 
-	// The service account key file's content (JSON). Unless it is JSON
-	// already, placeholders are expanded at start, so "{env.GCS_SA_JSON}"
-	// keeps it out of the config.
+	// The service account key file's content (JSON), or a service
+	// account's email to sign as without a key: Caddy then signs through
+	// the IAM Credentials API's signBlob (permission
+	// iam.serviceAccounts.signBlob on that account) with the OAuth token
+	// of the identity it runs as: Application Default Credentials (a
+	// user's login, impersonation, a key file), else the metadata server
+	// of GCE, GKE or Cloud Run (GCE_METADATA_HOST honoured). Unless it is
+	// JSON already, placeholders are expanded at start, so
+	// "{env.GCS_SA_JSON}" keeps a key out of the config.
 	ServiceAccount string `json:"service_account,omitempty"`
+
+	// With service_account an email: the IAM Credentials API, as an
+	// http(s) URL without path. Default
+	// "https://iamcredentials.googleapis.com".
+	IAMEndpoint string `json:"iam_endpoint,omitempty"`
+
+	// With service_account an email: the deadline of each signBlob call,
+	// the wait for the identity's token included; a request whose
+	// signature does not come in time is answered 503. Default 5s.
+	IAMTimeout caddy.Duration `json:"iam_timeout,omitempty"`
 
 	// The endpoint as an http(s) URL without path: the storage service
 	// (default "https://storage.googleapis.com"), or with url_style
@@ -94,13 +107,14 @@ type GCS struct {
 	// Default 10s.
 	APITimeout caddy.Duration `json:"api_timeout,omitempty"`
 
-	scheme     string // "https" or "http"
-	host       string // the URL's host[:port]
-	signedHost string // host as signed: without a default port
-	prefix     string // "/bucket" for path-style URLs, else ""
-	origin     string // scheme://host + prefix
-	email      string // the service account, X-Goog-Credential's first part
-	key        *rsa.PrivateKey
+	scheme     string                    // "https" or "http"
+	host       string                    // the URL's host[:port]
+	signedHost string                    // host as signed: without a default port
+	prefix     string                    // "/bucket" for path-style URLs, else ""
+	origin     string                    // scheme://host + prefix
+	email      string                    // the service account, X-Goog-Credential's first part
+	key        *rsa.PrivateKey           // signs, unless iam does
+	iam        *remote.Signer            // with service_account an email: IAM signBlob
 	urls       *urlcache.Cache[struct{}] // recent GET, HEAD, PUT and DELETE URLs; the key never changes
 	api        *http.Client              // the store's calls (gcs_store.go)
 }
@@ -110,7 +124,7 @@ const (
 	gcsAlgorithm       = "GOOG4-RSA-SHA256"
 	gcsScopeSuffix     = "/auto/storage/goog4_request"
 	gcsMaxExpires      = 7 * 24 * time.Hour
-	gcsNeedsKey        = "signing needs a service-account key: give service_account_file or service_account, or point GOOGLE_APPLICATION_CREDENTIALS at a service account key file"
+	gcsNeedsKey        = "signing needs a service-account key: give service_account_file or service_account, or point GOOGLE_APPLICATION_CREDENTIALS at a service account key file; or sign without a key, through IAM signBlob as an account: service_account <email>"
 )
 
 // CaddyModule returns the Caddy module information.
@@ -123,8 +137,8 @@ func (GCS) CaddyModule() caddy.ModuleInfo {
 
 // Provision expands placeholders, fills defaults, checks the profile and
 // loads the service account's key. Errors never hold key material.
-func (g *GCS) Provision(caddy.Context) error {
-	signers.ExpandAll(&g.Bucket, &g.Endpoint, &g.URLStyle, &g.ServiceAccountFile)
+func (g *GCS) Provision(ctx caddy.Context) error {
+	signers.ExpandAll(&g.Bucket, &g.Endpoint, &g.URLStyle, &g.ServiceAccountFile, &g.IAMEndpoint)
 	if g.Bucket == "" {
 		return errors.New("bucket is required")
 	}
@@ -140,12 +154,8 @@ func (g *GCS) Provision(caddy.Context) error {
 	if err := g.buildOrigin(); err != nil {
 		return err
 	}
-	data, from, err := g.keyFile()
-	if err != nil {
+	if err := g.provisionCredentials(ctx); err != nil {
 		return err
-	}
-	if g.email, g.key, err = parseServiceAccount(data); err != nil {
-		return fmt.Errorf("%s: %v", from, err)
 	}
 	g.urls = urlcache.New[struct{}]()
 	return g.provisionAPI()
@@ -182,88 +192,6 @@ func (g *GCS) buildOrigin() error {
 	return nil
 }
 
-// keyFile returns the service account key file's content and where it
-// comes from, for errors.
-func (g *GCS) keyFile() (data []byte, from string, err error) {
-	switch {
-	case g.ServiceAccountFile != "" && g.ServiceAccount != "":
-		return nil, "", errors.New("service_account_file and service_account exclude each other: set one")
-	case g.ServiceAccountFile != "":
-		from = "service_account_file " + g.ServiceAccountFile
-		if data, err = os.ReadFile(g.ServiceAccountFile); err != nil {
-			return nil, "", fmt.Errorf("%s: cannot read the key file: %v", from, err)
-		}
-		return data, from, nil
-	case g.ServiceAccount != "":
-		// the JSON itself is taken as it is: its braces are no placeholders
-		data = []byte(strings.TrimSpace(g.ServiceAccount))
-		if !json.Valid(data) {
-			data = []byte(signers.Expand(g.ServiceAccount))
-		}
-		if len(data) == 0 {
-			return nil, "", errors.New("service_account expanded to an empty value (is its placeholder's variable or file set?)")
-		}
-		return data, "service_account", nil
-	}
-	// Application Default Credentials, as far as they can hold a key
-	path, env := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"), true
-	if path == "" {
-		env = false
-		dir := os.Getenv("CLOUDSDK_CONFIG")
-		if dir == "" {
-			home, _ := os.UserHomeDir()
-			dir = filepath.Join(home, ".config", "gcloud")
-		}
-		path = filepath.Join(dir, "application_default_credentials.json")
-	}
-	from = "Application Default Credentials " + path
-	if data, err = os.ReadFile(path); err != nil {
-		if !env && errors.Is(err, os.ErrNotExist) {
-			return nil, "", errors.New("no service_account_file or service_account, and no Application Default Credentials file: " + gcsNeedsKey)
-		}
-		return nil, "", fmt.Errorf("%s: cannot read: %v", from, err)
-	}
-	return data, from, nil
-}
-
-// parseServiceAccount reads a service account key file: its email and RSA
-// private key. Its errors never quote the key.
-func parseServiceAccount(data []byte) (string, *rsa.PrivateKey, error) {
-	var f struct {
-		Type        string `json:"type"`
-		ClientEmail string `json:"client_email"`
-		PrivateKey  string `json:"private_key"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return "", nil, errors.New("not a service account key file (JSON)")
-	}
-	if f.Type != "service_account" {
-		return "", nil, fmt.Errorf("credentials of type %q hold no private key; %s", f.Type, gcsNeedsKey)
-	}
-	if f.ClientEmail == "" || f.PrivateKey == "" {
-		return "", nil, errors.New("the key file lacks client_email or private_key")
-	}
-	block, _ := pem.Decode(pemtext.Normalize([]byte(f.PrivateKey)))
-	if block == nil {
-		return "", nil, errors.New("private_key is not a PEM key")
-	}
-	var k any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return "", nil, fmt.Errorf("private_key is a PEM block of type %q, not a private key", block.Type)
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if err != nil || !ok {
-		return "", nil, errors.New("private_key is not an RSA private key")
-	}
-	return f.ClientEmail, rk, nil
-}
-
 // Origin implements Signer.
 func (g *GCS) Origin() string { return g.origin }
 
@@ -280,13 +208,13 @@ func (g *GCS) CheckRule(r *signers.RuleInfo) error {
 }
 
 // Sign implements Signer.
-func (g *GCS) Sign(_ context.Context, req signers.Request) (*signers.Signed, error) {
+func (g *GCS) Sign(ctx context.Context, req signers.Request) (*signers.Signed, error) {
 	r := &req
 	expiresAt := r.SignTime.Add(r.Expires)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 	case http.MethodPost:
-		return g.signPOST(r, expiresAt)
+		return g.signPOST(ctx, r, expiresAt)
 	default:
 		return nil, fmt.Errorf("cloud storage signs GET, HEAD, PUT, POST and DELETE, not %s", r.Method)
 	}
@@ -305,11 +233,13 @@ func (g *GCS) Sign(_ context.Context, req signers.Request) (*signers.Signed, err
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		in.Query = download.ResponseOverrides(r.Options, r.Key)
 	}
-	u, err := g.signURL(&in)
+	u, err := g.signURL(ctx, &in)
 	if err != nil {
 		return nil, err
 	}
-	if !admit {
+	// a signature of signBlob is a network call: kept at once, not only
+	// from a key's second request on (a typed PUT is never kept)
+	if !admit && (g.iam == nil || r.ContentType != "") {
 		return &signers.Signed{URL: u, ExpiresAt: expiresAt, Headers: signers.ContentTypeHeader(r.ContentType)}, nil
 	}
 	return g.urls.Add(h, r, signSec, expSec, struct{}{}, u, expiresAt), nil
@@ -337,7 +267,7 @@ var gcsScratchPool = sync.Pool{New: func() any { return &gcsScratch{buf: make([]
 // path, canonical query, the host header, UNSIGNED-PAYLOAD), its SHA-256 in
 // the string to sign, and the string to sign's RSA signature (PKCS #1 v1.5,
 // SHA-256) in hex as X-Goog-Signature.
-func (g *GCS) signURL(in *gcsInput) (string, error) {
+func (g *GCS) signURL(ctx context.Context, in *gcsInput) (string, error) {
 	s := gcsScratchPool.Get().(*gcsScratch)
 	defer func() {
 		if cap(s.buf) <= escape.MaxPooledBuf {
@@ -406,22 +336,12 @@ func (g *GCS) signURL(in *gcsInput) (string, error) {
 	b = hex.AppendEncode(b, crHash[:])
 	s.buf = b
 
-	sig, err := g.rsaSign(b)
+	sig, err := g.sign(ctx, b)
 	if err != nil {
 		return "", err
 	}
 	u = append(u, "&X-Goog-Signature="...)
 	return string(hex.AppendEncode(u, sig)), nil
-}
-
-// rsaSign signs data's SHA-256 with the service account's key.
-func (g *GCS) rsaSign(data []byte) ([]byte, error) {
-	digest := sha256.Sum256(data)
-	sig, err := rsa.SignPKCS1v15(nil, g.key, crypto.SHA256, digest[:])
-	if err != nil {
-		return nil, fmt.Errorf("signing with the service account's key: %v", err)
-	}
-	return sig, nil
 }
 
 // gcsCondition is one condition of a POST policy: an exact form field
@@ -446,7 +366,7 @@ const (
 // signPOST builds a V4 POST policy form for exactly r.Key: a
 // content-length-range condition with max_size, and an eq on Content-Type
 // (a field of the form) with r.ContentType.
-func (g *GCS) signPOST(r *signers.Request, expiresAt time.Time) (*signers.Signed, error) {
+func (g *GCS) signPOST(ctx context.Context, r *signers.Request, expiresAt time.Time) (*signers.Signed, error) {
 	var conds []gcsCondition
 	if r.Options.MaxSize > 0 {
 		conds = append(conds, gcsCondition{kind: gcsLengthRange, max: r.Options.MaxSize})
@@ -454,7 +374,7 @@ func (g *GCS) signPOST(r *signers.Request, expiresAt time.Time) (*signers.Signed
 	if r.ContentType != "" {
 		conds = append(conds, gcsCondition{kind: gcsMatch, op: "eq", field: "Content-Type", value: r.ContentType})
 	}
-	fields, err := g.postPolicy(r.Key, r.SignTime, expiresAt, conds)
+	fields, err := g.postPolicy(ctx, r.Key, r.SignTime, expiresAt, conds)
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +386,7 @@ func (g *GCS) signPOST(r *signers.Request, expiresAt time.Time) (*signers.Signed
 // client libraries write them. The policy is compact JSON with every
 // non-ASCII character as a \u escape, in base64; x-goog-signature is the
 // hex RSA-SHA256 signature of that base64.
-func (g *GCS) postPolicy(key string, signTime, expiresAt time.Time, conds []gcsCondition) (map[string]string, error) {
+func (g *GCS) postPolicy(ctx context.Context, key string, signTime, expiresAt time.Time, conds []gcsCondition) (map[string]string, error) {
 	var arr [16]byte
 	date := string(escape.AppendBasicTime(arr[:0], signTime.UTC()))
 	credential := g.email + "/" + date[:8] + gcsScopeSuffix
@@ -522,7 +442,7 @@ func (g *GCS) postPolicy(key string, signTime, expiresAt time.Time, conds []gcsC
 	b = expiresAt.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
 	b = append(b, `"}`...)
 	policy := base64.StdEncoding.EncodeToString(b)
-	sig, err := g.rsaSign([]byte(policy))
+	sig, err := g.sign(ctx, []byte(policy))
 	if err != nil {
 		return nil, err
 	}
@@ -581,6 +501,8 @@ func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{Name: "url_style", Parse: func() error { return signers.OneArg(d, &g.URLStyle) }},
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &g.Expires) }},
 		{Name: "api_timeout", Parse: func() error { return signers.DurationArg(d, &g.APITimeout) }},
+		{Name: "iam_endpoint", Parse: func() error { return signers.OneArg(d, &g.IAMEndpoint) }},
+		{Name: "iam_timeout", Parse: func() error { return signers.DurationArg(d, &g.IAMTimeout) }},
 	})
 }
 
@@ -588,6 +510,7 @@ func (g *GCS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var (
 	_ signers.Signer        = (*GCS)(nil)
 	_ signers.Store         = (*GCS)(nil)
+	_ signers.RemoteSigner  = (*GCS)(nil)
 	_ caddy.Provisioner     = (*GCS)(nil)
 	_ caddyfile.Unmarshaler = (*GCS)(nil)
 )

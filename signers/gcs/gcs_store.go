@@ -79,14 +79,16 @@ func (g *GCS) Exists(ctx context.Context, key string) (bool, error) {
 // api_timeout. The caller closes the body, then cancels.
 func (g *GCS) call(ctx context.Context, method, escapedPath string, q []escape.QueryParam) (*http.Response, context.CancelFunc, error) {
 	timeout := time.Duration(g.APITimeout)
-	u, err := g.signURL(&gcsInput{
+	u, err := g.signURL(ctx, &gcsInput{
 		Method:      method,
 		EscapedPath: escapedPath,
 		Query:       q,
 		SignTime:    time.Now().Truncate(time.Second),
 		Expires:     max(int64(timeout/time.Second)+1, 60),
 	})
-	if err != nil {
+	if errors.Is(err, signers.ErrCredentials) {
+		return nil, nil, &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
+	} else if err != nil {
 		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "cannot sign the store's request", Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -190,7 +190,7 @@ func TestGCSConformanceSignedURLs(t *testing.T) {
 					in.Query = append(in.Query, escape.QueryParam{Name: k, Value: v})
 				}
 				var err error
-				if got, err = g.signURL(&in); err != nil {
+				if got, err = g.signURL(context.Background(), &in); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -232,7 +232,7 @@ func TestGCSConformancePostPolicies(t *testing.T) {
 			for _, k := range names {
 				conds = append(conds, gcsCondition{kind: gcsFieldEquals, field: k, value: in.Fields[k]})
 			}
-			fields, err := g.postPolicy(in.Object, in.Timestamp, in.Timestamp.Add(time.Duration(in.Expiration)*time.Second), conds)
+			fields, err := g.postPolicy(context.Background(), in.Object, in.Timestamp, in.Timestamp.Add(time.Duration(in.Expiration)*time.Second), conds)
 			if err != nil {
 				t.Fatal(err)
 			}

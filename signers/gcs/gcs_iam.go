@@ -1,0 +1,195 @@
+package gcs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"cloud.google.com/go/compute/metadata"
+	"github.com/caddyserver/caddy/v2"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
+	"github.com/caddy-presign/presign/signers/internal/remote"
+)
+
+const (
+	iamDefaultEndpoint = "https://iamcredentials.googleapis.com"
+	iamDefaultTimeout  = 5 * time.Second
+	iamScope           = "https://www.googleapis.com/auth/cloud-platform"
+)
+
+// provisionIAM sets the profile up to sign as the service account email
+// through the IAM Credentials API's signBlob, with the OAuth token of the
+// identity Caddy runs as: Application Default Credentials when there is a
+// file of them (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's login, with
+// impersonation), else the metadata server of GCE, GKE or Cloud Run
+// (GCE_METADATA_HOST names another). At start Caddy asks the network
+// nothing but, without such a file and without GCE_METADATA_HOST,
+// whether a metadata server is there: a missing permission shows at the
+// first signature, as a 503 and an error in the log.
+func (g *GCS) provisionIAM(ctx context.Context, email string) error {
+	if g.IAMTimeout == 0 {
+		g.IAMTimeout = caddy.Duration(iamDefaultTimeout)
+	}
+	if g.IAMTimeout < 0 {
+		return errors.New("iam_timeout must be positive")
+	}
+	timeout := time.Duration(g.IAMTimeout)
+	base := iamDefaultEndpoint
+	if g.IAMEndpoint != "" {
+		scheme, host, err := endpoint.Parse("iam_endpoint", g.IAMEndpoint, iamDefaultEndpoint, true)
+		if err != nil {
+			return err
+		}
+		base = scheme + "://" + host
+	}
+	client := &http.Client{Timeout: timeout}
+	tokens, err := identityTokens(ctx, client)
+	if err != nil {
+		return err
+	}
+	s := &iamSigner{
+		url:    base + "/v1/projects/-/serviceAccounts/" + url.PathEscape(email) + ":signBlob",
+		client: client,
+		tokens: tokens,
+	}
+	g.email = email
+	g.iam = remote.New("IAM signBlob as "+email, timeout, s.signBlob)
+	return nil
+}
+
+// identityTokens returns the OAuth tokens of the identity Caddy runs as,
+// as Application Default Credentials find it; client makes their calls.
+func identityTokens(ctx context.Context, client *http.Client) (oauth2.TokenSource, error) {
+	data, from, err := readADC()
+	if err != nil {
+		return nil, err
+	}
+	if data != nil {
+		// the tokens' calls outlive the provisioning
+		tctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
+		creds, err := google.CredentialsFromJSONWithParams(tctx, data, google.CredentialsParams{Scopes: []string{iamScope}})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", from, err)
+		}
+		return creds.TokenSource, nil
+	}
+	// asked anew (the package-level OnGCE remembers its first answer for
+	// the process, and a reload may come with GCE_METADATA_HOST changed)
+	if !metadata.NewClient(nil).OnGCEWithContext(ctx) {
+		return nil, errors.New("service_account <email> signs with the token of the identity Caddy runs as, and there is none: no Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login) and no metadata server (GCE, GKE, Cloud Run; GCE_METADATA_HOST)")
+	}
+	return google.ComputeTokenSource("", iamScope), nil
+}
+
+// iamSigner calls signBlob of one service account.
+type iamSigner struct {
+	url    string // .../v1/projects/-/serviceAccounts/<email>:signBlob
+	client *http.Client
+	tokens oauth2.TokenSource
+}
+
+// signBlob returns the account's signature of msg (RSA-SHA256, PKCS #1
+// v1.5, by a key Google keeps), within ctx. Its errors name no address.
+func (s *iamSigner) signBlob(ctx context.Context, msg []byte) ([]byte, error) {
+	tok, err := s.token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("no OAuth token of the identity Caddy runs as: %s", cause(err))
+	}
+	body, err := json.Marshal(struct {
+		Payload []byte `json:"payload"`
+	}{msg})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	tok.SetAuthHeader(req)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, errors.New(cause(err))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, errors.New(cause(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct {
+				Status  string `json:"status"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error.Status == "" {
+			return nil, fmt.Errorf("answered %s", resp.Status)
+		}
+		return nil, fmt.Errorf("answered %s (%s: %s)", resp.Status, e.Error.Status, e.Error.Message)
+	}
+	var out struct {
+		SignedBlob []byte `json:"signedBlob"`
+	}
+	if json.Unmarshal(b, &out) != nil || len(out.SignedBlob) == 0 {
+		return nil, errors.New("answered no signature")
+	}
+	return out.SignedBlob, nil
+}
+
+// token returns the identity's token, waiting no longer than ctx allows:
+// a token source takes no context.
+func (s *iamSigner) token(ctx context.Context) (*oauth2.Token, error) {
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		tok, err := s.tokens.Token()
+		ch <- result{tok, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.tok, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// cause is err without the URL of a url.Error or the address of a failed
+// dial or lookup: what the log may show of a call to Google.
+func cause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Op + ": " + oe.Err.Error()
+	}
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return "lookup: " + de.Err
+	}
+	return err.Error()
+}
+
+// SetRemoteObserver implements signers.RemoteSigner: without a key, o is
+// told of each signBlob call.
+func (g *GCS) SetRemoteObserver(o signers.RemoteObserver) {
+	if g.iam != nil {
+		g.iam.SetRemoteObserver(o)
+	}
+}
