@@ -246,7 +246,7 @@ func azureRefusal(resp *http.Response) *signers.StoreError {
 		Param string `xml:"QueryParameterName"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	xml.Unmarshal(b, &doc) // no XML error: no parameter
+	_ = xml.Unmarshal(b, &doc) // no XML error: no parameter
 	names := func(status int, code string) bool { return azureNamesRequest(status, code, doc.Param) }
 	return store.Refusal(resp.StatusCode, resp.Header.Get("x-ms-error-code"), names,
 		fmt.Errorf("blob service answered %s", resp.Status))
