@@ -130,8 +130,8 @@ func newUUID() string {
 // parsePartNumber parses a part number, 1 to highest; 0 when it is not
 // one.
 func parsePartNumber(s string, highest int32) int32 {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > int(highest) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 1 || n > int64(highest) {
 		return 0
 	}
 	return int32(n)

@@ -217,7 +217,7 @@ func (g *GCS) keyFile() (data []byte, from string, err error) {
 		path = filepath.Join(dir, "application_default_credentials.json")
 	}
 	from = "Application Default Credentials " + path
-	if data, err = os.ReadFile(path); err != nil {
+	if data, err = os.ReadFile(path); err != nil { //nolint:gosec // G703: where gcloud keeps the operator's credentials, from the environment, not from a request
 		if !env && errors.Is(err, os.ErrNotExist) {
 			return nil, "", errors.New("no service_account_file or service_account, and no Application Default Credentials file: " + gcsNeedsKey)
 		}

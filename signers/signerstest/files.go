@@ -26,7 +26,7 @@ func checkFiles(t *testing.T, k Kind) {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(name, make([]byte, size), 0o644); err != nil {
+		if err := os.WriteFile(name, make([]byte, size), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -43,7 +43,7 @@ func checkFiles(t *testing.T, k Kind) {
 	write("docsx", 1)
 	write("other/x.txt", 1)
 	write("secret.txt", 1) // in the directory, but not under docs/
-	if err := os.WriteFile(filepath.Join(outside, "out.txt"), []byte("x"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outside, "out.txt"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(filepath.Join(outside, "out.txt"), filepath.Join(dir, "docs", "link-out.txt")); err != nil {
