@@ -148,7 +148,7 @@ func (r *Rule) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		default:
 			var known bool
-			if known, err = r.Options.UnmarshalCaddyfileOption(d); !known {
+			if known, err = r.UnmarshalCaddyfileOption(d); !known {
 				return d.Errf("unknown subdirective %q in rule (%s)", opt,
 					strings.Join(append(slices.Clone(ruleSubdirectives), signers.OptionNames()...), ", "))
 			}

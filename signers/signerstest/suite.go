@@ -430,12 +430,12 @@ func alnumAt(v string) int {
 
 // flip is another character of b's class.
 func flip(b byte) byte {
-	switch {
-	case b == '9':
+	switch b {
+	case '9':
 		return '8'
-	case b == 'z':
+	case 'z':
 		return 'y'
-	case b == 'Z':
+	case 'Z':
 		return 'Y'
 	}
 	return b + 1
