@@ -99,8 +99,9 @@ func (h *Handler) unmarshalProfile(d *caddyfile.Dispenser) error {
 
 // profileKinds lists the registered profile kinds.
 func profileKinds() []string {
-	var kinds []string
-	for _, m := range caddy.GetModules(signers.Namespace) {
+	mods := caddy.GetModules(signers.Namespace)
+	kinds := make([]string, 0, len(mods))
+	for _, m := range mods {
 		kinds = append(kinds, m.ID.Name())
 	}
 	return kinds

@@ -31,7 +31,7 @@ func checkFiles(t *testing.T, k Kind) {
 		}
 	}
 	n := signers.ListPageSize + 3
-	var want []string
+	want := make([]string, 0, n)
 	for i := range n {
 		key := fmt.Sprintf("docs/many/f%05d.txt", i)
 		write(key, i%7)
@@ -99,7 +99,7 @@ func checkFiles(t *testing.T, k Kind) {
 				t.Errorf("object %q is not directly under docs/", o.Key)
 			}
 		}
-		var keys []string
+		keys := make([]string, 0, len(l.Objects))
 		for _, o := range l.Objects {
 			keys = append(keys, o.Key)
 		}

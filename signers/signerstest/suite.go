@@ -198,8 +198,8 @@ func hostOf(origin string) string {
 
 // optionNames are the JSON names of every field of signers.Options.
 func optionNames() []string {
-	var names []string
 	rt := reflect.TypeFor[signers.Options]()
+	names := make([]string, 0, rt.NumField())
 	for i := range rt.NumField() {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 		names = append(names, name)
@@ -479,7 +479,7 @@ func checkCredentials(t *testing.T, p signers.Signer) {
 
 // describe shows an answer for a failure message.
 func describe(s *signers.Signed) string {
-	var cookies []string
+	cookies := make([]string, 0, len(s.Cookies))
 	for _, c := range s.Cookies {
 		v := c.Value
 		if len(v) > 24 {
