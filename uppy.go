@@ -41,8 +41,10 @@ const (
 	numUppyCalls
 )
 
-var uppyCallNames = [numUppyCalls]string{"uppy_params", "uppy_create", "uppy_sign_part", "uppy_sign_batch",
-	"uppy_list", "uppy_complete", "uppy_abort", "uppy_unknown"}
+var uppyCallNames = [numUppyCalls]string{
+	"uppy_params", "uppy_create", "uppy_sign_part", "uppy_sign_batch",
+	"uppy_list", "uppy_complete", "uppy_abort", "uppy_unknown",
+}
 
 // The outcomes of uppy calls, by the status of the answer.
 const (
@@ -57,8 +59,10 @@ const (
 	numUppyOutcomes
 )
 
-var uppyOutcomeNames = [numUppyOutcomes]string{"ok", "bad_request", "forbidden", "not_found", "too_large",
-	"unavailable", "store_error", "error"}
+var uppyOutcomeNames = [numUppyOutcomes]string{
+	"ok", "bad_request", "forbidden", "not_found", "too_large",
+	"unavailable", "store_error", "error",
+}
 
 func uppyOutcome(status int) int {
 	switch {

@@ -12,12 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/caddyserver/caddy/v2"
+	"golang.org/x/sync/singleflight"
+
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
-	"github.com/caddyserver/caddy/v2"
-	"golang.org/x/sync/singleflight"
 )
 
 // kmsDefaultTimeout is the default of kms_timeout and credentials_timeout.

@@ -186,8 +186,10 @@ func checkStore(t *testing.T, k Kind) {
 	}
 
 	t.Run("Pages", func(t *testing.T) {
-		first := Page{Prefix: "docs/", Folders: []string{"docs/sub/"}, Next: "tok/+= ü1", Truncated: true,
-			Objects: []signers.Object{{Key: "docs/a & b.txt", Size: 42, ModTime: mod}, {Key: "docs/ü ñ?#%.txt", Size: 7, ModTime: mod}}}
+		first := Page{
+			Prefix: "docs/", Folders: []string{"docs/sub/"}, Next: "tok/+= ü1", Truncated: true,
+			Objects: []signers.Object{{Key: "docs/a & b.txt", Size: 42, ModTime: mod}, {Key: "docs/ü ñ?#%.txt", Size: 7, ModTime: mod}},
+		}
 		rec.answer = page(first)
 		l, err := st.List(ctx, "docs/", "")
 		if err != nil {

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // The conformance suite: one contract, run by every kind's tests with
@@ -160,29 +161,42 @@ var get, head, post = http.MethodGet, http.MethodHead, http.MethodPost
 var options = map[string]option{
 	"content_disposition": {[]sample{
 		func(o *signers.Options, _ site) { o.ContentDisposition = "attachment" },
-		func(o *signers.Options, _ site) { o.ContentDisposition = "inline" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.ContentDisposition = "inline" },
+	}, get, []string{get, head}, nil},
 	"content_type": {[]sample{
 		func(o *signers.Options, _ site) { o.ContentType = "text/plain" },
-		func(o *signers.Options, _ site) { o.ContentType = "image/png" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.ContentType = "image/png" },
+	}, get, []string{get, head}, nil},
 	"cache_control": {[]sample{
 		func(o *signers.Options, _ site) { o.CacheControl = "no-cache" },
-		func(o *signers.Options, _ site) { o.CacheControl = "max-age=60" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.CacheControl = "max-age=60" },
+	}, get, []string{get, head}, nil},
 	"max_size": {[]sample{
 		func(o *signers.Options, _ site) { o.MaxSize = 1000 },
-		func(o *signers.Options, _ site) { o.MaxSize = 2000 }}, post, []string{post}, nil},
+		func(o *signers.Options, _ site) { o.MaxSize = 2000 },
+	}, post, []string{post}, nil},
 	"content_type_prefix": {[]sample{
-		func(o *signers.Options, _ site) { o.ContentTypePrefix = signers.TypePrefixes{"image/"} }}, http.MethodPut, nil, nil},
+		func(o *signers.Options, _ site) { o.ContentTypePrefix = signers.TypePrefixes{"image/"} },
+	}, http.MethodPut, nil, nil},
 	"uppy": {[]sample{func(o *signers.Options, _ site) { o.Uppy = true }}, get, nil, nil},
 	"resource": {[]sample{
 		func(o *signers.Options, at site) { o.Resource = at.resource(0, "") },
-		func(o *signers.Options, at site) { o.Resource = at.resource(1, "docs/") }}, get, []string{get, head}, nil},
+		func(o *signers.Options, at site) { o.Resource = at.resource(1, "docs/") },
+	}, get, []string{get, head}, nil},
 	"bind_client_ip": {[]sample{func(o *signers.Options, _ site) { o.BindClientIP = true }}, get, []string{get, head}, nil},
 	"cookies":        {[]sample{func(o *signers.Options, _ site) { o.Cookies = true }}, get, []string{get, head}, nil},
-	"cookie_domain": {[]sample{func(o *signers.Options, at site) { o.CookieDomain = hostOf(at.origin) }}, get, []string{get, head},
-		func(o *signers.Options, _ site) { o.Cookies = true }},
+	"cookie_domain": {
+		[]sample{func(o *signers.Options, at site) { o.CookieDomain = hostOf(at.origin) }},
+		get,
+		[]string{get, head},
+		func(o *signers.Options, _ site) { o.Cookies = true },
+	},
 	"browse": {[]sample{func(o *signers.Options, _ site) { o.Browse = true }}, get, nil, nil},
-	"browse_template": {[]sample{func(o *signers.Options, _ site) { o.BrowseTemplate = "listing.html" }}, get, nil,
-		func(o *signers.Options, _ site) { o.Browse = true }},
+	"browse_template": {
+		[]sample{func(o *signers.Options, _ site) { o.BrowseTemplate = "listing.html" }},
+		get, nil,
+		func(o *signers.Options, _ site) { o.Browse = true },
+	},
 	"check_exists": {[]sample{func(o *signers.Options, _ site) { o.CheckExists = caddy.Duration(10 * time.Second) }}, get, nil, nil},
 }
 
