@@ -131,7 +131,7 @@ func (a *Azurite) launch(bin, dir, logDir, scheme string, tlsArgs []string) erro
 			Ready: func() bool {
 				resp, err := a.Client.Get(base + "/")
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
+					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 				return err == nil

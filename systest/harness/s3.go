@@ -89,7 +89,7 @@ func LaunchS3(bin, dir, logDir, access, secret string) (*S3, error) {
 			Ready: func() bool {
 				resp, err := hc.Get(s.Endpoint + "/")
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
+					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 				return err == nil
