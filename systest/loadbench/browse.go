@@ -72,11 +72,11 @@ func (c *config) startListStores(st *benchStore, selected []scenario) (*listStor
 	if err := os.MkdirAll(filepath.Join(fsRoot, listFolder), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(fsRoot, "ready"), []byte("bench"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(fsRoot, "ready"), []byte("bench"), 0o600); err != nil {
 		return nil, err
 	}
 	for _, n := range listNames() {
-		if err := os.WriteFile(filepath.Join(fsRoot, listFolder, n), []byte("bench"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(fsRoot, listFolder, n), []byte("bench"), 0o600); err != nil {
 			return nil, err
 		}
 	}

@@ -193,7 +193,7 @@ func (c *config) main() error {
 		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(c.out, []byte(b.String()), 0o644)
+		return os.WriteFile(c.out, []byte(b.String()), 0o644) //nolint:gosec // G306: the results page, a file of the repository that anyone may read
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func (c *config) tenantsOnce(dir, kind string) (tenantsRun, error) {
 	admin := "127.0.0.1:" + strconv.Itoa(adminPort)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	cfg := filepath.Join(dir, kind+".Caddyfile")
-	if err := os.WriteFile(cfg, []byte(tenantsCaddyfile(kind, admin, port, "gen0")), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(tenantsCaddyfile(kind, admin, port, "gen0")), 0o600); err != nil {
 		return r, err
 	}
 	client := &http.Client{Timeout: 5 * time.Second,
