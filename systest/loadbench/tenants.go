@@ -97,7 +97,7 @@ func (c *config) tenants(b *strings.Builder) error {
 	}
 
 	med := func(kind string, f func(tenantsRun) float64) float64 {
-		var v []float64
+		v := make([]float64, 0, len(runs[kind]))
 		for _, r := range runs[kind] {
 			v = append(v, f(r))
 		}
