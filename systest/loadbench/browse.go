@@ -139,12 +139,12 @@ func (l *listStores) fillAzurite(dir string) error {
 		return fmt.Errorf("%v (install it with ./scripts/tools.sh npm)", err)
 	}
 	if code, b, err := l.azurite.Do(http.MethodPut, "/bench-list", "restype=container", nil, nil); err != nil || code != http.StatusCreated {
-		return fmt.Errorf("Azurite: create container: %d %s %v", code, b, err)
+		return fmt.Errorf("create container in Azurite: %d %s %v", code, b, err)
 	}
 	return putAll(func(name string) error {
 		code, b, err := l.azurite.Do(http.MethodPut, "/bench-list/"+listFolder+name, "", []byte("bench"), map[string]string{"x-ms-blob-type": "BlockBlob"})
 		if err == nil && code != http.StatusCreated {
-			err = fmt.Errorf("Azurite: put %s: %d %s", name, code, b)
+			err = fmt.Errorf("put %s into Azurite: %d %s", name, code, b)
 		}
 		return err
 	})
