@@ -122,7 +122,8 @@ func writeManyRules(path string) error {
 	var b strings.Builder
 	server := func(port string, rules []string) {
 		fmt.Fprintf(&b, "\nhttp://127.0.0.1:{$%s} {\n\tpresign {\n", port)
-		b.WriteString("\t\tprofile s3 s3 {\n\t\t\tbucket bench-bucket\n\t\t\tregion us-east-1\n" +
+		b.WriteString("\t\tprofile s3 s3 {\n" + //nolint:dupword // a profile named s3 of kind s3
+			"\t\t\tbucket bench-bucket\n\t\t\tregion us-east-1\n" +
 			"\t\t\taccess_key_id AKIAIOSFODNN7EXAMPLE\n\t\t\tsecret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\t\t}\n")
 		for _, r := range rules {
 			fmt.Fprintf(&b, "\t\trule /%s/* {\n\t\t\tprofile s3\n\t\t\tstrip_prefix /%s\n\t\t\tkey %s/{presign.path}\n\t\t}\n", r, r, r)
