@@ -119,8 +119,10 @@ func fillS3(st *benchStore) error {
 		return fmt.Errorf("versitygw: create bucket: %v", err)
 	}
 	return putAll(func(name string) error {
-		_, err := st.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench-list"), Key: aws.String(listFolder + name),
-			Body: strings.NewReader("bench")})
+		_, err := st.Client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String("bench-list"), Key: aws.String(listFolder + name),
+			Body: strings.NewReader("bench"),
+		})
 		return err
 	})
 }

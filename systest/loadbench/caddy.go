@@ -35,12 +35,23 @@ var routes = []struct {
 	prefix, env string
 	browse      bool
 }{
-	{"/static/", "BENCH_PORT_STATIC", false}, {"/static2/", "BENCH_PORT_STATIC2", false},
-	{"/dl/", "BENCH_PORT_S3", false}, {"/cf/", "BENCH_PORT_CF", false}, {"/cfu/", "BENCH_PORT_CFU", false},
-	{"/az/", "BENCH_PORT_AZ", false}, {"/gcs/", "BENCH_PORT_GCS", false}, {"/ce/", "BENCH_PORT_CE", false},
-	{"/t1/", "BENCH_PORT_RULES", false}, {"/t100/", "BENCH_PORT_RULES", false}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false},
-	{"/u1/", "BENCH_PORT_RULE1", false}, {"/lk/", "BENCH_PORT_LOCAL", false},
-	{fileServerRoute, "BENCH_PORT_FS", true}, {"/s3b/", "BENCH_PORT_S3B", true}, {"/gcsb/", "BENCH_PORT_GCSB", true}, {"/azb/", "BENCH_PORT_AZB", true},
+	{"/static/", "BENCH_PORT_STATIC", false},
+	{"/static2/", "BENCH_PORT_STATIC2", false},
+	{"/dl/", "BENCH_PORT_S3", false},
+	{"/cf/", "BENCH_PORT_CF", false},
+	{"/cfu/", "BENCH_PORT_CFU", false},
+	{"/az/", "BENCH_PORT_AZ", false},
+	{"/gcs/", "BENCH_PORT_GCS", false},
+	{"/ce/", "BENCH_PORT_CE", false},
+	{"/t1/", "BENCH_PORT_RULES", false},
+	{"/t100/", "BENCH_PORT_RULES", false},
+	{fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false},
+	{"/u1/", "BENCH_PORT_RULE1", false},
+	{"/lk/", "BENCH_PORT_LOCAL", false},
+	{fileServerRoute, "BENCH_PORT_FS", true},
+	{"/s3b/", "BENCH_PORT_S3B", true},
+	{"/gcsb/", "BENCH_PORT_GCSB", true},
+	{"/azb/", "BENCH_PORT_AZB", true},
 }
 
 // fileServerRoute is Caddy's file_server browse on a local folder, the
@@ -87,8 +98,10 @@ func (c *config) startStore() (*benchStore, error) {
 		return nil, fmt.Errorf("versitygw: create bucket: %v", err)
 	}
 	for _, key := range []string{"hot/object.bin", "ready"} {
-		if _, err := s3srv.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench-exists"), Key: aws.String(key),
-			Body: strings.NewReader("bench")}); err != nil {
+		if _, err := s3srv.Client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String("bench-exists"), Key: aws.String(key),
+			Body: strings.NewReader("bench"),
+		}); err != nil {
 			st.stop()
 			return nil, fmt.Errorf("versitygw: put %s: %v", key, err)
 		}
@@ -171,8 +184,10 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	client := &http.Client{Timeout: 2 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{
+		Timeout:       2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	var wrong error // a route that answers, but not with its redirect
 	proc, err := harness.StartProcess(harness.ProcessSpec{
 		Path: c.caddy,

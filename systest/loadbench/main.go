@@ -75,8 +75,10 @@ var scenarios = []scenario{
 }
 
 // defaultScenarios run when none are named.
-var defaultScenarios = []string{"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "azure-unique", "gcs-stable-hot", "local-unique", "s3-check-exists-hot",
-	"rules-1-of-1", "rules-1-of-1000", "rules-100-of-1000", "rules-1000-of-1000"}
+var defaultScenarios = []string{
+	"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "azure-unique", "gcs-stable-hot", "local-unique", "s3-check-exists-hot",
+	"rules-1-of-1", "rules-1-of-1000", "rules-100-of-1000", "rules-1000-of-1000",
+}
 
 type config struct {
 	caddy, repo, out       string

@@ -141,8 +141,10 @@ func (c *config) tenantsOnce(dir, kind string) (tenantsRun, error) {
 	if err := os.WriteFile(cfg, []byte(tenantsCaddyfile(kind, admin, port, "gen0")), 0o600); err != nil {
 		return r, err
 	}
-	client := &http.Client{Timeout: 5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{
+		Timeout:       5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	defer client.CloseIdleConnections()
 	adminClient := &http.Client{Timeout: 2 * time.Minute} // a reload answers once it is done
 	// answers tells whether rule i redirects under prefix.
