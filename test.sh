@@ -273,6 +273,14 @@ for mod in "${modules[@]}"; do
 done
 
 for mod in "${modules[@]}"; do
+  # the linters of .golangci.yml (found from systest/ too); alone:
+  # .tools/bin/golangci-lint run ./... (in . or systest)
+  begin "lint:$mod" "$mod" "golangci-lint run ./... (in $mod)"
+  (cd "$mod" && golangci-lint run ./...)
+  check $?
+done
+
+for mod in "${modules[@]}"; do
   if [[ "$mod" == systest ]]; then # what the background brings the system tests
     begin tools:apt . "waiting for scripts/tools.sh apt (the Debian packages of the system tests)"
     wait "$apt_pid"
