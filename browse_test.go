@@ -439,8 +439,10 @@ func (s pageStore) Exists(context.Context, string) (bool, error) {
 func BenchmarkBrowse(b *testing.B) {
 	l := &signers.Listing{}
 	for i := range 1000 {
-		l.Objects = append(l.Objects, signers.Object{Key: fmt.Sprintf("docs/file-%04d.txt", i), Size: int64(1000 + i),
-			ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+		l.Objects = append(l.Objects, signers.Object{
+			Key: fmt.Sprintf("docs/file-%04d.txt", i), Size: int64(1000 + i),
+			ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		})
 	}
 	h := newBenchHandlerOf(b, browseBlock("{presign.path}", ""))
 	h.Rules[0].store = pageStore{l}

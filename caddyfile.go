@@ -99,8 +99,9 @@ func (h *Handler) unmarshalProfile(d *caddyfile.Dispenser) error {
 
 // profileKinds lists the registered profile kinds.
 func profileKinds() []string {
-	var kinds []string
-	for _, m := range caddy.GetModules(signers.Namespace) {
+	mods := caddy.GetModules(signers.Namespace)
+	kinds := make([]string, 0, len(mods))
+	for _, m := range mods {
 		kinds = append(kinds, m.ID.Name())
 	}
 	return kinds
@@ -148,7 +149,7 @@ func (r *Rule) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		default:
 			var known bool
-			if known, err = r.Options.UnmarshalCaddyfileOption(d); !known {
+			if known, err = r.UnmarshalCaddyfileOption(d); !known {
 				return d.Errf("unknown subdirective %q in rule (%s)", opt,
 					strings.Join(append(slices.Clone(ruleSubdirectives), signers.OptionNames()...), ", "))
 			}

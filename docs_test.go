@@ -109,9 +109,11 @@ var elidedProfile = regexp.MustCompile(`profile (\S+) s3 \{ … \}`)
 // variables get values of the right shape.
 func docSubstitutions(t *testing.T) *strings.Replacer {
 	t.Helper()
-	for _, k := range []string{"SPACES_KEY", "SPACES_SECRET", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY",
+	for _, k := range []string{
+		"SPACES_KEY", "SPACES_SECRET", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY",
 		"GCS_HMAC_ID", "GCS_HMAC_SECRET", "OCI_ACCESS_KEY_ID", "OCI_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-		"DEMO_ACCESS_KEY", "DEMO_SECRET_KEY"} {
+		"DEMO_ACCESS_KEY", "DEMO_SECRET_KEY",
+	} {
 		t.Setenv(k, "example-"+strings.ToLower(k))
 	}
 	t.Setenv("AZURE_STORAGE_KEY", "ZXhhbXBsZS1henVyZS1zdG9yYWdlLWtleQ==")
@@ -221,7 +223,8 @@ func TestDocsJSONExample(t *testing.T) {
 		t.Fatalf("the JSON example: %v", err)
 	}
 	cfg, _ := json.Marshal(map[string]any{"apps": map[string]any{"http": map[string]any{"servers": map[string]any{
-		"s": map[string]any{"listen": []string{":8080"}, "routes": []any{map[string]any{"handle": []any{handler}}}}}}}})
+		"s": map[string]any{"listen": []string{":8080"}, "routes": []any{map[string]any{"handle": []any{handler}}}},
+	}}}})
 	var c caddy.Config
 	if err := json.Unmarshal(cfg, &c); err != nil {
 		t.Fatal(err)

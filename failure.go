@@ -83,8 +83,10 @@ func (f *failure) answer(h *Handler, w http.ResponseWriter, rule *Rule, failed, 
 // fields are the log fields of f for rule, with extra ones before the
 // error.
 func (f *failure) fields(rule *Rule, extra []zap.Field) []zap.Field {
-	fs := append([]zap.Field{zap.String("rule", rule.name), zap.String("profile", rule.Profile),
-		zap.Int("status", f.status), zap.String("reason", f.reason)}, extra...)
+	fs := append([]zap.Field{
+		zap.String("rule", rule.name), zap.String("profile", rule.Profile),
+		zap.Int("status", f.status), zap.String("reason", f.reason),
+	}, extra...)
 	if f.err != nil {
 		fs = append(fs, zap.Error(f.err))
 	}

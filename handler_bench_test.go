@@ -209,7 +209,7 @@ func BenchmarkServeHTTPS3Parallel(b *testing.B) {
 	h := newBenchHandler(b)
 	b.ReportAllocs()
 	var id int64
-	var mu = make(chan struct{}, 1)
+	mu := make(chan struct{}, 1)
 	b.RunParallel(func(pb *testing.PB) {
 		mu <- struct{}{}
 		id++

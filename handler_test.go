@@ -66,14 +66,20 @@ func TestOriginEnforced(t *testing.T) {
 		rule, target, origin string
 		good, bad            []string
 	}{
-		{"s3", "/s3/k", "https://my-bucket.s3.example.com",
+		{
+			"s3", "/s3/k", "https://my-bucket.s3.example.com",
 			[]string{"https://my-bucket.s3.example.com/k?" + sig, "https://my-bucket.s3.example.com?" + sig, "https://my-bucket.s3.example.com"},
-			[]string{"https://my-bucket.s3.example.com.evil/k?" + sig, "https://my-bucket.s3.example.com@evil.com/k?" + sig,
+			[]string{
+				"https://my-bucket.s3.example.com.evil/k?" + sig, "https://my-bucket.s3.example.com@evil.com/k?" + sig,
 				"https://my-bucket.s3.example.comx", "http://my-bucket.s3.example.com/k", "//my-bucket.s3.example.com/k",
-				"https://media.s3.example.co", "https://my-bucket.s3.example.com#/k", "https://evil.com/?https://my-bucket.s3.example.com/", ""}},
-		{"cdn", "/cf/k", "https://cdn.example.com/media",
+				"https://media.s3.example.co", "https://my-bucket.s3.example.com#/k", "https://evil.com/?https://my-bucket.s3.example.com/", "",
+			},
+		},
+		{
+			"cdn", "/cf/k", "https://cdn.example.com/media",
 			[]string{"https://cdn.example.com/media/k"},
-			[]string{"https://cdn.example.com/mediax/k", "https://cdn.example.com/k", "https://cdn.example.com/other/media/k"}},
+			[]string{"https://cdn.example.com/mediax/k", "https://cdn.example.com/k", "https://cdn.example.com/other/media/k"},
+		},
 	} {
 		var rule *Rule
 		for _, r := range h.Rules {

@@ -31,8 +31,16 @@ func TestKeysOfUsersAndHeaders(t *testing.T) {
 	}`)
 	calls := countSigns(h)
 	for _, c := range []struct{ method, user string }{
-		{"GET", ""}, {"POST", ""}, {"PUT", ""}, {"POST", ".."}, {"PUT", "a/../b"}, {"POST", "."},
-		{"GET", `..\..`}, {"GET", "alice\x00"}, {"GET", "alice\n"}, {"POST", strings.Repeat("u", 1100)},
+		{"GET", ""},
+		{"POST", ""},
+		{"PUT", ""},
+		{"POST", ".."},
+		{"PUT", "a/../b"},
+		{"POST", "."},
+		{"GET", `..\..`},
+		{"GET", "alice\x00"},
+		{"GET", "alice\n"},
+		{"POST", strings.Repeat("u", 1100)},
 	} {
 		a := serveRequest(t, h, httptest.NewRequest(c.method, "/u/x.jpg", nil), c.user)
 		if a.Code != http.StatusBadRequest || a.Header.Get("Location") != "" || a.Body != "" || a.Header.Get("Cache-Control") != "no-store" {

@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // maxContentType bounds the Content-Type of an upload, as S3 bounds

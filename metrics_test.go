@@ -51,10 +51,23 @@ func TestMetricsCountAnswers(t *testing.T) {
 			profile p
 		}
 	}`)
-	for _, req := range [][2]string{{"GET", "/dl/a"}, {"GET", "/dl/b"}, {"HEAD", "/dl/a"}, {"GET", "/dl/a//b"},
-		{"PUT", "/dl/a"}, {"BREW", "/dl/a"}, {"X-MADE-UP", "/dl/a"}, {"GET", "/elsewhere"},
-		{"PUT", "/up2/a"}, {"GET", "/up/a"}, {"PUT", "/up3/a"},
-		{"DELETE", "/rm/a"}, {"DELETE", "/rm/a//b"}, {"DELETE", "/dl/a"}, {"GET", "/rm/a"}} {
+	for _, req := range [][2]string{
+		{"GET", "/dl/a"},
+		{"GET", "/dl/b"},
+		{"HEAD", "/dl/a"},
+		{"GET", "/dl/a//b"},
+		{"PUT", "/dl/a"},
+		{"BREW", "/dl/a"},
+		{"X-MADE-UP", "/dl/a"},
+		{"GET", "/elsewhere"},
+		{"PUT", "/up2/a"},
+		{"GET", "/up/a"},
+		{"PUT", "/up3/a"},
+		{"DELETE", "/rm/a"},
+		{"DELETE", "/rm/a//b"},
+		{"DELETE", "/dl/a"},
+		{"GET", "/rm/a"},
+	} {
 		serve(t, h, req[0], req[1])
 	}
 	got := map[string]float64{} // every series, counted or not

@@ -15,16 +15,26 @@ func TestRuleRefusedJSON(t *testing.T) {
 		"s": {"type": "s3", "bucket": "media", "region": "us-east-1", "access_key_id": "AKID", "secret_access_key": "secret"},
 		"cf": {"type": "cloudfront", "domain": "cdn.example.com", "key_pair_id": "K2JCJMDEHXQW5F", "private_key_file": "signers/cloudfront/testdata/cloudfront-rsa-pkcs1.pem"}}`
 	for name, c := range map[string]struct{ rule, want string }{
-		"expires not whole seconds": {`{"path": ["/x/*"], "profile": "s", "expires": 1500000000}`,
-			`rule 1 (/x/*): profile "s": expires must be whole seconds, got 1.5s`},
-		"expires negative": {`{"path": ["/x/*"], "profile": "cf", "expires": -1000000000}`,
-			`rule 1 (/x/*): profile "cf": expires must be positive, got -1s`},
-		"cookie_domain without cookies": {`{"path": ["/x/*"], "profile": "cf", "cookie_domain": "example.com"}`,
-			`rule 1 (/x/*): profile "cf": cookie_domain needs cookies`},
-		"cookie_domain on S3": {`{"path": ["/x/*"], "profile": "s", "cookie_domain": "example.com"}`,
-			`rule 1 (/x/*): profile "s": cookie_domain is an option of cloudfront profiles, not of s3 ones`},
-		"method not presignable": {`{"path": ["/x/*"], "profile": "s", "methods": ["GET", "PATCH"]}`,
-			`rule 1 (/x/*): method "PATCH": only GET, HEAD, PUT, POST and DELETE can be presigned`},
+		"expires not whole seconds": {
+			`{"path": ["/x/*"], "profile": "s", "expires": 1500000000}`,
+			`rule 1 (/x/*): profile "s": expires must be whole seconds, got 1.5s`,
+		},
+		"expires negative": {
+			`{"path": ["/x/*"], "profile": "cf", "expires": -1000000000}`,
+			`rule 1 (/x/*): profile "cf": expires must be positive, got -1s`,
+		},
+		"cookie_domain without cookies": {
+			`{"path": ["/x/*"], "profile": "cf", "cookie_domain": "example.com"}`,
+			`rule 1 (/x/*): profile "cf": cookie_domain needs cookies`,
+		},
+		"cookie_domain on S3": {
+			`{"path": ["/x/*"], "profile": "s", "cookie_domain": "example.com"}`,
+			`rule 1 (/x/*): profile "s": cookie_domain is an option of cloudfront profiles, not of s3 ones`,
+		},
+		"method not presignable": {
+			`{"path": ["/x/*"], "profile": "s", "methods": ["GET", "PATCH"]}`,
+			`rule 1 (/x/*): method "PATCH": only GET, HEAD, PUT, POST and DELETE can be presigned`,
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := provisionJSON(t, []byte(`{`+profiles+`, "rules": [`+c.rule+`]}`))
@@ -46,10 +56,12 @@ func TestResourceMustCoverURLs(t *testing.T) {
 		lines []string
 		want  string // "" for accepted
 	}{
-		"README's /zarr/* without strip_prefix": {[]string{"/zarr/*", "resource " + zarr, "cookies"},
+		"README's /zarr/* without strip_prefix": {
+			[]string{"/zarr/*", "resource " + zarr, "cookies"},
 			`rule 1 (/zarr/*): profile "cdn": resource "` + zarr + `" covers only URLs that start with "https://` + cfDist +
 				`/results/experiment.zarr/", but this rule's URLs start with "https://` + cfDist + `/zarr/", and CloudFront refuses them; ` +
-				"remove the part of the request path that is not in the object key with strip_prefix"},
+				"remove the part of the request path that is not in the object key with strip_prefix",
+		},
 		"signed URLs too":                  {[]string{"/zarr/*", "resource " + zarr}, `but this rule's URLs start with "https://` + cfDist + `/zarr/"`},
 		"with strip_prefix":                {[]string{"/zarr/*", "strip_prefix /zarr", "resource " + zarr, "cookies"}, ""},
 		"the path in the resource":         {[]string{"/results/*", "resource " + zarr, "cookies"}, ""},

@@ -30,8 +30,10 @@ func TestDevelopmentKindSteps(t *testing.T) {
 	dev := readDoc(t, "docs/development.md")
 	dev = dev[max(strings.Index(dev, "## A new profile kind"), 0):]
 	last := -1
-	for _, step := range []string{"1. `signers/<kind>/`", "signers.RegisterKind", "2. `signers/<kind>/<kind>_test.go`", "signerstest.Run",
-		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. The docs", "providers.md", "caddyfile.md", "What each kind supports"} {
+	for _, step := range []string{
+		"1. `signers/<kind>/`", "signers.RegisterKind", "2. `signers/<kind>/<kind>_test.go`", "signerstest.Run",
+		"3. `kinds.go`", "4. `testdata/<kind>.caddyfiletest`", "5. The docs", "providers.md", "caddyfile.md", "What each kind supports",
+	} {
 		i := strings.Index(dev, step)
 		if i <= last {
 			t.Errorf("the Development section does not name %q after the steps before it", step)

@@ -23,8 +23,10 @@ const (
 // systest's TestNoSecretsInLogsOrErrors and TestAccessLogFilter.)
 func TestNoSecretsInStartErrors(t *testing.T) {
 	_, keyPEM := cloudFrontKeyFile(t)
-	secrets := []string{"PRIVATE KEY", leakStaticSecret, leakStaticToken,
-		leakStaticSecret[20:], leakStaticToken[12:]} // the halves: of secrets with a space, given unquoted
+	secrets := []string{
+		"PRIVATE KEY", leakStaticSecret, leakStaticToken,
+		leakStaticSecret[20:], leakStaticToken[12:],
+	} // the halves: of secrets with a space, given unquoted
 	lines := strings.Split(strings.TrimSpace(string(keyPEM)), "\n")
 	for i := 1; i < len(lines)-1; i += 5 {
 		secrets = append(secrets, lines[i])

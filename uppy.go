@@ -41,8 +41,10 @@ const (
 	numUppyCalls
 )
 
-var uppyCallNames = [numUppyCalls]string{"uppy_params", "uppy_create", "uppy_sign_part", "uppy_sign_batch",
-	"uppy_list", "uppy_complete", "uppy_abort", "uppy_unknown"}
+var uppyCallNames = [numUppyCalls]string{
+	"uppy_params", "uppy_create", "uppy_sign_part", "uppy_sign_batch",
+	"uppy_list", "uppy_complete", "uppy_abort", "uppy_unknown",
+}
 
 // The outcomes of uppy calls, by the status of the answer.
 const (
@@ -57,8 +59,10 @@ const (
 	numUppyOutcomes
 )
 
-var uppyOutcomeNames = [numUppyOutcomes]string{"ok", "bad_request", "forbidden", "not_found", "too_large",
-	"unavailable", "store_error", "error"}
+var uppyOutcomeNames = [numUppyOutcomes]string{
+	"ok", "bad_request", "forbidden", "not_found", "too_large",
+	"unavailable", "store_error", "error",
+}
 
 func uppyOutcome(status int) int {
 	switch {
@@ -130,8 +134,8 @@ func newUUID() string {
 // parsePartNumber parses a part number, 1 to highest; 0 when it is not
 // one.
 func parsePartNumber(s string, highest int32) int32 {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > int(highest) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 1 || n > int64(highest) {
 		return 0
 	}
 	return int32(n)

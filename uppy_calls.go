@@ -391,8 +391,10 @@ func (c *uppyCall) checkCompleted(max int64) *failure {
 // tooLarge is the 413 of an upload of size bytes over max, and what was
 // done about it.
 func tooLarge(size, max int64, done string) *failure {
-	return &failure{status: http.StatusRequestEntityTooLarge,
-		reason: fmt.Sprintf("upload of %d bytes is over max_size %d; %s", size, max, done)}
+	return &failure{
+		status: http.StatusRequestEntityTooLarge,
+		reason: fmt.Sprintf("upload of %d bytes is over max_size %d; %s", size, max, done),
+	}
 }
 
 // abort answers DELETE s3/multipart/{id}.

@@ -1,10 +1,11 @@
 package presign
 
 import (
-	"github.com/caddy-presign/presign/signers"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // TestReadsRequest: a template reads the request when it holds a
@@ -74,8 +75,13 @@ func TestVary(t *testing.T) {
 		h := newHandler(t, s3Block(c.key))
 		h.Rules[2].exists = signers.NewExistence(&fakeStore{exists: map[string]bool{"users/alice/a.txt": true, "a.txt": true, "media/a.txt": true}})
 		for _, q := range []struct{ method, target string }{
-			{"GET", "/dl/a.txt"}, {"HEAD", "/dl/a.txt"}, {"PUT", "/dl/a.txt"}, {"POST", "/dl/a.txt"},
-			{"GET", "/json/a.txt"}, {"GET", "/check/a.txt"}, {"GET", "/check/missing.txt"},
+			{"GET", "/dl/a.txt"},
+			{"HEAD", "/dl/a.txt"},
+			{"PUT", "/dl/a.txt"},
+			{"POST", "/dl/a.txt"},
+			{"GET", "/json/a.txt"},
+			{"GET", "/check/a.txt"},
+			{"GET", "/check/missing.txt"},
 		} {
 			a := serveRequest(t, h, newRequest(q.method, q.target), "alice")
 			if a.Code >= 500 || a.Code == http.StatusBadRequest {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, when missing, every tool the tests and the demo need:
-#   Go tools into <repo>/.tools/bin (versitygw, xcaddy, local-kms), pinned versions;
+#   Go tools into <repo>/.tools/bin (versitygw, xcaddy, local-kms, gotestsum,
+#   golangci-lint), pinned versions, each built once;
 #   Debian packages chromium, wrk, python3-botocore, python3-boto3, curl and jq
 #   (the manual's shell snippets, which the system tests run);
 #   npm packages (Uppy's browser bundle, the Azurite emulator, Google's
@@ -34,6 +35,8 @@ GO_TOOLS=(
   "versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0"
   "xcaddy github.com/caddyserver/xcaddy github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5"
   "local-kms github.com/nsmithuk/local-kms github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6"
+  "gotestsum gotest.tools/gotestsum gotest.tools/gotestsum@v1.13.0"
+  "golangci-lint github.com/golangci/golangci-lint/v2 github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0"
 )
 APT_PACKAGES=(chromium wrk python3-botocore python3-boto3 curl jq)
 

@@ -124,43 +124,65 @@ const DefaultCheckExists = 10 * time.Second
 // how the Caddyfile sets it. Each kind names the options it serves in its
 // own file (RegisterKind), and refuses the others that are set.
 var ruleOptions = []ruleOption{
-	{"content_disposition", func(o *Options) bool { return o.ContentDisposition != "" },
-		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) }},
-	{"content_type", func(o *Options) bool { return o.ContentType != "" },
-		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentType) }},
-	{"cache_control", func(o *Options) bool { return o.CacheControl != "" },
-		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) }},
-	{"max_size", func(o *Options) bool { return o.MaxSize != 0 },
-		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) }},
-	{"content_type_prefix", func(o *Options) bool { return len(o.ContentTypePrefix) > 0 },
-		func(d *caddyfile.Dispenser, o *Options) error { return typePrefixesArg(d, &o.ContentTypePrefix) }},
-	{"uppy", func(o *Options) bool { return o.Uppy },
-		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.Uppy) }},
-	{"resource", func(o *Options) bool { return o.Resource != "" },
-		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) }},
-	{"bind_client_ip", func(o *Options) bool { return o.BindClientIP },
-		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.BindClientIP) }},
+	{
+		"content_disposition", func(o *Options) bool { return o.ContentDisposition != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentDisposition) },
+	},
+	{
+		"content_type", func(o *Options) bool { return o.ContentType != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.ContentType) },
+	},
+	{
+		"cache_control", func(o *Options) bool { return o.CacheControl != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.CacheControl) },
+	},
+	{
+		"max_size", func(o *Options) bool { return o.MaxSize != 0 },
+		func(d *caddyfile.Dispenser, o *Options) error { return sizeArg(d, &o.MaxSize) },
+	},
+	{
+		"content_type_prefix", func(o *Options) bool { return len(o.ContentTypePrefix) > 0 },
+		func(d *caddyfile.Dispenser, o *Options) error { return typePrefixesArg(d, &o.ContentTypePrefix) },
+	},
+	{
+		"uppy", func(o *Options) bool { return o.Uppy },
+		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.Uppy) },
+	},
+	{
+		"resource", func(o *Options) bool { return o.Resource != "" },
+		func(d *caddyfile.Dispenser, o *Options) error { return OneArg(d, &o.Resource) },
+	},
+	{
+		"bind_client_ip", func(o *Options) bool { return o.BindClientIP },
+		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.BindClientIP) },
+	},
 	// cookies [<domain>]
-	{"cookies", func(o *Options) bool { return o.Cookies },
+	{
+		"cookies", func(o *Options) bool { return o.Cookies },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			return flagOptArg(d, &o.Cookies, &o.CookieDomain, "the cookie domain")
-		}},
+		},
+	},
 	{"cookie_domain", func(o *Options) bool { return o.CookieDomain != "" }, nil},
 	// browse [<template file>]
-	{"browse", func(o *Options) bool { return o.Browse },
+	{
+		"browse", func(o *Options) bool { return o.Browse },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			return flagOptArg(d, &o.Browse, &o.BrowseTemplate, "the template file")
-		}},
+		},
+	},
 	{"browse_template", func(o *Options) bool { return o.BrowseTemplate != "" }, nil},
 	// check_exists [<window>]
-	{"check_exists", func(o *Options) bool { return o.CheckExists != 0 },
+	{
+		"check_exists", func(o *Options) bool { return o.CheckExists != 0 },
 		func(d *caddyfile.Dispenser, o *Options) error {
 			if d.CountRemainingArgs() == 0 {
 				o.CheckExists = caddy.Duration(DefaultCheckExists)
 				return nil
 			}
 			return DurationArg(d, &o.CheckExists)
-		}},
+		},
+	},
 }
 
 // ruleOption is one option's row.

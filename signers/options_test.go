@@ -54,10 +54,12 @@ func TestOptionsCaddyfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Options{ContentDisposition: "inline", ContentType: "text/plain", CacheControl: "private, max-age=60",
+	want := Options{
+		ContentDisposition: "inline", ContentType: "text/plain", CacheControl: "private, max-age=60",
 		MaxSize: 5 << 20, ContentTypePrefix: TypePrefixes{"image/", "image/svg+xml"}, Resource: "https://cdn.example.com/*",
 		BindClientIP: true, Cookies: true, CookieDomain: "example.com",
-		Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Minute)}
+		Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Minute),
+	}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("parsed %+v\nwant %+v", o, want)
 	}

@@ -131,8 +131,10 @@ func TestAzureSASMatchesSDK(t *testing.T) {
 			for _, k := range keys {
 				for oi := range opts {
 					for _, m := range []string{"GET", "HEAD", "PUT", "DELETE"} {
-						r := &signers.Request{Method: m, Key: k, SignTime: signTime.Add(time.Duration(oi) * time.Hour),
-							Expires: time.Duration(1+rng.IntN(86400)) * time.Second, Options: &opts[oi]}
+						r := &signers.Request{
+							Method: m, Key: k, SignTime: signTime.Add(time.Duration(oi) * time.Hour),
+							Expires: time.Duration(1+rng.IntN(86400)) * time.Second, Options: &opts[oi],
+						}
 						checkAgainstSDK(t, a, account, container, key, https, r)
 					}
 				}

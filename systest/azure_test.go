@@ -151,8 +151,10 @@ func TestAzureExpiredSAS(t *testing.T) {
 		signed time.Time
 		want   int
 	}{{now, http.StatusOK}, {now.Add(-time.Hour), http.StatusForbidden}} {
-		s, err := az.Sign(context.Background(), signers.Request{Method: "GET", Key: "hello.txt", SignTime: c.signed,
-			Expires: 15 * time.Minute, Options: &signers.Options{}})
+		s, err := az.Sign(context.Background(), signers.Request{
+			Method: "GET", Key: "hello.txt", SignTime: c.signed,
+			Expires: 15 * time.Minute, Options: &signers.Options{},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,8 +247,10 @@ func startManagedIdentity(t *testing.T, oid, tid string) (env []string, issued *
 	}))
 	t.Cleanup(srv.Close)
 	env = []string{"IDENTITY_ENDPOINT=" + srv.URL + "/msi/token", "IDENTITY_HEADER=" + header}
-	for _, v := range []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-		"AZURE_USERNAME", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT", "AZURE_TOKEN_CREDENTIALS"} {
+	for _, v := range []string{
+		"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+		"AZURE_USERNAME", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT", "AZURE_TOKEN_CREDENTIALS",
+	} {
 		env = append(env, v) // unset
 	}
 	return env, issued

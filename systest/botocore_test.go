@@ -182,8 +182,10 @@ func TestCloudFrontBotocore(t *testing.T) {
 			t.Fatalf("%s: no expiry in %s", c.name, u)
 		}
 		ours = append(ours, u)
-		jobs = append(jobs, botocoreJob{Op: "sign", Key: key(c.keyFile), KeyID: keyID, URL: strings.SplitN(u, "?", 2)[0],
-			Expires: expires, Resource: c.resource, IP: cidr})
+		jobs = append(jobs, botocoreJob{
+			Op: "sign", Key: key(c.keyFile), KeyID: keyID, URL: strings.SplitN(u, "?", 2)[0],
+			Expires: expires, Resource: c.resource, IP: cidr,
+		})
 	}
 	res := runBotocore(t, jobs)
 

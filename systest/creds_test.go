@@ -257,8 +257,10 @@ func TestS3AssumeRole(t *testing.T) {
 	sts.mu.Lock()
 	defer sts.mu.Unlock()
 	last := sts.forms[len(sts.forms)-1]
-	for k, want := range map[string]string{"Action": "AssumeRole", "RoleArn": "arn:aws:iam::123456789012:role/presign",
-		"ExternalId": "ext-42", "DurationSeconds": "3600", "RoleSessionName": "caddy-presign"} {
+	for k, want := range map[string]string{
+		"Action": "AssumeRole", "RoleArn": "arn:aws:iam::123456789012:role/presign",
+		"ExternalId": "ext-42", "DurationSeconds": "3600", "RoleSessionName": "caddy-presign",
+	} {
 		if last.Get(k) != want {
 			t.Errorf("AssumeRole %s = %q, want %q", k, last.Get(k), want)
 		}

@@ -182,9 +182,16 @@ func TestLocalLinks(t *testing.T) {
 		path string
 		want int
 	}{
-		{"/s/hello.bin", 403}, {"/S/hello.bin", 403}, {"//s/hello.bin", 403}, {"/s//hello.bin", 403},
-		{"/x/../s/hello.bin", 403}, {"/%73/hello.bin", 403}, {"/s/./hello.bin" + q, 403},
-		{"/s/reports/q1.pdf" + q, 403}, {"/s/Hello.bin" + q, 403}, {"/s/hello.bin" + q + "&x=1", 403},
+		{"/s/hello.bin", 403},
+		{"/S/hello.bin", 403},
+		{"//s/hello.bin", 403},
+		{"/s//hello.bin", 403},
+		{"/x/../s/hello.bin", 403},
+		{"/%73/hello.bin", 403},
+		{"/s/./hello.bin" + q, 403},
+		{"/s/reports/q1.pdf" + q, 403},
+		{"/s/Hello.bin" + q, 403},
+		{"/s/hello.bin" + q + "&x=1", 403},
 		{"/s/hello.bin" + strings.Replace(q, "pl_kid=k2", "pl_kid=k1", 1), 403},
 	} {
 		a := harness.RawRequest(t, "127.0.0.1:"+strconv.Itoa(port), "GET "+c.path+" HTTP/1.1")

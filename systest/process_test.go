@@ -61,9 +61,15 @@ func TestProcessMetrics(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"GET", "/files/hello.txt", 302}, {"GET", "/files/k1", 302}, {"GET", "/files/k2", 302},
-		{"HEAD", "/files/hello.txt", 302}, {"GET", "/files/a//b", 400}, {"GET", "/files/a/%2e%2e/", 400},
-		{"DELETE", "/files/hello.txt", 405}, {"BREW", "/files/hello.txt", 405}, {"GET", "/elsewhere", 418},
+		{"GET", "/files/hello.txt", 302},
+		{"GET", "/files/k1", 302},
+		{"GET", "/files/k2", 302},
+		{"HEAD", "/files/hello.txt", 302},
+		{"GET", "/files/a//b", 400},
+		{"GET", "/files/a/%2e%2e/", 400},
+		{"DELETE", "/files/hello.txt", 405},
+		{"BREW", "/files/hello.txt", 405},
+		{"GET", "/elsewhere", 418},
 	} {
 		code, hdr, _, err := harness.Do(t.Context(), client, r.method, base+r.path)
 		if err != nil || code != r.want {

@@ -382,8 +382,11 @@ func TestScriptableUploadsGCS(t *testing.T) {
 		key, typ string
 		data     []byte
 	}{
-		{"up/cat.png", "image/png", png}, {"up/form.png", "image/png", png}, {"up/disguised.png", "image/png", disguised},
-		{"svg/logo.svg", "image/svg+xml", allowed}, {"svg/form.svg", "image/svg+xml", allowedForm},
+		{"up/cat.png", "image/png", png},
+		{"up/form.png", "image/png", png},
+		{"up/disguised.png", "image/png", disguised},
+		{"svg/logo.svg", "image/svg+xml", allowed},
+		{"svg/form.svg", "image/svg+xml", allowedForm},
 	} {
 		data, typ, ok := s.Object(want.key)
 		if !ok || typ != want.typ || !bytes.Equal(data, want.data) {

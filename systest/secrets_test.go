@@ -181,13 +181,24 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"GET", "/s/report.pdf", 302}, {"HEAD", "/s/report.pdf", 302}, {"PUT", "/s/up.bin", 307},
-		{"POST", "/s/form.bin", 200}, {"GET", "/sj/a.txt", 200},
-		{"GET", "/s/a//b", 400}, {"GET", "/s/a/%2e%2e/", 400}, {"DELETE", "/s/a", 405},
-		{"GET", "/c/a.txt", 302}, {"PUT", "/c/a.txt", 307}, {"POST", "/c/form.bin", 200}, {"HEAD", "/c/a", 405},
+		{"GET", "/s/report.pdf", 302},
+		{"HEAD", "/s/report.pdf", 302},
+		{"PUT", "/s/up.bin", 307},
+		{"POST", "/s/form.bin", 200},
+		{"GET", "/sj/a.txt", 200},
+		{"GET", "/s/a//b", 400},
+		{"GET", "/s/a/%2e%2e/", 400},
+		{"DELETE", "/s/a", 405},
+		{"GET", "/c/a.txt", 302},
+		{"PUT", "/c/a.txt", 307},
+		{"POST", "/c/form.bin", 200},
+		{"HEAD", "/c/a", 405},
 		{"GET", "/r/a.txt", 302},
-		{"GET", "/cf/a.txt", 302}, {"GET", "/cfp/a.txt", 302}, {"GET", "/cfc/a.txt", 302},
-		{"GET", "/cf/a/../b", 400}, {"PUT", "/cf/a", 405},
+		{"GET", "/cf/a.txt", 302},
+		{"GET", "/cfp/a.txt", 302},
+		{"GET", "/cfc/a.txt", 302},
+		{"GET", "/cf/a/../b", 400},
+		{"PUT", "/cf/a", 405},
 	} {
 		do(r.method, r.path, r.want)
 	}

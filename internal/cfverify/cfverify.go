@@ -149,7 +149,7 @@ func (v *Verifier) Check(req Request) (policyJSON []byte, err error) {
 		return nil, errors.New("both Expires and Policy")
 	case canned:
 		if _, err := strconv.ParseUint(expires, 10, 63); err != nil {
-			return nil, fmt.Errorf("Expires %q is not a Unix time", expires)
+			return nil, fmt.Errorf("the Expires parameter %q is not a Unix time", expires)
 		}
 		// the canned policy statement, exactly as documented, for the URL
 		// that was requested
@@ -241,7 +241,7 @@ func WildcardMatch(pattern, s string) bool {
 func (v *Verifier) verify(policyJSON []byte, signature string, hash crypto.Hash) error {
 	sig, err := Decode(signature)
 	if err != nil || len(sig) == 0 {
-		return errors.New("Signature is not CloudFront base64")
+		return errors.New("the Signature parameter is not CloudFront base64")
 	}
 	var digest []byte
 	if hash == crypto.SHA256 {

@@ -92,9 +92,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	case "/computeMetadata/v1/instance/service-accounts/default/token":
 		s.tokens.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"access_token": s.token, "expires_in": 3599, "token_type": "Bearer"})
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": s.token, "expires_in": 3599, "token_type": "Bearer"})
 	case "/computeMetadata/v1/instance/service-accounts/default/email":
-		w.Write([]byte(s.email))
+		_, _ = w.Write([]byte(s.email))
 	default:
 		http.NotFound(w, r)
 	}
@@ -109,7 +109,7 @@ func (s *Server) signBlob(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, state, msg string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": status, "message": msg, "status": state}})
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": status, "message": msg, "status": state}})
 	}
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		fail(http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
@@ -135,5 +135,5 @@ func (s *Server) signBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	s.signs.Add(1)
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"keyId": "test-key", "signedBlob": base64.StdEncoding.EncodeToString(sig)})
+	_ = json.NewEncoder(w).Encode(map[string]string{"keyId": "test-key", "signedBlob": base64.StdEncoding.EncodeToString(sig)})
 }

@@ -52,7 +52,7 @@ func WriteAccount(src, dir string) (Account, error) {
 		return Account{}, errors.New("private_key is not an RSA key")
 	}
 	p := filepath.Join(dir, "sa.json")
-	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil { //nolint:gosec // G703: the file goes in the directory its caller gave
 		return Account{}, err
 	}
 	return Account{File: p, Email: sa.ClientEmail, Public: &rk.PublicKey, Key: rk}, nil

@@ -60,8 +60,10 @@ func (a *Azure) List(ctx context.Context, prefix, token string) (*signers.Listin
 		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing", Err: err}
 	}
 	if res.Container != a.Container || res.Prefix != prefix {
-		return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
-			Err: fmt.Errorf("a List Blobs answer of container %q and prefix %q, not of %q and %q", res.Container, res.Prefix, a.Container, prefix)}
+		return nil, &signers.StoreError{
+			Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
+			Err: fmt.Errorf("a List Blobs answer of container %q and prefix %q, not of %q and %q", res.Container, res.Prefix, a.Container, prefix),
+		}
 	}
 	l := &signers.Listing{Folders: make([]string, 0, len(res.Prefixes)), Objects: make([]signers.Object, 0, len(res.Blobs))}
 	l.Folders = append(l.Folders, res.Prefixes...)
@@ -246,7 +248,7 @@ func azureRefusal(resp *http.Response) *signers.StoreError {
 		Param string `xml:"QueryParameterName"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	xml.Unmarshal(b, &doc) // no XML error: no parameter
+	_ = xml.Unmarshal(b, &doc) // no XML error: no parameter
 	names := func(status int, code string) bool { return azureNamesRequest(status, code, doc.Param) }
 	return store.Refusal(resp.StatusCode, resp.Header.Get("x-ms-error-code"), names,
 		fmt.Errorf("blob service answered %s", resp.Status))

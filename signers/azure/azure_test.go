@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // azureTestKey is Azurite's well-known development account key.
@@ -32,8 +33,10 @@ func TestAzureProvision(t *testing.T) {
 		origin string
 	}{
 		{Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey}, "https://media01.blob.core.windows.net/photos"},
-		{Azure{Account: "devstoreaccount1", Container: "media", AccountKey: azureTestKey, Endpoint: "http://127.0.0.1:10000/devstoreaccount1/"},
-			"http://127.0.0.1:10000/devstoreaccount1/media"},
+		{
+			Azure{Account: "devstoreaccount1", Container: "media", AccountKey: azureTestKey, Endpoint: "http://127.0.0.1:10000/devstoreaccount1/"},
+			"http://127.0.0.1:10000/devstoreaccount1/media",
+		},
 	} {
 		a := newTestAzure(t, &c.a)
 		if a.Origin() != c.origin {
@@ -101,8 +104,10 @@ func TestAzureCheckRule(t *testing.T) {
 func TestAzureSignShape(t *testing.T) {
 	a := newTestAzure(t, &Azure{Account: "media01", Container: "photos", AccountKey: azureTestKey})
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	get, err := a.Sign(context.Background(), signers.Request{Method: "GET", Key: "a b/c.pdf", SignTime: t0, Expires: time.Hour,
-		Options: &signers.Options{ContentDisposition: "attachment"}})
+	get, err := a.Sign(context.Background(), signers.Request{
+		Method: "GET", Key: "a b/c.pdf", SignTime: t0, Expires: time.Hour,
+		Options: &signers.Options{ContentDisposition: "attachment"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +131,10 @@ func TestAzureSignShape(t *testing.T) {
 	if pq.Get("sp") != "cw" || put.Headers["x-ms-blob-type"] != "BlockBlob" {
 		t.Errorf("upload SAS %s, headers %v", put.URL, put.Headers)
 	}
-	del, err := a.Sign(context.Background(), signers.Request{Method: "DELETE", Key: "up/x", SignTime: t0, Expires: time.Minute,
-		Options: &signers.Options{ContentType: "a/b"}})
+	del, err := a.Sign(context.Background(), signers.Request{
+		Method: "DELETE", Key: "up/x", SignTime: t0, Expires: time.Minute,
+		Options: &signers.Options{ContentType: "a/b"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +150,10 @@ func TestAzureSignShape(t *testing.T) {
 // TestAzurePutRefusesContentTypePrefix: a SAS cannot bind the type of an
 // upload, so an azure PUT rule cannot promise content_type_prefix.
 func TestAzurePutRefusesContentTypePrefix(t *testing.T) {
-	err := new(Azure).CheckRule(&signers.RuleInfo{Profile: "a", Methods: []string{"GET", "PUT"}, Expires: time.Hour,
-		Options: &signers.Options{ContentTypePrefix: signers.TypePrefixes{"image/"}}})
+	err := new(Azure).CheckRule(&signers.RuleInfo{
+		Profile: "a", Methods: []string{"GET", "PUT"}, Expires: time.Hour,
+		Options: &signers.Options{ContentTypePrefix: signers.TypePrefixes{"image/"}},
+	})
 	if err == nil || !strings.Contains(err.Error(), "a SAS cannot bind the Content-Type") {
 		t.Errorf("azure PUT rule with content_type_prefix: %v, want the reason", err)
 	}

@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-presign/presign/internal/azureverify"
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
 	"github.com/caddy-presign/presign/signers/signerstest"
-	"github.com/caddyserver/caddy/v2"
 )
 
 // suiteUDK is the value of the suite's user delegation keys.
@@ -25,8 +26,10 @@ var suiteUDK = base64.StdEncoding.EncodeToString([]byte("a user delegation key o
 // delegation keys from fetch when it is not nil.
 func suiteAzure(t *testing.T, store string, fetch credcache.Fetch[*azureUDK]) signers.Signer {
 	t.Helper()
-	a := newTestAzure(t, &Azure{Account: "devstoreaccount1", Container: "media", AccountKey: azureTestKey,
-		Endpoint: store + "/devstoreaccount1", APITimeout: caddy.Duration(3 * time.Second)})
+	a := newTestAzure(t, &Azure{
+		Account: "devstoreaccount1", Container: "media", AccountKey: azureTestKey,
+		Endpoint: store + "/devstoreaccount1", APITimeout: caddy.Duration(3 * time.Second),
+	})
 	if fetch != nil {
 		a.macs, a.udk = nil, credcache.New(fetch, time.Second, credcache.RefreshAhead)
 	}
@@ -36,8 +39,10 @@ func suiteAzure(t *testing.T, store string, fetch credcache.Fetch[*azureUDK]) si
 // udkFetch fetches a user delegation key that expires at expiry.
 func udkFetch(expiry time.Time) credcache.Fetch[*azureUDK] {
 	return func(context.Context) (*azureUDK, time.Time, error) {
-		k, err := newAzureUDK(suiteUDK, azureUDKFields{SignedOid: "oid", SignedTid: "tid", SignedService: "b", SignedVersion: azureSASVersion,
-			SignedStart: expiry.Add(-2 * time.Hour).Format(time.RFC3339), SignedExpiry: expiry.Format(time.RFC3339)})
+		k, err := newAzureUDK(suiteUDK, azureUDKFields{
+			SignedOid: "oid", SignedTid: "tid", SignedService: "b", SignedVersion: azureSASVersion,
+			SignedStart: expiry.Add(-2 * time.Hour).Format(time.RFC3339), SignedExpiry: expiry.Format(time.RFC3339),
+		})
 		return k, expiry, err
 	}
 }

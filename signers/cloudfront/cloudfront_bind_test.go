@@ -171,8 +171,10 @@ func TestCloudFrontHandlerRequests(t *testing.T) {
 	if d := cf.DefaultExpires(); d != 2*time.Hour {
 		t.Errorf("default expires %s, want the profile's 2h", d)
 	}
-	s, err := cf.Sign(context.Background(), signers.Request{Method: "GET", Key: "clips/ünï 1.mp4", SignTime: cfSignTime,
-		Expires: cf.DefaultExpires(), Options: &signers.Options{}})
+	s, err := cf.Sign(context.Background(), signers.Request{
+		Method: "GET", Key: "clips/ünï 1.mp4", SignTime: cfSignTime,
+		Expires: cf.DefaultExpires(), Options: &signers.Options{},
+	})
 	if want := "https://cdn.example.com/media/clips/%C3%BCn%C3%AF%201.mp4?Expires=1767232800&Signature="; err != nil || !strings.HasPrefix(s.URL, want) {
 		t.Errorf("URL %v (%v), want it to start with %s", s, err, want)
 	}

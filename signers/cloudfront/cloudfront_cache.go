@@ -93,7 +93,7 @@ func (c *cfAnswerCache) lookup(r *signers.Request, ip netip.Addr, expiresAt time
 // matches tells whether e is the answer to r, with client IP ip (with
 // bind_client_ip) and expiry expiresAt.
 func (e *cfAnswer) matches(r *signers.Request, ip netip.Addr, expiresAt time.Time) bool {
-	return e.signTime == r.SignTime && e.expiresAt == expiresAt && e.key == r.Key &&
+	return e.signTime == r.SignTime && e.expiresAt == expiresAt && e.key == r.Key && //nolint:staticcheck // QF1009: times compared exactly, instant and location, as urlcache does: a cached answer is identical to a fresh one
 		e.options == r.Options && e.ip == ip && (r.Options.Resource == "" || e.resource == r.Resource)
 }
 

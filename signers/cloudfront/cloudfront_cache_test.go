@@ -303,8 +303,10 @@ func TestCloudFrontAnswerCacheHit(t *testing.T) {
 		cf := newCloudFront(t, nil)
 		counter := &countingSigner{Signer: cf.key}
 		cf.key = counter
-		r := signers.Request{Method: "GET", Key: "results/experiment.zarr/.zattrs", SignTime: cfSignTime, Expires: time.Hour,
-			Options: &o, Resource: o.Resource, ClientIP: netip.MustParseAddr("2001:db8::1")}
+		r := signers.Request{
+			Method: "GET", Key: "results/experiment.zarr/.zattrs", SignTime: cfSignTime, Expires: time.Hour,
+			Options: &o, Resource: o.Resource, ClientIP: netip.MustParseAddr("2001:db8::1"),
+		}
 		for n := 0; n < 3; n++ {
 			mustSign(t, cf, r)
 		}

@@ -89,8 +89,10 @@ func (f *fakeKMS) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Header.Get("X-Amz-Target") {
 	case "TrentService.GetPublicKey":
 		der, _ := x509.MarshalPKIXPublicKey(k.key.Public())
-		json.NewEncoder(w).Encode(map[string]any{"KeyId": in.KeyId, "KeySpec": k.spec, "KeyUsage": k.usage,
-			"PublicKey": der, "SigningAlgorithms": []string{alg}})
+		json.NewEncoder(w).Encode(map[string]any{
+			"KeyId": in.KeyId, "KeySpec": k.spec, "KeyUsage": k.usage,
+			"PublicKey": der, "SigningAlgorithms": []string{alg},
+		})
 	case "TrentService.Sign":
 		f.signs.Add(1)
 		time.Sleep(time.Duration(f.delay.Load()))
@@ -119,8 +121,10 @@ func (f *fakeKMS) serve(w http.ResponseWriter, r *http.Request) {
 
 // kmsProfile is a profile that signs with the fake KMS's key id.
 func kmsProfile(f *fakeKMS, id string, mod func(*CloudFront)) *CloudFront {
-	c := &CloudFront{Domain: cfTestDomain, KeyPairID: cfTestKeyID, KMSKey: id, KMSEndpoint: f.URL, Region: "us-east-1",
-		AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", KMSTimeout: caddy.Duration(2 * time.Second)}
+	c := &CloudFront{
+		Domain: cfTestDomain, KeyPairID: cfTestKeyID, KMSKey: id, KMSEndpoint: f.URL, Region: "us-east-1",
+		AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", KMSTimeout: caddy.Duration(2 * time.Second),
+	}
 	if mod != nil {
 		mod(c)
 	}

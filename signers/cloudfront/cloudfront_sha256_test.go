@@ -80,7 +80,7 @@ func TestCloudFrontSHA256(t *testing.T) {
 				opts.Cookies = true
 				c := cfSign(t, cf, key, opts, opts.Resource, ip)
 				var hashCookie string
-				var others = c.Cookies[:0:0]
+				others := c.Cookies[:0:0]
 				for _, ck := range c.Cookies {
 					if ck.Name == "CloudFront-Hash-Algorithm" {
 						hashCookie = ck.Value
@@ -144,7 +144,8 @@ func TestCloudFrontSHA1MatchesSDK(t *testing.T) {
 		t.Errorf("canned URL\n got %s\nwant %s", s.URL, canned)
 	}
 	policy := &sign.Policy{Statements: []sign.Statement{{Resource: wildcardResource, Condition: sign.Condition{
-		DateLessThan: sign.NewAWSEpochTime(expires), IPAddress: &sign.IPAddress{SourceIP: "2001:db8::7/128"}}}}}
+		DateLessThan: sign.NewAWSEpochTime(expires), IPAddress: &sign.IPAddress{SourceIP: "2001:db8::7/128"},
+	}}}}
 	custom, err := sign.NewURLSigner(cfTestKeyID, key).SignWithPolicy(objectURL, policy)
 	if err != nil {
 		t.Fatal(err)

@@ -17,10 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
-	"github.com/caddy-presign/presign/signers"
-	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
 // Binds implements Binder: rules with a resource or bind_client_ip.

@@ -140,18 +140,26 @@ func TestCloudFrontCustomPolicies(t *testing.T) {
 	for _, c := range []struct {
 		name, key, resource, ip, wantPolicy, otherIP string
 	}{
-		{"IPv4", "reports/q1.pdf", "", "203.0.113.7",
+		{
+			"IPv4", "reports/q1.pdf", "", "203.0.113.7",
 			`{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/reports/q1.pdf","Condition":{"IpAddress":{"AWS:SourceIp":"203.0.113.7/32"},"DateLessThan":{"AWS:EpochTime":1767229200}}}]}`,
-			"203.0.113.8"},
-		{"IPv4-mapped IPv6 is IPv4", "reports/q1.pdf", "", "::ffff:198.51.100.1",
+			"203.0.113.8",
+		},
+		{
+			"IPv4-mapped IPv6 is IPv4", "reports/q1.pdf", "", "::ffff:198.51.100.1",
 			`{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/reports/q1.pdf","Condition":{"IpAddress":{"AWS:SourceIp":"198.51.100.1/32"},"DateLessThan":{"AWS:EpochTime":1767229200}}}]}`,
-			"198.51.100.2"},
-		{"IPv6", "reports/q1.pdf", "", "2001:db8::7",
+			"198.51.100.2",
+		},
+		{
+			"IPv6", "reports/q1.pdf", "", "2001:db8::7",
 			`{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/reports/q1.pdf","Condition":{"IpAddress":{"AWS:SourceIp":"2001:db8::7/128"},"DateLessThan":{"AWS:EpochTime":1767229200}}}]}`,
-			"2001:db8::8"},
-		{"resource and IP", "results/experiment.zarr/0.0", wildcardResource, "192.0.2.44",
+			"2001:db8::8",
+		},
+		{
+			"resource and IP", "results/experiment.zarr/0.0", wildcardResource, "192.0.2.44",
 			`{"Statement":[{"Resource":"https://d111111abcdef8.cloudfront.net/results/experiment.zarr/*","Condition":{"IpAddress":{"AWS:SourceIp":"192.0.2.44/32"},"DateLessThan":{"AWS:EpochTime":1767229200}}}]}`,
-			"192.0.2.45"},
+			"192.0.2.45",
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ip := netip.MustParseAddr(c.ip)
@@ -244,8 +252,10 @@ func TestCloudFrontCookies(t *testing.T) {
 	t.Run("stable window start", func(t *testing.T) {
 		// with stable the signing time is the window's start, in the past:
 		// Max-Age counts from it, so it never falls short of the policy
-		s, err := cf.Sign(context.Background(), signers.Request{Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
-			Options: &signers.Options{Cookies: true}})
+		s, err := cf.Sign(context.Background(), signers.Request{
+			Method: "GET", Key: "k", SignTime: cfSignTime, Expires: 2 * time.Hour,
+			Options: &signers.Options{Cookies: true},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -606,8 +616,10 @@ func TestCloudFrontCheckRule(t *testing.T) {
 		{"zarr/", "http://cdn.example.com/zarr/*", true},
 		{"zarr/", "*", false},
 	} {
-		err := cf.CheckRule(&signers.RuleInfo{Profile: "cf", Methods: []string{"GET"}, Expires: time.Hour, KeyPrefix: c.prefix,
-			Options: &signers.Options{Resource: c.resource, Cookies: true}})
+		err := cf.CheckRule(&signers.RuleInfo{
+			Profile: "cf", Methods: []string{"GET"}, Expires: time.Hour, KeyPrefix: c.prefix,
+			Options: &signers.Options{Resource: c.resource, Cookies: true},
+		})
 		if (err != nil) != c.refused || err != nil && !strings.Contains(err.Error(), "with strip_prefix") {
 			t.Errorf("key prefix %q, resource %s: %v; want refused=%v", c.prefix, c.resource, err, c.refused)
 		}

@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddy-presign/presign/internal/postpolicy"
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/signerstest"
-	"github.com/caddyserver/caddy/v2"
 )
 
 // TestConformance runs the suite of every kind against Cloud Storage,

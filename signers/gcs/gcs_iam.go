@@ -78,7 +78,22 @@ func identityTokens(ctx context.Context, client *http.Client) (oauth2.TokenSourc
 	if data != nil {
 		// the tokens' calls outlive the provisioning
 		tctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
-		creds, err := google.CredentialsFromJSONWithParams(tctx, data, google.CredentialsParams{Scopes: []string{iamScope}})
+		// the file is the operator's (the environment's or gcloud's), and
+		// of a type that names an identity
+		var f struct {
+			Type google.CredentialsType `json:"type"`
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, fmt.Errorf("%s: not a credentials file (JSON)", from)
+		}
+		switch f.Type {
+		case google.ServiceAccount, google.AuthorizedUser, google.ImpersonatedServiceAccount, google.ExternalAccount, google.ExternalAccountAuthorizedUser:
+		case google.GDCHServiceAccount:
+			return nil, fmt.Errorf("%s: credentials of Google Distributed Cloud Hosted cannot call the IAM Credentials API", from)
+		default:
+			return nil, fmt.Errorf("%s: credentials of type %q cannot give the identity's token", from, f.Type)
+		}
+		creds, err := google.CredentialsFromJSONWithTypeAndParams(tctx, data, f.Type, google.CredentialsParams{Scopes: []string{iamScope}})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", from, err)
 		}

@@ -149,8 +149,10 @@ func TestGCSIAMRefused(t *testing.T) {
 	var seen signerstest.RemoteCalls
 	g.SetRemoteObserver(&seen)
 	sign := func(method, key string) (*signers.Signed, error) {
-		return g.Sign(context.Background(), signers.Request{Method: method, Key: key, SignTime: time.Now().UTC().Truncate(time.Second),
-			Expires: time.Hour, Options: &signers.Options{}})
+		return g.Sign(context.Background(), signers.Request{
+			Method: method, Key: key, SignTime: time.Now().UTC().Truncate(time.Second),
+			Expires: time.Hour, Options: &signers.Options{},
+		})
 	}
 	unavailable := func(what string, err error, why string) {
 		t.Helper()
@@ -250,8 +252,10 @@ func TestGCSIAMNoToken(t *testing.T) {
 	srv, _ := startIAM(t)
 	g := newIAMGCS(t, srv, &GCS{Bucket: "my-bucket", IAMTimeout: caddy.Duration(time.Second)})
 	srv.Metadata.Close()
-	_, err := g.Sign(context.Background(), signers.Request{Method: "GET", Key: "a", SignTime: time.Now().UTC().Truncate(time.Second),
-		Expires: time.Hour, Options: &signers.Options{}})
+	_, err := g.Sign(context.Background(), signers.Request{
+		Method: "GET", Key: "a", SignTime: time.Now().UTC().Truncate(time.Second),
+		Expires: time.Hour, Options: &signers.Options{},
+	})
 	if !errors.Is(err, signers.ErrCredentials) || strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), srv.MetadataHost()) {
 		t.Errorf("metadata server down: %v, want ErrCredentials without its address", err)
 	}

@@ -78,8 +78,10 @@ func TestGCSSignedURLsVerify(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	sign := func(p *GCS, method, key, ct string, o *signers.Options) *signers.Signed {
 		t.Helper()
-		s, err := p.Sign(context.Background(), signers.Request{Method: method, Key: key, SignTime: now,
-			Expires: p.DefaultExpires(), Options: o, ContentType: ct})
+		s, err := p.Sign(context.Background(), signers.Request{
+			Method: method, Key: key, SignTime: now,
+			Expires: p.DefaultExpires(), Options: o, ContentType: ct,
+		})
 		if err != nil {
 			t.Fatalf("%s %q: %v", method, key, err)
 		}

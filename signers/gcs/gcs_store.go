@@ -121,7 +121,7 @@ func gcsRefused(resp *http.Response) *signers.StoreError {
 		Code string `xml:"Code"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	xml.Unmarshal(b, &doc) // no XML error: no code
+	_ = xml.Unmarshal(b, &doc) // no XML error: no code
 	return store.Refusal(resp.StatusCode, doc.Code, gcsNamesRequest, fmt.Errorf("%s %s", resp.Request.Method, resp.Status))
 }
 

@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/escape"
-	"github.com/caddyserver/caddy/v2"
 )
 
 // The conformance cases of V4 signing and their test service account, from
@@ -172,8 +173,10 @@ func TestGCSConformanceSignedURLs(t *testing.T) {
 			g := gcsProfileFor(t, c.Scheme, c.URLStyle, c.BucketBoundHostname, c.ClientEndpoint, c.Bucket)
 			var got string
 			if c.Object != nil && *c.Object != "" && !strings.HasPrefix(*c.Object, "/") && len(c.QueryParameters) == 0 {
-				s, err := g.Sign(context.Background(), signers.Request{Method: c.Method, Key: *c.Object, SignTime: c.Timestamp,
-					Expires: time.Duration(c.Expiration) * time.Second, Options: &signers.Options{}})
+				s, err := g.Sign(context.Background(), signers.Request{
+					Method: c.Method, Key: *c.Object, SignTime: c.Timestamp,
+					Expires: time.Duration(c.Expiration) * time.Second, Options: &signers.Options{},
+				})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/signerstest"
-	"github.com/caddyserver/caddy/v2"
 )
 
 // suiteLocal provisions a profile that signs for https://files.test/s

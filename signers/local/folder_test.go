@@ -14,8 +14,10 @@ import (
 func signFolder(t *testing.T, l *Local, key, resource string) string {
 	t.Helper()
 	o := &signers.Options{Resource: resource}
-	s, err := l.Sign(context.Background(), signers.Request{Method: http.MethodGet, Key: key, SignTime: signTime,
-		Expires: 10 * time.Minute, Options: o, Resource: resource})
+	s, err := l.Sign(context.Background(), signers.Request{
+		Method: http.MethodGet, Key: key, SignTime: signTime,
+		Expires: 10 * time.Minute, Options: o, Resource: resource,
+	})
 	if err != nil {
 		t.Fatalf("signing %s under %s: %v", key, resource, err)
 	}
@@ -60,8 +62,10 @@ func TestFolderLink(t *testing.T) {
 	if v, _, _, _ := admit(l, "GET", tok+"/data/exp.zarr/x"+file[strings.IndexByte(file, '?'):], "192.0.2.1", signTime); v == signers.Admitted {
 		t.Errorf("a folder link with a query admitted")
 	}
-	if _, err := l.Sign(context.Background(), signers.Request{Key: "other/x", SignTime: signTime, Expires: time.Minute,
-		Options: &signers.Options{Resource: "data/*"}, Resource: "data/"}); err == nil {
+	if _, err := l.Sign(context.Background(), signers.Request{
+		Key: "other/x", SignTime: signTime, Expires: time.Minute,
+		Options: &signers.Options{Resource: "data/*"}, Resource: "data/",
+	}); err == nil {
 		t.Errorf("signed a key outside the resource")
 	}
 }

@@ -23,9 +23,18 @@ func FuzzLocalLink(f *testing.F) {
 		op  byte
 		b   byte
 	}{
-		{"a/b.txt", 3, 0, '/'}, {"a/b.txt", 4, 1, '/'}, {"a/b.txt", 4, 0, 'B'}, {"dir/x y.pdf", 7, 1, '%'},
-		{"a/b.txt", 6, 1, '.'}, {"a/b.txt", 2, 0, 0}, {"ü/ß.txt", 40, 2, 0}, {"a/b.txt", 60, 0, 'A'},
-		{"ü/ß.txt", 4, 0, 'c'}, {"a/b.txt", 9, 128, '1'}, {"a/b/c.txt", 70, 129, '/'}, {"a/b.txt", 68, 130, 0},
+		{"a/b.txt", 3, 0, '/'},
+		{"a/b.txt", 4, 1, '/'},
+		{"a/b.txt", 4, 0, 'B'},
+		{"dir/x y.pdf", 7, 1, '%'},
+		{"a/b.txt", 6, 1, '.'},
+		{"a/b.txt", 2, 0, 0},
+		{"ü/ß.txt", 40, 2, 0},
+		{"a/b.txt", 60, 0, 'A'},
+		{"ü/ß.txt", 4, 0, 'c'},
+		{"a/b.txt", 9, 128, '1'},
+		{"a/b/c.txt", 70, 129, '/'},
+		{"a/b.txt", 68, 130, 0},
 	} {
 		f.Add(seed.key, seed.pos, seed.op, seed.b)
 	}

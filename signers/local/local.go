@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 func init() {

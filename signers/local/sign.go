@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/download"
-	"github.com/caddyserver/caddy/v2"
 )
 
 // Binds implements signers.Binder: rules with bind_client_ip.

@@ -29,8 +29,10 @@ func TestStore(t *testing.T) {
 	os.Symlink("a.txt", filepath.Join(dir, "inner"))
 	l := newLocal(t, func(l *Local) { l.Root = dir })
 	ctx := context.Background()
-	for key, want := range map[string]bool{"a.txt": true, "sub/c.txt": true, "inner": true, "sub": false,
-		"escape": false, "missing": false, "../outside.txt": false, "a.txt/x": false} {
+	for key, want := range map[string]bool{
+		"a.txt": true, "sub/c.txt": true, "inner": true, "sub": false,
+		"escape": false, "missing": false, "../outside.txt": false, "a.txt/x": false,
+	} {
 		if got, err := l.Exists(ctx, key); err != nil || got != want {
 			t.Errorf("Exists(%q) = %v, %v; want %v", key, got, err, want)
 		}

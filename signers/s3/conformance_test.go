@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-presign/presign/internal/sigv4verify"
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/signerstest"
-	"github.com/caddyserver/caddy/v2"
 )
 
 const (
@@ -24,8 +25,10 @@ const (
 // with the credentials of provider (nil: the suite's static keys).
 func suiteS3(t *testing.T, store string, provider aws.CredentialsProvider) signers.Signer {
 	t.Helper()
-	s := &S3{Bucket: "media", Region: "eu-central-1", Endpoint: store, PathStyle: true, APITimeout: caddy.Duration(3 * time.Second),
-		CredentialsTimeout: caddy.Duration(time.Second), AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret}
+	s := &S3{
+		Bucket: "media", Region: "eu-central-1", Endpoint: store, PathStyle: true, APITimeout: caddy.Duration(3 * time.Second),
+		CredentialsTimeout: caddy.Duration(time.Second), AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret,
+	}
 	if provider != nil {
 		s.AccessKeyID, s.SecretAccessKey, s.CredentialsProvider = "", "", provider
 	}
@@ -88,8 +91,10 @@ func TestConformance(t *testing.T) {
 		},
 		Expiring: func(t *testing.T, expiry time.Time) signers.Signer {
 			return suiteS3(t, "http://127.0.0.1:9", aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret, SessionToken: "session",
-					CanExpire: true, Expires: expiry}, nil
+				return aws.Credentials{
+					AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret, SessionToken: "session",
+					CanExpire: true, Expires: expiry,
+				}, nil
 			}))
 		},
 		NoCredentials: func(t *testing.T, store string) signers.Signer {

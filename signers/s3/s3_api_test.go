@@ -10,8 +10,9 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // s3APIError is an API error as the SDK returns it, with the HTTP status.
@@ -60,8 +61,10 @@ func TestS3APIEndpoint(t *testing.T) {
 		{"https://s3.example.com", "http://h/p", `must be scheme://host[:port] only`},
 		{"https://s3.example.com?", "", `endpoint "https://s3.example.com?" must be scheme://host[:port] only`},
 	} {
-		s := &S3{Bucket: "bucket1", Region: "us-east-1", Endpoint: c.endpoint, APIEndpoint: c.api,
-			AccessKeyID: "AKID", SecretAccessKey: "secret", PathStyle: true}
+		s := &S3{
+			Bucket: "bucket1", Region: "us-east-1", Endpoint: c.endpoint, APIEndpoint: c.api,
+			AccessKeyID: "AKID", SecretAccessKey: "secret", PathStyle: true,
+		}
 		err := s.Provision(caddy.Context{})
 		switch {
 		case c.wantErr == "" && err != nil:

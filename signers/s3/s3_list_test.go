@@ -19,8 +19,10 @@ import (
 func listServer(t testing.TB, answer func(w http.ResponseWriter, r *http.Request)) *S3 {
 	srv := httptest.NewServer(http.HandlerFunc(answer))
 	t.Cleanup(srv.Close)
-	s := &S3{Bucket: "media", Region: "us-east-1", Endpoint: srv.URL, PathStyle: true,
-		AccessKeyID: "AKID", SecretAccessKey: "secret"}
+	s := &S3{
+		Bucket: "media", Region: "us-east-1", Endpoint: srv.URL, PathStyle: true,
+		AccessKeyID: "AKID", SecretAccessKey: "secret",
+	}
 	if err := s.Provision(caddy.Context{}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,10 @@ import (
 // origin for its region, dated the request's SignTime (with stable, the
 // window's start), and a PUT with a signature.
 func TestS3SignsTheRequest(t *testing.T) {
-	s := &S3{Bucket: "bucket1", Region: "eu-central-1", AccessKeyID: "AKIDEXAMPLE",
-		SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+	s := &S3{
+		Bucket: "bucket1", Region: "eu-central-1", AccessKeyID: "AKIDEXAMPLE",
+		SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	}
 	if err := s.Provision(caddy.Context{Context: context.Background()}); err != nil {
 		t.Fatal(err)
 	}

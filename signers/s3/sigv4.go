@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/caddy-presign/presign/signers/internal/endpoint"
 	"github.com/caddy-presign/presign/signers/internal/escape"
 )

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
@@ -68,7 +69,8 @@ func FuzzPresignV4(f *testing.F) {
 			s.host, s.disp, s.ctype, s.extraName, s.extraValue, s.signedType)
 	}
 	f.Fuzz(func(t *testing.T, key []byte, region, akid, secret, token string, unix, expires int64,
-		method, hostIdx, flags uint8, host, disp, ctype, extraName, extraValue, signedType string) {
+		method, hostIdx, flags uint8, host, disp, ctype, extraName, extraValue, signedType string,
+	) {
 		in := v4Input{
 			Method:      fuzzMethods[int(method)%len(fuzzMethods)],
 			Scheme:      fuzzSchemes[int(flags>>2&3)],

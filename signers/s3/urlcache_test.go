@@ -11,10 +11,11 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/slotcache"
 	"github.com/caddy-presign/presign/signers/internal/urlcache"
-	"github.com/caddyserver/caddy/v2"
 )
 
 // newTestS3 provisions a path-style profile whose credentials the test
@@ -22,8 +23,10 @@ import (
 // times below are, so that credentials that expire stay valid.
 func newTestS3(t testing.TB) *S3 {
 	t.Helper()
-	s := &S3{Bucket: "media", Region: "eu-central-1", Endpoint: "http://127.0.0.1:9000", PathStyle: true,
-		CredentialsProvider: aws.AnonymousCredentials{}}
+	s := &S3{
+		Bucket: "media", Region: "eu-central-1", Endpoint: "http://127.0.0.1:9000", PathStyle: true,
+		CredentialsProvider: aws.AnonymousCredentials{},
+	}
 	if err := s.Provision(caddy.Context{}); err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +151,12 @@ func TestS3URLCacheIdentical(t *testing.T) {
 
 	// options, each step changing one of them: the same slot and hash, the
 	// entry tells them apart
-	for _, o := range []signers.Options{{ContentDisposition: "attachment"}, {ContentDisposition: "inline"},
+	for _, o := range []signers.Options{
+		{ContentDisposition: "attachment"},
+		{ContentDisposition: "inline"},
 		{ContentDisposition: "inline", ContentType: "application/pdf"},
-		{ContentDisposition: "inline", ContentType: "application/pdf", CacheControl: "max-age=60"}} {
+		{ContentDisposition: "inline", ContentType: "application/pdf", CacheControl: "max-age=60"},
+	} {
 		r := get
 		r.Options = &o
 		miss(fmt.Sprintf("options %+v", o), r)

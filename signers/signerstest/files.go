@@ -26,12 +26,12 @@ func checkFiles(t *testing.T, k Kind) {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(name, make([]byte, size), 0o644); err != nil {
+		if err := os.WriteFile(name, make([]byte, size), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	n := signers.ListPageSize + 3
-	var want []string
+	want := make([]string, 0, n)
 	for i := range n {
 		key := fmt.Sprintf("docs/many/f%05d.txt", i)
 		write(key, i%7)
@@ -43,7 +43,7 @@ func checkFiles(t *testing.T, k Kind) {
 	write("docsx", 1)
 	write("other/x.txt", 1)
 	write("secret.txt", 1) // in the directory, but not under docs/
-	if err := os.WriteFile(filepath.Join(outside, "out.txt"), []byte("x"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outside, "out.txt"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(filepath.Join(outside, "out.txt"), filepath.Join(dir, "docs", "link-out.txt")); err != nil {
@@ -99,7 +99,7 @@ func checkFiles(t *testing.T, k Kind) {
 				t.Errorf("object %q is not directly under docs/", o.Key)
 			}
 		}
-		var keys []string
+		keys := make([]string, 0, len(l.Objects))
 		for _, o := range l.Objects {
 			keys = append(keys, o.Key)
 		}

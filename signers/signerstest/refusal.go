@@ -43,7 +43,7 @@ func writeRefusal(w http.ResponseWriter, r *http.Request, azure bool, c *Refusal
 			w.Header().Set("ETag", `"0123abcd"`)
 		}
 		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte("<html><body>maintenance</body></html>"))
+		_, _ = w.Write([]byte("<html><body>maintenance</body></html>"))
 		return
 	}
 	if azure && c.Code != "" {

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // The conformance suite: one contract, run by every kind's tests with
@@ -160,29 +161,42 @@ var get, head, post = http.MethodGet, http.MethodHead, http.MethodPost
 var options = map[string]option{
 	"content_disposition": {[]sample{
 		func(o *signers.Options, _ site) { o.ContentDisposition = "attachment" },
-		func(o *signers.Options, _ site) { o.ContentDisposition = "inline" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.ContentDisposition = "inline" },
+	}, get, []string{get, head}, nil},
 	"content_type": {[]sample{
 		func(o *signers.Options, _ site) { o.ContentType = "text/plain" },
-		func(o *signers.Options, _ site) { o.ContentType = "image/png" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.ContentType = "image/png" },
+	}, get, []string{get, head}, nil},
 	"cache_control": {[]sample{
 		func(o *signers.Options, _ site) { o.CacheControl = "no-cache" },
-		func(o *signers.Options, _ site) { o.CacheControl = "max-age=60" }}, get, []string{get, head}, nil},
+		func(o *signers.Options, _ site) { o.CacheControl = "max-age=60" },
+	}, get, []string{get, head}, nil},
 	"max_size": {[]sample{
 		func(o *signers.Options, _ site) { o.MaxSize = 1000 },
-		func(o *signers.Options, _ site) { o.MaxSize = 2000 }}, post, []string{post}, nil},
+		func(o *signers.Options, _ site) { o.MaxSize = 2000 },
+	}, post, []string{post}, nil},
 	"content_type_prefix": {[]sample{
-		func(o *signers.Options, _ site) { o.ContentTypePrefix = signers.TypePrefixes{"image/"} }}, http.MethodPut, nil, nil},
+		func(o *signers.Options, _ site) { o.ContentTypePrefix = signers.TypePrefixes{"image/"} },
+	}, http.MethodPut, nil, nil},
 	"uppy": {[]sample{func(o *signers.Options, _ site) { o.Uppy = true }}, get, nil, nil},
 	"resource": {[]sample{
 		func(o *signers.Options, at site) { o.Resource = at.resource(0, "") },
-		func(o *signers.Options, at site) { o.Resource = at.resource(1, "docs/") }}, get, []string{get, head}, nil},
+		func(o *signers.Options, at site) { o.Resource = at.resource(1, "docs/") },
+	}, get, []string{get, head}, nil},
 	"bind_client_ip": {[]sample{func(o *signers.Options, _ site) { o.BindClientIP = true }}, get, []string{get, head}, nil},
 	"cookies":        {[]sample{func(o *signers.Options, _ site) { o.Cookies = true }}, get, []string{get, head}, nil},
-	"cookie_domain": {[]sample{func(o *signers.Options, at site) { o.CookieDomain = hostOf(at.origin) }}, get, []string{get, head},
-		func(o *signers.Options, _ site) { o.Cookies = true }},
+	"cookie_domain": {
+		[]sample{func(o *signers.Options, at site) { o.CookieDomain = hostOf(at.origin) }},
+		get,
+		[]string{get, head},
+		func(o *signers.Options, _ site) { o.Cookies = true },
+	},
 	"browse": {[]sample{func(o *signers.Options, _ site) { o.Browse = true }}, get, nil, nil},
-	"browse_template": {[]sample{func(o *signers.Options, _ site) { o.BrowseTemplate = "listing.html" }}, get, nil,
-		func(o *signers.Options, _ site) { o.Browse = true }},
+	"browse_template": {
+		[]sample{func(o *signers.Options, _ site) { o.BrowseTemplate = "listing.html" }},
+		get, nil,
+		func(o *signers.Options, _ site) { o.Browse = true },
+	},
 	"check_exists": {[]sample{func(o *signers.Options, _ site) { o.CheckExists = caddy.Duration(10 * time.Second) }}, get, nil, nil},
 }
 
@@ -198,8 +212,8 @@ func hostOf(origin string) string {
 
 // optionNames are the JSON names of every field of signers.Options.
 func optionNames() []string {
-	var names []string
 	rt := reflect.TypeFor[signers.Options]()
+	names := make([]string, 0, rt.NumField())
 	for i := range rt.NumField() {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 		names = append(names, name)
@@ -395,7 +409,7 @@ func tampered(s *signers.Signed, path bool) map[string]*signers.Signed {
 		if j := alnumAt(ck.Value); j >= 0 {
 			c := *s
 			c.Cookies = slices.Clone(s.Cookies)
-			nc := *ck
+			nc := *ck //nolint:gosec // G124: a received cookie, tampered to be sent back; its attributes are the server's
 			nc.Value = ck.Value[:j] + string(flip(ck.Value[j])) + ck.Value[j+1:]
 			c.Cookies[i] = &nc
 			out["cookie "+ck.Name] = &c
@@ -430,12 +444,12 @@ func alnumAt(v string) int {
 
 // flip is another character of b's class.
 func flip(b byte) byte {
-	switch {
-	case b == '9':
+	switch b {
+	case '9':
 		return '8'
-	case b == 'z':
+	case 'z':
 		return 'y'
-	case b == 'Z':
+	case 'Z':
 		return 'Y'
 	}
 	return b + 1
@@ -479,7 +493,7 @@ func checkCredentials(t *testing.T, p signers.Signer) {
 
 // describe shows an answer for a failure message.
 func describe(s *signers.Signed) string {
-	var cookies []string
+	cookies := make([]string, 0, len(s.Cookies))
 	for _, c := range s.Cookies {
 		v := c.Value
 		if len(v) > 24 {

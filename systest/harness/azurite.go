@@ -122,8 +122,10 @@ func (a *Azurite) launch(bin, dir, logDir, scheme string, tlsArgs []string) erro
 		base := scheme + "://127.0.0.1:" + strconv.Itoa(port)
 		a.proc, lastErr = StartProcess(ProcessSpec{
 			Path: bin,
-			Args: append([]string{"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port), "--location", dir, "--disableTelemetry",
-				"--debug", filepath.Join(logDir, fmt.Sprintf("azurite-%d.debug.log", attempt))}, tlsArgs...),
+			Args: append([]string{
+				"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port), "--location", dir, "--disableTelemetry",
+				"--debug", filepath.Join(logDir, fmt.Sprintf("azurite-%d.debug.log", attempt)),
+			}, tlsArgs...),
 			// the well-known account alone: no AZURITE_ACCOUNTS
 			Env:     environ(func(name string) bool { return strings.HasPrefix(name, "AZURITE_") }),
 			LogPath: filepath.Join(logDir, fmt.Sprintf("azurite-%d.log", attempt)),
@@ -131,7 +133,7 @@ func (a *Azurite) launch(bin, dir, logDir, scheme string, tlsArgs []string) erro
 			Ready: func() bool {
 				resp, err := a.Client.Get(base + "/")
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
+					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 				return err == nil

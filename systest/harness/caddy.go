@@ -221,9 +221,10 @@ func load(t testing.TB, path string, warn func(format string, args ...any)) {
 // directories in the process's own temporary directory, so that Caddy
 // writes nothing outside it, and the variables of StartCaddyEnv.
 func (c *Caddy) env() []string {
-	add := []string{"HOME=" + c.dir, "XDG_DATA_HOME=" + filepath.Join(c.dir, "data"),
-		"XDG_CONFIG_HOME=" + filepath.Join(c.dir, "config"), "XDG_CACHE_HOME=" + filepath.Join(c.dir, "cache")}
-	add = append(add, c.extra...)
+	add := append([]string{
+		"HOME=" + c.dir, "XDG_DATA_HOME=" + filepath.Join(c.dir, "data"),
+		"XDG_CONFIG_HOME=" + filepath.Join(c.dir, "config"), "XDG_CACHE_HOME=" + filepath.Join(c.dir, "cache"),
+	}, c.extra...)
 	drop := map[string]bool{}
 	for _, kv := range add {
 		name, _, _ := strings.Cut(kv, "=")

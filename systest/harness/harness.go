@@ -36,21 +36,18 @@ const InstallCommand = "./scripts/tools.sh"
 // python3-boto3 are installed (the python3 on PATH may be another one).
 const SystemPython = "/usr/bin/python3"
 
-var (
-	rootOnce sync.Once
-	rootDir  string
-	rootErr  error
-)
+// repoRoot is findRoot's answer, found once.
+var repoRoot = sync.OnceValues(findRoot)
 
 // RepoRoot returns the absolute path of the repository root: the nearest
 // directory, from the working directory upwards, whose go.mod declares
 // ModulePath. It panics if there is none (tests always run inside the repo).
 func RepoRoot() string {
-	rootOnce.Do(func() { rootDir, rootErr = findRoot() })
-	if rootErr != nil {
-		panic("harness: " + rootErr.Error())
+	dir, err := repoRoot()
+	if err != nil {
+		panic("harness: " + err.Error())
 	}
-	return rootDir
+	return dir
 }
 
 // RepoPath is the absolute path of a file of the repository, given by its
@@ -123,11 +120,11 @@ func Missing(t testing.TB, format string, args ...any) {
 }
 
 func rootForMessage() string {
-	rootOnce.Do(func() { rootDir, rootErr = findRoot() })
-	if rootErr != nil {
+	dir, err := repoRoot()
+	if err != nil {
 		return "the repository root"
 	}
-	return rootDir
+	return dir
 }
 
 // LookTool returns the absolute path of the executable name, looked up first

@@ -203,6 +203,7 @@ func (r *recordingTB) Helper() {}
 func (r *recordingTB) Fatalf(format string, args ...any) {
 	r.fatal = fmt.Sprintf(format, args...)
 }
+
 func (r *recordingTB) Skipf(format string, args ...any) {
 	r.skip = fmt.Sprintf(format, args...)
 }

@@ -58,7 +58,9 @@ func PostForm(t testing.TB, u string, fields []string, filename string, file []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw.Write(file)
+	if _, err := fw.Write(file); err != nil {
+		t.Fatal(err)
+	}
 	if err := mw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,9 @@ func RawRequest(t testing.TB, addr, request string) RawAnswer {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
 	lines := strings.Split(request, "\n")
 	msg := strings.Join(lines, "\r\n") + "\r\nHost: " + addr + "\r\nConnection: close\r\n\r\n"
 	if _, err := io.WriteString(c, msg); err != nil {

@@ -107,7 +107,7 @@ func (k *KMS) start() error {
 		Ready: func() bool {
 			resp, err := hc.Get(base + "/")
 			if err == nil {
-				io.Copy(io.Discard, resp.Body)
+				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
 			return err == nil

@@ -87,14 +87,14 @@ func (p *Process) Stop(grace time.Duration) {
 	default:
 	}
 	if grace > 0 {
-		p.cmd.Process.Signal(os.Interrupt)
+		_ = p.cmd.Process.Signal(os.Interrupt) // one that has exited already: p.exited says so
 		select {
 		case <-p.exited:
 			return
 		case <-time.After(grace):
 		}
 	}
-	p.cmd.Process.Kill()
+	_ = p.cmd.Process.Kill() // one that has exited already: p.exited says so
 	<-p.exited
 }
 

@@ -77,8 +77,10 @@ func LaunchS3(bin, dir, logDir, access, secret string) (*S3, error) {
 		hc := &http.Client{Timeout: 2 * time.Second}
 		s.proc, lastErr = StartProcess(ProcessSpec{
 			Path: bin,
-			Args: []string{"--port", "127.0.0.1:" + strconv.Itoa(port), "--access", s.AccessKey,
-				"--secret", s.SecretKey, "--region", s.Region, "posix", s.Dir},
+			Args: []string{
+				"--port", "127.0.0.1:" + strconv.Itoa(port), "--access", s.AccessKey,
+				"--secret", s.SecretKey, "--region", s.Region, "posix", s.Dir,
+			},
 			// flags alone decide how it runs: no VGW_*, ROOT_* settings
 			Env: environ(func(name string) bool {
 				return strings.HasPrefix(name, "VGW_") || strings.HasPrefix(name, "ROOT_") ||
@@ -89,7 +91,7 @@ func LaunchS3(bin, dir, logDir, access, secret string) (*S3, error) {
 			Ready: func() bool {
 				resp, err := hc.Get(s.Endpoint + "/")
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
+					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 				return err == nil

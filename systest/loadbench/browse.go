@@ -72,11 +72,11 @@ func (c *config) startListStores(st *benchStore, selected []scenario) (*listStor
 	if err := os.MkdirAll(filepath.Join(fsRoot, listFolder), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(fsRoot, "ready"), []byte("bench"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(fsRoot, "ready"), []byte("bench"), 0o600); err != nil {
 		return nil, err
 	}
 	for _, n := range listNames() {
-		if err := os.WriteFile(filepath.Join(fsRoot, listFolder, n), []byte("bench"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(fsRoot, listFolder, n), []byte("bench"), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -119,8 +119,10 @@ func fillS3(st *benchStore) error {
 		return fmt.Errorf("versitygw: create bucket: %v", err)
 	}
 	return putAll(func(name string) error {
-		_, err := st.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench-list"), Key: aws.String(listFolder + name),
-			Body: strings.NewReader("bench")})
+		_, err := st.Client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String("bench-list"), Key: aws.String(listFolder + name),
+			Body: strings.NewReader("bench"),
+		})
 		return err
 	})
 }
@@ -139,12 +141,12 @@ func (l *listStores) fillAzurite(dir string) error {
 		return fmt.Errorf("%v (install it with ./scripts/tools.sh npm)", err)
 	}
 	if code, b, err := l.azurite.Do(http.MethodPut, "/bench-list", "restype=container", nil, nil); err != nil || code != http.StatusCreated {
-		return fmt.Errorf("Azurite: create container: %d %s %v", code, b, err)
+		return fmt.Errorf("create container in Azurite: %d %s %v", code, b, err)
 	}
 	return putAll(func(name string) error {
 		code, b, err := l.azurite.Do(http.MethodPut, "/bench-list/"+listFolder+name, "", []byte("bench"), map[string]string{"x-ms-blob-type": "BlockBlob"})
 		if err == nil && code != http.StatusCreated {
-			err = fmt.Errorf("Azurite: put %s: %d %s", name, code, b)
+			err = fmt.Errorf("put %s into Azurite: %d %s", name, code, b)
 		}
 		return err
 	})

@@ -40,13 +40,25 @@ type route struct {
 // routes are the routes of bench/Caddyfile; a Caddy serves those in its
 // caddyProc.ports.
 var routes = []route{
-	{"/static/", "BENCH_PORT_STATIC", false, false}, {"/static2/", "BENCH_PORT_STATIC2", false, false},
-	{"/dl/", "BENCH_PORT_S3", false, false}, {"/cf/", "BENCH_PORT_CF", false, false}, {"/cfu/", "BENCH_PORT_CFU", false, false},
-	{"/az/", "BENCH_PORT_AZ", false, false}, {"/gcs/", "BENCH_PORT_GCS", false, false}, {"/ce/", "BENCH_PORT_CE", false, false},
-	{"/t1/", "BENCH_PORT_RULES", false, false}, {"/t100/", "BENCH_PORT_RULES", false, false}, {fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false, false},
-	{"/u1/", "BENCH_PORT_RULE1", false, false}, {"/lk/", "BENCH_PORT_LOCAL", false, false},
-	{"/cfk/", "BENCH_PORT_CFK", false, true}, {"/cfku/", "BENCH_PORT_CFKU", false, true},
-	{fileServerRoute, "BENCH_PORT_FS", true, false}, {"/s3b/", "BENCH_PORT_S3B", true, false}, {"/gcsb/", "BENCH_PORT_GCSB", true, false}, {"/azb/", "BENCH_PORT_AZB", true, false},
+	{"/static/", "BENCH_PORT_STATIC", false, false},
+	{"/static2/", "BENCH_PORT_STATIC2", false, false},
+	{"/dl/", "BENCH_PORT_S3", false, false},
+	{"/cf/", "BENCH_PORT_CF", false, false},
+	{"/cfu/", "BENCH_PORT_CFU", false, false},
+	{"/az/", "BENCH_PORT_AZ", false, false},
+	{"/gcs/", "BENCH_PORT_GCS", false, false},
+	{"/ce/", "BENCH_PORT_CE", false, false},
+	{"/t1/", "BENCH_PORT_RULES", false, false},
+	{"/t100/", "BENCH_PORT_RULES", false, false},
+	{fmt.Sprintf("/t%d/", manyRules), "BENCH_PORT_RULES", false, false},
+	{"/u1/", "BENCH_PORT_RULE1", false, false},
+	{"/lk/", "BENCH_PORT_LOCAL", false, false},
+	{"/cfk/", "BENCH_PORT_CFK", false, true},
+	{"/cfku/", "BENCH_PORT_CFKU", false, true},
+	{fileServerRoute, "BENCH_PORT_FS", true, false},
+	{"/s3b/", "BENCH_PORT_S3B", true, false},
+	{"/gcsb/", "BENCH_PORT_GCSB", true, false},
+	{"/azb/", "BENCH_PORT_AZB", true, false},
 }
 
 // fileServerRoute is Caddy's file_server browse on a local folder, the
@@ -93,8 +105,10 @@ func (c *config) startStore() (*benchStore, error) {
 		return nil, fmt.Errorf("versitygw: create bucket: %v", err)
 	}
 	for _, key := range []string{"hot/object.bin", "ready"} {
-		if _, err := s3srv.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench-exists"), Key: aws.String(key),
-			Body: strings.NewReader("bench")}); err != nil {
+		if _, err := s3srv.Client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String("bench-exists"), Key: aws.String(key),
+			Body: strings.NewReader("bench"),
+		}); err != nil {
 			st.stop()
 			return nil, fmt.Errorf("versitygw: put %s: %v", key, err)
 		}
@@ -115,7 +129,7 @@ func writeGCSKey(src, dst string) error {
 	if !json.Valid(b) {
 		return fmt.Errorf("%s is not JSON even with the comma after its comment", src)
 	}
-	return os.WriteFile(dst, b, 0o600)
+	return os.WriteFile(dst, b, 0o600) //nolint:gosec // G703: where the bench's own command line says
 }
 
 // writeManyRules writes the Caddyfile that bench/Caddyfile imports as
@@ -128,7 +142,8 @@ func writeManyRules(path string) error {
 	var b strings.Builder
 	server := func(port string, rules []string) {
 		fmt.Fprintf(&b, "\nhttp://127.0.0.1:{$%s} {\n\tpresign {\n", port)
-		b.WriteString("\t\tprofile s3 s3 {\n\t\t\tbucket bench-bucket\n\t\t\tregion us-east-1\n" +
+		b.WriteString("\t\tprofile s3 s3 {\n" + //nolint:dupword // a profile named s3 of kind s3
+			"\t\t\tbucket bench-bucket\n\t\t\tregion us-east-1\n" +
 			"\t\t\taccess_key_id AKIAIOSFODNN7EXAMPLE\n\t\t\tsecret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\t\t}\n")
 		for _, r := range rules {
 			fmt.Fprintf(&b, "\t\trule /%s/* {\n\t\t\tprofile s3\n\t\t\tstrip_prefix /%s\n\t\t\tkey %s/{presign.path}\n\t\t}\n", r, r, r)
@@ -141,7 +156,7 @@ func writeManyRules(path string) error {
 	}
 	server("BENCH_PORT_RULES", many)
 	server("BENCH_PORT_RULE1", []string{"u1"})
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 func (c *config) startCaddy() (*caddyProc, error) {
@@ -185,8 +200,10 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	client := &http.Client{Timeout: 2 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{
+		Timeout:       2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	var wrong error // a route that answers, but not with its redirect
 	proc, err := harness.StartProcess(harness.ProcessSpec{
 		Path: c.caddy,

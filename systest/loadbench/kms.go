@@ -68,10 +68,12 @@ func (c *config) startKMS(selected []scenario) error {
 func (c *config) kmsEnv(repo, dir string) ([]string, error) {
 	if c.kms == nil {
 		none := filepath.Join(dir, "nokms.Caddyfile")
-		return []string{"BENCH_KMS_SITES=" + none}, os.WriteFile(none, nil, 0o644)
+		return []string{"BENCH_KMS_SITES=" + none}, os.WriteFile(none, nil, 0o600)
 	}
-	return []string{"BENCH_KMS_SITES=" + filepath.Join(repo, "bench", "kms.Caddyfile"),
-		"BENCH_KMS_KEY=" + c.kms.arn, "BENCH_KMS_ENDPOINT=" + c.kms.proxy.URL}, nil
+	return []string{
+		"BENCH_KMS_SITES=" + filepath.Join(repo, "bench", "kms.Caddyfile"),
+		"BENCH_KMS_KEY=" + c.kms.arn, "BENCH_KMS_ENDPOINT=" + c.kms.proxy.URL,
+	}, nil
 }
 
 // signs is the number of kms:Sign calls Caddy has made; 0 without KMS.

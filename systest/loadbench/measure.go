@@ -50,7 +50,7 @@ func (c *config) wrk(p *caddyProc, prefix, mode string, d time.Duration) (run, e
 	if err := cmd.Start(); err != nil {
 		return r, err
 	}
-	timer := time.AfterFunc(d+30*time.Second, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(d+30*time.Second, func() { _ = cmd.Process.Kill() }) // exited already: Wait has returned
 	err = cmd.Wait()
 	timer.Stop()
 	after, cerr := cpuTime(p.Pid(), c.clkTck)

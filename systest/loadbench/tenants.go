@@ -97,7 +97,7 @@ func (c *config) tenants(b *strings.Builder) error {
 	}
 
 	med := func(kind string, f func(tenantsRun) float64) float64 {
-		var v []float64
+		v := make([]float64, 0, len(runs[kind]))
 		for _, r := range runs[kind] {
 			v = append(v, f(r))
 		}
@@ -138,11 +138,13 @@ func (c *config) tenantsOnce(dir, kind string) (tenantsRun, error) {
 	admin := "127.0.0.1:" + strconv.Itoa(adminPort)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	cfg := filepath.Join(dir, kind+".Caddyfile")
-	if err := os.WriteFile(cfg, []byte(tenantsCaddyfile(kind, admin, port, "gen0")), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(tenantsCaddyfile(kind, admin, port, "gen0")), 0o600); err != nil {
 		return r, err
 	}
-	client := &http.Client{Timeout: 5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{
+		Timeout:       5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	defer client.CloseIdleConnections()
 	adminClient := &http.Client{Timeout: 2 * time.Minute} // a reload answers once it is done
 	// answers tells whether rule i redirects under prefix.

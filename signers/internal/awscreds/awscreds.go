@@ -16,9 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // roleDuration is the lifetime of the sessions of role_arn.

@@ -71,7 +71,7 @@ func (c *Cache[C]) Get(ctx context.Context) (C, error) {
 	now := c.Now()
 	if e != nil && e.valid(now) {
 		if !e.refreshAt.IsZero() && !now.Before(e.refreshAt) {
-			c.start(now) // rotate ahead of expiry; this request uses the current one
+			_, _ = c.start(now) // rotate ahead of expiry; this request uses the current one, whatever the last fetch did
 		}
 		return e.cred, nil
 	}

@@ -37,6 +37,8 @@ func orStatus(code string, status int) string {
 // NoETag is the 502 of a 200 to an existence check without an ETag: a
 // store's answer about an object always has one, a proxy's page does not.
 func NoETag(what string) *signers.StoreError {
-	return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than an object",
-		Err: fmt.Errorf("%s answered 200 without an ETag", what)}
+	return &signers.StoreError{
+		Status: http.StatusBadGateway, Reason: "the store answered something other than an object",
+		Err: fmt.Errorf("%s answered 200 without an ETag", what),
+	}
 }

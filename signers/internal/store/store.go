@@ -12,8 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddy-presign/presign/signers"
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-presign/presign/signers"
 )
 
 // What the kinds' Stores share: the api_timeout default, the ListObjectsV2
@@ -45,8 +46,10 @@ const maxListBody = 16 << 20
 // JSON or nothing, as an empty listing).
 func ListingOf(gotBucket, gotPrefix, bucket, prefix string) error {
 	if gotBucket != bucket || gotPrefix != prefix {
-		return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
-			Err: fmt.Errorf("a ListObjectsV2 answer of bucket %q and prefix %q, not of %q and %q", gotBucket, gotPrefix, bucket, prefix)}
+		return &signers.StoreError{
+			Status: http.StatusBadGateway, Reason: "the store answered something other than a listing",
+			Err: fmt.Errorf("a ListObjectsV2 answer of bucket %q and prefix %q, not of %q and %q", gotBucket, gotPrefix, bucket, prefix),
+		}
 	}
 	return nil
 }

@@ -99,5 +99,5 @@ func (c *Cache[C]) Add(h uint64, r *signers.Request, signSec, expires int64, cre
 // identical to a fresh one.
 func (e *Entry[C]) matches(r *signers.Request, signSec, expires int64, cred C, expiresAt time.Time) bool {
 	return e.signSec == signSec && e.expires == expires && e.key == r.Key && e.method == r.Method &&
-		e.options == r.Options && e.ExpiresAt == expiresAt && e.cred == cred
+		e.options == r.Options && e.ExpiresAt == expiresAt && e.cred == cred //nolint:staticcheck // QF1009: == on purpose (see above), not Equal
 }

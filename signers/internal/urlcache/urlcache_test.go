@@ -17,12 +17,16 @@ type keys struct{ id, secret, token string }
 // and so is another rule's options.
 func TestEntryMatches(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := signers.Request{Method: "GET", Key: "a/b.pdf", SignTime: t0, Expires: time.Hour,
-		Options: &signers.Options{ContentDisposition: "attachment", ContentType: "application/pdf", CacheControl: "no-cache"}}
+	r := signers.Request{
+		Method: "GET", Key: "a/b.pdf", SignTime: t0, Expires: time.Hour,
+		Options: &signers.Options{ContentDisposition: "attachment", ContentType: "application/pdf", CacheControl: "no-cache"},
+	}
 	creds := keys{"AKID", "secret", "token"}
-	e := &Entry[keys]{method: "GET", key: "a/b.pdf", signSec: t0.Unix(), expires: 3600,
+	e := &Entry[keys]{
+		method: "GET", key: "a/b.pdf", signSec: t0.Unix(), expires: 3600,
 		options: r.Options,
-		cred:    keys{"AKID", "secret", "token"}, ExpiresAt: t0.Add(time.Hour)}
+		cred:    keys{"AKID", "secret", "token"}, ExpiresAt: t0.Add(time.Hour),
+	}
 	if !e.matches(&r, t0.Unix(), 3600, creds, t0.Add(time.Hour)) {
 		t.Fatal("the entry does not match its own request")
 	}
