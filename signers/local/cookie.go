@@ -70,9 +70,8 @@ func (l *Local) cookie(p, scope string, lk *link, signTime, expiresAt time.Time)
 }
 
 // admitCookie checks the presign-link cookies of r, whose path p lies
-// under serve: admitted when one opens p, and then every presign-link
-// cookie is removed from r. Otherwise Expired when one would open p but
-// has expired, else Refused.
+// under serve: admitted when one opens p (Admit then removes them all).
+// Otherwise Expired when one would open p but has expired, else Refused.
 func (l *Local) admitCookie(r *http.Request, p string, now time.Time) (signers.Verdict, string) {
 	v, why := signers.Refused, "no link: no query, no folder token and no "+cookieName+" cookie"
 	for _, line := range r.Header["Cookie"] {
@@ -85,7 +84,6 @@ func (l *Local) admitCookie(r *http.Request, p string, now time.Time) (signers.V
 			}
 			cv, cwhy := l.checkCookie(r, p, strings.TrimRight(val, " \t"), now)
 			if cv == signers.Admitted {
-				stripCookies(r.Header)
 				return cv, ""
 			}
 			if v != signers.Expired {

@@ -151,8 +151,14 @@ func TestCookieStripped(t *testing.T) {
 			t.Errorf("%q: a Cookie header is left: %v", tc.line, ok)
 		}
 	}
+	// a request admitted by a link loses its presign-link cookies too
+	r := httptest.NewRequest(http.MethodGet, sign(t, l, "d/f", nil, ""), nil)
+	r.Header.Set("Cookie", "presign-link=x; a=b")
+	if v, why := l.Admit(http.Header{}, r, now); v != signers.Admitted || r.Header.Get("Cookie") != "a=b" {
+		t.Errorf("a link with a cookie: verdict %d (%s), the next handler sees Cookie %q", v, why, r.Header.Get("Cookie"))
+	}
 	// refused: nothing changed
-	_, _, r := admitCookieReq(l, "/s/e/f", "presign-link="+c.Value, now)
+	_, _, r = admitCookieReq(l, "/s/e/f", "presign-link="+c.Value, now)
 	if r.Header.Get("Cookie") != "presign-link="+c.Value {
 		t.Errorf("a refused request's cookies changed: %q", r.Header.Get("Cookie"))
 	}

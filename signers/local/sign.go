@@ -84,8 +84,18 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// Admit implements signers.Guard.
+// Admit implements signers.Guard. An admitted request loses its
+// presign-link cookies, whatever admitted it.
 func (l *Local) Admit(h http.Header, r *http.Request, now time.Time) (signers.Verdict, string) {
+	v, why := l.admit(h, r, now)
+	if v == signers.Admitted && r.Header["Cookie"] != nil {
+		stripCookies(r.Header)
+	}
+	return v, why
+}
+
+// admit is Admit but for the cookies.
+func (l *Local) admit(h http.Header, r *http.Request, now time.Time) (signers.Verdict, string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return signers.Refused, "a link opens GET and HEAD only"
 	}
