@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,6 +142,26 @@ func follow(t *testing.T, from, method, u string, hdr map[string]string) (int, h
 	return resp.StatusCode, resp.Header, b
 }
 
+// recordingUpstream starts an upstream for reverse_proxy that answers
+// "upstream <path>" and records what pick takes of each request; it
+// returns its address and the records so far.
+func recordingUpstream(t *testing.T, pick func(*http.Request) string) (string, func() []string) {
+	var mu sync.Mutex
+	var seen []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, pick(r))
+		mu.Unlock()
+		fmt.Fprintf(w, "upstream %s", r.URL.Path)
+	}))
+	t.Cleanup(up.Close)
+	return up.Listener.Addr().String(), func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
 // TestLocalLinks: a Caddy process signs links to files it serves and
 // checks them: the redirect followed returns the file byte for byte, HEAD
 // and a Range (206) too; no request without a valid link under /s reaches
@@ -150,17 +171,9 @@ func follow(t *testing.T, from, method, u string, hdr map[string]string) (int, h
 // check_exists and browse do not see a symlink that leaves root.
 func TestLocalLinks(t *testing.T) {
 	dir, hello := localTree(t)
-	var mu sync.Mutex
-	var upstreamSaw []string
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		upstreamSaw = append(upstreamSaw, r.RequestURI)
-		mu.Unlock()
-		fmt.Fprintf(w, "upstream %s", r.URL.Path)
-	}))
-	defer up.Close()
+	upstream, upstreamSaw := recordingUpstream(t, func(r *http.Request) string { return r.RequestURI })
 	port := harness.Port(t)
-	p := harness.StartCaddyEnv(t, linkEnv, localSite(port, dir, up.Listener.Addr().String()), []int{port}, "metrics")
+	p := harness.StartCaddyEnv(t, linkEnv, localSite(port, dir, upstream), []int{port}, "metrics")
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
 	code, hdr, _ := harness.Fetch(t, "GET", base+"/dl/hello.bin", nil)
@@ -220,11 +233,9 @@ func TestLocalLinks(t *testing.T) {
 	if code, _, _ := harness.Fetch(t, "GET", base+"/p/api/item", nil); code != 403 {
 		t.Errorf("unsigned request to the upstream: %d, want 403", code)
 	}
-	mu.Lock()
-	if len(upstreamSaw) != 1 || upstreamSaw[0] != "/p/api/item" {
-		t.Errorf("the upstream saw %q, want one clean /p/api/item", upstreamSaw)
+	if saw := upstreamSaw(); len(saw) != 1 || saw[0] != "/p/api/item" {
+		t.Errorf("the upstream saw %q, want one clean /p/api/item", saw)
 	}
-	mu.Unlock()
 
 	// bind_client_ip: made for 127.0.0.1, refused from 127.0.0.2
 	_, hdr, _ = harness.Fetch(t, "GET", base+"/ip/reports/q1.pdf", nil)
@@ -405,15 +416,7 @@ func TestDemoFilesOnThisServer(t *testing.T) {
 // client's other cookies and never the signed one.
 func TestLocalCookies(t *testing.T) {
 	dir, hello := localTree(t)
-	var mu sync.Mutex
-	var upstreamCookies []string
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		upstreamCookies = append(upstreamCookies, strings.Join(r.Header.Values("Cookie"), "|"))
-		mu.Unlock()
-		fmt.Fprintf(w, "upstream %s", r.URL.Path)
-	}))
-	defer up.Close()
+	upstream, upstreamCookies := recordingUpstream(t, func(r *http.Request) string { return strings.Join(r.Header.Values("Cookie"), "|") })
 	port := harness.Port(t)
 	harness.StartCaddyEnv(t, linkEnv, site(port, `presign {
 		profile files local {
@@ -442,7 +445,7 @@ func TestLocalCookies(t *testing.T) {
 		file_server
 	}
 	handle /p/* {
-		reverse_proxy `+up.Listener.Addr().String()+`
+		reverse_proxy `+upstream+`
 	}`), []int{port})
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
@@ -496,9 +499,7 @@ func TestLocalCookies(t *testing.T) {
 	if code, body := get(base + "/appjar/api/item"); code != 200 || body != "upstream /p/api/item" {
 		t.Errorf("through reverse_proxy with the cookie: %d %q", code, body)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(upstreamCookies) != 1 || upstreamCookies[0] != "session=abc" {
-		t.Errorf("the upstream saw the cookies %q, want only session=abc", upstreamCookies)
+	if saw := upstreamCookies(); len(saw) != 1 || saw[0] != "session=abc" {
+		t.Errorf("the upstream saw the cookies %q, want only session=abc", saw)
 	}
 }

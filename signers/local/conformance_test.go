@@ -113,14 +113,7 @@ func verifyLink(r signers.Request, s *signers.Signed, now time.Time) error {
 	if v["pl_v"] != "1" || v["pl_kid"] != "k2" {
 		return fmt.Errorf("query %q: want pl_v=1 and pl_kid=k2", query)
 	}
-	want := ""
-	if r.Options.BindClientIP {
-		want = r.ClientIP.String()
-	}
-	nbf := ""
-	if r.Options.NotBefore != nil {
-		nbf = strconv.FormatInt(r.Options.NotBefore.Unix(), 10)
-	}
+	want, nbf := bound(r)
 	if v["pl_nbf"] != nbf {
 		return fmt.Errorf("query %q does not bind not_before %q", query, nbf)
 	}
@@ -140,6 +133,18 @@ func verifyLink(r signers.Request, s *signers.Signed, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// bound are the values that r's rule binds into a link or cookie: the
+// client's IP (IP) and not_before (N), "" when it binds none.
+func bound(r signers.Request) (ip, nbf string) {
+	if r.Options.BindClientIP {
+		ip = r.ClientIP.String()
+	}
+	if r.Options.NotBefore != nil {
+		nbf = strconv.FormatInt(r.Options.NotBefore.Unix(), 10)
+	}
+	return ip, nbf
 }
 
 // verifyCookie verifies a cookie answer as the README documents it: the
@@ -168,17 +173,10 @@ func verifyCookie(r signers.Request, s *signers.Signed, rawPath, query string, n
 		folder := strings.TrimSuffix(r.Resource, "*")
 		grant, depth = serve+"/"+folder+"*", strconv.Itoa(strings.Count(folder, "/"))
 	}
-	if f[1] != depth || c.Path != url.PathEscape(strings.TrimSuffix(grant, "*")) && c.Path != strings.TrimSuffix(grant, "*") {
+	if f[1] != depth || c.Path != (&url.URL{Path: strings.TrimSuffix(grant, "*")}).EscapedPath() {
 		return fmt.Errorf("cookie depth %s, path %s, want %s and the path of %s", f[1], c.Path, depth, grant)
 	}
-	want := ""
-	if r.Options.BindClientIP {
-		want = r.ClientIP.String()
-	}
-	nbf := ""
-	if r.Options.NotBefore != nil {
-		nbf = strconv.FormatInt(r.Options.NotBefore.Unix(), 10)
-	}
+	want, nbf := bound(r)
 	if f[3] != nbf || f[4] != want || !hmac.Equal([]byte(f[6]), []byte(mac("presign-cookie-v1", grant, f[2], f[3], f[4], "", f[5]))) {
 		return errors.New("bad cookie signature")
 	}
