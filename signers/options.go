@@ -84,11 +84,11 @@ type Options struct {
 	// honours trusted_proxies) with a custom policy.
 	BindClientIP bool `json:"bind_client_ip,omitempty"`
 
-	// Local: links open from this time on, an embargo: RFC 3339 in whole
-	// seconds, e.g. "2026-12-06T09:00:00Z". A link issued before it is
-	// refused (403) until then, and lives the rule's expires counted from
-	// it; one issued after it is valid at once, as without the option. The
-	// link signs it (pl_nbf).
+	// Local, CloudFront: URLs open from this time on, an embargo: RFC 3339
+	// in whole seconds, e.g. "2026-12-06T09:00:00Z". A URL issued before it
+	// is refused until then, and lives the rule's expires counted from it;
+	// one issued after it is valid at once. Local links sign it (pl_nbf);
+	// CloudFront, a custom policy's DateGreaterThan.
 	NotBefore *time.Time `json:"not_before,omitempty"`
 
 	// CloudFront: answer with signed cookies and a redirect to the unsigned

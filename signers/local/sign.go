@@ -36,15 +36,12 @@ func (l *Local) Bind(r signers.Request, hr *http.Request, path string) signers.R
 // Sign implements Signer: a link to the key under the profile's prefix,
 // signed with the first key.
 func (l *Local) Sign(_ context.Context, r signers.Request) (*signers.Signed, error) {
-	// a link issued before not_before lives expires from it
-	start := r.SignTime
 	var nbf [20]byte
 	var lk link
 	if nb := r.Options.NotBefore; nb != nil {
-		start = later(start, *nb)
 		lk.nbf = string(strconv.AppendInt(nbf[:0], nb.Unix(), 10))
 	}
-	expiresAt := start.Add(r.Expires)
+	expiresAt := r.Start().Add(r.Expires)
 	var exp [20]byte
 	lk.exp, lk.cd = string(strconv.AppendInt(exp[:0], expiresAt.Unix(), 10)), r.Options.ContentDisposition
 	if r.Options.BindClientIP {
@@ -74,14 +71,6 @@ func (l *Local) Sign(_ context.Context, r signers.Request) (*signers.Signed, err
 		b = l.keys[0].appendLink(b, p, &lk)
 	}
 	return &signers.Signed{URL: string(b), ExpiresAt: expiresAt}, nil
-}
-
-// later is the later of a and b.
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // Admit implements signers.Guard. An admitted request loses its
