@@ -33,13 +33,13 @@ const (
 	cookieFormat  = "1~"
 )
 
-// cookie is the signed cookie for the file p (decoded, under the
-// prefix), or for the folder scope (a key prefix ending in "/") when it
-// is not "": signed with the first key, with the link values of lk.
-func (l *Local) cookie(p, scope string, lk *link, signTime, expiresAt time.Time) *http.Cookie {
+// cookie is the signed cookie for the file key, or for the folder scope
+// (a key prefix ending in "/") when it is not "": signed with the first
+// key, with the link values of lk.
+func (l *Local) cookie(key, scope string, lk *link, signTime, expiresAt time.Time) *http.Cookie {
 	k := l.keys[0]
 	lk.kid = k.id
-	depth, grant := 0, p
+	depth, grant := 0, l.prefix+"/"+key
 	if scope != "" {
 		depth, grant = strings.Count(scope, "/"), l.prefix+"/"+scope
 	}

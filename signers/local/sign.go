@@ -62,7 +62,7 @@ func (l *Local) Sign(_ context.Context, r signers.Request) (*signers.Signed, err
 	}
 	switch {
 	case r.Options.Cookies:
-		c := l.cookie(p, scope, &lk, r.SignTime, expiresAt)
+		c := l.cookie(r.Key, scope, &lk, r.SignTime, expiresAt)
 		b = escape.Append(b, p, &escape.PathSafe)
 		return &signers.Signed{URL: string(b), ExpiresAt: expiresAt, Cookies: []*http.Cookie{c}}, nil
 	case scope != "":
