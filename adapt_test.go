@@ -220,7 +220,7 @@ func TestRefusedAtStart(t *testing.T) {
 		rule /x/* {
 			profile a
 			cookies
-		}`, []string{"rule 1", "cookies is an option of cloudfront profiles"}},
+		}`, []string{"rule 1", "cookies is an option of cloudfront and local profiles"}},
 		{"CloudFront resource on S3 rule", s3Block("a") + `
 		rule /x/* {
 			profile a

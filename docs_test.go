@@ -300,6 +300,8 @@ func sampleLine(syntax string) string {
 			w = "1m"
 		case "<size>":
 			w = "1MB"
+		case "<RFC 3339 time>":
+			w = "2026-12-06T09:00:00Z"
 		}
 		if strings.HasPrefix(w, "<") {
 			w = "v"

@@ -195,7 +195,7 @@ func TestCloudKindsRefusedAtStart(t *testing.T) {
 		{"azure cookies", az + `rule /x/* {
 			profile az
 			cookies
-		}`, `rule 1 (/x/*): profile "az": cookies is an option of cloudfront profiles, not of azure ones`},
+		}`, `rule 1 (/x/*): profile "az": cookies is an option of cloudfront and local profiles, not of azure ones`},
 		{"azure disposition on PUT", az + `rule /x/* {
 			profile az
 			methods PUT

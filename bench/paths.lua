@@ -1,10 +1,13 @@
 -- wrk script of ./bench/run.sh:
---   wrk ... -s bench/paths.lua URL -- <prefix> <unique|hot|json|html>
+--   wrk ... -s bench/paths.lua URL -- <prefix> <unique|hot|json|html|serve> [<target>]
 -- unique: GET <prefix>obj-<thread>-<n>, a new path on every request;
 -- hot:    GET <prefix>hot/object.bin, the same path every time;
 -- json, html: GET <prefix>list/, the listing of a folder, with Accept
---         application/json or text/html.
--- Every answer not of the mode's status (a 3xx; 200 for listings) is
+--         application/json or text/html;
+-- serve:  GET <target>, the path and query given as a third argument (a
+--         file, or a signed link to it), every time.
+-- Every answer not of the mode's status (a 3xx; 200 for listings and
+-- serve) is
 -- counted; done() prints
 --   BENCH requests=<n> bad=<n> errors=<n>
 -- for the driver, which voids a run with any such answer.
@@ -24,15 +27,17 @@ function init(args)
 	hot = wrk.format("GET", prefix .. "hot/object.bin")
 	base = prefix .. "obj-" .. id .. "-"
 	if mode == "json" then
-		listing = wrk.format("GET", prefix .. "list/", { Accept = "application/json" })
+		fixed = wrk.format("GET", prefix .. "list/", { Accept = "application/json" })
 	elseif mode == "html" then
-		listing = wrk.format("GET", prefix .. "list/", { Accept = "text/html" })
+		fixed = wrk.format("GET", prefix .. "list/", { Accept = "text/html" })
+	elseif mode == "serve" then
+		fixed = wrk.format("GET", args[3])
 	end
 end
 
 function request()
-	if listing then
-		return listing
+	if fixed then
+		return fixed
 	end
 	if mode == "hot" then
 		return hot
@@ -42,7 +47,7 @@ function request()
 end
 
 function response(status, headers, body)
-	if listing then
+	if fixed then
 		if status ~= 200 then
 			bad = bad + 1
 		end

@@ -9,7 +9,9 @@
 # 2. runs the ServeHTTP Go benchmarks (go test -bench ServeHTTP .);
 # 3. runs loadbench: Caddy with bench/Caddyfile on 127.0.0.1, wrk with
 #    bench/paths.lua, Caddy's CPU time per request on the presign routes
-#    against its static redir, several rounds in alternating order, then the
+#    against its static redir (local-serve: a signed 1 KiB file through the
+#    local guard against file_server serving it unsigned), several rounds in
+#    alternating order, then the
 #    memory check on a fresh Caddy; for CloudFront without stable, the raw
 #    RSA-2048 signing rate (BenchmarkRawRSA2048 in systest/loadbench) next to
 #    each run; then the configuration cost of 10,000 rules (tenants-10000):

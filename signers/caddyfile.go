@@ -3,6 +3,7 @@ package signers
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -155,5 +156,20 @@ func ProfileBlock(d *caddyfile.Dispenser, kind string, subs []Subdirective) erro
 		}
 		return d.Errf("unknown subdirective %q in %s profile (%s)", opt, kind, strings.Join(names, ", "))
 	}
+	return nil
+}
+
+// notBeforeArg reads `not_before <RFC 3339 time>`.
+func notBeforeArg(d *caddyfile.Dispenser, o *Options) error {
+	var s string
+	if err := OneArg(d, &s); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return d.Errf("not_before %q: an RFC 3339 time such as 2026-12-06T09:00:00Z", s)
+	}
+	t = t.UTC()
+	o.NotBefore = &t
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	_ "github.com/caddy-presign/presign/signers/azure"
 	_ "github.com/caddy-presign/presign/signers/cloudfront"
 	_ "github.com/caddy-presign/presign/signers/gcs"
+	_ "github.com/caddy-presign/presign/signers/local"
 	_ "github.com/caddy-presign/presign/signers/s3"
 )
 

@@ -26,9 +26,9 @@ type Guard interface {
 	Guards() string
 
 	// Admit checks the link that r asks for, at now. When it admits it
-	// (Admitted), it has removed the link's own parameters from r
-	// (URL.RawQuery and RequestURI), so that the next handlers see a clean
-	// request, and set on h, the response's header, what the link binds
+	// (Admitted), it has removed the link from r (its query parameters
+	// or path token from URL and RequestURI, its cookies from the Cookie
+	// header), so that the next handlers see a clean request, and set on h, the response's header, what the link binds
 	// (Content-Disposition). Otherwise it has changed nothing, and why
 	// says what was wrong for a debug log: never a signature or a secret.
 	// Admit allocates nothing on a good link.

@@ -84,8 +84,18 @@ type Options struct {
 	// honours trusted_proxies) with a custom policy.
 	BindClientIP bool `json:"bind_client_ip,omitempty"`
 
+	// Local, CloudFront: URLs open from this time on, an embargo: RFC 3339
+	// in whole seconds, e.g. "2026-12-06T09:00:00Z". A URL issued before it
+	// is refused until then, and lives the rule's expires counted from it;
+	// one issued after it is valid at once. Local links sign it (pl_nbf);
+	// CloudFront, a custom policy's DateGreaterThan.
+	NotBefore *time.Time `json:"not_before,omitempty"`
+
 	// CloudFront: answer with signed cookies and a redirect to the unsigned
-	// URL, which opens a whole tree (a Zarr store, an HLS stream).
+	// URL, which opens a whole tree (a Zarr store, an HLS stream). Local:
+	// answer with a signed cookie for the rule's folder (resource), or for
+	// the one file without resource, and a redirect to the file's plain
+	// link under serve.
 	Cookies bool `json:"cookies,omitempty"`
 
 	// CloudFront: the Domain attribute of the signed cookies; default none
@@ -156,6 +166,7 @@ var ruleOptions = []ruleOption{
 		"bind_client_ip", func(o *Options) bool { return o.BindClientIP },
 		func(d *caddyfile.Dispenser, o *Options) error { return FlagArg(d, &o.BindClientIP) },
 	},
+	{"not_before", func(o *Options) bool { return o.NotBefore != nil }, notBeforeArg},
 	// cookies [<domain>]
 	{
 		"cookies", func(o *Options) bool { return o.Cookies },
@@ -223,6 +234,9 @@ func (r *RuleInfo) Check(k *Kind, max time.Duration) error {
 	}
 	if err := o.ContentTypePrefix.check(); err != nil {
 		return err
+	}
+	if nb := o.NotBefore; nb != nil && (nb.Unix() <= 0 || nb.Nanosecond() != 0) {
+		return fmt.Errorf("not_before %s: a time after 1970 in whole seconds, such as 2026-12-06T09:00:00Z", nb.Format(time.RFC3339Nano))
 	}
 	switch o.ContentDisposition {
 	case "", "attachment", "inline":

@@ -48,16 +48,18 @@ func TestOptionsCaddyfile(t *testing.T) {
 		content_type_prefix image/ image/svg+xml
 		resource https://cdn.example.com/*
 		bind_client_ip
+		not_before 2026-12-06T09:00:00+01:00
 		cookies example.com
 		browse list.html
 		check_exists 1m`)
 	if err != nil {
 		t.Fatal(err)
 	}
+	notBefore := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	want := Options{
 		ContentDisposition: "inline", ContentType: "text/plain", CacheControl: "private, max-age=60",
 		MaxSize: 5 << 20, ContentTypePrefix: TypePrefixes{"image/", "image/svg+xml"}, Resource: "https://cdn.example.com/*",
-		BindClientIP: true, Cookies: true, CookieDomain: "example.com",
+		BindClientIP: true, NotBefore: &notBefore, Cookies: true, CookieDomain: "example.com",
 		Browse: true, BrowseTemplate: "list.html", CheckExists: caddy.Duration(time.Minute),
 	}
 	if !reflect.DeepEqual(o, want) {
@@ -104,6 +106,7 @@ func TestOptionsCaddyfile(t *testing.T) {
 		"max_size lots":         `max_size "lots": not a size`,
 		"max_size 0":            `max_size "0": not a size`,
 		"cookies a.com b.com":   "cookies takes at most one argument",
+		"not_before tomorrow":   `not_before "tomorrow": an RFC 3339 time such as 2026-12-06T09:00:00Z`,
 		"cache_control":         "cache_control takes one argument",
 		"content_type_prefix":   "content_type_prefix takes one or more media type prefixes",
 		"content_disposition":   "content_disposition takes one argument",

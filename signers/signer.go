@@ -126,6 +126,15 @@ type Request struct {
 	ContentType string
 }
 
+// Start is when the URL of r starts to work, from which its Expires
+// counts: the signing time, or the rule's not_before when that is later.
+func (r *Request) Start() time.Time {
+	if nb := r.Options.NotBefore; nb != nil && nb.After(r.SignTime) {
+		return *nb
+	}
+	return r.SignTime
+}
+
 // Signed is a signer's answer.
 type Signed struct {
 	// URL is the presigned URL; in CloudFront cookies mode, the unsigned

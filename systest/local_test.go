@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +141,26 @@ func follow(t *testing.T, from, method, u string, hdr map[string]string) (int, h
 	return resp.StatusCode, resp.Header, b
 }
 
+// recordingUpstream starts an upstream for reverse_proxy that answers
+// "upstream <path>" and records what pick takes of each request; it
+// returns its address and the records so far.
+func recordingUpstream(t *testing.T, pick func(*http.Request) string) (string, func() []string) {
+	var mu sync.Mutex
+	var seen []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, pick(r))
+		mu.Unlock()
+		fmt.Fprintf(w, "upstream %s", r.URL.Path)
+	}))
+	t.Cleanup(up.Close)
+	return up.Listener.Addr().String(), func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
 // TestLocalLinks: a Caddy process signs links to files it serves and
 // checks them: the redirect followed returns the file byte for byte, HEAD
 // and a Range (206) too; no request without a valid link under /s reaches
@@ -147,17 +170,9 @@ func follow(t *testing.T, from, method, u string, hdr map[string]string) (int, h
 // check_exists and browse do not see a symlink that leaves root.
 func TestLocalLinks(t *testing.T) {
 	dir, hello := localTree(t)
-	var mu sync.Mutex
-	var upstreamSaw []string
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		upstreamSaw = append(upstreamSaw, r.RequestURI)
-		mu.Unlock()
-		fmt.Fprintf(w, "upstream %s", r.URL.Path)
-	}))
-	defer up.Close()
+	upstream, upstreamSaw := recordingUpstream(t, func(r *http.Request) string { return r.RequestURI })
 	port := harness.Port(t)
-	p := harness.StartCaddyEnv(t, linkEnv, localSite(port, dir, up.Listener.Addr().String()), []int{port}, "metrics")
+	p := harness.StartCaddyEnv(t, linkEnv, localSite(port, dir, upstream), []int{port}, "metrics")
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
 	code, hdr, _ := harness.Fetch(t, "GET", base+"/dl/hello.bin", nil)
@@ -224,11 +239,9 @@ func TestLocalLinks(t *testing.T) {
 	if code, _, _ := harness.Fetch(t, "GET", base+"/p/api/item", nil); code != 403 {
 		t.Errorf("unsigned request to the upstream: %d, want 403", code)
 	}
-	mu.Lock()
-	if len(upstreamSaw) != 1 || upstreamSaw[0] != "/p/api/item" {
-		t.Errorf("the upstream saw %q, want one clean /p/api/item", upstreamSaw)
+	if saw := upstreamSaw(); len(saw) != 1 || saw[0] != "/p/api/item" {
+		t.Errorf("the upstream saw %q, want one clean /p/api/item", saw)
 	}
-	mu.Unlock()
 
 	// bind_client_ip: made for 127.0.0.1, refused from 127.0.0.2
 	_, hdr, _ = harness.Fetch(t, "GET", base+"/ip/reports/q1.pdf", nil)
@@ -393,5 +406,100 @@ func TestDemoFilesOnThisServer(t *testing.T) {
 	}
 	if code, _, _ := harness.Fetch(t, "GET", base+"/local/README.md", nil); code != 404 {
 		t.Errorf("GET /local/README.md: %d, want 404 (only LICENSE is offered)", code)
+	}
+}
+
+// TestLocalCookies: a rule with cookies answers with a signed cookie for
+// its folder and a redirect; a client with a cookie jar that follows it
+// fetches two files of the tree, and a file outside the folder is 403. A
+// tampered cookie is 403. Behind reverse_proxy, the upstream receives the
+// client's other cookies and never the signed one.
+func TestLocalCookies(t *testing.T) {
+	dir, hello := localTree(t)
+	upstream, upstreamCookies := recordingUpstream(t, func(r *http.Request) string { return strings.Join(r.Header.Values("Cookie"), "|") })
+	port := harness.Port(t)
+	harness.StartCaddyEnv(t, linkEnv, site(port, `presign {
+		profile files local {
+			key k2 {env.LINK_KEY_K2}
+			serve /s
+		}
+		profile app local {
+			key k2 {env.LINK_KEY_K2}
+			serve /p
+		}
+		rule /jar/* {
+			profile files
+			strip_prefix /jar
+			resource reports/*
+			cookies
+		}
+		rule /appjar/* {
+			profile app
+			strip_prefix /appjar
+			resource api/*
+			cookies
+		}
+	}
+	handle_path /s/* {
+		root * `+dir+`
+		file_server
+	}
+	handle /p/* {
+		reverse_proxy `+upstream+`
+	}`), []int{port})
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar}
+	defer c.CloseIdleConnections()
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// the rule's answer, followed: the cookie and the plain link
+	if code, body := get(base + "/jar/reports/q1.pdf"); code != 200 || body != "q1 report" {
+		t.Fatalf("following the cookie rule: %d %q", code, body)
+	}
+	u, _ := url.Parse(base + "/s/reports/")
+	cookies := jar.Cookies(u)
+	if len(cookies) != 1 || cookies[0].Name != "presign-link" {
+		t.Fatalf("the jar holds %v for /s/reports/, want one presign-link cookie", cookies)
+	}
+	if code, body := get(base + "/s/reports/2026%20Q1.pdf"); code != 200 || body != "2026 q1 report" {
+		t.Errorf("a second file of the folder with the cookie: %d %q", code, body)
+	}
+	// outside the folder: the browser would not even send it; sent anyway, refused
+	if code, body := get(base + "/s/hello.bin"); code != 403 || strings.Contains(body, string(hello[:64])) {
+		t.Errorf("a file outside the folder: %d, want 403", code)
+	}
+	hdr := map[string]string{"Cookie": "presign-link=" + cookies[0].Value}
+	if code, _, body := follow(t, "", "GET", base+"/s/hello.bin", hdr); code != 403 || bytes.Contains(body, hello[:64]) {
+		t.Errorf("a file outside the folder, the cookie sent: %d, want 403", code)
+	}
+	v := cookies[0].Value
+	tampered := []byte(v)
+	tampered[len(v)-5] ^= 1 // a letter or digit of the signature, another one
+	hdr["Cookie"] = "presign-link=" + string(tampered)
+	if code, _, _ := follow(t, "", "GET", base+"/s/reports/q1.pdf", hdr); code != 403 {
+		t.Errorf("a tampered cookie: %d, want 403", code)
+	}
+
+	// behind reverse_proxy: the upstream never sees the signed cookie
+	pu, _ := url.Parse(base + "/p/")
+	jar.SetCookies(pu, []*http.Cookie{{Name: "session", Value: "abc", Path: "/"}})
+	if code, body := get(base + "/appjar/api/item"); code != 200 || body != "upstream /p/api/item" {
+		t.Errorf("through reverse_proxy with the cookie: %d %q", code, body)
+	}
+	if saw := upstreamCookies(); len(saw) != 1 || saw[0] != "session=abc" {
+		t.Errorf("the upstream saw the cookies %q, want only session=abc", saw)
 	}
 }

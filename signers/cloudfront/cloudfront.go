@@ -26,7 +26,7 @@ func init() {
 
 // cloudFrontKind is the cloudfront kind: its name, and the rule options it serves.
 var cloudFrontKind = signers.RegisterKind("cloudfront", 2,
-	"resource", "bind_client_ip", "cookies", "cookie_domain")
+	"resource", "bind_client_ip", "not_before", "cookies", "cookie_domain")
 
 // CloudFront is a profile for an Amazon CloudFront distribution whose
 // behaviors require signed URLs or signed cookies (a trusted key group). It

@@ -85,7 +85,7 @@ func resourceValue(name string, v any) (any, error) {
 func (c *CloudFront) Sign(ctx context.Context, req signers.Request) (*signers.Signed, error) {
 	r := &req
 	o := r.Options
-	expiresAt := r.SignTime.Add(r.Expires)
+	expiresAt := r.Start().Add(r.Expires)
 	var ip netip.Addr
 	if o.BindClientIP {
 		ip = r.ClientIP.WithZone("").Unmap()
@@ -135,7 +135,10 @@ func (c *CloudFront) signAnswer(ctx context.Context, r *signers.Request, ip neti
 		custom = true
 	}
 
-	sig, err := c.sign(ctx, resource, expiresAt, sourceIP)
+	if o.NotBefore != nil {
+		custom = true
+	}
+	sig, err := c.sign(ctx, resource, expiresAt, o.NotBefore, sourceIP)
 	if err != nil {
 		return nil, err
 	}
@@ -198,19 +201,22 @@ type cfSignature struct {
 	signature string
 }
 
-// sign returns the signed policy for a resource, an expiry and an optional
-// source IP, from the cache when the same policy was signed recently. With
-// `stable`, every request for a key within a window asks for the same
+// sign returns the signed policy for a resource, an expiry, an optional
+// not-before and an optional source IP, from the cache when the same
+// policy was signed recently. With `stable`, every request for a key within a window asks for the same
 // policy, so a hot object costs one RSA signature per window, not one per
 // request. (RSA PKCS #1 v1.5 and our RFC 6979 ECDSA are deterministic, so
 // the cache changes only the cost, never the answer.)
-func (c *CloudFront) sign(ctx context.Context, resource string, expiresAt time.Time, sourceIP string) (cfSignature, error) {
+func (c *CloudFront) sign(ctx context.Context, resource string, expiresAt time.Time, notBefore *time.Time, sourceIP string) (cfSignature, error) {
 	ck := resource + "\n" + strconv.FormatInt(expiresAt.Unix(), 10) + "\n" + sourceIP
+	if notBefore != nil {
+		ck += "\n" + strconv.FormatInt(notBefore.Unix(), 10)
+	}
 	if s, ok := c.cache.get(ck); ok {
 		return s, nil
 	}
 	if c.kms == nil {
-		return c.signPolicy(ctx, ck, resource, expiresAt, sourceIP)
+		return c.signPolicy(ctx, ck, resource, expiresAt, notBefore, sourceIP)
 	}
 	return c.kms.once(ck, func() (cfSignature, error) {
 		// a flight for ck may have ended since the lookup above, and
@@ -218,14 +224,17 @@ func (c *CloudFront) sign(ctx context.Context, resource string, expiresAt time.T
 		if s, ok := c.cache.get(ck); ok {
 			return s, nil
 		}
-		return c.signPolicy(ctx, ck, resource, expiresAt, sourceIP)
+		return c.signPolicy(ctx, ck, resource, expiresAt, notBefore, sourceIP)
 	})
 }
 
 // signPolicy signs the policy of sign's arguments, and caches its
 // signature under ck.
-func (c *CloudFront) signPolicy(ctx context.Context, ck, resource string, expiresAt time.Time, sourceIP string) (cfSignature, error) {
+func (c *CloudFront) signPolicy(ctx context.Context, ck, resource string, expiresAt time.Time, notBefore *time.Time, sourceIP string) (cfSignature, error) {
 	st := sign.Statement{Resource: resource, Condition: sign.Condition{DateLessThan: sign.NewAWSEpochTime(expiresAt)}}
+	if notBefore != nil {
+		st.Condition.DateGreaterThan = sign.NewAWSEpochTime(*notBefore)
+	}
 	if sourceIP != "" {
 		st.Condition.IPAddress = &sign.IPAddress{SourceIP: sourceIP}
 	}

@@ -61,6 +61,9 @@ func verifyLink(r signers.Request, s *signers.Signed, now time.Time) error {
 		return nil
 	}
 
+	if r.Options.Cookies {
+		return verifyCookie(r, s, rawPath, query, now, mac, valid)
+	}
 	if tok, key, ok := strings.Cut(rawPath, "/"); ok && strings.HasPrefix(tok, "~pl1.") {
 		// <serve>/~pl1.<D>.<E>.<K>.<S>/<key>, signing the folder <serve>/<D segments>/*
 		parts := strings.Split(strings.TrimPrefix(tok, "~pl1."), ".")
@@ -111,9 +114,9 @@ func verifyLink(r signers.Request, s *signers.Signed, now time.Time) error {
 	if v["pl_v"] != "1" || v["pl_kid"] != "k2" {
 		return fmt.Errorf("query %q: want pl_v=1 and pl_kid=k2", query)
 	}
-	want := ""
-	if r.Options.BindClientIP {
-		want = r.ClientIP.String()
+	want, nbf := bound(r)
+	if v["pl_nbf"] != nbf {
+		return fmt.Errorf("query %q does not bind not_before %q", query, nbf)
 	}
 	if v["pl_ip"] != want || v["pl_cd"] != r.Options.ContentDisposition {
 		return fmt.Errorf("query %q does not bind the client IP %q and the disposition %q", query, want, r.Options.ContentDisposition)
@@ -131,6 +134,55 @@ func verifyLink(r signers.Request, s *signers.Signed, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// bound are the values that r's rule binds into a link or cookie: the
+// client's IP (IP) and not_before (N), "" when it binds none.
+func bound(r signers.Request) (ip, nbf string) {
+	if r.Options.BindClientIP {
+		ip = r.ClientIP.String()
+	}
+	if r.Options.NotBefore != nil {
+		nbf = strconv.FormatInt(r.Options.NotBefore.Unix(), 10)
+	}
+	return ip, nbf
+}
+
+// verifyCookie verifies a cookie answer as the README documents it: the
+// plain link to r.Key and one presign-link cookie
+// 1~<D>~<E>~<N>~<IP>~<K>~<S> whose Path is the folder of r.Resource (or
+// the file), signing that folder (or file) with presign-cookie-v1.
+func verifyCookie(r signers.Request, s *signers.Signed, rawPath, query string, now time.Time,
+	mac func(version, p, exp, nbf, ip, cd, kid string) string, valid func(exp string) error,
+) error {
+	const serve = "/s"
+	if p, err := url.PathUnescape(rawPath); err != nil || p != r.Key || query != "" {
+		return fmt.Errorf("cookie answer's URL %s is not the plain link to %q", s.URL, r.Key)
+	}
+	if len(s.Cookies) != 1 {
+		return fmt.Errorf("%d cookies, want 1", len(s.Cookies))
+	}
+	c := s.Cookies[0]
+	if c.Name != "presign-link" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+		return fmt.Errorf("cookie %s: want presign-link, Secure, HttpOnly, SameSite=Lax", c.String())
+	}
+	f := strings.Split(c.Value, "~")
+	if len(f) != 7 || f[0] != "1" || f[5] != "k2" {
+		return fmt.Errorf("cookie value %q is not 1~D~E~N~IP~k2~S", c.Value)
+	}
+	grant, depth := serve+"/"+r.Key, "0"
+	if r.Resource != "" {
+		folder := strings.TrimSuffix(r.Resource, "*")
+		grant, depth = serve+"/"+folder+"*", strconv.Itoa(strings.Count(folder, "/"))
+	}
+	if f[1] != depth || c.Path != (&url.URL{Path: strings.TrimSuffix(grant, "*")}).EscapedPath() {
+		return fmt.Errorf("cookie depth %s, path %s, want %s and the path of %s", f[1], c.Path, depth, grant)
+	}
+	want, nbf := bound(r)
+	if f[3] != nbf || f[4] != want || !hmac.Equal([]byte(f[6]), []byte(mac("presign-cookie-v1", grant, f[2], f[3], f[4], "", f[5]))) {
+		return errors.New("bad cookie signature")
+	}
+	return valid(f[2])
 }
 
 // TestConformance runs the suite of every kind against local links, with

@@ -1,7 +1,7 @@
 package local
 
 import (
-	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -26,16 +26,23 @@ const (
 	folderToken   = "~pl1."
 )
 
+// folderOf is the folder (a key prefix ending in "/") of resource, a
+// rule's resource with its placeholders expanded, which key must lie in.
+func folderOf(key, resource string) (string, error) {
+	scope := strings.TrimSuffix(resource, "*")
+	if !strings.HasPrefix(key, scope) || !strings.HasSuffix(scope, "/") {
+		return "", fmt.Errorf("resource %q: the key is outside the rule's folder", resource)
+	}
+	return scope, nil
+}
+
 // appendFolderLink appends the link to key under the folder scope (a key
 // prefix ending in "/", which key starts with) to b.
-func (l *Local) appendFolderLink(b []byte, key, scope, exp string) ([]byte, error) {
-	if !strings.HasPrefix(key, scope) || scope == "" {
-		return nil, errors.New("resource: the key is outside the rule's folder")
-	}
+func (l *Local) appendFolderLink(b []byte, key, scope, exp string) []byte {
 	k := l.keys[0]
 	lk := link{exp: exp, kid: k.id}
 	st := k.pool.Get().(*macState)
-	k.signAs(st, folderVersion, l.prefix+"/"+scope+"*", &lk)
+	k.signAs(st, folderVersion, l.prefix+"/"+scope, true, &lk)
 	b = escape.Append(b, l.prefix, &escape.PathSafe)
 	b = append(b, "/"+folderToken...)
 	b = strconv.AppendInt(b, int64(strings.Count(scope, "/")), 10)
@@ -47,7 +54,7 @@ func (l *Local) appendFolderLink(b []byte, key, scope, exp string) ([]byte, erro
 	b = append(b, st.sig[:]...)
 	k.pool.Put(st)
 	b = append(b, '/')
-	return escape.Append(b, key, &escape.PathSafe), nil
+	return escape.Append(b, key, &escape.PathSafe)
 }
 
 // folderLink is a folder token read from a path.

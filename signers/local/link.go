@@ -88,13 +88,17 @@ func newHMACKey(id string, secret []byte) *hmacKey {
 }
 
 // sign computes S for the link l to the decoded path p into st.sig.
-func (k *hmacKey) sign(st *macState, p string, l *link) { k.signAs(st, linkVersion, p, l) }
+func (k *hmacKey) sign(st *macState, p string, l *link) { k.signAs(st, linkVersion, p, false, l) }
 
-// signAs is sign with the canonical string's first line version.
-func (k *hmacKey) signAs(st *macState, version, p string, l *link) {
+// signAs is sign with the canonical string's first line version, and
+// for P p followed by "*" when wild (a folder's).
+func (k *hmacKey) signAs(st *macState, version, p string, wild bool, l *link) {
 	b := append(st.buf[:0], version...)
 	b = append(b, "\n"+methodClass+"\n"...)
 	b = append(b, p...)
+	if wild {
+		b = append(b, '*')
+	}
 	for _, v := range [...]string{l.exp, l.nbf, l.ip, l.cd, l.kid} {
 		b = append(b, '\n')
 		b = append(b, v...)
@@ -108,13 +112,14 @@ func (k *hmacKey) signAs(st *macState, version, p string, l *link) {
 }
 
 // verify tells whether l.sig is the signature of l for p (the canonical
-// string's first line version), comparing in constant time.
-func (k *hmacKey) verify(version, p string, l *link) bool {
+// string's first line version, and "*" after p when wild), comparing in
+// constant time.
+func (k *hmacKey) verify(version, p string, wild bool, l *link) bool {
 	if len(l.sig) != sigLen {
 		return false
 	}
 	st := k.pool.Get().(*macState)
-	k.signAs(st, version, p, l)
+	k.signAs(st, version, p, wild, l)
 	n := len(st.buf)
 	st.buf = append(st.buf, l.sig...)
 	ok := hmac.Equal(st.sig[:], st.buf[n:])

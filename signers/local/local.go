@@ -22,7 +22,7 @@ func init() {
 
 // localKind is the local kind: its name, and the rule options it serves.
 var localKind = signers.RegisterKind("local", 5,
-	"content_disposition", "resource", "bind_client_ip", "browse", "browse_template", "check_exists")
+	"content_disposition", "resource", "bind_client_ip", "not_before", "cookies", "browse", "browse_template", "check_exists")
 
 // MinSecret is the shortest secret a key may have, in bytes.
 const MinSecret = 32
@@ -217,13 +217,42 @@ func (l *Local) CheckRule(ri *signers.RuleInfo) error {
 	if (ri.Options.Browse || ri.Options.CheckExists != 0) && l.root == nil {
 		return errors.New("browse and check_exists read the profile's files: set root <dir> in the profile")
 	}
-	if r := ri.Options.Resource; r != "" {
-		if !strings.HasSuffix(r, "/*") || strings.Count(r, "*") != 1 || strings.HasPrefix(r, "/") || strings.HasPrefix(r, "*") {
-			return fmt.Errorf("resource %q: a folder of object keys ending in /*, such as experiment.zarr/* or {http.auth.user.id}/*", r)
+	o := ri.Options
+	if o.Resource != "" {
+		if err := checkResource(o.Resource, ri.KeyPrefix); err != nil {
+			return err
 		}
-		if ri.Options.BindClientIP || ri.Options.ContentDisposition != "" {
-			return errors.New("resource: a folder link binds no client IP and no Content-Disposition")
+		if !o.Cookies && (o.BindClientIP || o.ContentDisposition != "" || o.NotBefore != nil) {
+			return errors.New("resource: a folder link binds no client IP, Content-Disposition or not_before; with cookies, its cookie binds the first and the last")
 		}
+	}
+	if o.Cookies && o.ContentDisposition != "" {
+		return errors.New("cookies: a cookie binds no Content-Disposition; drop one of them")
+	}
+	return nil
+}
+
+// checkResource checks a rule's resource r, a folder of object keys, for
+// a rule whose keys start with keyPrefix (up to case): ending in "/*",
+// with no other '*', and made of segments that a key can have, so that
+// it cannot fail only when a link is signed.
+func checkResource(r, keyPrefix string) error {
+	if strings.Contains(r, "://") {
+		return fmt.Errorf("resource %q: a local folder is a prefix of object keys, such as experiment.zarr/*, not a URL", r)
+	}
+	if !strings.HasSuffix(r, "/*") || strings.Count(r, "*") != 1 || strings.HasPrefix(r, "/") {
+		return fmt.Errorf("resource %q: a folder of object keys ending in /*, such as experiment.zarr/* or {http.auth.user.id}/*", r)
+	}
+	// the text before any placeholder: whole segments must be valid ones
+	lit := r[:strings.IndexAny(r, "{*")]
+	segs := strings.Split(lit, "/")
+	for _, seg := range segs[:len(segs)-1] {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("resource %q: an empty, '.' or '..' segment, which no object key has", r)
+		}
+	}
+	if n := min(len(lit), len(keyPrefix)); !strings.EqualFold(lit[:n], keyPrefix[:n]) {
+		return fmt.Errorf("resource %q: this rule's keys start with %q, outside the folder; set strip_prefix or key so that they lie in it", r, keyPrefix)
 	}
 	return nil
 }

@@ -274,7 +274,7 @@ func TestCheckRule(t *testing.T) {
 		{l, []string{"GET"}, signers.Options{Browse: true}, "set root <dir>"},
 		{l, []string{"GET"}, signers.Options{CheckExists: caddy.Duration(time.Second)}, "set root <dir>"},
 		{l, []string{"GET"}, signers.Options{ContentType: "text/plain"}, "content_type is not an option of local"},
-		{l, []string{"GET"}, signers.Options{Cookies: true}, "cookies is not an option of local"},
+		{l, []string{"GET"}, signers.Options{Cookies: true, CookieDomain: "example.com"}, "cookie_domain is not an option of local"},
 		{l, []string{"GET"}, signers.Options{ContentDisposition: "x"}, "attachment or inline"},
 		{l, []string{"GET", "HEAD"}, signers.Options{ContentDisposition: "inline", BindClientIP: true}, ""},
 		{rooted, []string{"GET"}, signers.Options{Browse: true, CheckExists: caddy.Duration(time.Second)}, ""},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/download"
+	"github.com/caddy-presign/presign/signers/internal/escape"
 )
 
 // Binds implements signers.Binder: rules with bind_client_ip.
@@ -36,9 +37,14 @@ func (l *Local) Bind(r signers.Request, hr *http.Request, path string) signers.R
 // Sign implements Signer: a link to the key under the profile's prefix,
 // signed with the first key.
 func (l *Local) Sign(_ context.Context, r signers.Request) (*signers.Signed, error) {
-	expiresAt := r.SignTime.Add(r.Expires)
+	var nbf [20]byte
+	var lk link
+	if nb := r.Options.NotBefore; nb != nil {
+		lk.nbf = string(strconv.AppendInt(nbf[:0], nb.Unix(), 10))
+	}
+	expiresAt := r.Start().Add(r.Expires)
 	var exp [20]byte
-	lk := link{exp: string(strconv.AppendInt(exp[:0], expiresAt.Unix(), 10)), cd: r.Options.ContentDisposition}
+	lk.exp, lk.cd = string(strconv.AppendInt(exp[:0], expiresAt.Unix(), 10)), r.Options.ContentDisposition
 	if r.Options.BindClientIP {
 		if !r.ClientIP.IsValid() {
 			return nil, errors.New("bind_client_ip: the request has no client IP")
@@ -48,19 +54,38 @@ func (l *Local) Sign(_ context.Context, r signers.Request) (*signers.Signed, err
 	p := l.prefix + "/" + r.Key
 	b := make([]byte, 0, len(l.origin)-len(l.prefix)+len(p)*3/2+160)
 	b = append(b, l.origin[:len(l.origin)-len(l.prefix)]...)
+	var scope string
 	if r.Options.Resource != "" {
 		var err error
-		if b, err = l.appendFolderLink(b, r.Key, strings.TrimSuffix(r.Resource, "*"), lk.exp); err != nil {
+		if scope, err = folderOf(r.Key, r.Resource); err != nil {
 			return nil, err
 		}
-	} else {
+	}
+	switch {
+	case r.Options.Cookies:
+		c := l.cookie(r.Key, scope, &lk, r.SignTime, expiresAt)
+		b = escape.Append(b, p, &escape.PathSafe)
+		return &signers.Signed{URL: string(b), ExpiresAt: expiresAt, Cookies: []*http.Cookie{c}}, nil
+	case scope != "":
+		b = l.appendFolderLink(b, r.Key, scope, lk.exp)
+	default:
 		b = l.keys[0].appendLink(b, p, &lk)
 	}
 	return &signers.Signed{URL: string(b), ExpiresAt: expiresAt}, nil
 }
 
-// Admit implements signers.Guard.
+// Admit implements signers.Guard. An admitted request loses its
+// presign-link cookies, whatever admitted it.
 func (l *Local) Admit(h http.Header, r *http.Request, now time.Time) (signers.Verdict, string) {
+	v, why := l.admit(h, r, now)
+	if v == signers.Admitted && r.Header["Cookie"] != nil {
+		stripCookies(r.Header)
+	}
+	return v, why
+}
+
+// admit is Admit but for the cookies.
+func (l *Local) admit(h http.Header, r *http.Request, now time.Time) (signers.Verdict, string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return signers.Refused, "a link opens GET and HEAD only"
 	}
@@ -73,11 +98,14 @@ func (l *Local) Admit(h http.Header, r *http.Request, now time.Time) (signers.Ve
 			return l.admitFolder(r, now, &f, why)
 		}
 	}
+	if r.URL.RawQuery == "" && !r.URL.ForceQuery && r.Header["Cookie"] != nil {
+		return l.admitCookie(r, p, now)
+	}
 	lk, why := parseLink(r.URL.RawQuery)
 	if why != "" {
 		return signers.Refused, why
 	}
-	if v, why := l.check(linkVersion, p, &lk, now); v != signers.Admitted {
+	if v, why := l.check(linkVersion, p, false, &lk, now); v != signers.Admitted {
 		return v, why
 	}
 	if lk.ip != "" {
@@ -104,7 +132,7 @@ func (l *Local) admitFolder(r *http.Request, now time.Time, f *folderLink, why s
 	if r.URL.RawQuery != "" || r.URL.ForceQuery {
 		return signers.Refused, "a folder link takes no query"
 	}
-	if v, why := l.check(folderVersion, l.serve+"/"+f.scope, &f.link, now); v != signers.Admitted {
+	if v, why := l.check(folderVersion, l.serve+"/"+f.scope, false, &f.link, now); v != signers.Admitted {
 		return v, why
 	}
 	// the token with its leading '/'; it needs no escaping, so the raw
@@ -125,9 +153,9 @@ func (l *Local) admitFolder(r *http.Request, now time.Time, f *folderLink, why s
 	return signers.Admitted, ""
 }
 
-// check checks the key, the signature and the times of the link lk to p,
-// whose canonical string starts with version.
-func (l *Local) check(version, p string, lk *link, now time.Time) (signers.Verdict, string) {
+// check checks the key, the signature and the times of the link lk to p
+// (followed by "*" when wild), whose canonical string starts with version.
+func (l *Local) check(version, p string, wild bool, lk *link, now time.Time) (signers.Verdict, string) {
 	var k *hmacKey
 	for _, c := range l.keys {
 		if c.id == lk.kid {
@@ -138,7 +166,7 @@ func (l *Local) check(version, p string, lk *link, now time.Time) (signers.Verdi
 	if k == nil {
 		return signers.Refused, "unknown key id"
 	}
-	if !k.verify(version, p, lk) {
+	if !k.verify(version, p, wild, lk) {
 		return signers.Refused, "bad signature"
 	}
 	sec := now.Unix()

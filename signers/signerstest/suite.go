@@ -184,7 +184,11 @@ var options = map[string]option{
 		func(o *signers.Options, at site) { o.Resource = at.resource(1, "docs/") },
 	}, get, []string{get, head}, nil},
 	"bind_client_ip": {[]sample{func(o *signers.Options, _ site) { o.BindClientIP = true }}, get, []string{get, head}, nil},
-	"cookies":        {[]sample{func(o *signers.Options, _ site) { o.Cookies = true }}, get, []string{get, head}, nil},
+	"not_before": {[]sample{
+		func(o *signers.Options, _ site) { o.NotBefore = timeAt(1767225600) },
+		func(o *signers.Options, _ site) { o.NotBefore = timeAt(1767229200) },
+	}, get, []string{get, head}, nil},
+	"cookies": {[]sample{func(o *signers.Options, _ site) { o.Cookies = true }}, get, []string{get, head}, nil},
 	"cookie_domain": {
 		[]sample{func(o *signers.Options, at site) { o.CookieDomain = hostOf(at.origin) }},
 		get,
@@ -198,6 +202,13 @@ var options = map[string]option{
 		func(o *signers.Options, _ site) { o.Browse = true },
 	},
 	"check_exists": {[]sample{func(o *signers.Options, _ site) { o.CheckExists = caddy.Duration(10 * time.Second) }}, get, nil, nil},
+}
+
+// timeAt is a pointer to the time of Unix seconds sec, in UTC: a past
+// time, at which a link signed now is valid at once.
+func timeAt(sec int64) *time.Time {
+	t := time.Unix(sec, 0).UTC()
+	return &t
 }
 
 // hostOf is the host of an origin, without port.

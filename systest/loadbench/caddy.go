@@ -6,6 +6,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -24,8 +28,9 @@ import (
 // caddyProc is a running Caddy.
 type caddyProc struct {
 	*harness.Process
-	ports map[string]int // by route prefix: /static/, /dl/, /cf/, /cfu/
-	dir   string         // HOME, XDG directories and log
+	ports   map[string]int    // by route prefix: /static/, /dl/, /cf/, /cfu/
+	targets map[string]string // by route prefix: what the serve routes are asked for
+	dir     string            // HOME, XDG directories and log
 }
 
 // route is a route prefix of bench/Caddyfile and its port variable; routes
@@ -55,6 +60,8 @@ var routes = []route{
 	{"/lk/", "BENCH_PORT_LOCAL", false, false},
 	{"/cfk/", "BENCH_PORT_CFK", false, true},
 	{"/cfku/", "BENCH_PORT_CFKU", false, true},
+	{serveRoute, "BENCH_PORT_SERVE", false, false},
+	{plainRoute, "BENCH_PORT_PLAIN", false, false},
 	{fileServerRoute, "BENCH_PORT_FS", true, false},
 	{"/s3b/", "BENCH_PORT_S3B", true, false},
 	{"/gcsb/", "BENCH_PORT_GCSB", true, false},
@@ -64,6 +71,44 @@ var routes = []route{
 // fileServerRoute is Caddy's file_server browse on a local folder, the
 // yardstick of the browse scenarios; its ready check finds a file (200).
 const fileServerRoute = "/fs/"
+
+// The serving routes: a signed 1 KiB file through the local guard and
+// file_server, and file_server serving it unsigned; both answer 200 to
+// their target (caddyProc.targets), in wrk's serve mode.
+const (
+	serveRoute = "/s/"
+	plainRoute = "/plain/"
+	serveFile  = "file.bin"
+	// the key of bench/Caddyfile's local profiles: the bench's own
+	benchLinkKeyID, benchLinkKey = "bench", "bench-link-key-0123456789abcdef0123456789"
+)
+
+// isServe tells whether prefix is a serving route.
+func isServe(prefix string) bool { return prefix == serveRoute || prefix == plainRoute }
+
+// writeServeDir writes the served folder: file.bin, 1 KiB of random
+// bytes, and ready.
+func writeServeDir(dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	body := make([]byte, 1024)
+	rand.Read(body)
+	if err := os.WriteFile(filepath.Join(dir, serveFile), body, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "ready"), []byte("ready"), 0o600)
+}
+
+// mintLink is a link of the documented format v1 to path (clean, safe in
+// a URL as it is), valid until exp, signed with the bench's key: what an
+// application in another language would mint.
+func mintLink(path string, exp time.Time) string {
+	e := strconv.FormatInt(exp.Unix(), 10)
+	h := hmac.New(sha256.New, []byte(benchLinkKey))
+	h.Write([]byte(strings.Join([]string{"presign-link-v1", "GET", path, e, "", "", "", benchLinkKeyID}, "\n")))
+	return path + "?pl_v=1&pl_exp=" + e + "&pl_kid=" + benchLinkKeyID + "&pl_sig=" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
 
 // manyRules is the number of rules of the rule-lookup server.
 const manyRules = 1000
@@ -188,6 +233,19 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		return nil, err
 	}
 	env = append(env, "BENCH_MANYRULES="+manyRulesFile)
+	serveDir := filepath.Join(dir, "serve")
+	if err := writeServeDir(serveDir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	env = append(env, "BENCH_SERVE_DIR="+serveDir)
+	// one hot link, valid for the whole run: the guard caches nothing, so
+	// every request pays the full check (an HMAC-SHA256), as a distinct
+	// link would; and both routes serve the very same file
+	targets := map[string]string{
+		serveRoute: mintLink(serveRoute+serveFile, time.Now().Add(24*time.Hour)),
+		plainRoute: plainRoute + serveFile,
+	}
 	repo, _ := filepath.Abs(c.repo)
 	kmsEnv, err := c.kmsEnv(repo, dir)
 	if err != nil {
@@ -222,8 +280,11 @@ func (c *config) startCaddy() (*caddyProc, error) {
 				}
 				resp.Body.Close()
 				want := http.StatusFound
-				if prefix == fileServerRoute {
+				switch prefix {
+				case fileServerRoute, plainRoute:
 					want = http.StatusOK
+				case serveRoute: // unsigned
+					want = http.StatusForbidden
 				}
 				if resp.StatusCode != want {
 					wrong = fmt.Errorf("caddy answers %sready with %d, not %d", prefix, resp.StatusCode, want)
@@ -236,7 +297,7 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	p := &caddyProc{Process: proc, ports: ports, dir: dir}
+	p := &caddyProc{Process: proc, ports: ports, targets: targets, dir: dir}
 	if wrong != nil {
 		p.stop()
 		return nil, wrong

@@ -45,9 +45,10 @@ type scenario struct {
 	target float64 // the least acceptable ratio; 0: none (informative)
 	what   string
 	vsRSA  bool // compared with the raw RSA signing rate, not the static route
-	// browse scenarios: base is the route compared with (file_server
-	// browse, in the same mode), maxRatio the most acceptable ratio of
-	// presign's CPU per request to base's
+	// base is the route compared with when not the static redir (file_server
+	// browse for browse scenarios, in the same mode; file_server for
+	// local-serve); for browse scenarios, maxRatio is the most acceptable
+	// ratio of presign's CPU per request to base's
 	base     string
 	maxRatio float64
 }
@@ -61,6 +62,8 @@ var scenarios = []scenario{
 	{"gcs-stable-hot", "/gcs/", "hot", 0.90, "native GCS, stable 1m, one hot key", false, "", 0},
 	{"cf-kms-stable-hot", "/cfk/", "hot", 0.90, "CloudFront through KMS (kms_key, local-kms), stable 1m, one hot key", false, "", 0},
 	{"local-unique", "/lk/", "unique", 0.90, "local link (HMAC-SHA256), a new key on every request", false, "", 0},
+	{"local-serve", serveRoute, "serve", 0.90, "a signed 1 KiB file through the local guard and file_server, one hot link; " +
+		"against file_server serving it unsigned (not the static redir)", false, plainRoute, 0},
 	{"s3-check-exists-hot", "/ce/", "hot", 0.85, "S3 GET with check_exists (10s), one hot key (one HeadObject per window)", false, "", 0},
 	{"rules-1-of-1", "/u1/", "hot", 0, "S3 GET, one hot key, the only rule of its handler", false, "", 0},
 	{"rules-1-of-1000", "/t1/", "hot", 0, "S3 GET, one hot key, rule 1 of 1000", false, "", 0},
@@ -81,7 +84,7 @@ var scenarios = []scenario{
 
 // defaultScenarios run when none are named.
 var defaultScenarios = []string{
-	"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "cf-kms-stable-hot", "azure-unique", "gcs-stable-hot", "local-unique", "s3-check-exists-hot",
+	"s3-unique", "s3-hot", "cf-stable-hot", "cf-unique", "cf-kms-stable-hot", "azure-unique", "gcs-stable-hot", "local-unique", "local-serve", "s3-check-exists-hot",
 	"rules-1-of-1", "rules-1-of-1000", "rules-100-of-1000", "rules-1000-of-1000",
 }
 
@@ -227,6 +230,9 @@ func (c *config) ratios(b *strings.Builder, selected []scenario) error {
 			continue
 		}
 		mode := "unique"
+		if isServe(r.prefix) {
+			mode = "serve"
+		}
 		if r.browse {
 			if !slices.ContainsFunc(selected, func(s scenario) bool { return s.prefix == r.prefix || s.base == r.prefix }) {
 				continue

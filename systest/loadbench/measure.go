@@ -39,7 +39,7 @@ func (c *config) wrk(p *caddyProc, prefix, mode string, d time.Duration) (run, e
 	}
 	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", fmt.Sprintf("%ds", max(1, int(d.Round(time.Second)/time.Second))), "--timeout", "5s",
-		"-s", filepath.Join(c.repo, "bench", "paths.lua"), url, "--", prefix, mode)
+		"-s", filepath.Join(c.repo, "bench", "paths.lua"), url, "--", prefix, mode, p.targets[prefix])
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	before, err := cpuTime(p.Pid(), c.clkTck)
