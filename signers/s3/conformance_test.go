@@ -42,10 +42,11 @@ var suiteKeys = sigv4verify.Keys{suiteAKID: suiteSecret}
 func TestConformance(t *testing.T) {
 	// every call of Caddy's to the store signed in its Authorization
 	// header with the suite's keys, for its method and path
-	store := signerstest.ListObjectsV2("media", func(r *http.Request) error {
+	authorize := func(r *http.Request) error {
 		_, err := suiteKeys.Request(r, time.Now())
 		return err
-	})
+	}
+	store := signerstest.ListObjectsV2("media", authorize)
 	store.ListRefusals = []signerstest.RefusalCase{
 		{Status: 400, Code: "InvalidArgument", Want: 400}, // a continuation token S3 never issued
 		{Status: 400, Code: "KeyTooLongError", Want: 400},
@@ -73,6 +74,18 @@ func TestConformance(t *testing.T) {
 		{Status: 403, Want: 502},
 		{Status: 500, Want: 502},
 	}
+	multipart := signerstest.S3Multipart("media", authorize)
+	multipart.Refusals = []signerstest.RefusalCase{
+		{Status: 404, Code: "NoSuchUpload", Want: 404}, // aborted, completed or never started
+		{Status: 400, Code: "InvalidPart", Want: 400},
+		{Status: 400, Code: "InvalidPartOrder", Want: 400},
+		{Status: 400, Code: "EntityTooSmall", Want: 400},
+		{Status: 400, Code: "InvalidArgument", Want: 400},
+		{Status: 400, Code: "ExpiredToken", Want: 502},
+		{Status: 403, Code: "AccessDenied", Want: 502},
+		{Status: 404, Code: "NoSuchBucket", Want: 502},
+		{Status: 500, Code: "InternalError", Want: 502},
+	}
 	signerstest.Run(t, signerstest.Kind{
 		Name: "s3",
 		New:  func(t *testing.T, store string) signers.Signer { return suiteS3(t, store, nil) },
@@ -97,6 +110,7 @@ func TestConformance(t *testing.T) {
 				return aws.Credentials{}, errors.New("the provider is down")
 			}))
 		},
-		Store: store,
+		Store:     store,
+		Multipart: multipart,
 	})
 }
