@@ -22,6 +22,7 @@ import (
 
 	"github.com/caddy-presign/presign/internal/cfverify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 )
 
 // fakeKMS answers GetPublicKey and Sign of the KMS JSON protocol for a few
@@ -119,7 +120,7 @@ func (f *fakeKMS) serve(w http.ResponseWriter, r *http.Request) {
 // kmsProfile is a profile that signs with the fake KMS's key id.
 func kmsProfile(f *fakeKMS, id string, mod func(*CloudFront)) *CloudFront {
 	c := &CloudFront{Domain: cfTestDomain, KeyPairID: cfTestKeyID, KMSKey: id, KMSEndpoint: f.URL, Region: "us-east-1",
-		AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", KMSTimeout: caddy.Duration(2 * time.Second)}
+		Config: awscreds.Config{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}, KMSTimeout: caddy.Duration(2 * time.Second)}
 	if mod != nil {
 		mod(c)
 	}

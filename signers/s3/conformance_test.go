@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/caddy-presign/presign/internal/sigv4verify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/signerstest"
 	"github.com/caddyserver/caddy/v2"
 )
@@ -25,7 +26,7 @@ const (
 func suiteS3(t *testing.T, store string, provider aws.CredentialsProvider) signers.Signer {
 	t.Helper()
 	s := &S3{Bucket: "media", Region: "eu-central-1", Endpoint: store, PathStyle: true, APITimeout: caddy.Duration(3 * time.Second),
-		CredentialsTimeout: caddy.Duration(time.Second), AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret}
+		CredentialsTimeout: caddy.Duration(time.Second), Config: awscreds.Config{AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret}}
 	if provider != nil {
 		s.AccessKeyID, s.SecretAccessKey, s.CredentialsProvider = "", "", provider
 	}

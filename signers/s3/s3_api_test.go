@@ -11,6 +11,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -61,7 +62,7 @@ func TestS3APIEndpoint(t *testing.T) {
 		{"https://s3.example.com?", "", `endpoint "https://s3.example.com?" must be scheme://host[:port] only`},
 	} {
 		s := &S3{Bucket: "bucket1", Region: "us-east-1", Endpoint: c.endpoint, APIEndpoint: c.api,
-			AccessKeyID: "AKID", SecretAccessKey: "secret", PathStyle: true}
+			Config: awscreds.Config{AccessKeyID: "AKID", SecretAccessKey: "secret"}, PathStyle: true}
 		err := s.Provision(caddy.Context{})
 		switch {
 		case c.wantErr == "" && err != nil:

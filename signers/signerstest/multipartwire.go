@@ -2,6 +2,7 @@ package signerstest
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -95,7 +96,7 @@ func S3Multipart(bucket string, authorize func(r *http.Request) error) *Multipar
 					}
 				}
 				if derr := xml.NewDecoder(r.Body).Decode(&doc); derr != nil {
-					return c, fmt.Errorf("a completion whose body is not a CompleteMultipartUpload: %v", derr)
+					return c, errors.Join(err, fmt.Errorf("a completion whose body is not a CompleteMultipartUpload: %v", derr))
 				}
 				for _, p := range doc.Part {
 					c.Parts = append(c.Parts, signers.Part{PartNumber: p.PartNumber, ETag: p.ETag})
