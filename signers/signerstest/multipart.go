@@ -297,6 +297,9 @@ func checkMultipartCalls(t *testing.T, k Kind) {
 			for _, call := range mpCalls {
 				got, err := call.do(ctx, p, id)
 				checkStatus(t, fmt.Sprintf("%s without credentials (gave %v)", call.op, got), err, http.StatusServiceUnavailable)
+				if !errors.Is(err, signers.ErrCredentials) {
+					t.Errorf("%s without credentials: %v does not wrap ErrCredentials", call.op, err)
+				}
 			}
 			r := request(t, k.New(t, rec.URL), http.MethodPut, suiteKey, signTime(), new(signers.Options))
 			if _, _, err := p.SignParts(ctx, &r, id, []int32{1}); !errors.Is(err, signers.ErrCredentials) {
