@@ -19,7 +19,32 @@ import (
 
 	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/signerstest"
 )
+
+// The handler's tests configure `profile <name> recording { ... }` where
+// they test what the handler asks of a kind and answers, not how a kind
+// signs (that is each kind's package's, and the conformance suite's).
+func init() { signerstest.RegisterRecording() }
+
+// recordingProfile is a Caddyfile profile block of the recording kind;
+// extra lines (origin, expires) go inside it.
+func recordingProfile(name string, extra ...string) string {
+	return `profile ` + name + ` recording {
+			` + strings.Join(extra, "\n\t\t\t") + `
+		}`
+}
+
+// recorded are the requests that h's profile name, of the recording kind,
+// was asked to sign, in order.
+func recorded(t testing.TB, h *Handler, name string) []signers.Request {
+	t.Helper()
+	p, ok := h.profiles[name].(*signerstest.Recording)
+	if !ok {
+		t.Fatalf("profile %s is a %T, not of the recording kind", name, h.profiles[name])
+	}
+	return p.Signed()
+}
 
 // parseBlock parses a presign Caddyfile block into a Handler.
 func parseBlock(block string) (*Handler, error) {

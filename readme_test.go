@@ -118,6 +118,12 @@ func TestDevelopmentKindSteps(t *testing.T) {
 	}
 	for _, m := range mods {
 		kind := m.ID.Name()
+		// The handler's tests register the conformance suite's recording
+		// kind (signerstest.RegisterRecording): a test double that no
+		// user's build holds, and so no kind these steps are for.
+		if reflect.TypeOf(m.New()).Elem().PkgPath() == "github.com/caddy-presign/presign/signers/signerstest" {
+			continue
+		}
 		pkg := "github.com/caddy-presign/presign/signers/" + kind
 		if got := reflect.TypeOf(m.New()).Elem().PkgPath(); got != pkg {
 			t.Errorf("kind %s: its module's type is in %s, not in %s", kind, got, pkg)
