@@ -9,20 +9,21 @@ import (
 	"time"
 )
 
-// The handler's answers for rules of each kind: what it asks the kind to
-// sign (key, method, signing time, lifetime, what Bind read of the
-// request), its status codes, headers and JSON. That the kinds sign these
+// The handler's answers: what it asks the kind to sign (key, method,
+// signing time, lifetime, what Bind read of the request), its status codes,
+// headers and JSON; through the recording kind, and through a real kind
+// for what only that kind's options reach. That the kinds sign these
 // requests correctly is tested in their packages (signers/<kind>), with
 // their independent verifiers.
 
-// TestS3Stable: two requests inside a stable window get the same URL and a
+// TestStable: two requests inside a stable window get the same URL and a
 // Cache-Control max-age of what is left of the window, signed at the
 // window's start; the next window gives a new URL. (That such URLs work on
 // a real server: systest's TestS3StableURLWorks; that the window's start
 // is the URL's X-Amz-Date: signers/s3's TestS3SignsTheRequest.)
-func TestS3Stable(t *testing.T) {
+func TestStable(t *testing.T) {
 	h := newHandler(t, `presign {
-		`+s3Static("g", "gallery", "us-east-1", nowhere...)+`
+		`+recordingProfile("g")+`
 		rule /img/* {
 			profile g
 			strip_prefix /img
@@ -30,16 +31,14 @@ func TestS3Stable(t *testing.T) {
 			stable 1m
 		}
 	}`)
-	asked := recordSigns(h)
 	start := time.Unix(1767225600, 0) // a window's start: 2026-01-01T00:00:00Z
 	at(h, start.Add(10*time.Second))
 	a1 := serve(t, h, "GET", "/img/cat.jpg")
-	r1 := lastSigned(t, asked)
 	at(h, start.Add(45*time.Second))
 	a2 := serve(t, h, "GET", "/img/cat.jpg")
 	at(h, start.Add(61*time.Second))
 	a3 := serve(t, h, "GET", "/img/cat.jpg")
-	r3 := lastSigned(t, asked)
+	asked := recorded(t, h, "g")
 
 	u1, u2, u3 := a1.Header.Get("Location"), a2.Header.Get("Location"), a3.Header.Get("Location")
 	if u1 == "" || u1 != u2 {
@@ -54,21 +53,28 @@ func TestS3Stable(t *testing.T) {
 	if cc := a2.Header.Get("Cache-Control"); cc != "private, max-age=15" {
 		t.Errorf("Cache-Control at 45s into the window: %q, want private, max-age=15", cc)
 	}
+	if len(asked) < 2 {
+		t.Fatalf("%d requests signed, want one per window at least", len(asked))
+	}
 	for _, c := range []struct {
 		got, want time.Time
-	}{{r1.SignTime, start}, {r3.SignTime, start.Add(time.Minute)}} {
-		if !c.got.Equal(c.want) || r1.Key != "cat.jpg" || r1.Expires != 10*time.Minute {
-			t.Errorf("signed %q for %s at %s, want cat.jpg for 10m at the window's start %s", r1.Key, r1.Expires, c.got, c.want)
+	}{{asked[0].SignTime, start}, {asked[len(asked)-1].SignTime, start.Add(time.Minute)}} {
+		if r := asked[0]; !c.got.Equal(c.want) || r.Key != "cat.jpg" || r.Expires != 10*time.Minute {
+			t.Errorf("signed %q for %s at %s, want cat.jpg for 10m at the window's start %s", r.Key, r.Expires, c.got, c.want)
 		}
+	}
+	if want := recordingURL("cat.jpg", "GET", start.Add(10*time.Minute)); u1 != want {
+		t.Errorf("Location %s, want the kind's URL %s", u1, want)
 	}
 }
 
 // TestMethodsAndFallThrough: a method the rule does not allow gets 405 with
 // Allow; a path no rule matches goes to the next handler untouched; an
-// allowed GET is a 302 and a PUT a 307 to a URL under the profile's origin.
+// allowed GET is a 302 and a PUT a 307 to the URL the profile signed for
+// that method and key.
 func TestMethodsAndFallThrough(t *testing.T) {
 	h := newHandler(t, `presign {
-		`+s3Static("p", "bucket1", "eu-central-1")+`
+		`+recordingProfile("p")+`
 		rule /dl/* {
 			profile p
 		}
@@ -93,15 +99,19 @@ func TestMethodsAndFallThrough(t *testing.T) {
 			t.Errorf("GET %s: went to next %v, headers %v; want it passed on untouched", target, a.Next, a.Header)
 		}
 	}
-	asked := recordSigns(h)
+	if n := len(recorded(t, h, "p")); n != 0 {
+		t.Errorf("%d requests signed for refused methods and paths no rule matches", n)
+	}
+	clock := time.Unix(1767225600, 0)
+	at(h, clock)
 	a := serve(t, h, "GET", "/dl/x")
-	want := h.Rules[0].origin + "/dl/x?"
-	if a.Code != http.StatusFound || !strings.HasPrefix(a.Header.Get("Location"), want) {
-		t.Errorf("GET /dl/x: %d %q, want 302 to %s...", a.Code, a.Header.Get("Location"), want)
+	if want := recordingURL("dl/x", "GET", clock.Add(15*time.Minute)); a.Code != http.StatusFound || a.Header.Get("Location") != want {
+		t.Errorf("GET /dl/x: %d %q, want 302 to %s", a.Code, a.Header.Get("Location"), want)
 	}
 	a = serve(t, h, "PUT", "/up/x")
-	if r := lastSigned(t, asked); a.Code != http.StatusTemporaryRedirect || r.Method != "PUT" || r.Key != "up/x" ||
-		!strings.HasPrefix(a.Header.Get("Location"), h.Rules[1].origin+"/up/x?") {
+	asked := recorded(t, h, "p")
+	if r := asked[len(asked)-1]; a.Code != http.StatusTemporaryRedirect || r.Method != "PUT" || r.Key != "up/x" ||
+		a.Header.Get("Location") != recordingURL("up/x", "PUT", clock.Add(15*time.Minute)) {
 		t.Errorf("PUT /up/x: %d %q (signed %s %q), want 307 to the signed URL of a PUT of up/x", a.Code, a.Header.Get("Location"), r.Method, r.Key)
 	}
 }

@@ -35,6 +35,13 @@ func recordingProfile(name string, extra ...string) string {
 		}`
 }
 
+// recordingURL is the URL a recording profile with the default origin
+// signs for a request of method for key, without Content-Type, that
+// expires at exp.
+func recordingURL(key, method string, exp time.Time) string {
+	return signerstest.RecordingURL(signerstest.RecordingOrigin, method, key, "", exp)
+}
+
 // recorded are the requests that h's profile name, of the recording kind,
 // was asked to sign, in order.
 func recorded(t testing.TB, h *Handler, name string) []signers.Request {

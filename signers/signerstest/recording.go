@@ -100,10 +100,6 @@ func (p *Recording) Sign(_ context.Context, r signers.Request) (*signers.Signed,
 	p.signed = append(p.signed, r)
 	p.mu.Unlock()
 	exp := r.SignTime.Add(r.Expires)
-	q := url.Values{"method": {r.Method}, "exp": {strconv.FormatInt(exp.Unix(), 10)}}
-	if r.ContentType != "" {
-		q.Set("ct", r.ContentType)
-	}
 	if r.Method == http.MethodPost {
 		fields := map[string]string{"key": r.Key, "method": r.Method}
 		if r.ContentType != "" {
@@ -111,8 +107,19 @@ func (p *Recording) Sign(_ context.Context, r signers.Request) (*signers.Signed,
 		}
 		return &signers.Signed{URL: p.OriginURL + "/", ExpiresAt: exp, Fields: fields}, nil
 	}
-	return &signers.Signed{URL: p.OriginURL + "/" + (&url.URL{Path: r.Key}).EscapedPath() + "?" + q.Encode(), ExpiresAt: exp,
+	return &signers.Signed{URL: RecordingURL(p.OriginURL, r.Method, r.Key, r.ContentType, exp), ExpiresAt: exp,
 		Headers: signers.ContentTypeHeader(r.ContentType)}, nil
+}
+
+// RecordingURL is the URL a recording profile at origin signs for a
+// request (not a POST) of method for key, with the Content-Type ct ("":
+// none), that expires at exp.
+func RecordingURL(origin, method, key, ct string, exp time.Time) string {
+	q := url.Values{"method": {method}, "exp": {strconv.FormatInt(exp.Unix(), 10)}}
+	if ct != "" {
+		q.Set("ct", ct)
+	}
+	return origin + "/" + (&url.URL{Path: key}).EscapedPath() + "?" + q.Encode()
 }
 
 // Signed are the requests the profile was asked to sign, in order.
