@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/signers/signerstest"
 )
 
 // The handler's answers: what it asks the kind to sign (key, method,
@@ -116,16 +118,23 @@ func TestMethodsAndFallThrough(t *testing.T) {
 	}
 }
 
-// TestCloudFrontRedirect: a request to a CloudFront rule is answered 302
-// with Cache-Control: no-store and a Location under the configured domain,
-// signed for the key at the request's time for the profile's lifetime
-// (botocore's canned URL for it: signers/cloudfront's golden tests); HEAD
-// too; PUT is 405. A domain's path prefix and its expires are the
-// profile's; the key is the request path, percent-decoded.
-func TestCloudFrontRedirect(t *testing.T) {
-	h := newHandler(t, cfRuleConfig(t, "/dl/*", "strip_prefix /dl"))
-	asked := recordSigns(h)
-	at(h, cfClock)
+// TestRedirect: a GET is answered 302 with Cache-Control: no-store and
+// the profile's URL as Location, signed for the key (the request path,
+// percent-decoded) at the request's time for the profile's lifetime; HEAD
+// too; a method the rule lacks is 405; a profile's origin with a path
+// goes before every key. (How CloudFront signs these, its domain's path
+// prefix and the escaping of such keys: signers/cloudfront's
+// TestCloudFrontCannedAndWildcardGolden and TestCloudFrontHandlerRequests.)
+func TestRedirect(t *testing.T) {
+	h := newHandler(t, `presign {
+		`+recordingProfile("p", "origin https://cdn.example.com/media", "expires 2h")+`
+		rule /dl/* {
+			profile p
+			strip_prefix /dl
+		}
+	}`)
+	clock := time.Unix(1767225600, 0)
+	at(h, clock)
 	a := serve(t, h, "GET", "/dl/images/cat.jpg")
 	if a.Code != http.StatusFound {
 		t.Fatalf("status %d (%v), want 302", a.Code, a.Err)
@@ -133,36 +142,31 @@ func TestCloudFrontRedirect(t *testing.T) {
 	if cc := a.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", cc)
 	}
-	loc := a.Header.Get("Location")
-	if r := lastSigned(t, asked); r.Method != "GET" || r.Key != "images/cat.jpg" || !r.SignTime.Equal(cfClock) || r.Expires != time.Hour ||
-		!strings.HasPrefix(loc, "https://"+cfDist+"/images/cat.jpg?Expires=") {
-		t.Errorf("Location %s; signed %s %q at %s for %s; want GET images/cat.jpg at %s for 1h", loc, r.Method, r.Key, r.SignTime, r.Expires, cfClock)
+	want := signerstest.RecordingURL("https://cdn.example.com/media", "GET", "images/cat.jpg", "", clock.Add(2*time.Hour))
+	asked := recorded(t, h, "p")
+	if r := asked[len(asked)-1]; r.Method != "GET" || r.Key != "images/cat.jpg" || !r.SignTime.Equal(clock) || r.Expires != 2*time.Hour ||
+		a.Header.Get("Location") != want {
+		t.Errorf("Location %s; signed %s %q at %s for %s; want GET images/cat.jpg at %s for the profile's 2h: %s",
+			a.Header.Get("Location"), r.Method, r.Key, r.SignTime, r.Expires, clock, want)
 	}
 	if len(a.Header.Values("Set-Cookie")) != 0 {
 		t.Errorf("cookies on a signed-URL answer")
 	}
-	if a := serve(t, h, "HEAD", "/dl/images/cat.jpg"); a.Code != http.StatusFound || a.Header.Get("Location") != loc {
+	if a := serve(t, h, "HEAD", "/dl/images/cat.jpg"); a.Code != http.StatusFound ||
+		a.Header.Get("Location") != signerstest.RecordingURL("https://cdn.example.com/media", "HEAD", "images/cat.jpg", "", clock.Add(2*time.Hour)) {
 		t.Errorf("HEAD: %d %s", a.Code, a.Header.Get("Location"))
 	}
 	if a := serve(t, h, "PUT", "/dl/images/cat.jpg"); a.Code != http.StatusMethodNotAllowed || a.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("PUT: %d, Allow %q", a.Code, a.Header.Get("Allow"))
 	}
 
-	// a domain with a path prefix goes before every key; keys with spaces
-	// and unicode are escaped
-	h = newHandler(t, `presign {
-		`+cfProfile(t, "cdn", "https://cdn.example.com/media/", "expires 2h")+`
-		rule /v/* {
-			profile cdn
-			strip_prefix /v
-		}
-	}`)
-	asked = recordSigns(h)
-	at(h, cfClock)
-	loc = serve(t, h, "GET", pathFor("/v/", "clips/ünï 1.mp4")).Header.Get("Location")
-	if r := lastSigned(t, asked); r.Key != "clips/ünï 1.mp4" || r.Expires != 2*time.Hour ||
-		!strings.HasPrefix(loc, "https://cdn.example.com/media/clips/%C3%BCn%C3%AF%201.mp4?") {
-		t.Errorf("Location %s, signed %q for %s; want the key under the domain's prefix, for the profile's 2h", loc, r.Key, r.Expires)
+	// keys with spaces and unicode are decoded from the path, and escaped
+	// under the origin's path
+	a = serve(t, h, "GET", pathFor("/dl/", "clips/ünï 1.mp4"))
+	asked = recorded(t, h, "p")
+	if r := asked[len(asked)-1]; r.Key != "clips/ünï 1.mp4" || r.Expires != 2*time.Hour ||
+		!strings.HasPrefix(a.Header.Get("Location"), "https://cdn.example.com/media/clips/%C3%BCn%C3%AF%201.mp4?") {
+		t.Errorf("Location %s, signed %q for %s; want the key under the origin's path, for the profile's 2h", a.Header.Get("Location"), r.Key, r.Expires)
 	}
 }
 
