@@ -9,6 +9,7 @@
 //	multipart.go  the parts of a multipart upload; its calls to the store
 //	multipartwire.go  MultipartWire, PartsPage: a store's multipart protocol (S3's)
 //	refusal.go    RefusalCase: the refusal contract of every Store
+//	recording.go  the recording kind, for the handler's tests (RegisterRecording)
 package signerstest
 
 import (
