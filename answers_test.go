@@ -7,22 +7,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-presign/presign/signers/signerstest"
 )
 
-// The handler's answers for rules of each kind: what it asks the kind to
-// sign (key, method, signing time, lifetime, what Bind read of the
-// request), its status codes, headers and JSON. That the kinds sign these
+// The handler's answers: what it asks the kind to sign (key, method,
+// signing time, lifetime, what Bind read of the request), its status codes,
+// headers and JSON; through the recording kind, and through a real kind
+// for what only that kind's options reach. That the kinds sign these
 // requests correctly is tested in their packages (signers/<kind>), with
 // their independent verifiers.
 
-// TestS3Stable: two requests inside a stable window get the same URL and a
+// TestStable: two requests inside a stable window get the same URL and a
 // Cache-Control max-age of what is left of the window, signed at the
 // window's start; the next window gives a new URL. (That such URLs work on
 // a real server: systest's TestS3StableURLWorks; that the window's start
 // is the URL's X-Amz-Date: signers/s3's TestS3SignsTheRequest.)
-func TestS3Stable(t *testing.T) {
+func TestStable(t *testing.T) {
 	h := newHandler(t, `presign {
-		`+s3Static("g", "gallery", "us-east-1", nowhere...)+`
+		`+recordingProfile("g")+`
 		rule /img/* {
 			profile g
 			strip_prefix /img
@@ -30,16 +33,14 @@ func TestS3Stable(t *testing.T) {
 			stable 1m
 		}
 	}`)
-	asked := recordSigns(h)
 	start := time.Unix(1767225600, 0) // a window's start: 2026-01-01T00:00:00Z
 	at(h, start.Add(10*time.Second))
 	a1 := serve(t, h, "GET", "/img/cat.jpg")
-	r1 := lastSigned(t, asked)
 	at(h, start.Add(45*time.Second))
 	a2 := serve(t, h, "GET", "/img/cat.jpg")
 	at(h, start.Add(61*time.Second))
 	a3 := serve(t, h, "GET", "/img/cat.jpg")
-	r3 := lastSigned(t, asked)
+	asked := recorded(t, h, "g")
 
 	u1, u2, u3 := a1.Header.Get("Location"), a2.Header.Get("Location"), a3.Header.Get("Location")
 	if u1 == "" || u1 != u2 {
@@ -54,21 +55,28 @@ func TestS3Stable(t *testing.T) {
 	if cc := a2.Header.Get("Cache-Control"); cc != "private, max-age=15" {
 		t.Errorf("Cache-Control at 45s into the window: %q, want private, max-age=15", cc)
 	}
+	if len(asked) < 2 {
+		t.Fatalf("%d requests signed, want one per window at least", len(asked))
+	}
 	for _, c := range []struct {
 		got, want time.Time
-	}{{r1.SignTime, start}, {r3.SignTime, start.Add(time.Minute)}} {
-		if !c.got.Equal(c.want) || r1.Key != "cat.jpg" || r1.Expires != 10*time.Minute {
-			t.Errorf("signed %q for %s at %s, want cat.jpg for 10m at the window's start %s", r1.Key, r1.Expires, c.got, c.want)
+	}{{asked[0].SignTime, start}, {asked[len(asked)-1].SignTime, start.Add(time.Minute)}} {
+		if r := asked[0]; !c.got.Equal(c.want) || r.Key != "cat.jpg" || r.Expires != 10*time.Minute {
+			t.Errorf("signed %q for %s at %s, want cat.jpg for 10m at the window's start %s", r.Key, r.Expires, c.got, c.want)
 		}
+	}
+	if want := recordingURL("cat.jpg", "GET", start.Add(10*time.Minute)); u1 != want {
+		t.Errorf("Location %s, want the kind's URL %s", u1, want)
 	}
 }
 
 // TestMethodsAndFallThrough: a method the rule does not allow gets 405 with
 // Allow; a path no rule matches goes to the next handler untouched; an
-// allowed GET is a 302 and a PUT a 307 to a URL under the profile's origin.
+// allowed GET is a 302 and a PUT a 307 to the URL the profile signed for
+// that method and key.
 func TestMethodsAndFallThrough(t *testing.T) {
 	h := newHandler(t, `presign {
-		`+s3Static("p", "bucket1", "eu-central-1")+`
+		`+recordingProfile("p")+`
 		rule /dl/* {
 			profile p
 		}
@@ -93,29 +101,40 @@ func TestMethodsAndFallThrough(t *testing.T) {
 			t.Errorf("GET %s: went to next %v, headers %v; want it passed on untouched", target, a.Next, a.Header)
 		}
 	}
-	asked := recordSigns(h)
+	if n := len(recorded(t, h, "p")); n != 0 {
+		t.Errorf("%d requests signed for refused methods and paths no rule matches", n)
+	}
+	clock := time.Unix(1767225600, 0)
+	at(h, clock)
 	a := serve(t, h, "GET", "/dl/x")
-	want := h.Rules[0].origin + "/dl/x?"
-	if a.Code != http.StatusFound || !strings.HasPrefix(a.Header.Get("Location"), want) {
-		t.Errorf("GET /dl/x: %d %q, want 302 to %s...", a.Code, a.Header.Get("Location"), want)
+	if want := recordingURL("dl/x", "GET", clock.Add(15*time.Minute)); a.Code != http.StatusFound || a.Header.Get("Location") != want {
+		t.Errorf("GET /dl/x: %d %q, want 302 to %s", a.Code, a.Header.Get("Location"), want)
 	}
 	a = serve(t, h, "PUT", "/up/x")
-	if r := lastSigned(t, asked); a.Code != http.StatusTemporaryRedirect || r.Method != "PUT" || r.Key != "up/x" ||
-		!strings.HasPrefix(a.Header.Get("Location"), h.Rules[1].origin+"/up/x?") {
+	asked := recorded(t, h, "p")
+	if r := asked[len(asked)-1]; a.Code != http.StatusTemporaryRedirect || r.Method != "PUT" || r.Key != "up/x" ||
+		a.Header.Get("Location") != recordingURL("up/x", "PUT", clock.Add(15*time.Minute)) {
 		t.Errorf("PUT /up/x: %d %q (signed %s %q), want 307 to the signed URL of a PUT of up/x", a.Code, a.Header.Get("Location"), r.Method, r.Key)
 	}
 }
 
-// TestCloudFrontRedirect: a request to a CloudFront rule is answered 302
-// with Cache-Control: no-store and a Location under the configured domain,
-// signed for the key at the request's time for the profile's lifetime
-// (botocore's canned URL for it: signers/cloudfront's golden tests); HEAD
-// too; PUT is 405. A domain's path prefix and its expires are the
-// profile's; the key is the request path, percent-decoded.
-func TestCloudFrontRedirect(t *testing.T) {
-	h := newHandler(t, cfRuleConfig(t, "/dl/*", "strip_prefix /dl"))
-	asked := recordSigns(h)
-	at(h, cfClock)
+// TestRedirect: a GET is answered 302 with Cache-Control: no-store and
+// the profile's URL as Location, signed for the key (the request path,
+// percent-decoded) at the request's time for the profile's lifetime; HEAD
+// too; a method the rule lacks is 405; a profile's origin with a path
+// goes before every key. (How CloudFront signs these, its domain's path
+// prefix and the escaping of such keys: signers/cloudfront's
+// TestCloudFrontCannedAndWildcardGolden and TestCloudFrontHandlerRequests.)
+func TestRedirect(t *testing.T) {
+	h := newHandler(t, `presign {
+		`+recordingProfile("p", "origin https://cdn.example.com/media", "expires 2h")+`
+		rule /dl/* {
+			profile p
+			strip_prefix /dl
+		}
+	}`)
+	clock := time.Unix(1767225600, 0)
+	at(h, clock)
 	a := serve(t, h, "GET", "/dl/images/cat.jpg")
 	if a.Code != http.StatusFound {
 		t.Fatalf("status %d (%v), want 302", a.Code, a.Err)
@@ -123,36 +142,31 @@ func TestCloudFrontRedirect(t *testing.T) {
 	if cc := a.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", cc)
 	}
-	loc := a.Header.Get("Location")
-	if r := lastSigned(t, asked); r.Method != "GET" || r.Key != "images/cat.jpg" || !r.SignTime.Equal(cfClock) || r.Expires != time.Hour ||
-		!strings.HasPrefix(loc, "https://"+cfDist+"/images/cat.jpg?Expires=") {
-		t.Errorf("Location %s; signed %s %q at %s for %s; want GET images/cat.jpg at %s for 1h", loc, r.Method, r.Key, r.SignTime, r.Expires, cfClock)
+	want := signerstest.RecordingURL("https://cdn.example.com/media", "GET", "images/cat.jpg", "", clock.Add(2*time.Hour))
+	asked := recorded(t, h, "p")
+	if r := asked[len(asked)-1]; r.Method != "GET" || r.Key != "images/cat.jpg" || !r.SignTime.Equal(clock) || r.Expires != 2*time.Hour ||
+		a.Header.Get("Location") != want {
+		t.Errorf("Location %s; signed %s %q at %s for %s; want GET images/cat.jpg at %s for the profile's 2h: %s",
+			a.Header.Get("Location"), r.Method, r.Key, r.SignTime, r.Expires, clock, want)
 	}
 	if len(a.Header.Values("Set-Cookie")) != 0 {
 		t.Errorf("cookies on a signed-URL answer")
 	}
-	if a := serve(t, h, "HEAD", "/dl/images/cat.jpg"); a.Code != http.StatusFound || a.Header.Get("Location") != loc {
+	if a := serve(t, h, "HEAD", "/dl/images/cat.jpg"); a.Code != http.StatusFound ||
+		a.Header.Get("Location") != signerstest.RecordingURL("https://cdn.example.com/media", "HEAD", "images/cat.jpg", "", clock.Add(2*time.Hour)) {
 		t.Errorf("HEAD: %d %s", a.Code, a.Header.Get("Location"))
 	}
 	if a := serve(t, h, "PUT", "/dl/images/cat.jpg"); a.Code != http.StatusMethodNotAllowed || a.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("PUT: %d, Allow %q", a.Code, a.Header.Get("Allow"))
 	}
 
-	// a domain with a path prefix goes before every key; keys with spaces
-	// and unicode are escaped
-	h = newHandler(t, `presign {
-		`+cfProfile(t, "cdn", "https://cdn.example.com/media/", "expires 2h")+`
-		rule /v/* {
-			profile cdn
-			strip_prefix /v
-		}
-	}`)
-	asked = recordSigns(h)
-	at(h, cfClock)
-	loc = serve(t, h, "GET", pathFor("/v/", "clips/ünï 1.mp4")).Header.Get("Location")
-	if r := lastSigned(t, asked); r.Key != "clips/ünï 1.mp4" || r.Expires != 2*time.Hour ||
-		!strings.HasPrefix(loc, "https://cdn.example.com/media/clips/%C3%BCn%C3%AF%201.mp4?") {
-		t.Errorf("Location %s, signed %q for %s; want the key under the domain's prefix, for the profile's 2h", loc, r.Key, r.Expires)
+	// keys with spaces and unicode are decoded from the path, and escaped
+	// under the origin's path
+	a = serve(t, h, "GET", pathFor("/dl/", "clips/ünï 1.mp4"))
+	asked = recorded(t, h, "p")
+	if r := asked[len(asked)-1]; r.Key != "clips/ünï 1.mp4" || r.Expires != 2*time.Hour ||
+		!strings.HasPrefix(a.Header.Get("Location"), "https://cdn.example.com/media/clips/%C3%BCn%C3%AF%201.mp4?") {
+		t.Errorf("Location %s, signed %q for %s; want the key under the origin's path, for the profile's 2h", a.Header.Get("Location"), r.Key, r.Expires)
 	}
 }
 

@@ -435,7 +435,7 @@ func TestDocsReference(t *testing.T) {
 		}
 	}
 
-	mods := caddy.GetModules(signers.Namespace)
+	mods := userKinds()
 	if len(mods) < 5 {
 		t.Fatalf("%d kinds registered", len(mods))
 	}

@@ -18,12 +18,13 @@ import (
 	"github.com/caddy-presign/presign/signers"
 )
 
-// fixedSigner is a profile's signer whose answers are replaced: its URL,
-// or an error.
+// fixedSigner is a profile's signer whose answers are replaced: its URL
+// (with cookies, as a cookies rule's answer has), or an error.
 type fixedSigner struct {
 	signers.Signer
-	url string
-	err error
+	url     string
+	cookies []*http.Cookie
+	err     error
 }
 
 func (f fixedSigner) Sign(ctx context.Context, r signers.Request) (*signers.Signed, error) {
@@ -32,7 +33,7 @@ func (f fixedSigner) Sign(ctx context.Context, r signers.Request) (*signers.Sign
 		return nil, errors.Join(f.err, err)
 	}
 	c := *s
-	c.URL = f.url
+	c.URL, c.Cookies = f.url, f.cookies
 	return &c, nil
 }
 
@@ -46,11 +47,12 @@ func observe(h *Handler) *observer.ObservedLogs {
 // TestOriginEnforced: a URL that does not start with the profile's origin
 // followed by '/', '?' or nothing is never sent, whatever the signer
 // returns: 500, no Location, no cookies, and an error log that names the
-// rule, the profile and the origin but holds no signature.
+// rule, the profile and the origin but holds no signature. (Origins of a
+// bucket's host, and of a CDN's path, whose answers are cookies.)
 func TestOriginEnforced(t *testing.T) {
 	h := newHandler(t, `presign {
-		`+s3Block("s3", "endpoint https://s3.example.com")+`
-		`+cfProfile(t, "cdn", "https://cdn.example.com/media")+`
+		`+recordingProfile("s3", "origin https://my-bucket.s3.example.com")+`
+		`+recordingProfile("cdn", "origin https://cdn.example.com/media")+`
 		rule /s3/* {
 			profile s3
 			strip_prefix /s3
@@ -58,16 +60,17 @@ func TestOriginEnforced(t *testing.T) {
 		rule /cf/* {
 			profile cdn
 			strip_prefix /cf
-			cookies
 		}
 	}`)
 	const sig = "X-Amz-Signature=0123456789abcdef"
+	cookie := []*http.Cookie{{Name: "CloudFront-Signature", Value: "0123456789abcdef", Path: "/", Secure: true}}
 	for _, c := range []struct {
 		rule, target, origin string
+		cookies              []*http.Cookie
 		good, bad            []string
 	}{
 		{
-			"s3", "/s3/k", "https://my-bucket.s3.example.com",
+			"s3", "/s3/k", "https://my-bucket.s3.example.com", nil,
 			[]string{"https://my-bucket.s3.example.com/k?" + sig, "https://my-bucket.s3.example.com?" + sig, "https://my-bucket.s3.example.com"},
 			[]string{
 				"https://my-bucket.s3.example.com.evil/k?" + sig, "https://my-bucket.s3.example.com@evil.com/k?" + sig,
@@ -76,7 +79,7 @@ func TestOriginEnforced(t *testing.T) {
 			},
 		},
 		{
-			"cdn", "/cf/k", "https://cdn.example.com/media",
+			"cdn", "/cf/k", "https://cdn.example.com/media", cookie,
 			[]string{"https://cdn.example.com/media/k"},
 			[]string{"https://cdn.example.com/mediax/k", "https://cdn.example.com/k", "https://cdn.example.com/other/media/k"},
 		},
@@ -89,13 +92,13 @@ func TestOriginEnforced(t *testing.T) {
 		}
 		real := rule.signer
 		for _, u := range append(c.good, c.bad...) {
-			rule.signer = fixedSigner{Signer: real, url: u}
+			rule.signer = fixedSigner{Signer: real, url: u, cookies: c.cookies}
 			logs := observe(h)
 			a := serve(t, h, "GET", c.target)
 			good := slices.Contains(c.good, u)
 			if good {
-				if a.Code != http.StatusFound || a.Header.Get("Location") != u {
-					t.Errorf("%s: %d, Location %q; want 302 to it", u, a.Code, a.Header.Get("Location"))
+				if a.Code != http.StatusFound || a.Header.Get("Location") != u || len(a.Header.Values("Set-Cookie")) != len(c.cookies) {
+					t.Errorf("%s: %d, Location %q, Set-Cookie %q; want 302 to it with the answer's cookies", u, a.Code, a.Header.Get("Location"), a.Header.Values("Set-Cookie"))
 				}
 				continue
 			}
@@ -123,7 +126,7 @@ func TestOriginEnforced(t *testing.T) {
 // is asked again.
 func TestRetryAfter(t *testing.T) {
 	h := newHandler(t, `presign {
-		`+s3Block("s3")+`
+		`+recordingProfile("s3")+`
 		rule /* {
 			profile s3
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,39 @@ import (
 
 	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/signerstest"
 )
+
+// The handler's tests configure `profile <name> recording { ... }` where
+// they test what the handler asks of a kind and answers, not how a kind
+// signs (that is each kind's package's, and the conformance suite's).
+func init() { signerstest.RegisterRecording() }
+
+// recordingProfile is a Caddyfile profile block of the recording kind;
+// extra lines (origin, expires) go inside it.
+func recordingProfile(name string, extra ...string) string {
+	return `profile ` + name + ` recording {
+			` + strings.Join(extra, "\n\t\t\t") + `
+		}`
+}
+
+// recordingURL is the URL a recording profile with the default origin
+// signs for a request of method for key, without Content-Type, that
+// expires at exp.
+func recordingURL(key, method string, exp time.Time) string {
+	return signerstest.RecordingURL(signerstest.RecordingOrigin, method, key, "", exp)
+}
+
+// recorded are the requests that h's profile name, of the recording kind,
+// was asked to sign, in order.
+func recorded(t testing.TB, h *Handler, name string) []signers.Request {
+	t.Helper()
+	p, ok := h.profiles[name].(*signerstest.Recording)
+	if !ok {
+		t.Fatalf("profile %s is a %T, not of the recording kind", name, h.profiles[name])
+	}
+	return p.Signed()
+}
 
 // parseBlock parses a presign Caddyfile block into a Handler.
 func parseBlock(block string) (*Handler, error) {
@@ -235,4 +268,18 @@ func cfProfile(t testing.TB, name, domain string, extra ...string) string {
 			private_key_file ` + key + `
 			` + strings.Join(extra, "\n\t\t\t") + `
 		}`
+}
+
+// userKinds are the profile kinds registered in a user's build: every
+// registered kind but the conformance suite's recording kind
+// (signerstest.RegisterRecording), a test double that the handler's tests
+// register and no user's build holds.
+func userKinds() []caddy.ModuleInfo {
+	var kinds []caddy.ModuleInfo
+	for _, m := range caddy.GetModules(signers.Namespace) {
+		if reflect.TypeOf(m.New()).Elem().PkgPath() != "github.com/caddy-presign/presign/signers/signerstest" {
+			kinds = append(kinds, m)
+		}
+	}
+	return kinds
 }

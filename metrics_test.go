@@ -24,12 +24,7 @@ import (
 // that answered nothing.
 func TestMetricsCountAnswers(t *testing.T) {
 	h, reg := metricsHandler(t, `presign {
-		profile p s3 {
-			bucket my-bucket
-			region us-east-1
-			access_key_id AKIDEXAMPLE
-			secret_access_key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-		}
+		`+recordingProfile("p")+`
 		rule /dl/* {
 			profile p
 		}

@@ -10,10 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2"
-
-	"github.com/caddy-presign/presign/signers"
 )
 
 // TestDevelopmentKindSteps: docs/development.md's list of what a new
@@ -45,7 +41,7 @@ func TestDevelopmentKindSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	mods := caddy.GetModules(signers.Namespace)
+	mods := userKinds()
 	if len(mods) < 4 {
 		t.Fatalf("%d kinds registered", len(mods))
 	}

@@ -40,18 +40,21 @@ func TestReadsRequest(t *testing.T) {
 // Accept), and no answer of a rule whose templates read only the path does.
 func TestVary(t *testing.T) {
 	const user = "Authorization, Cookie"
-	s3Block := func(key string) string {
+	// check_exists is an option of the real kinds: /check stays on an s3
+	// profile, with a fake store.
+	block := func(key string) string {
 		return `presign {
+	` + recordingProfile("rec") + `
 	` + mediaProfile + `
 	rule /dl/* {
-		profile media
+		profile rec
 		strip_prefix /dl
 		key ` + key + `
 		methods GET HEAD PUT POST
 		stable 1m
 	}
 	rule /json/* {
-		profile media
+		profile rec
 		strip_prefix /json
 		key ` + key + `
 		respond json
@@ -72,7 +75,7 @@ func TestVary(t *testing.T) {
 		{"media/{presign.path}", false},
 		{"users/{http.auth.user.id}/{presign.path}", true},
 	} {
-		h := newHandler(t, s3Block(c.key))
+		h := newHandler(t, block(c.key))
 		h.Rules[2].exists = signers.NewExistence(&fakeStore{exists: map[string]bool{"users/alice/a.txt": true, "a.txt": true, "media/a.txt": true}})
 		for _, q := range []struct{ method, target string }{
 			{"GET", "/dl/a.txt"},

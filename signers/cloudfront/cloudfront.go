@@ -94,14 +94,9 @@ type CloudFront struct {
 
 	// With kms_key: the AWS credentials that call KMS, as s3 profiles take
 	// them: static keys (placeholders are expanded at start), a profile of
-	// the shared config files, or else the default chain; RoleARN (with
-	// ExternalID) assumes a role on top.
-	AccessKeyID     string `json:"access_key_id,omitempty"`
-	SecretAccessKey string `json:"secret_access_key,omitempty"`
-	SessionToken    string `json:"session_token,omitempty"`
-	AWSProfile      string `json:"aws_profile,omitempty"`
-	RoleARN         string `json:"role_arn,omitempty"`
-	ExternalID      string `json:"external_id,omitempty"`
+	// the shared config files, or else the default chain; role_arn (with
+	// external_id) assumes a role on top.
+	awscreds.Config
 
 	// With kms_key: how long a request waits for credentials that are not
 	// yet at hand before it is answered 503. Default 5s.
@@ -183,8 +178,7 @@ func (c *CloudFront) provisionKey(ctx caddy.Context) error {
 	if c.KMSKey != "" {
 		return c.provisionKMS(ctx)
 	}
-	if c.KMSEndpoint != "" || c.KMSTimeout != 0 || c.Region != "" || c.AccessKeyID != "" || c.SecretAccessKey != "" ||
-		c.SessionToken != "" || c.AWSProfile != "" || c.RoleARN != "" || c.CredentialsTimeout != 0 {
+	if c.KMSEndpoint != "" || c.KMSTimeout != 0 || c.Region != "" || c.AnyCredentials() || c.CredentialsTimeout != 0 {
 		return errors.New("kms_endpoint, kms_timeout, region, the AWS credential options and credentials_timeout go with kms_key only")
 	}
 	keyFile := signers.Expand(c.PrivateKeyFile)
@@ -360,10 +354,7 @@ func (c *CloudFront) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{Name: "kms_endpoint", Parse: func() error { return signers.OneArg(d, &c.KMSEndpoint) }},
 		{Name: "kms_timeout", Parse: func() error { return signers.DurationArg(d, &c.KMSTimeout) }},
 		{Name: "region", Parse: func() error { return signers.OneArg(d, &c.Region) }},
-	}, awscreds.Subdirectives(d, awscreds.Fields{
-		AccessKeyID: &c.AccessKeyID, SecretAccessKey: &c.SecretAccessKey, SessionToken: &c.SessionToken,
-		AWSProfile: &c.AWSProfile, RoleARN: &c.RoleARN, ExternalID: &c.ExternalID,
-	})...), []signers.Subdirective{
+	}, c.Subdirectives(d)...), []signers.Subdirective{
 		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &c.CredentialsTimeout) }},
 		{Name: "hash_algorithm", Parse: func() error { return signers.OneArg(d, &c.HashAlgorithm) }},
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &c.Expires) }},

@@ -49,7 +49,7 @@ type kmsSigner struct {
 // a SIGN_VERIFY key of a spec CloudFront takes), and sets c up to sign
 // through it with SHA-256.
 func (c *CloudFront) provisionKMS(ctx caddy.Context) error {
-	signers.ExpandAll(&c.KMSKey, &c.KMSEndpoint, &c.Region, &c.AWSProfile, &c.RoleARN, &c.ExternalID)
+	signers.ExpandAll(&c.KMSKey, &c.KMSEndpoint, &c.Region)
 	if c.PrivateKeyFile != "" || c.PrivateKey != "" {
 		return errors.New("kms_key excludes private_key_file and private_key: the key is in KMS, set one of them")
 	}
@@ -80,11 +80,7 @@ func (c *CloudFront) provisionKMS(ctx caddy.Context) error {
 	if region == "" {
 		return fmt.Errorf("kms_key %q: region is required unless the key is given as its ARN (arn:aws:kms:<region>:...)", c.KMSKey)
 	}
-	provider, err := awscreds.Provider(ctx, awscreds.Options{
-		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
-		AWSProfile: c.AWSProfile, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
-		Region: region, Timeout: time.Duration(c.CredentialsTimeout),
-	})
+	provider, err := c.Provider(ctx, region, time.Duration(c.CredentialsTimeout))
 	if err != nil {
 		return err
 	}

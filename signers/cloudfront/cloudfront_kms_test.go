@@ -22,6 +22,7 @@ import (
 
 	"github.com/caddy-presign/presign/internal/cfverify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/signerstest"
 )
 
@@ -123,7 +124,7 @@ func (f *fakeKMS) serve(w http.ResponseWriter, r *http.Request) {
 func kmsProfile(f *fakeKMS, id string, mod func(*CloudFront)) *CloudFront {
 	c := &CloudFront{
 		Domain: cfTestDomain, KeyPairID: cfTestKeyID, KMSKey: id, KMSEndpoint: f.URL, Region: "us-east-1",
-		AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", KMSTimeout: caddy.Duration(2 * time.Second),
+		Config: awscreds.Config{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}, KMSTimeout: caddy.Duration(2 * time.Second),
 	}
 	if mod != nil {
 		mod(c)

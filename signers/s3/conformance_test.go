@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-presign/presign/internal/sigv4verify"
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/signerstest"
 )
 
@@ -27,7 +28,7 @@ func suiteS3(t *testing.T, store string, provider aws.CredentialsProvider) signe
 	t.Helper()
 	s := &S3{
 		Bucket: "media", Region: "eu-central-1", Endpoint: store, PathStyle: true, APITimeout: caddy.Duration(3 * time.Second),
-		CredentialsTimeout: caddy.Duration(time.Second), AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret,
+		CredentialsTimeout: caddy.Duration(time.Second), Config: awscreds.Config{AccessKeyID: suiteAKID, SecretAccessKey: suiteSecret},
 	}
 	if provider != nil {
 		s.AccessKeyID, s.SecretAccessKey, s.CredentialsProvider = "", "", provider
@@ -45,10 +46,11 @@ var suiteKeys = sigv4verify.Keys{suiteAKID: suiteSecret}
 func TestConformance(t *testing.T) {
 	// every call of Caddy's to the store signed in its Authorization
 	// header with the suite's keys, for its method and path
-	store := signerstest.ListObjectsV2("media", func(r *http.Request) error {
+	authorize := func(r *http.Request) error {
 		_, err := suiteKeys.Request(r, time.Now())
 		return err
-	})
+	}
+	store := signerstest.ListObjectsV2("media", authorize)
 	store.ListRefusals = []signerstest.RefusalCase{
 		{Status: 400, Code: "InvalidArgument", Want: 400}, // a continuation token S3 never issued
 		{Status: 400, Code: "KeyTooLongError", Want: 400},
@@ -76,6 +78,18 @@ func TestConformance(t *testing.T) {
 		{Status: 403, Want: 502},
 		{Status: 500, Want: 502},
 	}
+	multipart := signerstest.S3Multipart("media", authorize)
+	multipart.Refusals = []signerstest.RefusalCase{
+		{Status: 404, Code: "NoSuchUpload", Want: 404}, // aborted, completed or never started
+		{Status: 400, Code: "InvalidPart", Want: 400},
+		{Status: 400, Code: "InvalidPartOrder", Want: 400},
+		{Status: 400, Code: "EntityTooSmall", Want: 400},
+		{Status: 400, Code: "InvalidArgument", Want: 400},
+		{Status: 400, Code: "ExpiredToken", Want: 502},
+		{Status: 403, Code: "AccessDenied", Want: 502},
+		{Status: 404, Code: "NoSuchBucket", Want: 502},
+		{Status: 500, Code: "InternalError", Want: 502},
+	}
 	signerstest.Run(t, signerstest.Kind{
 		Name: "s3",
 		New:  func(t *testing.T, store string) signers.Signer { return suiteS3(t, store, nil) },
@@ -102,6 +116,7 @@ func TestConformance(t *testing.T) {
 				return aws.Credentials{}, errors.New("the provider is down")
 			}))
 		},
-		Store: store,
+		Store:     store,
+		Multipart: multipart,
 	})
 }

@@ -61,29 +61,11 @@ type S3 struct {
 	// it for HTTPS.
 	PathStyle bool `json:"path_style,omitempty"`
 
-	// Static access key ID. Placeholders are expanded at start, so
-	// "{env.AWS_ACCESS_KEY_ID}" keeps the key out of the config.
-	AccessKeyID string `json:"access_key_id,omitempty"`
-
-	// Static secret access key; goes with AccessKeyID. Placeholders are
-	// expanded at start ("{env.S3_SECRET}", "{file./run/secrets/s3}").
-	SecretAccessKey string `json:"secret_access_key,omitempty"`
-
-	// Session token of temporary static credentials. Placeholders are
-	// expanded at start.
-	SessionToken string `json:"session_token,omitempty"`
-
-	// A profile of the shared AWS config and credentials files
-	// (~/.aws/config, ~/.aws/credentials) to take credentials from, instead
-	// of the default chain.
-	AWSProfile string `json:"aws_profile,omitempty"`
-
-	// The ARN of a role to assume (AWS STS) with the base credentials.
-	// Sessions last one hour and are renewed ahead of expiry.
-	RoleARN string `json:"role_arn,omitempty"`
-
-	// The external ID the role's trust policy asks for, if any.
-	ExternalID string `json:"external_id,omitempty"`
+	// The AWS credentials that sign: static keys (access_key_id,
+	// secret_access_key, session_token), a profile of the shared config
+	// files (aws_profile), or else the default chain; role_arn (with
+	// external_id) assumes a role on top.
+	awscreds.Config
 
 	// Default lifetime of the URLs; rules may override it. Default 15m;
 	// at most 7 days (SigV4's limit).
@@ -137,7 +119,7 @@ func (S3) CaddyModule() caddy.ModuleInfo {
 // and Caddy still starts.
 func (s *S3) Provision(ctx caddy.Context) error {
 	s.keys = new(v4KeyCache) // first: Caddy calls Cleanup even when Provision fails
-	signers.ExpandAll(&s.Bucket, &s.Region, &s.Endpoint, &s.APIEndpoint, &s.AWSProfile, &s.RoleARN, &s.ExternalID)
+	signers.ExpandAll(&s.Bucket, &s.Region, &s.Endpoint, &s.APIEndpoint)
 	if s.Bucket == "" {
 		return errors.New("bucket is required")
 	}
@@ -162,11 +144,7 @@ func (s *S3) Provision(ctx caddy.Context) error {
 	provider := s.CredentialsProvider
 	if provider == nil {
 		var err error
-		provider, err = awscreds.Provider(ctx, awscreds.Options{
-			AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
-			AWSProfile: s.AWSProfile, RoleARN: s.RoleARN, ExternalID: s.ExternalID,
-			Region: s.Region, Timeout: time.Duration(s.CredentialsTimeout),
-		})
+		provider, err = s.Provider(ctx, s.Region, time.Duration(s.CredentialsTimeout))
 		if err != nil {
 			return err
 		}
@@ -311,10 +289,7 @@ func (s *S3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		{Name: "region", Parse: func() error { return signers.OneArg(d, &s.Region) }},
 		{Name: "endpoint", Parse: func() error { return signers.OneArg(d, &s.Endpoint) }},
 		{Name: "path_style", Parse: func() error { return signers.FlagArg(d, &s.PathStyle) }},
-	}, awscreds.Subdirectives(d, awscreds.Fields{
-		AccessKeyID: &s.AccessKeyID, SecretAccessKey: &s.SecretAccessKey, SessionToken: &s.SessionToken,
-		AWSProfile: &s.AWSProfile, RoleARN: &s.RoleARN, ExternalID: &s.ExternalID,
-	})...), []signers.Subdirective{
+	}, s.Subdirectives(d)...), []signers.Subdirective{
 		{Name: "expires", Parse: func() error { return signers.DurationArg(d, &s.Expires) }},
 		{Name: "credentials_timeout", Parse: func() error { return signers.DurationArg(d, &s.CredentialsTimeout) }},
 		{Name: "api_endpoint", Parse: func() error { return signers.OneArg(d, &s.APIEndpoint) }},

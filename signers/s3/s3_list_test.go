@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 	"github.com/caddy-presign/presign/signers/internal/store/pagetest"
 )
 
@@ -21,7 +22,7 @@ func listServer(t testing.TB, answer func(w http.ResponseWriter, r *http.Request
 	t.Cleanup(srv.Close)
 	s := &S3{
 		Bucket: "media", Region: "us-east-1", Endpoint: srv.URL, PathStyle: true,
-		AccessKeyID: "AKID", SecretAccessKey: "secret",
+		Config: awscreds.Config{AccessKeyID: "AKID", SecretAccessKey: "secret"},
 	}
 	if err := s.Provision(caddy.Context{}); err != nil {
 		t.Fatal(err)

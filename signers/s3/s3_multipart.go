@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -91,7 +92,7 @@ func (s *S3) CreateMultipart(ctx context.Context, key, contentType string, meta 
 		return "", storeError(err)
 	}
 	if out.UploadId == nil || *out.UploadId == "" {
-		return "", storeError(fmt.Errorf("CreateMultipartUpload returned no uploadId"))
+		return "", junk("an upload", errors.New("CreateMultipartUpload answered without an upload id"))
 	}
 	return *out.UploadId, nil
 }
@@ -116,23 +117,45 @@ func (s *S3) SignParts(ctx context.Context, r *signers.Request, uploadID string,
 	return urls, expiresAt, nil
 }
 
-// ListParts implements Multipart.
+// ListParts implements Multipart. Every page must be of the upload, its
+// parts ascending from the previous page's, and a truncated one must name
+// a new marker: anything else is not the store's listing of the upload
+// (a proxy's page, a cut answer), and reading it as one would complete
+// the upload with fewer parts than were sent.
 func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]signers.Part, error) {
 	ctx, cancel := s.apiContext(ctx)
 	defer cancel()
 	in := &s3.ListPartsInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID)}
 	var parts []signers.Part
-	p := s3.NewListPartsPaginator(s.api, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+	for {
+		out, err := s.api.ListParts(ctx, in)
 		if err != nil {
 			return nil, storeError(err)
 		}
-		for _, pt := range out.Parts {
-			parts = append(parts, signers.Part{PartNumber: aws.ToInt32(pt.PartNumber), Size: aws.ToInt64(pt.Size), ETag: aws.ToString(pt.ETag)})
+		if aws.ToString(out.UploadId) != uploadID {
+			return nil, junk("the upload's parts", fmt.Errorf("ListParts answered for upload %q", aws.ToString(out.UploadId)))
 		}
+		for _, pt := range out.Parts {
+			n := aws.ToInt32(pt.PartNumber)
+			if len(parts) > 0 && n <= parts[len(parts)-1].PartNumber {
+				return nil, junk("the upload's parts", fmt.Errorf("ListParts answered part %d after part %d", n, parts[len(parts)-1].PartNumber))
+			}
+			parts = append(parts, signers.Part{PartNumber: n, Size: aws.ToInt64(pt.Size), ETag: aws.ToString(pt.ETag)})
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return parts, nil
+		}
+		if next := aws.ToString(out.NextPartNumberMarker); next == "" || next == aws.ToString(in.PartNumberMarker) {
+			return nil, junk("the upload's parts", fmt.Errorf("ListParts answered a truncated page with the next marker %q", next))
+		}
+		in.PartNumberMarker = out.NextPartNumberMarker
 	}
-	return parts, nil
+}
+
+// junk is the 502 of a 200 that is not the store's answer to the call:
+// the store answered something other than what.
+func junk(what string, err error) *signers.StoreError {
+	return &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store answered something other than " + what, Err: err}
 }
 
 // CompleteMultipart implements Multipart.
@@ -143,7 +166,7 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 	for i, p := range parts {
 		done[i] = types.CompletedPart{PartNumber: aws.Int32(p.PartNumber), ETag: aws.String(p.ETag)}
 	}
-	_, err := s.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	out, err := s.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(s.Bucket),
 		Key:             aws.String(key),
 		UploadId:        aws.String(uploadID),
@@ -151,6 +174,11 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 	})
 	if err != nil {
 		return "", storeError(err)
+	}
+	// the assembled object's ETag: without it, the 200 is not the store's
+	// (a proxy's page, an empty or cut answer), and the upload may be open
+	if aws.ToString(out.ETag) == "" {
+		return "", junk("the completed upload", errors.New("CompleteMultipartUpload answered without the object's ETag"))
 	}
 	// the public address, not api_endpoint's, which browsers may not reach
 	return s.origin + "/" + escape.Path(key), nil

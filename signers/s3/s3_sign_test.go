@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/awscreds"
 )
 
 // TestS3SignsTheRequest: what the handler asks of an AWS profile with
@@ -17,10 +18,10 @@ import (
 // origin for its region, dated the request's SignTime (with stable, the
 // window's start), and a PUT with a signature.
 func TestS3SignsTheRequest(t *testing.T) {
-	s := &S3{
-		Bucket: "bucket1", Region: "eu-central-1", AccessKeyID: "AKIDEXAMPLE",
+	s := &S3{Bucket: "bucket1", Region: "eu-central-1", Config: awscreds.Config{
+		AccessKeyID:     "AKIDEXAMPLE",
 		SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-	}
+	}}
 	if err := s.Provision(caddy.Context{Context: context.Background()}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@
 //	suite.go      Run, Kind; the options, origin, expiry, signing and tampering checks
 //	cache.go      cached against fresh answers for every combination of the options
 //	store.go      Wire, Call, Page; a recording store: pages, junk, refusals, least privilege
-//	multipart.go  the parts of a multipart upload
+//	multipart.go  the parts of a multipart upload; its calls to the store
+//	multipartwire.go  MultipartWire, PartsPage: a store's multipart protocol (S3's)
 //	refusal.go    RefusalCase: the refusal contract of every Store
+//	recording.go  the recording kind, for the handler's tests (RegisterRecording)
 package signerstest
 
 import (

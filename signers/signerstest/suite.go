@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -54,6 +55,10 @@ type Kind struct {
 	// signers.Store that calls a server; nil otherwise.
 	Store *Wire
 
+	// Multipart is the store's protocol of multipart uploads, for a kind
+	// whose profiles are a signers.Multipart; nil otherwise.
+	Multipart *MultipartWire
+
 	// Files returns a profile whose store is the directory dir, for a
 	// kind whose profiles are a signers.Store that reads the local file
 	// system (see checkFiles); nil otherwise. At most one of Store and
@@ -102,8 +107,12 @@ func Run(t *testing.T, k Kind) {
 	if k.Store == nil && k.NoCredentials != nil {
 		t.Run("Credentials", func(t *testing.T) { checkCredentials(t, k.NoCredentials(t, "http://127.0.0.1:9")) })
 	}
-	if _, ok := p.(signers.Multipart); ok {
+	if _, ok := p.(signers.Multipart); ok != (k.Multipart != nil) {
+		t.Fatalf("kind %s: a Multipart is %v, a MultipartWire given is %v", k.Name, ok, k.Multipart != nil)
+	}
+	if k.Multipart != nil {
 		t.Run("Multipart", func(t *testing.T) { checkMultipart(t, k) })
+		t.Run("MultipartCalls", func(t *testing.T) { checkMultipartCalls(t, k) })
 	}
 }
 
@@ -411,7 +420,7 @@ func tampered(s *signers.Signed, path bool) map[string]*signers.Signed {
 	for name, value := range s.Fields {
 		if j := alnumAt(value); j >= 0 {
 			c := *s
-			c.Fields = maps(s.Fields)
+			c.Fields = maps.Clone(s.Fields)
 			c.Fields[name] = value[:j] + string(flip(value[j])) + value[j+1:]
 			out["form field "+name] = &c
 		}
@@ -427,14 +436,6 @@ func tampered(s *signers.Signed, path bool) map[string]*signers.Signed {
 		}
 	}
 	return out
-}
-
-func maps(m map[string]string) map[string]string {
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func isAlnum(r rune) bool {

@@ -4,13 +4,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/caddy-presign/presign/internal/gcsverify"
 	"github.com/caddy-presign/presign/systest/harness"
 )
 
@@ -162,21 +161,6 @@ func (c *config) startStore() (*benchStore, error) {
 	return st, nil
 }
 
-// writeGCSKey copies the service account key of Google's conformance
-// tests to dst as valid JSON: the published file lacks the comma after its
-// "comment" line.
-func writeGCSKey(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	b = bytes.Replace(b, []byte("public.\"\n"), []byte("public.\",\n"), 1)
-	if !json.Valid(b) {
-		return fmt.Errorf("%s is not JSON even with the comma after its comment", src)
-	}
-	return os.WriteFile(dst, b, 0o600) //nolint:gosec // G703: where the bench's own command line says
-}
-
 // writeManyRules writes the Caddyfile that bench/Caddyfile imports as
 // {$BENCH_MANYRULES}: the rule-lookup servers, each with one S3 profile
 // (static keys: signing is local). BENCH_PORT_RULES has manyRules rules
@@ -253,8 +237,8 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		return nil, err
 	}
 	env = append(env, kmsEnv...)
-	gcsKey := filepath.Join(dir, "gcs-service-account.json")
-	if err := writeGCSKey(filepath.Join(repo, "signers", "gcs", "testdata", "service-account"), gcsKey); err != nil {
+	gcsAccount, err := gcsverify.WriteAccount(filepath.Join(repo, "signers", "gcs", "testdata", "service-account"), dir)
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -268,7 +252,7 @@ func (c *config) startCaddy() (*caddyProc, error) {
 		Args: []string{"run", "--adapter", "caddyfile", "--config", filepath.Join(repo, "bench", "Caddyfile")},
 		Env: append(env, // Caddy's data dir: nothing of the user's
 			"BENCH_CF_KEY="+filepath.Join(repo, "signers", "cloudfront", "testdata", "cloudfront-rsa-pkcs1.pem"),
-			"BENCH_GCS_KEY="+gcsKey,
+			"BENCH_GCS_KEY="+gcsAccount.File,
 			"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config")),
 		LogPath: filepath.Join(dir, "caddy.log"),
 		Timeout: 30 * time.Second,

@@ -1,6 +1,6 @@
-// Package awscreds is the AWS credential options' provider, shared by the
-// kinds that call AWS with the credential chain (s3, and cloudfront's
-// kms_key).
+// Package awscreds is the AWS credential options (Config) and their
+// provider, shared by the kinds that call AWS with the credential chain
+// (s3, and cloudfront's kms_key).
 package awscreds
 
 import (
@@ -25,24 +25,50 @@ import (
 // roleDuration is the lifetime of the sessions of role_arn.
 const roleDuration = time.Hour
 
-// Options are a profile's AWS credential options, as the profile's config
-// holds them (the keys and token still with their placeholders; the rest
-// expanded).
-type Options struct {
-	AccessKeyID, SecretAccessKey, SessionToken string
-	AWSProfile, RoleARN, ExternalID            string
-	Region                                     string
-	// bounds each call made for credentials (four times it, retries
-	// included)
-	Timeout time.Duration
+// Config is a profile's AWS credential options, with their JSON fields,
+// embedded in the config of each kind that calls AWS with them: static
+// keys, a profile of the shared config files, or else the default chain;
+// a role assumed on top.
+type Config struct {
+	// Static access key ID. Placeholders are expanded at start, so
+	// "{env.AWS_ACCESS_KEY_ID}" keeps the key out of the config.
+	AccessKeyID string `json:"access_key_id,omitempty"`
+
+	// Static secret access key; goes with AccessKeyID. Placeholders are
+	// expanded at start ("{env.S3_SECRET}", "{file./run/secrets/s3}").
+	SecretAccessKey string `json:"secret_access_key,omitempty"`
+
+	// Session token of temporary static credentials. Placeholders are
+	// expanded at start.
+	SessionToken string `json:"session_token,omitempty"`
+
+	// A profile of the shared AWS config and credentials files
+	// (~/.aws/config, ~/.aws/credentials) to take credentials from, instead
+	// of the default chain.
+	AWSProfile string `json:"aws_profile,omitempty"`
+
+	// The ARN of a role to assume (AWS STS) with the base credentials.
+	// Sessions last one hour and are renewed ahead of expiry.
+	RoleARN string `json:"role_arn,omitempty"`
+
+	// The external ID the role's trust policy asks for, if any.
+	ExternalID string `json:"external_id,omitempty"`
 }
 
-// Provider builds the provider the options name: static keys, a shared
-// config profile or the default chain, and a role assumed on top.
-func Provider(ctx context.Context, s Options) (aws.CredentialsProvider, error) {
-	id, secret, token := signers.Expand(s.AccessKeyID), signers.Expand(s.SecretAccessKey), signers.Expand(s.SessionToken)
+// AnyCredentials tells whether any of the credential options is set.
+func (c *Config) AnyCredentials() bool { return *c != Config{} }
+
+// Provider expands the placeholders of the options (the keys and the
+// token only into the provider, never into c) and builds the provider
+// they name: static keys, a shared config profile or the default chain,
+// and a role assumed on top. region is where STS is called; timeout
+// bounds each call made for credentials (four times it, retries
+// included).
+func (c *Config) Provider(ctx context.Context, region string, timeout time.Duration) (aws.CredentialsProvider, error) {
+	signers.ExpandAll(&c.AWSProfile, &c.RoleARN, &c.ExternalID)
+	id, secret, token := signers.Expand(c.AccessKeyID), signers.Expand(c.SecretAccessKey), signers.Expand(c.SessionToken)
 	if (id == "") != (secret == "") {
-		if s.AccessKeyID != "" && s.SecretAccessKey != "" {
+		if c.AccessKeyID != "" && c.SecretAccessKey != "" {
 			return nil, errors.New("access_key_id or secret_access_key expanded to an empty value (is its placeholder's variable or file set?)")
 		}
 		return nil, errors.New("access_key_id and secret_access_key go together: set both or neither")
@@ -50,7 +76,7 @@ func Provider(ctx context.Context, s Options) (aws.CredentialsProvider, error) {
 	if token != "" && id == "" {
 		return nil, errors.New("session_token needs access_key_id and secret_access_key")
 	}
-	if id != "" && s.AWSProfile != "" {
+	if id != "" && c.AWSProfile != "" {
 		return nil, errors.New("aws_profile and static access keys exclude each other")
 	}
 
@@ -59,15 +85,15 @@ func Provider(ctx context.Context, s Options) (aws.CredentialsProvider, error) {
 	if id != "" {
 		base = credentials.NewStaticCredentialsProvider(id, secret, token)
 	}
-	if base == nil || s.RoleARN != "" {
+	if base == nil || c.RoleARN != "" {
 		opts := []func(*config.LoadOptions) error{
-			config.WithRegion(s.Region),
-			config.WithAPIOptions(deadline(4 * s.Timeout)),
+			config.WithRegion(region),
+			config.WithAPIOptions(deadline(4 * timeout)),
 			// the SDK's own cache refreshes a little ahead; ours sits on top
 			config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 0 }),
 		}
-		if s.AWSProfile != "" {
-			opts = append(opts, config.WithSharedConfigProfile(s.AWSProfile))
+		if c.AWSProfile != "" {
+			opts = append(opts, config.WithSharedConfigProfile(c.AWSProfile))
 		}
 		var err error
 		cfg, err = config.LoadDefaultConfig(ctx, opts...)
@@ -78,21 +104,21 @@ func Provider(ctx context.Context, s Options) (aws.CredentialsProvider, error) {
 			base = cfg.Credentials
 		}
 	}
-	if s.RoleARN == "" {
+	if c.RoleARN == "" {
 		return base, nil
 	}
-	if !strings.HasPrefix(s.RoleARN, "arn:") {
-		return nil, fmt.Errorf("role_arn %q is not an ARN (arn:aws:iam::123456789012:role/NAME)", s.RoleARN)
+	if !strings.HasPrefix(c.RoleARN, "arn:") {
+		return nil, fmt.Errorf("role_arn %q is not an ARN (arn:aws:iam::123456789012:role/NAME)", c.RoleARN)
 	}
 	cfg.Credentials = base
 	if cfg.Region == "" || cfg.Region == "auto" {
 		cfg.Region = "us-east-1"
 	}
-	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), c.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = "caddy-presign"
 		o.Duration = roleDuration
-		if s.ExternalID != "" {
-			o.ExternalID = aws.String(s.ExternalID)
+		if c.ExternalID != "" {
+			o.ExternalID = aws.String(c.ExternalID)
 		}
 	}), nil
 }
@@ -141,22 +167,16 @@ func deadline(d time.Duration) []func(*middleware.Stack) error {
 	}}
 }
 
-// Fields point at a profile's fields of the credential options.
-type Fields struct {
-	AccessKeyID, SecretAccessKey, SessionToken *string
-	AWSProfile, RoleARN, ExternalID            *string
-}
-
 // Subdirectives parse the credential options in a profile's Caddyfile
-// block into f: access_key_id, secret_access_key, session_token,
+// block into c: access_key_id, secret_access_key, session_token,
 // aws_profile and role_arn <arn> [<external_id>].
-func Subdirectives(d *caddyfile.Dispenser, f Fields) []signers.Subdirective {
+func (c *Config) Subdirectives(d *caddyfile.Dispenser) []signers.Subdirective {
 	return []signers.Subdirective{
-		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, f.AccessKeyID) }},
-		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, f.SecretAccessKey) }},
-		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, f.SessionToken) }},
-		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, f.AWSProfile) }},
-		{Name: "role_arn", Parse: func() error { return roleARNArg(d, f.RoleARN, f.ExternalID) }},
+		{Name: "access_key_id", Parse: func() error { return signers.OneArg(d, &c.AccessKeyID) }},
+		{Name: "secret_access_key", Parse: func() error { return signers.SecretArg(d, &c.SecretAccessKey) }},
+		{Name: "session_token", Parse: func() error { return signers.SecretArg(d, &c.SessionToken) }},
+		{Name: "aws_profile", Parse: func() error { return signers.OneArg(d, &c.AWSProfile) }},
+		{Name: "role_arn", Parse: func() error { return roleARNArg(d, &c.RoleARN, &c.ExternalID) }},
 	}
 }
 
