@@ -11,8 +11,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/caddy-presign/presign/signers/internal/store/pagetest"
 )
 
 // azureListPage is a List Blobs answer of container and prefix holding n
@@ -100,9 +98,18 @@ var azureListSeeds = []string{
 	`<Error><Code>ContainerNotFound</Code></Error>`,
 	`<!DOCTYPE html><html><body>hi</body></html>`,
 	``,
-	// A name whose first rune is beyond U+00FF: a byte-range class in a
-	// Go regexp matches runes, and once let this through as a difference.
+	// Inputs where the reader once parted from encoding/xml: names
+	// beyond ASCII that XML's tables refuse or take, a name of two
+	// colons, the last of two attributes, a prefixed attribute, a CDATA
+	// section's line ends, a second Name that keeps the first's Encoded.
 	`<ʰ/>`,
+	`<EnumerationResults ʰ="1" ContainerName="media"></EnumerationResults>`,
+	`<::/>`,
+	`<EnumerationResults ContainerName="a" ContainerName="media"><Blobs><Blob><Name Encoded="maybe" Encoded="true">x%41</Name></Blob></Blobs></EnumerationResults>`,
+	`<EnumerationResults x:ContainerName="media" :ContainerName="b"></EnumerationResults>`,
+	"<EnumerationResults ContainerName=\"media\"><Blobs><Blob><Name><![CDATA[a\rb]]></Name></Blob></Blobs></EnumerationResults>",
+	`<EnumerationResults ContainerName="media"><Blobs><Blob><Name Encoded="true">a</Name><Name>b%41</Name></Blob>` +
+		`<BlobPrefix><Name Encoded="true">c</Name><Name>d%41/</Name></BlobPrefix></Blobs></EnumerationResults>`,
 }
 
 // TestReadAzureListing: List Blobs answers, odd and junk documents read
@@ -126,9 +133,6 @@ func compareAzureWithRef(t *testing.T, b []byte) {
 	want, werr := refAzureListing(b)
 	got, err := readAzureListing(bytes.NewReader(b))
 	if (err == nil) != (werr == nil) {
-		if pagetest.ApproximateName(b) {
-			return
-		}
 		t.Fatalf("%q: error %v, encoding/xml's %v", b, err, werr)
 	}
 	if err == nil && !reflect.DeepEqual(got, want) {

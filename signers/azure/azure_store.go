@@ -111,7 +111,9 @@ func readAzureListing(body io.Reader) (*azureListing, error) {
 	res := &azureListing{Blobs: make([]azureBlob, 0, 64)}
 	d := store.NewXMLDoc(page.Bytes())
 	d.Root()
-	res.Container, _ = d.Attr("ContainerName")
+	for v := range d.Attrs("ContainerName") {
+		res.Container = v
+	}
 	for el := range d.Children() {
 		switch string(el) {
 		case "Prefix":
@@ -124,13 +126,13 @@ func readAzureListing(body io.Reader) (*azureListing, error) {
 				case "Blob":
 					res.Blobs = append(res.Blobs, readAzureBlob(d))
 				case "BlobPrefix":
-					var name string
+					var name azureName
 					for el := range d.Children() {
 						if string(el) == "Name" {
-							name = readAzureName(d)
+							name.read(d)
 						}
 					}
-					res.Prefixes = append(res.Prefixes, name)
+					res.Prefixes = append(res.Prefixes, name.String())
 				}
 			}
 		}
@@ -140,11 +142,14 @@ func readAzureListing(body io.Reader) (*azureListing, error) {
 
 // readAzureBlob reads a Blob element of a listing.
 func readAzureBlob(d *store.XMLDoc) azureBlob {
-	var b azureBlob
+	var (
+		b    azureBlob
+		name azureName
+	)
 	for el := range d.Children() {
 		switch string(el) {
 		case "Name":
-			b.Name = readAzureName(d)
+			name.read(d)
 		case "Properties":
 			for el := range d.Children() {
 				switch string(el) {
@@ -156,21 +161,35 @@ func readAzureBlob(d *store.XMLDoc) azureBlob {
 			}
 		}
 	}
+	b.Name = name.String()
 	return b
 }
 
-// readAzureName reads a name of a listing; Azure percent-encodes, and
-// marks Encoded, a name that XML cannot hold.
-func readAzureName(d *store.XMLDoc) string {
-	enc, _ := d.Attr("Encoded")
-	encoded := store.ParseBool(d, []byte(enc))
-	v := d.Text()
-	if encoded {
-		if u, err := url.PathUnescape(v); err == nil {
+// azureName is the Name of a Blob or BlobPrefix: Azure percent-encodes,
+// and marks Encoded, a name that XML cannot hold. A second Name element
+// in the same parent reads into it as Unmarshal reads one: its text
+// replaces the first's, and Encoded stands unless it says otherwise.
+type azureName struct {
+	encoded bool
+	value   string
+}
+
+// read reads a Name element into n.
+func (n *azureName) read(d *store.XMLDoc) {
+	for v := range d.Attrs("Encoded") {
+		n.encoded = store.ParseBool(d, []byte(v))
+	}
+	n.value = d.Text()
+}
+
+// String is the name, decoded when it is marked Encoded and decodes.
+func (n azureName) String() string {
+	if n.encoded {
+		if u, err := url.PathUnescape(n.value); err == nil {
 			return u
 		}
 	}
-	return v
+	return n.value
 }
 
 // Exists implements Store with Get Blob Properties (HEAD), authenticated

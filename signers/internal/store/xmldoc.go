@@ -2,12 +2,15 @@ package store
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -25,7 +28,7 @@ import (
 // root element is not read. The fuzz tests of the listings hold it to
 // encoding/xml.
 //
-// A reader walks it from Root with Children, Text and Attr; the first
+// A reader walks it from Root with Children, Text and Attrs; the first
 // error stops the walk and is kept for Err.
 type XMLDoc struct {
 	b       []byte
@@ -76,7 +79,7 @@ func (d *XMLDoc) Root() []byte {
 }
 
 // Children yields the local name of each child element of the element
-// last entered, entering it: the loop's body reads it with Text, Attr or
+// last entered, entering it: the loop's body reads it with Text, Attrs or
 // Children, or leaves it, and the walk goes on after its end. The walk
 // ends past the element's own end tag, or at an error.
 func (d *XMLDoc) Children() iter.Seq[[]byte] {
@@ -121,7 +124,7 @@ func (d *XMLDoc) TextBytes() []byte {
 		k, seg := d.tok()
 		switch k {
 		case tokText, tokCDATA:
-			plain := k == tokCDATA || bytes.IndexByte(seg, '&') < 0 && bytes.IndexByte(seg, '\r') < 0
+			plain := bytes.IndexByte(seg, '\r') < 0 && (k == tokCDATA || bytes.IndexByte(seg, '&') < 0)
 			if !read && plain {
 				out = seg // one plain segment, the common case: no copy
 			} else {
@@ -130,7 +133,7 @@ func (d *XMLDoc) TextBytes() []byte {
 					copied = true
 				}
 				if k == tokCDATA {
-					d.text = append(d.text, seg...)
+					d.text = appendLines(d.text, seg)
 				} else {
 					d.text = d.appendDecoded(d.text, seg)
 				}
@@ -151,22 +154,28 @@ func (d *XMLDoc) TextBytes() []byte {
 // Text is TextBytes as a string.
 func (d *XMLDoc) Text() string { return string(d.TextBytes()) }
 
-// Attr returns the value of the attribute of the element last entered
-// whose local name is name, before any read of its content.
-func (d *XMLDoc) Attr(name string) (string, bool) {
-	for a := d.attrs; ; {
-		n, v, rest, ok := nextAttr(a)
-		if !ok {
-			return "", false
+// Attrs yields, in order, the value of each attribute of the element last
+// entered whose local name is name, before any read of its content. A
+// reader sets its field from each in turn, as Unmarshal does: the last
+// one stands, and each must read.
+func (d *XMLDoc) Attrs(name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for a := d.attrs; ; {
+			n, v, rest, ok := nextAttr(a)
+			if !ok {
+				return
+			}
+			a = rest
+			if string(local(n)) != name {
+				continue
+			}
+			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
+				v = d.appendDecoded(nil, v)
+			}
+			if !yield(string(v)) {
+				return
+			}
 		}
-		a = rest
-		if string(local(n)) != name {
-			continue
-		}
-		if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
-			v = d.appendDecoded(nil, v)
-		}
-		return string(v), true
 	}
 }
 
@@ -196,7 +205,7 @@ func nextAttr(a []byte) (name, value, rest []byte, ok bool) {
 func (d *XMLDoc) checkAttrs(a []byte) {
 	for len(bytes.TrimLeft(a, " \t\r\n")) > 0 {
 		n, v, rest, ok := nextAttr(a)
-		if !ok || !validName(n) || bytes.IndexByte(v, '<') >= 0 {
+		if !ok || !validNSName(n) || bytes.IndexByte(v, '<') >= 0 {
 			d.fail("malformed attributes")
 			return
 		}
@@ -210,32 +219,47 @@ func (d *XMLDoc) checkAttrs(a []byte) {
 	}
 }
 
-// validName tells whether XML allows n as a name. Beyond ASCII, it takes
-// Unicode's letters and digits, near the tables of XML 1.0 that
-// encoding/xml holds names to.
+// validName tells whether XML allows n as a name, as encoding/xml holds
+// names to XML 1.0's tables. A name beyond ASCII, which no store writes,
+// is put to encoding/xml itself, whose tables are its own.
 func validName(n []byte) bool {
 	if len(n) == 0 {
 		return false
 	}
-	for i := 0; i < len(n); {
-		c := n[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(n[i:])
-			if r == utf8.RuneError || !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r) && !unicode.IsMark(r)) {
-				return false
-			}
-			i += size
-			continue
-		}
+	beyondASCII := false
+	for i, c := range n {
 		switch {
+		case c >= utf8.RuneSelf:
+			beyondASCII = true
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':':
 		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
 		default:
 			return false
 		}
-		i++
 	}
-	return true
+	if !beyondASCII {
+		return true
+	}
+	// A processing instruction whose target is n: encoding/xml reads the
+	// target as a name and refuses it if its tables do.
+	_, err := xml.NewDecoder(bytes.NewReader(slices.Concat([]byte("<?"), n, []byte("?>")))).RawToken()
+	return err == nil
+}
+
+// validNSName tells whether encoding/xml reads n as the name of an
+// element or attribute: a valid name with at most one colon.
+func validNSName(n []byte) bool { return validName(n) && bytes.Count(n, []byte(":")) <= 1 }
+
+// nameLen is the length of the name at the head of b, as encoding/xml
+// reads one: up to the first byte in ASCII that no name holds.
+func nameLen(b []byte) int {
+	for i, c := range b {
+		if c < utf8.RuneSelf && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '_' || c == ':' || c == '.' || c == '-') {
+			return i
+		}
+	}
+	return len(b)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
@@ -321,7 +345,7 @@ func (d *XMLDoc) startTag(rest []byte) (int, []byte) {
 		n++
 	}
 	name := rest[1:n]
-	if !validName(name) {
+	if !validNSName(name) {
 		d.fail("invalid name %q", name)
 		return tokEOF, nil
 	}
@@ -357,11 +381,15 @@ func isSpaceOrTagEnd(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
 
 // checkText fails d unless seg is character data that encoding/xml reads:
 // UTF-8 of characters XML allows, and, unless it is a CDATA section's,
-// known entities.
+// known entities and no "]]>".
 func (d *XMLDoc) checkText(seg []byte, entities bool) {
-	if !validText(seg) {
+	switch {
+	case !validText(seg):
 		d.fail("text that is not UTF-8 of characters XML allows")
-	} else if entities && bytes.IndexByte(seg, '&') >= 0 {
+	case !entities:
+	case bytes.Contains(seg, []byte("]]>")):
+		d.fail(`"]]>" outside a CDATA section`)
+	case bytes.IndexByte(seg, '&') >= 0:
 		d.scratch = d.appendDecoded(d.scratch[:0], seg)
 	}
 }
@@ -370,21 +398,19 @@ func (d *XMLDoc) checkText(seg []byte, entities bool) {
 // target name, and for the XML declaration version 1.0 and UTF-8, the
 // only encoding read.
 func (d *XMLDoc) procInst(rest []byte) {
-	end := bytes.Index(rest[2:], []byte("?>"))
-	if end < 0 {
-		d.fail("processing instruction not closed")
-		return
-	}
-	end += 2
-	body := rest[2:end]
-	n := 0
-	for n < len(body) && !isSpace(body[n]) {
-		n++
-	}
+	body := rest[2:]
+	n := nameLen(body)
 	if !validName(body[:n]) {
 		d.fail("processing instruction without a target name")
 		return
 	}
+	end := bytes.Index(body[n:], []byte("?>"))
+	if end < 0 {
+		d.fail("processing instruction not closed")
+		return
+	}
+	end += 2 + n
+	body = rest[2:end]
 	if string(body[:n]) == "xml" {
 		content := string(body[n:])
 		if v := procInstParam("version", content); v != "" && v != "1.0" {
@@ -464,14 +490,32 @@ func directive(rest []byte) int {
 				depth++
 				continue
 			}
-			n := comment(rest[i:])
+			// A comment inside a directive ends at its first "-->";
+			// encoding/xml does not hold it to the rule on "--".
+			n := bytes.Index(rest[i+4:], []byte("-->"))
 			if n < 0 {
 				return -1
 			}
-			i += n - 1
+			i += 4 + n + 2
 		}
 	}
 	return -1
+}
+
+// appendLines appends a CDATA section's bytes to dst with its line ends
+// read as "\n".
+func appendLines(dst, raw []byte) []byte {
+	for {
+		i := bytes.IndexByte(raw, '\r')
+		if i < 0 {
+			return append(dst, raw...)
+		}
+		dst = append(append(dst, raw[:i]...), '\n')
+		raw = raw[i+1:]
+		if len(raw) > 0 && raw[0] == '\n' {
+			raw = raw[1:]
+		}
+	}
 }
 
 // appendDecoded appends raw character data to dst with its entities and
@@ -523,7 +567,8 @@ func (d *XMLDoc) appendDecoded(dst, raw []byte) []byte {
 	return dst
 }
 
-// charRef reads a character reference's body: #65 or #x41.
+// charRef reads a character reference's body, #65 or #x41, as
+// encoding/xml does: a surrogate reads as U+FFFD.
 func charRef(ent []byte) (rune, error) {
 	if len(ent) < 2 || ent[0] != '#' {
 		return 0, fmt.Errorf("unknown entity &%s;", ent)
@@ -532,11 +577,18 @@ func charRef(ent []byte) (rune, error) {
 	if s[0] == 'x' {
 		s, base = s[1:], 16
 	}
-	n, err := strconv.ParseUint(s, base, 32)
-	if err != nil || !isXMLChar(rune(n)) {
+	n, err := strconv.ParseUint(s, base, 64)
+	if err != nil || n > unicode.MaxRune {
 		return 0, errors.New("invalid character reference")
 	}
-	return rune(n), nil
+	r := rune(n)
+	if utf16.IsSurrogate(r) {
+		r = utf8.RuneError
+	}
+	if !isXMLChar(r) {
+		return 0, errors.New("invalid character reference")
+	}
+	return r, nil
 }
 
 // validText tells whether b is UTF-8 of characters XML allows.
@@ -564,9 +616,10 @@ func isXMLChar(r rune) bool {
 		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
-// local is name without its namespace prefix.
+// local is name without its namespace prefix, as encoding/xml splits a
+// name: at its one colon, when neither side is empty.
 func local(name []byte) []byte {
-	if i := bytes.IndexByte(name, ':'); i >= 0 {
+	if i := bytes.IndexByte(name, ':'); i > 0 && i < len(name)-1 {
 		return name[i+1:]
 	}
 	return name

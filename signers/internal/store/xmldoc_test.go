@@ -76,9 +76,25 @@ var listSeeds = []string{
 	`{"Name": "b"}`,
 	``,
 	`   `,
-	// A name whose first rune is beyond U+00FF: a byte-range class in a
-	// Go regexp matches runes, and once let this through as a difference.
+	// Inputs where the reader once parted from encoding/xml: names
+	// beyond ASCII (element, attribute, target) that XML's tables refuse
+	// or take, a name of two colons, a target followed by no space, a
+	// prefix with an empty side, the last of two attributes, a surrogate's
+	// reference, "]]>" in text, a CDATA section's line ends, a comment
+	// inside a directive.
 	`<ʰ/>`,
+	`<ListBucketResult ʰ="1"><Name>b</Name><Prefix>p/</Prefix></ListBucketResult>`,
+	`<ListBucketResult é="1"><Name>b</Name><Prefix>p/</Prefix></ListBucketResult>`,
+	`<?ʰ?><ListBucketResult><Name>b</Name><Prefix>p/</Prefix></ListBucketResult>`,
+	`<::/>`,
+	`<ListBucketResult a:b:c="1"><Name>b</Name><Prefix>p/</Prefix></ListBucketResult>`,
+	`<?A!?><s3:ListBucketResult><s3:Name>b</s3:Name><s3:Prefix>p/</s3:Prefix></s3:ListBucketResult>`,
+	`<ListBucketResult><:Name>b</:Name><Name:>b</Name:><Name>b</Name><Prefix>p/</Prefix></ListBucketResult>`,
+	`<ListBucketResult><Name>b</Name><Prefix>p/</Prefix><Contents><Key>p/&#xD800;</Key></Contents></ListBucketResult>`,
+	`<ListBucketResult><Name>b</Name><Prefix>p/</Prefix><Contents><Key>p/a]]>b</Key></Contents></ListBucketResult>`,
+	"<ListBucketResult><Name>b</Name><Prefix>p/</Prefix><Contents><Key><![CDATA[p/a\r\nb\rc]]></Key></Contents></ListBucketResult>",
+	`<!DOCTYPE a <!-- x -- y -->><ListBucketResult><Name>b</Name><Prefix>p/</Prefix></ListBucketResult>`,
+	`<!DOCTYPE a <!---->><!DOCTYPE b <!-->-->><ListBucketResult><Name>b</Name><Prefix>p/</Prefix></ListBucketResult>`,
 }
 
 // TestParseListObjectsV2: pages, odd and junk documents read as
@@ -110,9 +126,6 @@ func compareWithRef(t *testing.T, b []byte) {
 	want, werr := refListObjectsV2(b, "b", "p/")
 	got, err := ParseListObjectsV2(bytes.NewReader(b), "b", "p/")
 	if (err == nil) != (werr == nil) {
-		if pagetest.ApproximateName(b) {
-			return
-		}
 		t.Fatalf("%q: error %v, encoding/xml's %v", b, err, werr)
 	}
 	var se *signers.StoreError

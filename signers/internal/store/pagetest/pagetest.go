@@ -1,23 +1,11 @@
 // Package pagetest writes the listing pages that the kinds' tests and
-// benchmarks serve, and tells the pages whose reading the store's XML
-// reader only approximates.
+// benchmarks serve.
 package pagetest
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
-
-// nonASCIIName finds a tag whose name holds a rune beyond ASCII (or a
-// byte that is not UTF-8).
-var nonASCIIName = regexp.MustCompile(`<[/?]?[^\s>/]*[^\x00-\x7f]`)
-
-// ApproximateName tells whether doc holds a tag whose name has a rune
-// beyond ASCII (or a byte that is not UTF-8): the store's XML reader only
-// approximates the validity of such names, so the differential tests
-// against encoding/xml excuse a difference in errors there.
-func ApproximateName(doc []byte) bool { return nonASCIIName.Match(doc) }
 
 // ListObjectsV2 is a ListBucketResult of bucket and prefix holding n
 // objects, prefix + file-NNNN.txt, as S3 writes one.
