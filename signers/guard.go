@@ -28,10 +28,16 @@ type Guard interface {
 	// Admit checks the link that r asks for, at now. When it admits it
 	// (Admitted), it has removed the link from r (its query parameters
 	// or path token from URL and RequestURI, its cookies from the Cookie
-	// header), so that the next handlers see a clean request, and set on h, the response's header, what the link binds
+	// header), so that the next handlers see a clean request, and set on
+	// h, the response's header, what the link binds
 	// (Content-Disposition). Otherwise it has changed nothing, and why
 	// says what was wrong for a debug log: never a signature or a secret.
-	// Admit allocates nothing on a good link.
+	// Checking a good link allocates nothing. Removing it does only where
+	// what is left is no part of what r holds, a string Go cannot have
+	// without one: the path without a token from its middle (one string,
+	// which RequestURI shares, and one more for the raw path when the
+	// request has one), and a Cookie line that keeps other cookies beside
+	// the link's. So does a header value the link binds.
 	Admit(h http.Header, r *http.Request, now time.Time) (v Verdict, why string)
 }
 

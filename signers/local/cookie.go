@@ -44,7 +44,7 @@ func (l *Local) cookie(key, scope string, lk *link, signTime, expiresAt time.Tim
 		depth, grant = strings.Count(scope, "/"), l.prefix+"/"+scope
 	}
 	st := k.pool.Get().(*macState)
-	k.signAs(st, cookieVersion, grant, scope != "", lk)
+	k.signAs(st, cookieVersion, "", grant, scope != "", lk)
 	v := make([]byte, 0, 96)
 	v = append(v, cookieFormat...)
 	v = strconv.AppendInt(v, int64(depth), 10)
@@ -111,16 +111,16 @@ func (l *Local) checkCookie(r *http.Request, p, val string, now time.Time) (sign
 			return signers.Refused, "malformed cookie"
 		}
 	}
-	depth, err := strconv.Atoi(d)
-	if err != nil || depth < 0 || d != strconv.Itoa(depth) || !unixTime(lk.exp) || lk.nbf != "" && !unixTime(lk.nbf) {
+	if !decimal(d) || !decimal(lk.exp) || lk.nbf != "" && !decimal(lk.nbf) {
 		return signers.Refused, "malformed cookie"
 	}
+	depth := number(d)
 	grant := p
 	if depth > 0 {
 		// the folder: serve, "/", and depth segments of the path, each
 		// followed by "/", and a file below them
 		i := len(l.serve) + 1
-		for n := 0; n < depth; n++ {
+		for n := int64(0); n < depth; n++ {
 			j := strings.IndexByte(p[min(i, len(p)):], '/')
 			if j < 0 {
 				return signers.Refused, "the file is outside the cookie's folder"
@@ -129,7 +129,7 @@ func (l *Local) checkCookie(r *http.Request, p, val string, now time.Time) (sign
 		}
 		grant = p[:i]
 	}
-	if v, why := l.check(cookieVersion, grant, depth > 0, &lk, now); v != signers.Admitted {
+	if v, why := l.check(cookieVersion, "", grant, depth > 0, &lk, now); v != signers.Admitted {
 		return v, why
 	}
 	if lk.ip != "" {

@@ -42,7 +42,7 @@ func (l *Local) appendFolderLink(b []byte, key, scope, exp string) []byte {
 	k := l.keys[0]
 	lk := link{exp: exp, kid: k.id}
 	st := k.pool.Get().(*macState)
-	k.signAs(st, folderVersion, l.prefix+"/"+scope, true, &lk)
+	k.signAs(st, folderVersion, l.prefix+"/", scope, true, &lk)
 	b = escape.Append(b, l.prefix, &escape.PathSafe)
 	b = append(b, "/"+folderToken...)
 	b = strconv.AppendInt(b, int64(strings.Count(scope, "/")), 10)
@@ -60,39 +60,38 @@ func (l *Local) appendFolderLink(b []byte, key, scope, exp string) []byte {
 // folderLink is a folder token read from a path.
 type folderLink struct {
 	link
-	scope string // the folder: serve + "/" + its segments + "/*"
-	rest  string // the path after the token, from its '/'
+	folder string // the folder below serve: "/", its D segments, each followed by "/"
+	rest   string // the path after the token, from its '/'
 }
 
 // parseFolder reads the folder token at the start of tail, the request's
 // path after serve + "/"; ok tells whether tail starts with a token at all.
+// It allocates nothing: f's strings are parts of tail.
 func parseFolder(tail string) (f folderLink, ok bool, why string) {
 	t, found := strings.CutPrefix(tail, folderToken)
 	if !found {
 		return f, false, ""
 	}
-	tok, rest, found := strings.Cut(t, "/")
-	if !found {
+	end := strings.IndexByte(t, '/')
+	if end < 0 {
 		return f, true, "a folder link names no file"
 	}
-	f.rest = "/" + rest
-	parts := strings.Split(tok, ".")
-	if len(parts) != 4 || !unixTime(parts[1]) || !validKeyID(parts[2]) || len(parts[3]) != sigLen {
+	f.rest = t[end:]
+	// D.E.K.S: four parts, none of them holding a '.'
+	d, tok, _ := strings.Cut(t[:end], ".")
+	f.exp, tok, _ = strings.Cut(tok, ".")
+	f.kid, f.sig, _ = strings.Cut(tok, ".")
+	if !decimal(d) || d == "0" || !decimal(f.exp) || !validKeyID(f.kid) || len(f.sig) != sigLen || strings.IndexByte(f.sig, '.') >= 0 {
 		return f, true, "malformed folder token"
 	}
-	depth, err := strconv.Atoi(parts[0])
-	if err != nil || depth < 1 || parts[0] != strconv.Itoa(depth) {
-		return f, true, "malformed folder token"
-	}
-	i := 0
-	for n := 0; n < depth; n++ {
-		j := strings.IndexByte(rest[i:], '/')
+	i := 1
+	for n, depth := int64(0), number(d); n < depth; n++ {
+		j := strings.IndexByte(f.rest[i:], '/')
 		if j < 0 {
 			return f, true, "the file is outside the link's folder"
 		}
 		i += j + 1
 	}
-	f.exp, f.kid, f.sig = parts[1], parts[2], parts[3]
-	f.scope = rest[:i] + "*"
+	f.folder = f.rest[:i]
 	return f, true, ""
 }

@@ -88,13 +88,16 @@ func newHMACKey(id string, secret []byte) *hmacKey {
 }
 
 // sign computes S for the link l to the decoded path p into st.sig.
-func (k *hmacKey) sign(st *macState, p string, l *link) { k.signAs(st, linkVersion, p, false, l) }
+func (k *hmacKey) sign(st *macState, p string, l *link) { k.signAs(st, linkVersion, "", p, false, l) }
 
 // signAs is sign with the canonical string's first line version, and
-// for P p followed by "*" when wild (a folder's).
-func (k *hmacKey) signAs(st *macState, version, p string, wild bool, l *link) {
+// for P dir followed by p, and by "*" when wild (a folder's). P comes in
+// two parts so that a check builds it from the request's path without
+// allocating: serve and the folder that follows a folder link's token.
+func (k *hmacKey) signAs(st *macState, version, dir, p string, wild bool, l *link) {
 	b := append(st.buf[:0], version...)
 	b = append(b, "\n"+methodClass+"\n"...)
+	b = append(b, dir...)
 	b = append(b, p...)
 	if wild {
 		b = append(b, '*')
@@ -111,15 +114,15 @@ func (k *hmacKey) signAs(st *macState, version, p string, wild bool, l *link) {
 	base64.RawURLEncoding.Encode(st.sig[:], st.h.Sum(st.sum[:0]))
 }
 
-// verify tells whether l.sig is the signature of l for p (the canonical
-// string's first line version, and "*" after p when wild), comparing in
-// constant time.
-func (k *hmacKey) verify(version, p string, wild bool, l *link) bool {
+// verify tells whether l.sig is the signature of l for dir + p (the
+// canonical string's first line version, and "*" after p when wild),
+// comparing in constant time.
+func (k *hmacKey) verify(version, dir, p string, wild bool, l *link) bool {
 	if len(l.sig) != sigLen {
 		return false
 	}
 	st := k.pool.Get().(*macState)
-	k.signAs(st, version, p, wild, l)
+	k.signAs(st, version, dir, p, wild, l)
 	n := len(st.buf)
 	st.buf = append(st.buf, l.sig...)
 	ok := hmac.Equal(st.sig[:], st.buf[n:])
@@ -168,11 +171,11 @@ func parseLink(q string) (l link, why string) {
 		return l, "not a link: the query does not start with " + pVersion
 	}
 	var more bool
-	if l.exp, rest, more = param(rest, pExp); !more || !unixTime(l.exp) {
+	if l.exp, rest, more = param(rest, pExp); !more || !decimal(l.exp) {
 		return l, "pl_exp is missing or not Unix seconds"
 	}
 	if strings.HasPrefix(rest, pNbf) {
-		if l.nbf, rest, more = param(rest, pNbf); !more || !unixTime(l.nbf) {
+		if l.nbf, rest, more = param(rest, pNbf); !more || !decimal(l.nbf) {
 			return l, "pl_nbf is not Unix seconds"
 		}
 	}
@@ -207,9 +210,9 @@ func param(q, name string) (v, rest string, more bool) {
 	return v, rest, more
 }
 
-// unixTime tells whether s is a Unix time as links write it: decimal
-// digits, no leading zero, at most 18 of them.
-func unixTime(s string) bool {
+// decimal tells whether s is a number as links write their times and
+// depths: decimal digits, no leading zero, at most 18 of them.
+func decimal(s string) bool {
 	if s == "" || len(s) > 18 || s[0] == '0' && len(s) > 1 {
 		return false
 	}
@@ -221,8 +224,8 @@ func unixTime(s string) bool {
 	return true
 }
 
-// unix is the value of s, which unixTime accepted.
-func unix(s string) int64 {
+// number is the value of s, which decimal accepted.
+func number(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
 }

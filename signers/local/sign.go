@@ -105,7 +105,7 @@ func (l *Local) admit(h http.Header, r *http.Request, now time.Time) (signers.Ve
 	if why != "" {
 		return signers.Refused, why
 	}
-	if v, why := l.check(linkVersion, p, false, &lk, now); v != signers.Admitted {
+	if v, why := l.check(linkVersion, "", p, false, &lk, now); v != signers.Admitted {
 		return v, why
 	}
 	if lk.ip != "" {
@@ -132,30 +132,37 @@ func (l *Local) admitFolder(r *http.Request, now time.Time, f *folderLink, why s
 	if r.URL.RawQuery != "" || r.URL.ForceQuery {
 		return signers.Refused, "a folder link takes no query"
 	}
-	if v, why := l.check(folderVersion, l.serve+"/"+f.scope, false, &f.link, now); v != signers.Admitted {
+	if v, why := l.check(folderVersion, l.serve, f.folder, true, &f.link, now); v != signers.Admitted {
 		return v, why
 	}
 	// the token with its leading '/'; it needs no escaping, so the raw
 	// path and the request line hold it as it is, unless the client
 	// escaped some of it
-	tok := r.URL.Path[len(l.serve) : len(r.URL.Path)-len(f.rest)]
-	r.URL.Path = l.serve + f.rest
-	if strings.Contains(r.URL.RawPath, tok) {
-		r.URL.RawPath = strings.Replace(r.URL.RawPath, tok, "", 1)
+	path, raw := r.URL.Path, r.URL.RawPath
+	tok := path[len(l.serve) : len(path)-len(f.rest)]
+	r.URL.Path = l.serve + f.rest // a good folder link's one allocation
+	if strings.Contains(raw, tok) {
+		r.URL.RawPath = strings.Replace(raw, tok, "", 1)
 	} else {
-		r.URL.RawPath = "" // the client escaped the token: Go's escaping of the new path
+		r.URL.RawPath = "" // none, or the client escaped the token: Go's escaping of the new path
 	}
-	if strings.Contains(r.RequestURI, tok) {
+	switch {
+	case raw == "" && r.RequestURI == path: // the request line is the path as it is
+		r.RequestURI = r.URL.Path
+	case r.URL.RawPath != "" && r.RequestURI == raw:
+		r.RequestURI = r.URL.RawPath
+	case strings.Contains(r.RequestURI, tok):
 		r.RequestURI = strings.Replace(r.RequestURI, tok, "", 1)
-	} else {
+	default:
 		r.RequestURI = r.URL.RequestURI()
 	}
 	return signers.Admitted, ""
 }
 
-// check checks the key, the signature and the times of the link lk to p
-// (followed by "*" when wild), whose canonical string starts with version.
-func (l *Local) check(version, p string, wild bool, lk *link, now time.Time) (signers.Verdict, string) {
+// check checks the key, the signature and the times of the link lk to
+// dir + p (followed by "*" when wild), whose canonical string starts with
+// version.
+func (l *Local) check(version, dir, p string, wild bool, lk *link, now time.Time) (signers.Verdict, string) {
 	var k *hmacKey
 	for _, c := range l.keys {
 		if c.id == lk.kid {
@@ -166,14 +173,14 @@ func (l *Local) check(version, p string, wild bool, lk *link, now time.Time) (si
 	if k == nil {
 		return signers.Refused, "unknown key id"
 	}
-	if !k.verify(version, p, wild, lk) {
+	if !k.verify(version, dir, p, wild, lk) {
 		return signers.Refused, "bad signature"
 	}
 	sec := now.Unix()
-	if sec >= unix(lk.exp) {
+	if sec >= number(lk.exp) {
 		return signers.Expired, "expired"
 	}
-	if lk.nbf != "" && sec < unix(lk.nbf) {
+	if lk.nbf != "" && sec < number(lk.nbf) {
 		return signers.Refused, "not valid yet (pl_nbf)"
 	}
 	return signers.Admitted, ""
