@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -119,7 +118,7 @@ type iamSigner struct {
 func (s *iamSigner) signBlob(ctx context.Context, msg []byte) ([]byte, error) {
 	tok, err := s.token(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("no OAuth token of the identity Caddy runs as: %s", cause(err))
+		return nil, fmt.Errorf("no OAuth token of the identity Caddy runs as: %w", endpoint.Scrub(err))
 	}
 	body, err := json.Marshal(struct {
 		Payload []byte `json:"payload"`
@@ -135,12 +134,12 @@ func (s *iamSigner) signBlob(ctx context.Context, msg []byte) ([]byte, error) {
 	tok.SetAuthHeader(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, errors.New(cause(err))
+		return nil, endpoint.Scrub(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return nil, errors.New(cause(err))
+		return nil, endpoint.Scrub(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -181,24 +180,6 @@ func (s *iamSigner) token(ctx context.Context) (*oauth2.Token, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// cause is err without the URL of a url.Error or the address of a failed
-// dial or lookup: what the log may show of a call to Google.
-func cause(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return oe.Op + ": " + oe.Err.Error()
-	}
-	var de *net.DNSError
-	if errors.As(err, &de) {
-		return "lookup: " + de.Err
-	}
-	return err.Error()
 }
 
 // SetRemoteObserver implements signers.RemoteSigner: without a key, o is
