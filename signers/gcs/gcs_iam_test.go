@@ -251,19 +251,34 @@ func TestGCSIAMRefusedAtStart(t *testing.T) {
 	}
 }
 
-// TestGCSIAMNoToken: a metadata server that does not answer is
-// ErrCredentials (503), and the error names no address; no signBlob call
-// is made without a token.
+// TestGCSIAMNoToken: a metadata server that cannot be reached (its port
+// closed) is ErrCredentials (503) at once, not after iam_timeout, with an
+// error that says why and names no address; no signBlob call is made
+// without a token.
 func TestGCSIAMNoToken(t *testing.T) {
 	srv, _ := startIAM(t)
 	g := newIAMGCS(t, srv, &GCS{Bucket: "my-bucket", IAMTimeout: caddy.Duration(time.Second)})
+	var seen signerstest.RemoteCalls
+	g.SetRemoteObserver(&seen)
 	srv.Metadata.Close()
+	start := time.Now()
 	_, err := g.Sign(context.Background(), signers.Request{
 		Method: "GET", Key: "a", SignTime: time.Now().UTC().Truncate(time.Second),
 		Expires: time.Hour, Options: &signers.Options{},
 	})
-	if !errors.Is(err, signers.ErrCredentials) || strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), srv.MetadataHost()) {
-		t.Errorf("metadata server down: %v, want ErrCredentials without its address", err)
+	took := time.Since(start)
+	const why = "no OAuth token of the identity Caddy runs as: the metadata server is unreachable: dial: connect: connection refused"
+	if !errors.Is(err, signers.ErrCredentials) || !strings.Contains(err.Error(), why) {
+		t.Errorf("metadata server down: %v, want ErrCredentials saying %q", err, why)
+	}
+	if err != nil && (strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), srv.MetadataHost())) {
+		t.Errorf("metadata server down: the error names its address: %v", err)
+	}
+	if took > 500*time.Millisecond {
+		t.Errorf("metadata server down: the answer took %s, want it at once (iam_timeout is 1s)", took)
+	}
+	if got, _ := seen.Calls(); !slices.Equal(got, []signers.RemoteOutcome{signers.RemoteError}) {
+		t.Errorf("observed %v, want one error", got)
 	}
 	if n := srv.Calls(); n != 0 {
 		t.Errorf("%d signBlob calls without a token", n)

@@ -12,9 +12,14 @@ import (
 // too), the addresses of a failed dial and the name and server of a failed
 // lookup are left out, and the rest of the text (what wraps them, such as
 // an SDK's operation and attempts) stays. errors.Is and errors.As see err.
+// An error that wraps one Scrub returned is scrubbed already.
 func Scrub(err error) error {
 	if err == nil {
 		return nil
+	}
+	var done *scrubbed
+	if errors.As(err, &done) {
+		return err
 	}
 	text := err.Error()
 	var ue *url.Error

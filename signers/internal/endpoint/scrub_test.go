@@ -54,6 +54,10 @@ func TestScrub(t *testing.T) {
 			t.Errorf("Scrub(%q) is not %v", c.err, c.is)
 		}
 	}
+	twice := fmt.Errorf("no token: %w", Scrub(fmt.Errorf("the metadata server is unreachable: %w", refused)))
+	if got := Scrub(twice); got != twice {
+		t.Errorf("Scrub of a scrubbed error = %q, want it kept: %q", got, twice)
+	}
 	plain := errors.New("answered 403 Forbidden")
 	if Scrub(plain) != plain || Scrub(nil) != nil {
 		t.Error("Scrub changes an error without an address")
