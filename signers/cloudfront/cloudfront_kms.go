@@ -118,7 +118,7 @@ func (k *kmsSigner) check(ctx context.Context) (types.SigningAlgorithmSpec, erro
 		if errors.As(err, &nf) {
 			return "", fmt.Errorf("kms_key %q: KMS has no such key (kms:GetPublicKey: %s)", k.keyID, nf.ErrorMessage())
 		}
-		return "", fmt.Errorf("kms_key %q: cannot check the key with kms:GetPublicKey (Caddy needs kms:GetPublicKey and kms:Sign on it): %v", k.keyID, err)
+		return "", fmt.Errorf("kms_key %q: cannot check the key with kms:GetPublicKey (Caddy needs kms:GetPublicKey and kms:Sign on it): %v", k.keyID, endpoint.Scrub(err))
 	}
 	if out.KeyUsage != types.KeyUsageTypeSignVerify {
 		return "", fmt.Errorf("kms_key %q is a %s key; %s", k.keyID, out.KeyUsage, kmsSupported)
@@ -147,13 +147,14 @@ func (k *kmsSigner) once(ck string, fresh func() (cfSignature, error)) (cfSignat
 	return v.(cfSignature), nil
 }
 
-// sign asks KMS for the signature of a policy digest (SHA-256).
+// sign asks KMS for the signature of a policy digest (SHA-256). Its
+// errors name no address.
 func (k *kmsSigner) sign(ctx context.Context, digest []byte) ([]byte, error) {
 	out, err := k.client.Sign(ctx, &kms.SignInput{
 		KeyId: &k.keyID, Message: digest, MessageType: types.MessageTypeDigest, SigningAlgorithm: k.alg,
 	})
 	if err != nil {
-		return nil, err
+		return nil, endpoint.Scrub(err)
 	}
 	return out.Signature, nil
 }

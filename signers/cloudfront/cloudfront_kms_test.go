@@ -256,6 +256,33 @@ func TestCloudFrontKMSUnavailable(t *testing.T) {
 	}
 }
 
+// TestCloudFrontKMSUnreachable: a KMS that cannot be reached (a loopback
+// port that nothing listens on) makes Sign fail with ErrCredentials, and
+// Provision fail, with errors that say why without its address.
+func TestCloudFrontKMSUnreachable(t *testing.T) {
+	f := newFakeKMS(t)
+	cf := kmsProfile(f, "rsa", func(c *CloudFront) { c.KMSTimeout = caddy.Duration(10 * time.Second) })
+	if err := provisionKMS(t, cf); err != nil {
+		t.Fatal(err)
+	}
+	addr := f.Listener.Addr().String()
+	f.Close()
+	noAddress := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("%s: %v, want an error saying the connection was refused", what, err)
+		} else if host, _, _ := strings.Cut(addr, ":"); strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), host) {
+			t.Errorf("%s: the error names the address of KMS, %s: %v", what, addr, err)
+		}
+	}
+	_, err := cf.Sign(context.Background(), signers.Request{Method: "GET", Key: "a", SignTime: cfSignTime, Expires: time.Hour, Options: &signers.Options{}})
+	if !errors.Is(err, signers.ErrCredentials) {
+		t.Errorf("KMS unreachable: %v, want ErrCredentials", err)
+	}
+	noAddress("kms:Sign", err)
+	noAddress("provisioning", provisionKMS(t, kmsProfile(f, "rsa", nil)))
+}
+
 // TestCloudFrontKMSSingleFlight: a thousand concurrent first requests for
 // one URL make one kms:Sign call, and all get the same URL.
 func TestCloudFrontKMSSingleFlight(t *testing.T) {

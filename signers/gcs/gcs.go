@@ -234,13 +234,19 @@ func (g *GCS) Sign(ctx context.Context, req signers.Request) (*signers.Signed, e
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		in.Query = download.ResponseOverrides(r.Options, r.Key)
 	}
-	u, err := g.signURL(ctx, &in)
+	if g.iam != nil {
+		// signURL keeps the URL, within signBlob's flight
+		u, err := g.signURL(ctx, &in, r)
+		if err != nil {
+			return nil, err
+		}
+		return &signers.Signed{URL: u, ExpiresAt: expiresAt, Headers: signers.ContentTypeHeader(r.ContentType)}, nil
+	}
+	u, err := g.signURL(ctx, &in, nil)
 	if err != nil {
 		return nil, err
 	}
-	// a signature of signBlob is a network call: kept at once, not only
-	// from a key's second request on (a typed PUT is never kept)
-	if !admit && (g.iam == nil || r.ContentType != "") {
+	if !admit {
 		return &signers.Signed{URL: u, ExpiresAt: expiresAt, Headers: signers.ContentTypeHeader(r.ContentType)}, nil
 	}
 	return g.urls.Add(h, r, signSec, expSec, struct{}{}, u, expiresAt), nil
@@ -268,7 +274,15 @@ var gcsScratchPool = sync.Pool{New: func() any { return &gcsScratch{buf: make([]
 // path, canonical query, the host header, UNSIGNED-PAYLOAD), its SHA-256 in
 // the string to sign, and the string to sign's RSA signature (PKCS #1 v1.5,
 // SHA-256) in hex as X-Goog-Signature.
-func (g *GCS) signURL(ctx context.Context, in *gcsInput) (string, error) {
+//
+// Through signBlob, requests for the same URL at once share one call (a
+// flight keyed by the string to sign, which determines the URL), and the
+// URL of r, when r is not nil and not a typed PUT, is looked up in the URL
+// cache and kept there within that flight: a signBlob call is a network
+// call, kept at once rather than from a key's second request on, and a
+// request that comes as a call ends finds the URL cached rather than
+// calling again. Without signBlob, r is nil: Sign keeps the URL itself.
+func (g *GCS) signURL(ctx context.Context, in *gcsInput, r *signers.Request) (string, error) {
 	s := gcsScratchPool.Get().(*gcsScratch)
 	defer func() {
 		if cap(s.buf) <= escape.MaxPooledBuf {
@@ -337,12 +351,45 @@ func (g *GCS) signURL(ctx context.Context, in *gcsInput) (string, error) {
 	b = hex.AppendEncode(b, crHash[:])
 	s.buf = b
 
-	sig, err := g.sign(ctx, b)
+	if g.iam == nil {
+		sig, err := g.sign(ctx, b)
+		if err != nil {
+			return "", err
+		}
+		return signedURL(u, sig), nil
+	}
+	v, err := g.iam.Once(string(b), func() (any, error) {
+		var h uint64
+		var signSec int64
+		var expiresAt time.Time
+		keep := r != nil && r.ContentType == ""
+		if keep {
+			signSec, expiresAt = r.SignTime.Unix(), r.SignTime.Add(r.Expires)
+			var e *urlcache.Entry[struct{}]
+			if e, h, _ = g.urls.Lookup(r, signSec, in.Expires, struct{}{}, expiresAt); e != nil {
+				return e.URL, nil // kept by the flight that ended since Sign's look-up
+			}
+		}
+		sig, err := g.iam.Sign(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		signed := signedURL(u, sig)
+		if keep {
+			g.urls.Add(h, r, signSec, in.Expires, struct{}{}, signed, expiresAt)
+		}
+		return signed, nil
+	})
 	if err != nil {
 		return "", err
 	}
+	return v.(string), nil
+}
+
+// signedURL is the URL u, up to its signature, with the signature sig.
+func signedURL(u, sig []byte) string {
 	u = append(u, "&X-Goog-Signature="...)
-	return string(hex.AppendEncode(u, sig)), nil
+	return string(hex.AppendEncode(u, sig))
 }
 
 // gcsCondition is one condition of a POST policy: an exact form field

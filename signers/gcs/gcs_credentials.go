@@ -61,10 +61,17 @@ func isEmail(v string) bool {
 
 // sign returns the RSA-SHA256 (PKCS #1 v1.5) signature of data: the
 // service account's key's, or IAM signBlob's, which is the same bytes.
-// signBlob's errors wrap signers.ErrCredentials.
+// signBlob's errors wrap signers.ErrCredentials. POST policies sign
+// through it; URLs through signURL, whose flights are keyed by strings to
+// sign ("GOOG4-RSA-SHA256\n..."): a policy, in base64, is never one, so
+// the two never share a flight.
 func (g *GCS) sign(ctx context.Context, data []byte) ([]byte, error) {
 	if g.iam != nil {
-		return g.iam.Sign(ctx, data)
+		v, err := g.iam.Once(string(data), func() (any, error) { return g.iam.Sign(ctx, data) })
+		if err != nil {
+			return nil, err
+		}
+		return v.([]byte), nil
 	}
 	digest := sha256.Sum256(data)
 	sig, err := rsa.SignPKCS1v15(nil, g.key, crypto.SHA256, digest[:])

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
@@ -104,7 +104,67 @@ func identityTokens(ctx context.Context, client *http.Client) (oauth2.TokenSourc
 	if !metadata.NewClient(nil).OnGCEWithContext(ctx) {
 		return nil, errors.New("service_account <email> signs with the token of the identity Caddy runs as, and there is none: no Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login) and no metadata server (GCE, GKE, Cloud Run; GCE_METADATA_HOST)")
 	}
-	return google.ComputeTokenSource("", iamScope), nil
+	return metadataTokens(client.Timeout), nil
+}
+
+// metadataTokens returns the tokens of the metadata server's default
+// service account, reused until 225s before they expire (as Google's
+// libraries do), each fetched with one request within timeout. The
+// metadata package's retries would outlast iam_timeout, and the error
+// would then be the timeout rather than its cause.
+func metadataTokens(timeout time.Duration) oauth2.TokenSource {
+	host := os.Getenv("GCE_METADATA_HOST")
+	if host == "" {
+		host = "169.254.169.254"
+	}
+	// never through a proxy, as Google's metadata client
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return oauth2.ReuseTokenSourceWithExpiry(nil, &metadataSource{
+		url:    "http://" + host + "/computeMetadata/v1/instance/service-accounts/default/token?scopes=" + url.QueryEscape(iamScope),
+		client: &http.Client{Timeout: timeout, Transport: t},
+	}, 225*time.Second)
+}
+
+// metadataSource fetches a token from the metadata server. Its errors say
+// why there is none, and name no address.
+type metadataSource struct {
+	url    string
+	client *http.Client
+}
+
+// Token implements oauth2.TokenSource.
+func (m *metadataSource) Token() (*oauth2.Token, error) {
+	req, err := http.NewRequest(http.MethodGet, m.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GCE_METADATA_HOST: %v", err)
+	}
+	req.Header.Set("Metadata-Flavor", "Google")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the metadata server is unreachable: %w", endpoint.Scrub(err))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("reading the metadata server's answer: %w", endpoint.Scrub(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the metadata server answered %s", resp.Status)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
+		TokenType   string `json:"token_type"`
+	}
+	if json.Unmarshal(b, &tok) != nil || tok.AccessToken == "" || tok.ExpiresIn <= 0 {
+		return nil, errors.New("the metadata server answered no token")
+	}
+	return &oauth2.Token{
+		AccessToken: tok.AccessToken,
+		TokenType:   tok.TokenType,
+		Expiry:      time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second),
+	}, nil
 }
 
 // iamSigner calls signBlob of one service account.
@@ -119,7 +179,7 @@ type iamSigner struct {
 func (s *iamSigner) signBlob(ctx context.Context, msg []byte) ([]byte, error) {
 	tok, err := s.token(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("no OAuth token of the identity Caddy runs as: %s", cause(err))
+		return nil, fmt.Errorf("no OAuth token of the identity Caddy runs as: %w", endpoint.Scrub(err))
 	}
 	body, err := json.Marshal(struct {
 		Payload []byte `json:"payload"`
@@ -135,12 +195,12 @@ func (s *iamSigner) signBlob(ctx context.Context, msg []byte) ([]byte, error) {
 	tok.SetAuthHeader(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, errors.New(cause(err))
+		return nil, endpoint.Scrub(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return nil, errors.New(cause(err))
+		return nil, endpoint.Scrub(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -181,24 +241,6 @@ func (s *iamSigner) token(ctx context.Context) (*oauth2.Token, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// cause is err without the URL of a url.Error or the address of a failed
-// dial or lookup: what the log may show of a call to Google.
-func cause(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return oe.Op + ": " + oe.Err.Error()
-	}
-	var de *net.DNSError
-	if errors.As(err, &de) {
-		return "lookup: " + de.Err
-	}
-	return err.Error()
 }
 
 // SetRemoteObserver implements signers.RemoteSigner: without a key, o is

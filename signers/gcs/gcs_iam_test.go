@@ -6,7 +6,9 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,24 +204,28 @@ func TestGCSIAMRefused(t *testing.T) {
 }
 
 // TestGCSIAMSingleFlight: a thousand concurrent first requests for one URL
-// make one signBlob call, and all get the same URL; the requests after
-// them make none.
+// make exactly one signBlob call, and all get the same URL, whether the
+// call is slow (all of them wait for it) or quick (some come as it ends);
+// the requests after them make none.
 func TestGCSIAMSingleFlight(t *testing.T) {
 	srv, _ := startIAM(t)
 	g := newIAMGCS(t, srv, &GCS{Bucket: "my-bucket"})
-	srv.Delay(500 * time.Millisecond)
 	now := time.Now().UTC().Truncate(time.Second)
 	o := &signers.Options{} // the rule's: one for all its requests
-	r := signers.Request{Method: "GET", Key: "hot.bin", SignTime: now, Expires: time.Hour, Options: o}
-	signerstest.SignTogether(t, g, r, 1000)
-	// later requests for it take it from the URL cache, the second too
-	for range 2 {
-		if _, err := g.Sign(context.Background(), r); err != nil {
-			t.Fatal(err)
+	for i, delay := range []time.Duration{500 * time.Millisecond, 0} {
+		srv.Delay(delay)
+		before := srv.Calls()
+		r := signers.Request{Method: "GET", Key: "hot-" + strconv.Itoa(i), SignTime: now, Expires: time.Hour, Options: o}
+		signerstest.SignTogether(t, g, r, 1000)
+		// later requests for it take it from the URL cache, the second too
+		for range 2 {
+			if _, err := g.Sign(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if n := srv.Calls(); n != 1 {
-		t.Errorf("%d signBlob calls for one URL, want 1", n)
+		if n := srv.Calls() - before; n != 1 {
+			t.Errorf("signBlob answering in %s: %d calls for one URL, want 1", delay, n)
+		}
 	}
 }
 
@@ -245,21 +251,69 @@ func TestGCSIAMRefusedAtStart(t *testing.T) {
 	}
 }
 
-// TestGCSIAMNoToken: a metadata server that does not answer is
-// ErrCredentials (503), and the error names no address; no signBlob call
-// is made without a token.
+// TestGCSIAMNoToken: a metadata server that cannot be reached (its port
+// closed) is ErrCredentials (503) at once, not after iam_timeout, with an
+// error that says why and names no address; no signBlob call is made
+// without a token.
 func TestGCSIAMNoToken(t *testing.T) {
 	srv, _ := startIAM(t)
 	g := newIAMGCS(t, srv, &GCS{Bucket: "my-bucket", IAMTimeout: caddy.Duration(time.Second)})
+	var seen signerstest.RemoteCalls
+	g.SetRemoteObserver(&seen)
 	srv.Metadata.Close()
+	start := time.Now()
 	_, err := g.Sign(context.Background(), signers.Request{
 		Method: "GET", Key: "a", SignTime: time.Now().UTC().Truncate(time.Second),
 		Expires: time.Hour, Options: &signers.Options{},
 	})
-	if !errors.Is(err, signers.ErrCredentials) || strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), srv.MetadataHost()) {
-		t.Errorf("metadata server down: %v, want ErrCredentials without its address", err)
+	took := time.Since(start)
+	const why = "no OAuth token of the identity Caddy runs as: the metadata server is unreachable: dial: connect: connection refused"
+	if !errors.Is(err, signers.ErrCredentials) || !strings.Contains(err.Error(), why) {
+		t.Errorf("metadata server down: %v, want ErrCredentials saying %q", err, why)
+	}
+	if err != nil && (strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), srv.MetadataHost())) {
+		t.Errorf("metadata server down: the error names its address: %v", err)
+	}
+	if took > 500*time.Millisecond {
+		t.Errorf("metadata server down: the answer took %s, want it at once (iam_timeout is 1s)", took)
+	}
+	if got, _ := seen.Calls(); !slices.Equal(got, []signers.RemoteOutcome{signers.RemoteError}) {
+		t.Errorf("observed %v, want one error", got)
 	}
 	if n := srv.Calls(); n != 0 {
 		t.Errorf("%d signBlob calls without a token", n)
+	}
+}
+
+// TestGCSIAMBackToBack: requests that follow each other for one URL, some
+// arriving as a signBlob call ends, make exactly one call per URL: the URL
+// is cached before the call's flight ends, so that a request coming after
+// it finds it there.
+func TestGCSIAMBackToBack(t *testing.T) {
+	srv, _ := startIAM(t)
+	g := newIAMGCS(t, srv, &GCS{Bucket: "my-bucket"})
+	now := time.Now().UTC().Truncate(time.Second)
+	o := &signers.Options{}
+	const keys, clients, rounds = 100, 16, 10
+	for k := range keys {
+		r := signers.Request{Method: "GET", Key: "hot-" + strconv.Itoa(k), SignTime: now, Expires: time.Hour, Options: o}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range clients {
+			wg.Go(func() {
+				<-start
+				for range rounds {
+					if _, err := g.Sign(context.Background(), r); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	if n := srv.Calls(); n != keys {
+		t.Errorf("%d signBlob calls for %d URLs, want one each", n, keys)
 	}
 }

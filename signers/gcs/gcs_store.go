@@ -85,7 +85,7 @@ func (g *GCS) call(ctx context.Context, method, escapedPath string, q []escape.Q
 		Query:       q,
 		SignTime:    time.Now().Truncate(time.Second),
 		Expires:     max(int64(timeout/time.Second)+1, 60),
-	})
+	}, nil)
 	if errors.Is(err, signers.ErrCredentials) {
 		return nil, nil, &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
 	} else if err != nil {

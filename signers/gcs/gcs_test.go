@@ -193,7 +193,7 @@ func TestGCSConformanceSignedURLs(t *testing.T) {
 					in.Query = append(in.Query, escape.QueryParam{Name: k, Value: v})
 				}
 				var err error
-				if got, err = g.signURL(context.Background(), &in); err != nil {
+				if got, err = g.signURL(context.Background(), &in, nil); err != nil {
 					t.Fatal(err)
 				}
 			}

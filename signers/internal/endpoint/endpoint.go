@@ -1,5 +1,6 @@
-// Package endpoint parses and checks the endpoints of profiles, and computes
-// the host header their signatures cover.
+// Package endpoint parses and checks the endpoints of profiles, computes
+// the host header their signatures cover, and keeps their addresses out of
+// errors (Scrub).
 package endpoint
 
 import (

@@ -1,7 +1,8 @@
 // Package remote calls a remote signer, for the kinds that sign without a
 // private key on the host (cloudfront through AWS KMS, gcs through the IAM
-// Credentials API): one call per message at a time, bounded, backed off
-// after a failure, and told to the profile's metrics.
+// Credentials API): calls shared among the requests that need the same
+// signature, bounded, backed off after a failure, and told to the
+// profile's metrics.
 package remote
 
 import (
@@ -21,18 +22,17 @@ import (
 type Call func(ctx context.Context, msg []byte) ([]byte, error)
 
 // Signer signs messages through a Call. Concurrent requests for the same
-// message share one call (single flight); after a failed call, requests
-// fail at once for signers.CredentialsBackoff, as with unavailable
-// credentials, so that a signer in trouble is not asked once per request.
-// Its errors wrap signers.ErrCredentials: a remote signer down, slow or
-// refusing passes, and is answered 503.
+// answer share one call (single flight, Once); after a failed call,
+// requests fail at once for signers.CredentialsBackoff, as with
+// unavailable credentials, so that a signer in trouble is not asked once
+// per request. Its errors wrap signers.ErrCredentials: a remote signer
+// down, slow or refusing passes, and is answered 503.
 type Signer struct {
 	what     string // the call, for errors: "kms:Sign with <key>"
 	timeout  time.Duration
 	call     Call
 	observer signers.RemoteObserver
-	flight   singleflight.Group // by message: Sign
-	answers  singleflight.Group // by the kind's cache key: Once
+	flight   singleflight.Group // by the kind's key: Once
 
 	mu       sync.Mutex
 	failedAt time.Time
@@ -56,17 +56,22 @@ type unobserved struct{}
 func (unobserved) ObserveRemote(signers.RemoteOutcome, time.Duration) {}
 
 // Once runs fresh once among the concurrent callers with the same key and
-// gives each its result. A kind wraps in it the look-up of its own cache,
-// Sign and the store into that cache: a request that comes as a call ends
-// then finds the answer cached, where a flight around Sign alone ends
-// before the kind stores the answer, and a request in between calls again.
+// gives each its result, errors included; it keeps nothing once fresh
+// returns. It is how calls are shared: a kind wraps in it the look-up of
+// its own cache, Sign and the store into that cache, so that a request
+// that comes as a call ends finds the answer cached (a flight around Sign
+// alone would end before the kind stores the answer, and a request in
+// between would call again). The key names the answer, and one key always
+// names answers of one type.
 func (s *Signer) Once(key string, fresh func() (any, error)) (any, error) {
-	v, err, _ := s.answers.Do(key, fresh)
+	v, err, _ := s.flight.Do(key, fresh)
 	return v, err
 }
 
-// Sign returns msg's signature; calls for the same msg at once share one
-// call, which outlives a caller that goes away (others may wait for it).
+// Sign returns msg's signature from one call, within the timeout, or the
+// error of the last failed call within signers.CredentialsBackoff of it,
+// without a call. The call outlives a caller that goes away: the others of
+// its Once may wait for it.
 func (s *Signer) Sign(ctx context.Context, msg []byte) ([]byte, error) {
 	s.mu.Lock()
 	if err := s.lastErr; err != nil && time.Since(s.failedAt) < signers.CredentialsBackoff {
@@ -74,32 +79,25 @@ func (s *Signer) Sign(ctx context.Context, msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	s.mu.Unlock()
-	ctx = context.WithoutCancel(ctx)
-	v, err, _ := s.flight.Do(string(msg), func() (any, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		start := time.Now()
-		sig, err := s.call(ctx, msg)
-		outcome := signers.RemoteOK
-		if err != nil {
-			outcome = signers.RemoteError
-			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-				outcome = signers.RemoteTimeout
-				err = fmt.Errorf("no answer within %s", s.timeout)
-			}
-		}
-		s.observer.ObserveRemote(outcome, time.Since(start))
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err != nil {
-			s.failedAt, s.lastErr = time.Now(), fmt.Errorf("%w: %s: %v", signers.ErrCredentials, s.what, err)
-			return nil, s.lastErr
-		}
-		s.lastErr = nil
-		return sig, nil
-	})
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	start := time.Now()
+	sig, err := s.call(ctx, msg)
+	outcome := signers.RemoteOK
 	if err != nil {
-		return nil, err
+		outcome = signers.RemoteError
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			outcome = signers.RemoteTimeout
+			err = fmt.Errorf("no answer within %s", s.timeout)
+		}
 	}
-	return v.([]byte), nil
+	s.observer.ObserveRemote(outcome, time.Since(start))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.failedAt, s.lastErr = time.Now(), fmt.Errorf("%w: %s: %v", signers.ErrCredentials, s.what, err)
+		return nil, s.lastErr
+	}
+	s.lastErr = nil
+	return sig, nil
 }

@@ -1,0 +1,77 @@
+package endpoint
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Scrub returns err, from a call to an endpoint, as an error whose text
+// holds no address: the URL of a url.Error (which may hold a signature
+// too), the addresses of a failed dial and the name and server of a failed
+// lookup are left out, and the rest of the text (what wraps them, such as
+// an SDK's operation and attempts) stays. errors.Is and errors.As see err.
+// An error that wraps one Scrub returned is scrubbed already.
+func Scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	var done *scrubbed
+	if errors.As(err, &done) {
+		return err
+	}
+	text := err.Error()
+	var ue *url.Error
+	var oe *net.OpError
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &ue):
+		text = replace(text, ue.Error(), netCause(ue.Err))
+	case errors.As(err, &oe):
+		text = replace(text, oe.Error(), netCause(oe))
+	case errors.As(err, &de):
+		text = replace(text, de.Error(), netCause(de))
+	default:
+		return err
+	}
+	return &scrubbed{text: text, err: err}
+}
+
+// replace is text with the part that holds addresses, whole, in place of
+// its cause; or the cause alone when a wrapper rephrased that part.
+func replace(text, whole, cause string) string {
+	if !strings.Contains(text, whole) {
+		return cause
+	}
+	return strings.ReplaceAll(text, whole, cause)
+}
+
+// netCause is err's text without addresses: a failed dial as its
+// operation and cause ("dial: connect: connection refused"), a failed
+// lookup as its cause ("lookup: no such host").
+func netCause(err error) string {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		prefix := ""
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			prefix = oe.Op + ": "
+		}
+		return prefix + "lookup: " + de.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Op + ": " + oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// scrubbed is an error with the text Scrub gives it.
+type scrubbed struct {
+	text string
+	err  error
+}
+
+func (e *scrubbed) Error() string { return e.text }
+func (e *scrubbed) Unwrap() error { return e.err }
