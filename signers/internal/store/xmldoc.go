@@ -212,7 +212,7 @@ func (d *XMLDoc) checkAttrs(a []byte) {
 		if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
 			v = d.appendDecoded(nil, v)
 		}
-		if d.err == nil && !validText(v) {
+		if valid, _ := validText(v); d.err == nil && !valid {
 			d.fail("attribute %q is not UTF-8 of characters XML allows", n)
 		}
 		a = rest
@@ -383,11 +383,12 @@ func isSpaceOrTagEnd(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
 // UTF-8 of characters XML allows, and, unless it is a CDATA section's,
 // known entities and no "]]>".
 func (d *XMLDoc) checkText(seg []byte, entities bool) {
+	valid, cdataEnd := validText(seg)
 	switch {
-	case !validText(seg):
+	case !valid:
 		d.fail("text that is not UTF-8 of characters XML allows")
 	case !entities:
-	case bytes.Contains(seg, []byte("]]>")):
+	case cdataEnd:
 		d.fail(`"]]>" outside a CDATA section`)
 	case bytes.IndexByte(seg, '&') >= 0:
 		d.scratch = d.appendDecoded(d.scratch[:0], seg)
@@ -591,23 +592,27 @@ func charRef(ent []byte) (rune, error) {
 	return r, nil
 }
 
-// validText tells whether b is UTF-8 of characters XML allows.
-func validText(b []byte) bool {
+// validText tells whether b is UTF-8 of characters XML allows, and
+// whether it holds "]]>", which only a CDATA section's end may.
+func validText(b []byte) (valid, cdataEnd bool) {
 	for i := 0; i < len(b); {
 		if c := b[i]; c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return false
+				return false, cdataEnd
+			}
+			if c == '>' && i >= 2 && b[i-1] == ']' && b[i-2] == ']' {
+				cdataEnd = true
 			}
 			i++
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && n == 1 || !isXMLChar(r) {
-			return false
+			return false, cdataEnd
 		}
 		i += n
 	}
-	return true
+	return true, cdataEnd
 }
 
 // isXMLChar tells whether XML allows r in a document.
