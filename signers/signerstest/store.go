@@ -301,15 +301,17 @@ func checkStore(t *testing.T, k Kind) {
 	})
 
 	t.Run("Unreachable", func(t *testing.T) {
-		down := httptest.NewServer(http.NotFoundHandler())
-		down.Close()
-		p := k.New(t, down.URL).(signers.Store)
-		_, err := p.List(ctx, "docs/", "")
-		checkStatus(t, "List, store down", err, http.StatusBadGateway)
-		ok, err := p.Exists(ctx, suiteKey)
-		checkStatus(t, "Exists, store down", err, http.StatusBadGateway)
-		if ok {
-			t.Error("Exists, store down: true")
+		for _, down := range downStores(t) {
+			p := k.New(t, down.url).(signers.Store)
+			_, err := p.List(ctx, "docs/", "")
+			checkStatus(t, "List, store "+down.name, err, http.StatusBadGateway)
+			checkNoAddress(t, "List", err, down)
+			ok, err := p.Exists(ctx, suiteKey)
+			checkStatus(t, "Exists, store "+down.name, err, http.StatusBadGateway)
+			checkNoAddress(t, "Exists", err, down)
+			if ok {
+				t.Errorf("Exists, store %s: true", down.name)
+			}
 		}
 	})
 

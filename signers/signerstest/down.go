@@ -1,0 +1,73 @@
+package signerstest
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// downStore is a store that fails as one down does: its URL, and the
+// cause a call's error must name.
+type downStore struct {
+	name, url, cause string
+}
+
+// downStores are a store at an address where nothing listens (connection
+// refused) and one that resets every connection once it has read the
+// request (connection reset).
+func downStores(t *testing.T) []downStore {
+	refused := httptest.NewServer(nil)
+	refused.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = c.Read(make([]byte, 4096)) // the request (its head at least)
+				_ = c.(*net.TCPConn).SetLinger(0) // close with a reset
+				_ = c.Close()
+			}()
+		}
+	}()
+	return []downStore{
+		{"refused", refused.URL, "connection refused"},
+		{"reset", "http://" + ln.Addr().String(), "connection reset"},
+	}
+}
+
+// checkNoAddress checks that err, of a call to the down store d, names its
+// cause but not the store's address: neither its host nor its port (the
+// house rule: no error holds an internal address). Only an error is
+// checked; checkStatus checks that there is one.
+func checkNoAddress(t *testing.T, what string, err error, d downStore) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	u, perr := url.Parse(d.url)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	text := err.Error()
+	for _, addr := range []string{u.Hostname(), ":" + u.Port(), u.Port() + ":"} {
+		if strings.Contains(text, addr) {
+			t.Errorf("%s, store %s: the error %q holds the store's address (%s)", what, d.name, text, addr)
+			break
+		}
+	}
+	// a reset the client meets before it reads shows as EOF
+	if !strings.Contains(text, d.cause) && !(d.name == "reset" && errors.Is(err, io.EOF)) {
+		t.Errorf("%s, store %s: the error %q does not name the cause, %s", what, d.name, text, d.cause)
+	}
+}
