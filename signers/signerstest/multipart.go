@@ -285,7 +285,9 @@ func checkMultipartCalls(t *testing.T, k Kind) {
 
 	t.Run("Unreachable", func(t *testing.T) {
 		calls := append(slices.Clip(mpCalls),
-			mpCall{"size", func(ctx context.Context, mp signers.Multipart, _ string) (any, error) { return mp.ObjectSize(ctx, suiteKey) }},
+			mpCall{"size", func(ctx context.Context, mp signers.Multipart, _ string) (any, error) {
+				return mp.ObjectSize(ctx, suiteKey)
+			}},
 			mpCall{"delete", func(ctx context.Context, mp signers.Multipart, _ string) (any, error) {
 				return "deleted", mp.DeleteObject(ctx, suiteKey)
 			}})
