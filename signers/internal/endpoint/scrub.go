@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/url"
@@ -9,9 +10,10 @@ import (
 
 // Scrub returns err, from a call to an endpoint, as an error whose text
 // holds no address: the URL of a url.Error (which may hold a signature
-// too), the addresses of a failed dial and the name and server of a failed
-// lookup are left out, and the rest of the text (what wraps them, such as
-// an SDK's operation and attempts) stays. errors.Is and errors.As see err.
+// too), the addresses of a failed dial (through a proxy too), the name and
+// server of a failed lookup and the names of a certificate for another
+// host are left out, and the rest of the text (what wraps them, such as an
+// SDK's operation and attempts) stays. errors.Is and errors.As see err.
 // An error that wraps one Scrub returned is scrubbed already.
 func Scrub(err error) error {
 	if err == nil {
@@ -25,6 +27,7 @@ func Scrub(err error) error {
 	var ue *url.Error
 	var oe *net.OpError
 	var de *net.DNSError
+	var he x509.HostnameError
 	switch {
 	case errors.As(err, &ue):
 		text = replace(text, ue.Error(), netCause(ue.Err))
@@ -32,6 +35,8 @@ func Scrub(err error) error {
 		text = replace(text, oe.Error(), netCause(oe))
 	case errors.As(err, &de):
 		text = replace(text, de.Error(), netCause(de))
+	case errors.As(err, &he):
+		text = replace(text, he.Error(), netCause(he))
 	default:
 		return err
 	}
@@ -48,9 +53,15 @@ func replace(text, whole, cause string) string {
 }
 
 // netCause is err's text without addresses: a failed dial as its
-// operation and cause ("dial: connect: connection refused"), a failed
-// lookup as its cause ("lookup: no such host").
+// operation and cause ("dial: connect: connection refused"; through a
+// proxy "proxyconnect: dial: connect: connection refused"), a failed
+// lookup as its cause ("lookup: no such host"), a certificate for other
+// names than the host's as that alone.
 func netCause(err error) string {
+	var he x509.HostnameError
+	if errors.As(err, &he) {
+		return "tls: the certificate is not valid for the host"
+	}
 	var de *net.DNSError
 	if errors.As(err, &de) {
 		prefix := ""
@@ -62,6 +73,10 @@ func netCause(err error) string {
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
+		var inner *net.OpError
+		if errors.As(oe.Err, &inner) {
+			return oe.Op + ": " + netCause(oe.Err)
+		}
 		return oe.Op + ": " + oe.Err.Error()
 	}
 	return err.Error()
