@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -13,7 +14,8 @@ import (
 // too), the addresses of a failed dial (through a proxy too), the name and
 // server of a failed lookup and the names of a certificate for another
 // host are left out, and the rest of the text (what wraps them, such as an
-// SDK's operation and attempts) stays. errors.Is and errors.As see err.
+// SDK's operation and attempts) stays; so do such parts of a text that
+// a wrapper flattened. errors.Is and errors.As see err.
 // An error that wraps one Scrub returned is scrubbed already.
 func Scrub(err error) error {
 	if err == nil {
@@ -23,7 +25,8 @@ func Scrub(err error) error {
 	if errors.As(err, &done) {
 		return err
 	}
-	text := err.Error()
+	orig := err.Error()
+	text := orig
 	var ue *url.Error
 	var oe *net.OpError
 	var de *net.DNSError
@@ -37,10 +40,28 @@ func Scrub(err error) error {
 		text = replace(text, de.Error(), netCause(de))
 	case errors.As(err, &he):
 		text = replace(text, he.Error(), netCause(he))
-	default:
+	}
+	for _, a := range addressText {
+		text = a.re.ReplaceAllString(text, a.repl)
+	}
+	if text == orig {
 		return err
 	}
 	return &scrubbed{text: text, err: err}
+}
+
+// addressText are the parts of an error's text that hold addresses as
+// net/url and net write them (a url.Error's operation and URL, a net
+// OpError's network and addresses, a DNSError's name and server), and
+// what each becomes: for the text of causes that a wrapper flattened (fmt's
+// %v) or joined, which Scrub cannot reach by errors.As.
+var addressText = []struct {
+	re   *regexp.Regexp
+	repl string
+}{
+	{regexp.MustCompile(`\b(?:Get|Head|Post|Put|Patch|Delete|Options|parse) "[^"]*": `), ""},
+	{regexp.MustCompile(`\b(dial|read|write|proxyconnect) (?:tcp|tcp4|tcp6|udp|udp4|udp6|unix)(?: \S+?)?: `), "$1: "},
+	{regexp.MustCompile(`\blookup \S+?(?: on \S+?)?: `), "lookup: "},
 }
 
 // replace is text with the part that holds addresses, whole, in place of
