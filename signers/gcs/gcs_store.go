@@ -95,7 +95,7 @@ func (g *GCS) call(ctx context.Context, method, escapedPath string, q []escape.Q
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		cancel()
-		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "cannot make the store's request", Err: err}
+		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "cannot make the store's request", Err: endpoint.Scrub(err)}
 	}
 	resp, err := g.api.Do(req)
 	if err != nil {
