@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // downStore is a store that fails as one down does: its URL, and the
@@ -22,6 +23,23 @@ type downStore struct {
 func downStores(t *testing.T) []downStore {
 	refused := httptest.NewServer(nil)
 	refused.Close()
+	return []downStore{
+		{"refused", refused.URL, "connection refused"},
+		{"reset", resetting(t, nil), "connection reset"},
+	}
+}
+
+// cutStore is a store that answers every request 200 with the head of a
+// long body, then resets the connection: a listing cut off while it is
+// read.
+func cutStore(t *testing.T) downStore {
+	return downStore{"cut", resetting(t, []byte("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 100000\r\n\r\n"+
+		`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>`)), "connection reset"}
+}
+
+// resetting serves a loopback address where each connection's request is
+// read, answered with answer (if any), then reset; it returns the URL.
+func resetting(t *testing.T, answer []byte) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -35,15 +53,16 @@ func downStores(t *testing.T) []downStore {
 			}
 			go func() {
 				_, _ = c.Read(make([]byte, 4096)) // the request (its head at least)
+				if answer != nil {
+					_, _ = c.Write(answer)
+					time.Sleep(50 * time.Millisecond) // for the client to read it
+				}
 				_ = c.(*net.TCPConn).SetLinger(0) // close with a reset
 				_ = c.Close()
 			}()
 		}
 	}()
-	return []downStore{
-		{"refused", refused.URL, "connection refused"},
-		{"reset", "http://" + ln.Addr().String(), "connection reset"},
-	}
+	return "http://" + ln.Addr().String()
 }
 
 // checkNoAddress checks that err, of a call to the down store d, names its
@@ -67,7 +86,7 @@ func checkNoAddress(t *testing.T, what string, err error, d downStore) {
 		}
 	}
 	// a reset the client meets before it reads shows as EOF
-	if !strings.Contains(text, d.cause) && !(d.name == "reset" && errors.Is(err, io.EOF)) {
+	if !strings.Contains(text, d.cause) && !(d.name != "refused" && errors.Is(err, io.EOF)) {
 		t.Errorf("%s, store %s: the error %q does not name the cause, %s", what, d.name, text, d.cause)
 	}
 }

@@ -191,7 +191,8 @@ func (rec *recorder) last() Call {
 
 // checkStore: pages, continuation tokens, confinement to the prefix,
 // junk pages as errors, existence, the classification of the store's
-// other answers, an unreachable store, missing credentials, and least
+// other answers, an unreachable store (refused, reset, a listing cut off;
+// its errors without the store's address), missing credentials, and least
 // privilege for every call.
 func checkStore(t *testing.T, k Kind) {
 	w := k.Store
@@ -313,6 +314,10 @@ func checkStore(t *testing.T, k Kind) {
 				t.Errorf("Exists, store %s: true", down.name)
 			}
 		}
+		cut := cutStore(t)
+		_, err := k.New(t, cut.url).(signers.Store).List(ctx, "docs/", "")
+		checkStatus(t, "List, store "+cut.name, err, http.StatusBadGateway)
+		checkNoAddress(t, "List", err, cut)
 	})
 
 	if k.NoCredentials != nil {
