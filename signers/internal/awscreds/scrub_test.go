@@ -3,8 +3,6 @@ package awscreds
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/caddy-presign/presign/signers"
 	"github.com/caddy-presign/presign/signers/internal/credcache"
+	"github.com/caddy-presign/presign/signers/signerstest"
 )
 
 // TestCredentialErrorsWithoutAddresses: when the endpoint the credentials
@@ -19,12 +18,7 @@ import (
 // default chain), the credential cache's error, which the handler logs,
 // names the cause but not the endpoint's address.
 func TestCredentialErrorsWithoutAddresses(t *testing.T) {
-	down := httptest.NewServer(nil)
-	down.Close()
-	u, err := url.Parse(down.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	down := signerstest.DownURL()
 	none := filepath.Join(t.TempDir(), "none")
 	for _, env := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN",
 		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL"} {
@@ -33,8 +27,8 @@ func TestCredentialErrorsWithoutAddresses(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", none)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "")
-	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", down.URL)
-	t.Setenv("AWS_ENDPOINT_URL_STS", down.URL)
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", down)
+	t.Setenv("AWS_ENDPOINT_URL_STS", down)
 	for _, c := range []struct {
 		name    string
 		cfg     Config
@@ -52,8 +46,8 @@ func TestCredentialErrorsWithoutAddresses(t *testing.T) {
 			t.Fatalf("%s: %v, want an ErrCredentials", c.name, err)
 		}
 		text := err.Error()
-		if strings.Contains(text, u.Hostname()) || strings.Contains(text, u.Port()) {
-			t.Errorf("%s: the error %q holds the endpoint's address %s", c.name, text, u.Host)
+		if addr := signerstest.AddressIn(text, down); addr != "" {
+			t.Errorf("%s: the error %q holds the endpoint's address (%s)", c.name, text, addr)
 		}
 		if !strings.Contains(text, "connection refused") {
 			t.Errorf("%s: the error %q does not say why: connection refused", c.name, text)
