@@ -354,11 +354,14 @@ func TestCheckExists(t *testing.T) {
 
 // TestStoreDown: a store that cannot be asked makes a listing 502 (or
 // 503), not a page, and an existence check 502 (or 503), never a 404 that
-// would read as absence.
+// would read as absence. Caddy's error lines say why (connection refused)
+// without the store's address, and the answers do not hold it either.
 func TestStoreDown(t *testing.T) {
 	s := harness.StartS3(t)
 	s.CreateBucket(t, "media")
-	base := loadSite(t, presignBlock(s.Profile("media", "media", deadAPI(t)...), `rule /files/* {
+	dead := deadAPI(t)
+	port := harness.Port(t)
+	c := harness.LoadCaddy(t, site(port, presignBlock(s.Profile("media", "media", dead...), `rule /files/* {
 			profile media
 			strip_prefix /files
 			browse
@@ -367,11 +370,32 @@ func TestStoreDown(t *testing.T) {
 			profile media
 			strip_prefix /dl
 			check_exists
-		}`)+"\n\t"+errorsPage)
-	for _, c := range []struct{ what, target string }{{"browse", "/files/"}, {"check_exists", "/dl/any.txt"}} {
-		code, _, body := harness.Fetch(t, "GET", base+c.target, nil, acceptJSON)
+		}`)+"\n\t"+errorsPage))
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	deadAddr := strings.TrimPrefix(strings.Fields(dead[0])[1], "http://")
+	for _, w := range []struct{ what, target string }{{"browse", "/files/"}, {"check_exists", "/dl/any.txt"}} {
+		code, hdr, body := harness.Fetch(t, "GET", base+w.target, nil, acceptJSON)
 		if code != http.StatusBadGateway && code != http.StatusServiceUnavailable {
-			t.Errorf("%s, store down: %d %q, want 502 or 503", c.what, code, body)
+			t.Errorf("%s, store down: %d %q, want 502 or 503", w.what, code, body)
 		}
+		if strings.Contains(string(body), deadAddr) || strings.Contains(fmt.Sprint(hdr), deadAddr) {
+			t.Errorf("%s, store down: the answer holds the store's address %s: %v %q", w.what, deadAddr, hdr, body)
+		}
+	}
+	var errorLines int
+	for _, line := range strings.Split(c.LogText(), "\n") {
+		if !strings.Contains(line, `"level":"error"`) {
+			continue
+		}
+		errorLines++
+		if strings.Contains(line, deadAddr) {
+			t.Errorf("an error line holds the store's address %s: %s", deadAddr, line)
+		}
+		if strings.Contains(line, `"msg":"store request failed"`) && !strings.Contains(line, "connection refused") {
+			t.Errorf("the handler's error line does not say why (connection refused): %s", line)
+		}
+	}
+	if errorLines == 0 {
+		t.Error("no error line for the store down")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
 	"github.com/caddy-presign/presign/signers/internal/store"
 )
 
@@ -236,8 +237,8 @@ func (a *Azure) apiSAS(ctx context.Context, in *azureSAS) (string, error) {
 }
 
 // apiDo sends one of Caddy's own calls to the blob service at u (a SAS
-// URL). Its errors are StoreErrors and never hold the URL, whose query is
-// a signature.
+// URL). Its errors are StoreErrors and hold neither the URL, whose query
+// is a signature, nor the service's address.
 func (a *Azure) apiDo(ctx context.Context, method, u string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
@@ -246,10 +247,7 @@ func (a *Azure) apiDo(ctx context.Context, method, u string) (*http.Response, er
 	req.Header.Set("x-ms-version", azureSASVersion)
 	resp, err := a.api.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // without the URL
-		}
+		err = endpoint.Scrub(err) // without the SAS URL and the store's address
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
 		}

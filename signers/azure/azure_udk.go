@@ -75,20 +75,21 @@ type azureUDKFields struct {
 }
 
 // fetch is the credential cache's fetch: a fresh key, ready to sign with,
-// and its expiry. Its errors hold neither the token nor the key.
+// and its expiry. Its errors hold neither the token nor the key, and wrap
+// their causes: the cache keeps them without addresses.
 func (p *azureUDKProvider) fetch(ctx context.Context) (*azureUDK, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	tok, err := p.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{azureStorageScope}})
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("azure token for the storage account: %v", err)
+		return nil, time.Time{}, fmt.Errorf("azure token for the storage account: %w", err)
 	}
 	now := p.now().UTC().Truncate(time.Second)
 	body := `<?xml version="1.0" encoding="utf-8"?><KeyInfo><Start>` + now.Add(-azureUDKSkew).Format(azureTimeLayout) +
 		`</Start><Expiry>` + now.Add(azureUDKLifetime).Format(azureTimeLayout) + `</Expiry></KeyInfo>`
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, strings.NewReader(body))
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("get user delegation key: %v", err)
+		return nil, time.Time{}, fmt.Errorf("get user delegation key: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	req.Header.Set("x-ms-version", azureSASVersion)
@@ -96,12 +97,12 @@ func (p *azureUDKProvider) fetch(ctx context.Context) (*azureUDK, time.Time, err
 	req.Header.Set("Content-Type", "application/xml")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("get user delegation key: %v", err)
+		return nil, time.Time{}, fmt.Errorf("get user delegation key: %w", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("get user delegation key: reading the answer: %v", err)
+		return nil, time.Time{}, fmt.Errorf("get user delegation key: reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		// the error code only: the body may echo request details

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
 	"github.com/caddy-presign/presign/signers/internal/escape"
 	"github.com/caddy-presign/presign/signers/internal/store"
 )
@@ -95,16 +95,12 @@ func (g *GCS) call(ctx context.Context, method, escapedPath string, q []escape.Q
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		cancel()
-		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "cannot make the store's request", Err: err}
+		return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "cannot make the store's request", Err: endpoint.Scrub(err)}
 	}
 	resp, err := g.api.Do(req)
 	if err != nil {
 		cancel()
-		// the url.Error would quote the signed URL: keep its cause alone
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+		err = endpoint.Scrub(err) // without the signed URL and the store's address
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, nil, &signers.StoreError{Status: http.StatusBadGateway, Reason: "the store did not answer in time", Err: err}
 		}

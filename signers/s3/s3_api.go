@@ -86,8 +86,11 @@ func s3NamesRequest(status int, code string) bool {
 // cannot be had are 503; what the store says of the multipart upload keeps
 // its meaning (a missing upload or object 404, a bad part 400); any other
 // answer of the store is classified by refusal with S3's table
-// (s3NamesRequest); the store unreachable or slow is 502.
+// (s3NamesRequest); the store unreachable or slow is 502. The error kept
+// holds no address (endpoint.Scrub): the SDK's quotes the request's URL and
+// a failed dial or lookup its addresses.
 func storeError(err error) *signers.StoreError {
+	err = endpoint.Scrub(err)
 	if errors.Is(err, signers.ErrCredentials) {
 		return &signers.StoreError{Status: http.StatusServiceUnavailable, Reason: "credentials unavailable", Err: err}
 	}

@@ -284,12 +284,20 @@ func checkMultipartCalls(t *testing.T, k Kind) {
 	})
 
 	t.Run("Unreachable", func(t *testing.T) {
-		down := httptest.NewServer(http.NotFoundHandler())
-		down.Close()
-		p := k.New(t, down.URL).(signers.Multipart)
-		for _, call := range mpCalls {
-			got, err := call.do(ctx, p, id)
-			checkStatus(t, fmt.Sprintf("%s, store down (gave %v)", call.op, got), err, http.StatusBadGateway)
+		calls := append(slices.Clip(mpCalls),
+			mpCall{"size", func(ctx context.Context, mp signers.Multipart, _ string) (any, error) {
+				return mp.ObjectSize(ctx, suiteKey)
+			}},
+			mpCall{"delete", func(ctx context.Context, mp signers.Multipart, _ string) (any, error) {
+				return "deleted", mp.DeleteObject(ctx, suiteKey)
+			}})
+		for _, down := range downStores(t) {
+			p := k.New(t, down.url).(signers.Multipart)
+			for _, call := range calls {
+				got, err := call.do(ctx, p, id)
+				checkStatus(t, fmt.Sprintf("%s, store %s (gave %v)", call.op, down.name, got), err, http.StatusBadGateway)
+				checkNoAddress(t, call.op, err, down)
+			}
 		}
 	})
 

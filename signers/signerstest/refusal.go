@@ -9,6 +9,7 @@
 //	multipart.go  the parts of a multipart upload; its calls to the store
 //	multipartwire.go  MultipartWire, PartsPage: a store's multipart protocol (S3's)
 //	refusal.go    RefusalCase: the refusal contract of every Store
+//	down.go       stores that are down (refused, reset, cut off); DownURL, AddressIn: errors without addresses
 //	recording.go  the recording kind, for the handler's tests (RegisterRecording)
 package signerstest
 

@@ -191,7 +191,8 @@ func (rec *recorder) last() Call {
 
 // checkStore: pages, continuation tokens, confinement to the prefix,
 // junk pages as errors, existence, the classification of the store's
-// other answers, an unreachable store, missing credentials, and least
+// other answers, an unreachable store (refused, reset, a listing cut off;
+// its errors without the store's address), missing credentials, and least
 // privilege for every call.
 func checkStore(t *testing.T, k Kind) {
 	w := k.Store
@@ -301,16 +302,22 @@ func checkStore(t *testing.T, k Kind) {
 	})
 
 	t.Run("Unreachable", func(t *testing.T) {
-		down := httptest.NewServer(http.NotFoundHandler())
-		down.Close()
-		p := k.New(t, down.URL).(signers.Store)
-		_, err := p.List(ctx, "docs/", "")
-		checkStatus(t, "List, store down", err, http.StatusBadGateway)
-		ok, err := p.Exists(ctx, suiteKey)
-		checkStatus(t, "Exists, store down", err, http.StatusBadGateway)
-		if ok {
-			t.Error("Exists, store down: true")
+		for _, down := range downStores(t) {
+			p := k.New(t, down.url).(signers.Store)
+			_, err := p.List(ctx, "docs/", "")
+			checkStatus(t, "List, store "+down.name, err, http.StatusBadGateway)
+			checkNoAddress(t, "List", err, down)
+			ok, err := p.Exists(ctx, suiteKey)
+			checkStatus(t, "Exists, store "+down.name, err, http.StatusBadGateway)
+			checkNoAddress(t, "Exists", err, down)
+			if ok {
+				t.Errorf("Exists, store %s: true", down.name)
+			}
 		}
+		cut := cutStore(t)
+		_, err := k.New(t, cut.url).(signers.Store).List(ctx, "docs/", "")
+		checkStatus(t, "List, store "+cut.name, err, http.StatusBadGateway)
+		checkNoAddress(t, "List", err, cut)
 	})
 
 	if k.NoCredentials != nil {

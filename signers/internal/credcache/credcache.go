@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
 )
 
 // Cache holds a profile's current credential, of whatever type its
@@ -120,7 +121,9 @@ func (c *Cache[C]) start(now time.Time) (<-chan struct{}, error) {
 
 // fetch asks the source once. It is bounded by a context of its own, longer
 // than the request's wait, so that a hung source frees the slot and a
-// later request tries again: the cache recovers by itself.
+// later request tries again: the cache recovers by itself. A failure is
+// kept without the addresses of the provider's endpoints (endpoint.Scrub:
+// an instance metadata service, STS, a token service), as it is logged.
 func (c *Cache[C]) fetch(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*c.timeout)
 	defer cancel()
@@ -132,7 +135,7 @@ func (c *Cache[C]) fetch(done chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
-		c.lastErr = fmt.Errorf("%w: %v", signers.ErrCredentials, err)
+		c.lastErr = fmt.Errorf("%w: %v", signers.ErrCredentials, endpoint.Scrub(err))
 		c.errUntil = now.Add(signers.CredentialsBackoff)
 	} else {
 		e := &entry[C]{cred: cred, expires: expires}

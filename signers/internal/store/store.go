@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-presign/presign/signers"
+	"github.com/caddy-presign/presign/signers/internal/endpoint"
 )
 
 // What the kinds' Stores share: the api_timeout default, the ListObjectsV2
@@ -163,13 +164,14 @@ const maxPooledPage = 4 << 20
 
 // ReadPage reads body into a buffer of the pool, up to max+1 bytes: a
 // buffer over max bytes is a page too long. The caller gives the buffer
-// back with ReleasePage once the page is decoded.
+// back with ReleasePage once the page is decoded. Its error, a
+// connection's, holds no address (endpoint.Scrub).
 func ReadPage(body io.Reader, max int64) (*bytes.Buffer, error) {
 	buf := pages.Get().(*bytes.Buffer)
 	buf.Reset()
 	if _, err := buf.ReadFrom(io.LimitReader(body, max+1)); err != nil {
 		ReleasePage(buf)
-		return nil, err
+		return nil, endpoint.Scrub(err)
 	}
 	return buf, nil
 }
