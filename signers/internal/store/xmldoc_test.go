@@ -126,16 +126,7 @@ func TestParseListObjectsV2Tricky(t *testing.T) {
 			"Key": {"p/a", "p/b c", "p/d&amp;e"}, "Size": {"7", " 12 "}, "LastModified": {"2026-01-02T03:04:05Z"},
 		},
 	}
-	read := 0
-	for doc := range pagetest.TrickyDocs(v) {
-		if compareWithRef(t, doc) {
-			read++
-		}
-	}
-	if read == 0 {
-		t.Fatal("no tricky document was read as a listing: the test tests refusals only")
-	}
-	t.Logf("%d tricky documents read as listings", read)
+	pagetest.ReadTricky(t, v, func(doc []byte) bool { return compareWithRef(t, doc) })
 }
 
 // FuzzParseListObjectsV2: XMLDoc reads what encoding/xml reads.

@@ -4,12 +4,30 @@ import (
 	"flag"
 	"math/rand/v2"
 	"strings"
+	"testing"
 )
 
 var (
 	trickyN    = flag.Int("tricky", 20000, "how many tricky documents a differential test of the XML reader reads")
 	trickySeed = flag.Uint64("tricky.seed", 1, "the seed of the tricky documents")
 )
+
+// ReadTricky gives each tricky document of v to read, which fails t where
+// a reader parts from encoding/xml and tells whether it read a listing;
+// it fails t if no document was read: a test of refusals only.
+func ReadTricky(t testing.TB, v Vocab, read func([]byte) bool) {
+	t.Helper()
+	n := 0
+	for doc := range TrickyDocs(v) {
+		if read(doc) {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no tricky document was read as a listing: the test tests refusals only")
+	}
+	t.Logf("%d tricky documents read as listings", n)
+}
 
 // TrickyDocs yields the tricky documents of v that a differential test
 // reads: -tricky of them from -tricky.seed, the same on every run unless
