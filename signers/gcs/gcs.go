@@ -234,19 +234,15 @@ func (g *GCS) Sign(ctx context.Context, req signers.Request) (*signers.Signed, e
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		in.Query = download.ResponseOverrides(r.Options, r.Key)
 	}
+	var keep *signers.Request
 	if g.iam != nil {
-		// signURL keeps the URL, within signBlob's flight
-		u, err := g.signURL(ctx, &in, r)
-		if err != nil {
-			return nil, err
-		}
-		return &signers.Signed{URL: u, ExpiresAt: expiresAt, Headers: signers.ContentTypeHeader(r.ContentType)}, nil
+		keep = r // signURL keeps the URL, within signBlob's flight
 	}
-	u, err := g.signURL(ctx, &in, nil)
+	u, err := g.signURL(ctx, &in, keep)
 	if err != nil {
 		return nil, err
 	}
-	if !admit {
+	if !admit || keep != nil {
 		return &signers.Signed{URL: u, ExpiresAt: expiresAt, Headers: signers.ContentTypeHeader(r.ContentType)}, nil
 	}
 	return g.urls.Add(h, r, signSec, expSec, struct{}{}, u, expiresAt), nil
