@@ -84,15 +84,18 @@ type tricky struct {
 	risk int // how many more pieces that XML refuses the document may hold
 }
 
-// choose writes one of valid, or, now and then while the document may
-// hold one more, one of risky.
-func (g *tricky) choose(valid, risky []string) {
-	if g.risk > 0 && len(risky) > 0 && g.rare(8) {
+// choose writes one of valid, or, once in 8 while the document may hold
+// one more, one of risky.
+func (g *tricky) choose(valid, risky []string) { g.b.WriteString(g.one(valid, risky, 8)) }
+
+// one returns one of valid, or, once in odds while the document may hold
+// one more, one of risky.
+func (g *tricky) one(valid, risky []string, odds int) string {
+	if g.risk > 0 && len(risky) > 0 && g.rare(odds) {
 		g.risk--
-		g.b.WriteString(risky[g.r.IntN(len(risky))])
-		return
+		return risky[g.r.IntN(len(risky))]
 	}
-	g.b.WriteString(valid[g.r.IntN(len(valid))])
+	return valid[g.r.IntN(len(valid))]
 }
 
 // rare is true once in n.
@@ -120,11 +123,7 @@ func (g *tricky) name(n string) string {
 	}
 	valid := []string{"s3:" + n, ":" + n, n + ":", "xmlns:" + n, n + "é", n + "\u0301", "x" + n, n + "-1.x"}
 	risky := []string{"a:b:" + n, n + "ʰ", "ʰ" + n, n + "\xff", "1" + n}
-	if g.risk > 0 && g.rare(4) {
-		g.risk--
-		return risky[g.r.IntN(len(risky))]
-	}
-	return valid[g.r.IntN(len(valid))]
+	return g.one(valid, risky, 4)
 }
 
 // element writes the element at rel, a path below the root ("" is the
